@@ -1,0 +1,214 @@
+/**
+ * Reverse-mode autograd: every differentiable op records a `Node` with its inputs, the
+ * tensors it saved and a backward closure; `backward()` walks one topological order.
+ */
+import { type GraphNode, keep, trackNode } from "./scope.ts";
+import type { Tensor } from "./tensor.ts";
+import { fmtShape, sameShape } from "./shape.ts";
+
+let gradEnabled = true;
+
+/** True unless inside `noGrad`. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording a graph (sync or async). */
+export function noGrad<R>(fn: () => R): R {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  let r: R;
+  try {
+    r = fn();
+  } catch (e) {
+    gradEnabled = prev;
+    throw e;
+  }
+  if (r instanceof Promise) {
+    return r.finally(() => {
+      gradEnabled = prev;
+    }) as R;
+  }
+  gradEnabled = prev;
+  return r;
+}
+
+/** Gradient function of one op: returns one gradient (or null) per input. */
+export type BackwardFn = (grad: Tensor, saved: Tensor[]) => (Tensor | null | undefined)[];
+
+/** A recorded op in the graph. */
+export class Node implements GraphNode {
+  #saved: Tensor[];
+  #released = false;
+
+  constructor(
+    /** Op name, for error messages. */
+    readonly name: string,
+    /** The op's inputs (only those needing gradients are followed). */
+    readonly inputs: readonly Tensor[],
+    readonly backwardFn: BackwardFn,
+    saved: Tensor[],
+    /** Output shape, to check incoming gradients. */
+    readonly outShape: readonly number[],
+  ) {
+    this.#saved = saved;
+  }
+
+  /** Saved tensors, or an error if the graph was already freed. */
+  saved(): Tensor[] {
+    if (this.#released) {
+      throw new Error(
+        `backward through '${this.name}': its saved tensors were already freed — the graph was used by an ` +
+          `earlier backward() (pass {retainGraph: true} to keep it) or its scope ended before backward() ran`,
+      );
+    }
+    return this.#saved;
+  }
+
+  /** Frees the saved tensors (idempotent). */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    for (const t of this.#saved) t.dispose();
+    this.#saved = [];
+  }
+
+  /** Whether `release()` ran. */
+  get isReleased(): boolean {
+    return this.#released;
+  }
+
+  *parents(): Iterable<Node> {
+    for (const t of this.inputs) if (t.gradFn) yield t.gradFn;
+  }
+}
+
+/**
+ * Attaches a graph node to `out` when grad mode is on and an input needs gradients.
+ * `save` lists tensors the backward closure needs; they are kept alive (as aliases that
+ * share storage) until backward has used them, even if the caller disposes the originals.
+ */
+export function record(
+  name: string,
+  out: Tensor,
+  inputs: readonly Tensor[],
+  backwardFn: BackwardFn,
+  save: readonly Tensor[] = [],
+): Tensor {
+  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
+  const saved = save.map((t) => keep(t.alias()));
+  const node = new Node(name, inputs, backwardFn, saved, [...out.shape]);
+  trackNode(node);
+  out.gradFn = node;
+  out.requiresGrad = true;
+  return out;
+}
+
+/** Options for `backward`. */
+export interface BackwardOptions {
+  /** Keep saved tensors so the graph can be walked again. */
+  retainGraph?: boolean;
+}
+
+function topoOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  const stack: [Node, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [n, done] = stack.pop()!;
+    if (done) {
+      order.push(n);
+      continue;
+    }
+    if (seen.has(n)) continue;
+    seen.add(n);
+    stack.push([n, true]);
+    for (const p of n.parents()) if (!seen.has(p)) stack.push([p, false]);
+  }
+  return order.reverse(); // root first
+}
+
+/**
+ * Back-propagates from `root`. Gradients of leaves (tensors with `requiresGrad` and no
+ * `gradFn`) accumulate into their `.grad`, which no scope frees.
+ */
+export function backward(
+  root: Tensor,
+  grad: Tensor | undefined,
+  opts: BackwardOptions,
+  ones: (like: Tensor) => Tensor,
+  add: (a: Tensor, b: Tensor) => Tensor,
+): void {
+  root.assertLive("backward");
+  if (!root.requiresGrad) {
+    throw new Error(`backward(): the tensor of shape ${fmtShape(root.shape)} does not require grad and has no gradFn`);
+  }
+  if (grad === undefined) {
+    if (root.size !== 1) {
+      throw new Error(
+        `backward(): gradient can be implicitly created only for scalar outputs; this tensor has shape ${
+          fmtShape(root.shape)
+        } — pass a gradient of that shape`,
+      );
+    }
+  } else if (!sameShape(grad.shape, root.shape)) {
+    throw new RangeError(
+      `backward(): gradient shape ${fmtShape(grad.shape)} does not match the tensor's shape ${fmtShape(root.shape)}`,
+    );
+  }
+  noGrad(() => {
+    const seed = grad ?? ones(root);
+    if (!root.gradFn) {
+      accumulateLeaf(root, seed, add, grad === undefined);
+      return;
+    }
+    const grads = new Map<Node, Tensor>();
+    grads.set(root.gradFn, seed);
+    for (const node of topoOrder(root.gradFn)) {
+      const g = grads.get(node);
+      grads.delete(node);
+      if (!g) continue;
+      const inGrads = node.backwardFn(g, node.saved());
+      if (g !== grad) g.dispose();
+      if (!opts.retainGraph) node.release();
+      node.inputs.forEach((input, i) => {
+        const ig = inGrads[i];
+        if (!ig) return;
+        if (!input.requiresGrad) {
+          ig.dispose();
+          return;
+        }
+        if (!sameShape(ig.shape, input.shape)) {
+          throw new Error(
+            `internal: backward of '${node.name}' produced a gradient of shape ${fmtShape(ig.shape)} for an input ` +
+              `of shape ${fmtShape(input.shape)}`,
+          );
+        }
+        if (input.gradFn) {
+          const prev = grads.get(input.gradFn);
+          if (prev) {
+            grads.set(input.gradFn, add(prev, ig));
+            prev.dispose();
+            ig.dispose();
+          } else grads.set(input.gradFn, ig);
+        } else accumulateLeaf(input, ig, add, true);
+      });
+    }
+  });
+}
+
+function accumulateLeaf(
+  leaf: Tensor,
+  g: Tensor,
+  add: (a: Tensor, b: Tensor) => Tensor,
+  owned: boolean,
+): void {
+  if (leaf.grad && !leaf.grad.isDisposed) {
+    const sum = keep(add(leaf.grad, g));
+    leaf.grad.dispose();
+    if (owned) g.dispose();
+    leaf.grad = sum;
+  } else {
+    leaf.grad = owned ? keep(g) : keep(g.clone());
+  }
+}

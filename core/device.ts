@@ -1,0 +1,323 @@
+/**
+ * The single WebGPU device of the process, and everything that talks to its queue:
+ * pipeline cache, batched command recording, the uniform ring, buffer pool and readback.
+ *
+ * The device is requested once, when this module is first imported (WebGPU acquisition
+ * is asynchronous but tensor ops are synchronous). With no adapter, importing still
+ * succeeds and the first GPU operation throws an error that says what to install.
+ */
+import { BufferPool, type MemoryStats } from "./buffer_pool.ts";
+
+export type { MemoryStats } from "./buffer_pool.ts";
+
+/** Error raised for WebGPU validation/out-of-memory errors and device loss. */
+export class GpuError extends Error {
+  /** Op (kernel) names recorded in the batch that raised the error. */
+  readonly ops: string[];
+  constructor(message: string, ops: string[]) {
+    super(message);
+    this.name = "GpuError";
+    this.ops = ops;
+  }
+}
+
+/** What we learned about the adapter and device. */
+export interface GpuContext {
+  /** The device every kernel runs on. */
+  device: GPUDevice;
+  /** Adapter info, read before `requestDevice`. */
+  adapterInfo: GPUAdapterInfo;
+  /** Adapter description: vendor/architecture/device/description joined. */
+  adapterKey: string;
+  /** True for software adapters (Mesa llvmpipe and friends). */
+  isSoftware: boolean;
+  /** Features enabled on the device (only those the adapter lists). */
+  features: ReadonlySet<string>;
+  /** Limits the device was created with. */
+  limits: GPUSupportedLimits;
+  /** Buffer pool for tensor storage. */
+  pool: BufferPool;
+}
+
+const NO_ADAPTER_HELP = "No WebGPU adapter is available. Install a GPU driver with Vulkan support, " +
+  "or on a CPU-only Linux machine Mesa's software rasteriser: " +
+  "`apt-get install mesa-vulkan-drivers libgl1-mesa-dri libegl-mesa0` " +
+  "(set XDG_RUNTIME_DIR=/tmp to silence its warning; DENO_WEBGPU_BACKEND=vulkan|gl picks the backend).";
+
+// ---- batched recording --------------------------------------------------------------
+
+const RING_BYTES = 1 << 18;
+const DISPATCH_BUDGET = 256;
+let ring: GPUBuffer;
+let ringAlign = 256;
+const ringCpu = new Uint8Array(RING_BYTES);
+let ringUsed = 0;
+
+let encoder: GPUCommandEncoder | undefined;
+let pass: GPUComputePassEncoder | undefined;
+let batchOps: string[] = [];
+let dispatchesInBatch = 0;
+const counters = { dispatches: 0, submits: 0 };
+
+let ctx: GpuContext | undefined;
+let initError: Error | undefined;
+let pendingError: GpuError | undefined;
+
+async function acquire(): Promise<void> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
+    initError = new Error(`navigator.gpu is missing in this runtime. ${NO_ADAPTER_HELP}`);
+    return;
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    initError = new Error(NO_ADAPTER_HELP);
+    return;
+  }
+  const info = adapter.info;
+  const wanted: GPUFeatureName[] = ["shader-f16", "subgroups" as GPUFeatureName, "timestamp-query"];
+  const features = wanted.filter((f) => adapter.features.has(f));
+  const al = adapter.limits;
+  const device = await adapter.requestDevice({
+    label: "meddiff",
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+      maxBufferSize: al.maxBufferSize,
+      maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: al.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: al.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: al.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: al.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupsPerDimension: al.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  device.addEventListener("uncapturederror", (ev) => {
+    const msg = (ev as GPUUncapturedErrorEvent).error.message;
+    pendingError ??= new GpuError(
+      `WebGPU error in a batch running [${batchOps.join(", ")}]: ${msg}`,
+      [...batchOps],
+    );
+  });
+  device.lost.then((lost) => {
+    if (lost.reason === "destroyed") return;
+    pendingError = new GpuError(
+      `WebGPU device lost (${lost.reason}): ${lost.message}; last ops: [${batchOps.join(", ")}]`,
+      [...batchOps],
+    );
+  });
+  const adapterKey = [info.vendor, info.architecture, info.device, info.description].join("|");
+  ctx = {
+    device,
+    adapterInfo: info,
+    adapterKey,
+    isSoftware: info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(adapterKey),
+    features: new Set(features),
+    limits: device.limits,
+    pool: new BufferPool(device),
+  };
+  ring = device.createBuffer({
+    size: RING_BYTES,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    label: "meddiff-uniforms",
+  });
+  ringAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+}
+
+try {
+  await acquire();
+} catch (e) {
+  initError = new Error(`Requesting a WebGPU device failed: ${(e as Error).message}. ${NO_ADAPTER_HELP}`);
+}
+
+/** The GPU context; throws the acquisition error or a pending GPU error. */
+export function gpu(): GpuContext {
+  if (!ctx) throw initError ?? new Error(NO_ADAPTER_HELP);
+  throwPendingError();
+  return ctx;
+}
+
+/** True when a WebGPU device was acquired. */
+export function hasGpu(): boolean {
+  return ctx !== undefined;
+}
+
+function throwPendingError(): void {
+  if (pendingError) {
+    const e = pendingError;
+    pendingError = undefined;
+    throw e;
+  }
+}
+
+// ---- pipelines -------------------------------------------------------------------
+
+const pipelines = new Map<string, GPUComputePipeline>();
+
+/** Compiles (once per source) a compute pipeline with entry point `main`. */
+export function pipeline(op: string, code: string): GPUComputePipeline {
+  let p = pipelines.get(code);
+  if (p) return p;
+  const { device } = gpu();
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ code, label: op });
+  p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: op });
+  device.popErrorScope().then((err) => {
+    if (err) {
+      pendingError ??= new GpuError(`Compiling the '${op}' kernel failed: ${err.message}\n${code}`, [op]);
+    }
+  });
+  pipelines.set(code, p);
+  return p;
+}
+
+/** Number of compiled pipelines (for tests and diagnostics). */
+export function pipelineCount(): number {
+  return pipelines.size;
+}
+
+function currentEncoder(): GPUCommandEncoder {
+  if (!encoder) {
+    encoder = gpu().device.createCommandEncoder({ label: "meddiff-batch" });
+    batchOps = [];
+  }
+  return encoder;
+}
+
+function endPass(): void {
+  if (pass) {
+    pass.end();
+    pass = undefined;
+  }
+}
+
+/** A resource bound at bindings 1, 2, … of a kernel (binding 0 is its uniform block). */
+export type Binding = GPUBuffer | GPUBufferBinding | GPUTextureView;
+
+/** One kernel launch. */
+export interface DispatchSpec {
+  /** Op name, used in error messages and labels. */
+  op: string;
+  /** The compiled pipeline. */
+  pipeline: GPUComputePipeline;
+  /** Resources at bindings 1..n. */
+  bindings: Binding[];
+  /** Uniform block at binding 0 (any 4-byte-aligned bytes), if the kernel has one. */
+  uniforms?: Uint32Array | Int32Array | Float32Array;
+  /** Workgroup counts. */
+  workgroups: [number, number?, number?];
+}
+
+/** Records a dispatch into the current batch; submits when the batch budget is reached. */
+export function dispatch(spec: DispatchSpec): void {
+  const { device } = gpu();
+  const entries: GPUBindGroupEntry[] = [];
+  if (spec.uniforms) {
+    const bytes = new Uint8Array(spec.uniforms.buffer, spec.uniforms.byteOffset, spec.uniforms.byteLength);
+    const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
+    if (ringUsed + size > RING_BYTES) flush();
+    ringCpu.set(bytes, ringUsed);
+    ringCpu.fill(0, ringUsed + bytes.byteLength, ringUsed + size);
+    entries.push({ binding: 0, resource: { buffer: ring, offset: ringUsed, size } });
+    ringUsed = Math.ceil((ringUsed + size) / ringAlign) * ringAlign;
+  }
+  spec.bindings.forEach((b, i) => {
+    entries.push({ binding: i + 1, resource: b instanceof GPUBuffer ? { buffer: b } : b });
+  });
+  const bindGroup = device.createBindGroup({
+    layout: spec.pipeline.getBindGroupLayout(0),
+    entries,
+    label: spec.op,
+  });
+  currentEncoder();
+  pass ??= encoder!.beginComputePass({ label: "meddiff-pass" });
+  pass.setPipeline(spec.pipeline);
+  pass.setBindGroup(0, bindGroup);
+  const [x, y = 1, z = 1] = spec.workgroups;
+  pass.dispatchWorkgroups(x, y, z);
+  batchOps.push(spec.op);
+  counters.dispatches++;
+  if (++dispatchesInBatch >= DISPATCH_BUDGET) flush();
+}
+
+/** Records a buffer-to-buffer copy into the current batch. */
+export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  if (bytes === 0) return;
+  currentEncoder();
+  endPass();
+  encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  batchOps.push("copy");
+}
+
+/** Writes CPU data into a buffer (ordered before the current batch's commands). */
+export function writeBuffer(dst: GPUBuffer, offset: number, data: ArrayBufferView): void {
+  gpu().device.queue.writeBuffer(dst, offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+/** Submits everything recorded so far. */
+export function flush(): void {
+  if (!ctx) return;
+  if (ringUsed > 0) {
+    ctx.device.queue.writeBuffer(ring, 0, ringCpu.buffer, 0, ringUsed);
+    ringUsed = 0;
+  }
+  if (encoder) {
+    endPass();
+    ctx.device.queue.submit([encoder.finish()]);
+    encoder = undefined;
+    counters.submits++;
+  }
+  dispatchesInBatch = 0;
+  ctx.pool.onSubmitted();
+}
+
+/** Submits pending work and waits until the GPU has finished it. */
+export async function synchronize(): Promise<void> {
+  const { device } = gpu();
+  flush();
+  await device.queue.onSubmittedWorkDone();
+  throwPendingError();
+}
+
+/** Copies `bytes` bytes of `src` starting at `offset` back to the CPU. */
+export async function readBuffer(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+  const { device } = gpu();
+  const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+  const staging = device.createBuffer({
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    label: "meddiff-readback",
+  });
+  if (bytes > 0) {
+    currentEncoder();
+    endPass();
+    encoder!.copyBufferToBuffer(src, offset, staging, 0, size);
+  }
+  flush();
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+    throwPendingError();
+    return staging.getMappedRange().slice(0, bytes);
+  } finally {
+    staging.destroy();
+  }
+}
+
+/** Live/peak bytes held by tensors (and what the pool keeps for reuse). */
+export function memoryStats(): MemoryStats {
+  return gpu().pool.stats();
+}
+
+/** Dispatch and submit counters since start (for benchmarks and tests). */
+export function dispatchCounters(): { dispatches: number; submits: number } {
+  return { ...counters };
+}
+
+/** Largest number of threads per workgroup dimension we launch in one dispatch. */
+export const MAX_WORKGROUPS_X = 65535;
+
+/** Splits `n` workgroups into an (x, y) grid that respects the per-dimension limit. */
+export function grid1d(n: number): [number, number] {
+  if (n <= MAX_WORKGROUPS_X) return [Math.max(n, 1), 1];
+  const y = Math.ceil(n / MAX_WORKGROUPS_X);
+  return [Math.ceil(n / y), y];
+}

@@ -1,0 +1,76 @@
+/**
+ * Generator for elementwise ("map") kernels: one WGSL expression over N inputs, each read
+ * through its own strides (so broadcasting and non-contiguous views cost nothing extra),
+ * written to a fresh contiguous output.
+ */
+import { flatMain, MATH_HELPERS, metaAt, metaDecl } from "./wgsl.ts";
+
+/** WGSL scalar types we load and store. */
+export type Scalar = "f32" | "i32" | "u32";
+
+/** Description of one map kernel (everything that changes the WGSL source). */
+export interface MapKernel {
+  /** WGSL expression computing the output from the named variables. */
+  expr: string;
+  /** Variable name of each tensor input in `expr`. */
+  names: string[];
+  /** Storage type of each tensor input. */
+  storage: Scalar[];
+  /** Type each input is converted to when loaded. */
+  load: Scalar[];
+  /** Variable names of scalar parameters (`p0`…), passed as bits in the uniform block. */
+  params: { name: string; type: Scalar }[];
+  /** Output storage type. */
+  out: Scalar;
+  /** `T` in `expr` is an alias for this type. */
+  compute: Scalar;
+  /** Output rank; ignored when `contiguous`. */
+  rank: number;
+  /** All inputs dense and of the output's shape: index them directly. */
+  contiguous: boolean;
+  /** Write through the output's own offset/strides (assignment into a view). */
+  stridedOut?: boolean;
+  /** Extra WGSL functions the expression calls. */
+  preamble?: string;
+}
+
+/** Number of u32 words in the uniform block of a map kernel. */
+export function mapMetaWords(k: MapKernel): number {
+  const n = k.names.length;
+  const streams = n + (k.stridedOut ? 1 : 0);
+  return k.contiguous ? 1 + k.params.length + n : 1 + k.params.length + k.rank + streams * (1 + k.rank);
+}
+
+/** WGSL source of a map kernel. */
+export function mapSource(k: MapKernel): string {
+  const n = k.names.length;
+  const P = k.params.length;
+  const R = k.rank;
+  let s = metaDecl(mapMetaWords(k));
+  for (let i = 0; i < n; i++) s += `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${k.storage[i]}>;\n`;
+  s += `@group(0) @binding(${n + 1}) var<storage, read_write> out: array<${k.out}>;\n`;
+  s += `alias T = ${k.compute};\n${MATH_HELPERS}\n${k.preamble ?? ""}\n${flatMain()}\n`;
+  s += `  if (gi >= ${metaAt(0)}) { return; }\n`;
+  k.params.forEach((p, j) => {
+    s += `  let ${p.name} = bitcast<${p.type}>(${metaAt(1 + j)});\n`;
+  });
+  if (k.contiguous && k.stridedOut) throw new Error("internal: strided output needs the strided path");
+  const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
+  if (k.contiguous) {
+    for (let i = 0; i < n; i++) s += `  let o${i} = ${metaAt(1 + P + i)} + gi;\n`;
+  } else {
+    for (let i = 0; i < streams; i++) s += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
+    if (R > 0) s += `  var rem = gi;\n`;
+    for (let d = R - 1; d >= 0; d--) {
+      s += `  { let dim = ${metaAt(1 + P + d)}; let c = rem % dim; rem = rem / dim;\n`;
+      for (let i = 0; i < streams; i++) s += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
+      s += `  }\n`;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const v = `in${i}[o${i}]`;
+    s += `  let ${k.names[i]} = ${k.load[i] === k.storage[i] ? v : `${k.load[i]}(${v})`};\n`;
+  }
+  s += `  out[${k.stridedOut ? `o${n}` : "gi"}] = ${k.out}(${k.expr});\n}\n`;
+  return s;
+}

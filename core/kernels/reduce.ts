@@ -1,0 +1,76 @@
+/**
+ * Reduction kernel generator. One thread owns one (output element, chunk) pair and loops
+ * over its share of the reduced elements through arbitrary strides; a second pass over the
+ * chunk partials finishes large reductions with few outputs.
+ */
+import { flatMain, metaAt, metaDecl } from "./wgsl.ts";
+import type { Scalar } from "./map.ts";
+
+/** Reduction kinds. */
+export type ReduceKind = "sum" | "max" | "min" | "argmax" | "argmin";
+
+/** What changes the WGSL source of a reduction. */
+export interface ReduceKernel {
+  /** Reduction kind. */
+  kind: ReduceKind;
+  /** Input storage type. */
+  input: Scalar;
+  /** Accumulator/output type (i32 for arg-reductions). */
+  out: Scalar;
+  /** Number of kept dims. */
+  kept: number;
+  /** Number of reduced dims. */
+  reduced: number;
+}
+
+/** Uniform words: M, R, C, chunk, offset, then sizes/strides of kept and reduced dims. */
+export function reduceMetaWords(k: ReduceKernel): number {
+  return 5 + 2 * k.kept + 2 * k.reduced;
+}
+
+const INIT: Record<ReduceKind, Record<Scalar, string>> = {
+  sum: { f32: "0.0", i32: "0", u32: "0u" },
+  max: { f32: "-3.4028234663852886e38", i32: "-2147483647 - 1", u32: "0u" },
+  min: { f32: "3.4028234663852886e38", i32: "2147483647", u32: "4294967295u" },
+  argmax: { f32: "-3.4028234663852886e38", i32: "-2147483647 - 1", u32: "0u" },
+  argmin: { f32: "3.4028234663852886e38", i32: "2147483647", u32: "4294967295u" },
+};
+
+/** WGSL source of a reduction pass. */
+export function reduceSource(k: ReduceKernel): string {
+  const K = k.kept, J = k.reduced;
+  const arg = k.kind === "argmax" || k.kind === "argmin";
+  const acc = arg ? k.input : k.out;
+  let s = metaDecl(reduceMetaWords(k));
+  s += `@group(0) @binding(1) var<storage, read> x: array<${k.input}>;\n`;
+  s += `@group(0) @binding(2) var<storage, read_write> out: array<${k.out}>;\n`;
+  s += `${flatMain()}\n`;
+  s += `  let M = ${metaAt(0)}; let R = ${metaAt(1)}; let C = ${metaAt(2)}; let chunk = ${metaAt(3)};\n`;
+  s += `  if (gi >= M * C) { return; }\n  let o = gi / C; let c = gi % C;\n`;
+  s += `  var base = ${metaAt(4)};\n`;
+  if (K > 0) s += `  var rem = o;\n`;
+  for (let d = K - 1; d >= 0; d--) {
+    s += `  { let n = ${metaAt(5 + d)}; base += (rem % n) * ${metaAt(5 + K + d)}; rem = rem / n; }\n`;
+  }
+  s += `  var acc: ${acc} = ${INIT[k.kind][acc]};\n  var best: i32 = -1;\n`;
+  s += `  let r0 = c * chunk; let r1 = min(R, r0 + chunk);\n`;
+  s += `  for (var r = r0; r < r1; r++) {\n    var off = base;\n`;
+  if (J === 1) s += `    off += r * ${metaAt(5 + 2 * K + 1)};\n`;
+  else {
+    s += `    var q = r;\n`;
+    for (let d = J - 1; d >= 0; d--) {
+      s += `    { let n = ${metaAt(5 + 2 * K + d)}; off += (q % n) * ${metaAt(5 + 2 * K + J + d)}; q = q / n; }\n`;
+    }
+  }
+  const v = `${acc}(x[off])`;
+  if (k.kind === "sum") s += `    acc += ${v};\n`;
+  else if (k.kind === "max") s += `    acc = max(acc, ${v});\n`;
+  else if (k.kind === "min") s += `    acc = min(acc, ${v});\n`;
+  else {
+    const cmp = k.kind === "argmax" ? ">" : "<";
+    s += `    let v = ${v};\n    if (best < 0 || v ${cmp} acc || (v != v && acc == acc)) { acc = v; best = i32(r); }\n`;
+  }
+  s += `  }\n`;
+  s += arg ? `  out[gi] = best;\n}\n` : `  out[gi] = acc;\n}\n`;
+  return s;
+}

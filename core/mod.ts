@@ -1,0 +1,67 @@
+/**
+ * The tensor core: device, tensors, autograd, scopes, random numbers and ops.
+ * @module
+ */
+export { dispatchCounters, flush, gpu, GpuError, hasGpu, memoryStats, synchronize } from "./device.ts";
+export type { GpuContext, MemoryStats } from "./device.ts";
+export type { DType, TensorData } from "./dtype.ts";
+export { Tensor } from "./tensor.ts";
+export type { Dims, TensorLike } from "./tensor.ts";
+export { backward, isGradEnabled, Node, noGrad } from "./autograd.ts";
+export type { BackwardOptions } from "./autograd.ts";
+export { keep, scope, tidy } from "./scope.ts";
+export * from "./ops/creation.ts";
+export * from "./ops/random.ts";
+export {
+  abs,
+  add,
+  cast,
+  clamp,
+  clone,
+  contiguous,
+  cos,
+  div,
+  eq,
+  exp,
+  ge,
+  gelu,
+  gt,
+  le,
+  leakyRelu,
+  log,
+  lt,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  relu,
+  rsqrt,
+  sigmoid,
+  silu,
+  sin,
+  softplus,
+  sqrt,
+  square,
+  sub,
+  tanh,
+  where,
+} from "./ops/elementwise.ts";
+export { argmax, argmin, logsumexp, max, mean, min, std, sum, sumToShape, variance } from "./ops/reduce.ts";
+export {
+  expand,
+  flatten,
+  narrow,
+  permute,
+  reshape,
+  slice,
+  squeeze,
+  t,
+  transpose,
+  unsqueeze,
+  view,
+} from "./ops/view.ts";
+export { cat, gather, indexSelect, repeat, stack } from "./ops/join.ts";
+export { matmul } from "./ops/matmul.ts";
+export { logSoftmax, softmax } from "./ops/softmax.ts";

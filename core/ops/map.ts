@@ -1,0 +1,111 @@
+/** Runs generated map kernels on tensors (broadcasting, strided views, scalar params). */
+import { dispatch, grid1d, pipeline } from "../device.ts";
+import { type DType, storageType } from "../dtype.ts";
+import { type MapKernel, mapMetaWords, mapSource, type Scalar } from "../kernels/map.ts";
+import { WG } from "../kernels/wgsl.ts";
+import { broadcastShapes, broadcastStrides, numel, sameShape } from "../shape.ts";
+import { Storage } from "../storage.ts";
+import { Tensor } from "../tensor.ts";
+
+/** A scalar parameter of a map kernel. */
+export interface MapParam {
+  /** Name used in the expression. */
+  name: string;
+  /** Value. */
+  value: number;
+  /** WGSL type the value is passed as. */
+  type: Scalar;
+}
+
+/** Everything `runMap` needs. */
+export interface MapCall {
+  /** Op name (errors, labels). */
+  op: string;
+  /** WGSL expression over `names` and params; `T` is the compute type. */
+  expr: string;
+  /** Tensor inputs. */
+  inputs: readonly Tensor[];
+  /** Variable name of each input. */
+  names: readonly string[];
+  /** Type each input is converted to on load (default: its storage type). */
+  load?: readonly Scalar[];
+  /** Scalar parameters. */
+  params?: readonly MapParam[];
+  /** Output dtype. */
+  out: DType;
+  /** Compute type alias `T` (default: the output's storage type). */
+  compute?: Scalar;
+  /** Output shape (default: broadcast of input shapes). */
+  shape?: readonly number[];
+  /** Extra WGSL functions used by `expr`. */
+  preamble?: string;
+  /** Write into this existing view (its shape must equal the output shape) instead of a new tensor. */
+  into?: Tensor;
+}
+
+/** Allocates an uninitialised contiguous tensor. */
+export function empty(shape: readonly number[], dtype: DType, label = "tensor"): Tensor {
+  return new Tensor(new Storage(numel(shape) * 4, label), shape, dtype);
+}
+
+function paramBits(p: MapParam): number {
+  const buf = new DataView(new ArrayBuffer(4));
+  if (p.type === "f32") buf.setFloat32(0, p.value, true);
+  else if (p.type === "i32") buf.setInt32(0, p.value, true);
+  else buf.setUint32(0, p.value >>> 0, true);
+  return buf.getUint32(0, true);
+}
+
+/** Evaluates `expr` elementwise into a new contiguous tensor. */
+export function runMap(c: MapCall): Tensor {
+  c.inputs.forEach((t) => t.assertLive(c.op));
+  const shape = c.into
+    ? [...c.into.shape]
+    : c.shape
+    ? [...c.shape]
+    : broadcastShapes(c.op, ...c.inputs.map((t) => t.shape));
+  const out = c.into ? c.into : empty(shape, c.out, c.op);
+  const n = numel(shape);
+  if (n === 0) return out;
+  const stridedOut = c.into !== undefined && !(c.into.isContiguous && c.into.offset === 0);
+  const contiguous = !stridedOut && c.inputs.every((t) => t.isContiguous && sameShape(t.shape, shape));
+  const params = c.params ?? [];
+  const k: MapKernel = {
+    expr: c.expr,
+    names: [...c.names],
+    storage: c.inputs.map((t) => storageType[t.dtype]),
+    load: c.load ? [...c.load] : c.inputs.map((t) => storageType[t.dtype]),
+    params: params.map((p) => ({ name: p.name, type: p.type })),
+    out: storageType[c.out],
+    compute: c.compute ?? storageType[c.out],
+    rank: contiguous ? 0 : shape.length,
+    contiguous,
+    stridedOut,
+    preamble: c.preamble,
+  };
+  const meta = new Uint32Array(mapMetaWords(k));
+  meta[0] = n;
+  params.forEach((p, j) => (meta[1 + j] = paramBits(p)));
+  let w = 1 + params.length;
+  if (contiguous) {
+    for (const t of c.inputs) meta[w++] = t.offset;
+  } else {
+    for (const d of shape) meta[w++] = d;
+    for (const t of c.inputs) {
+      meta[w++] = t.offset;
+      for (const s of broadcastStrides(t.shape, t.strides, shape)) meta[w++] = s;
+    }
+    if (stridedOut) {
+      meta[w++] = out.offset;
+      for (const s of out.strides) meta[w++] = s;
+    }
+  }
+  dispatch({
+    op: c.op,
+    pipeline: pipeline(c.op, mapSource(k)),
+    bindings: [...c.inputs.map((t) => t.storage.buffer), out.storage.buffer],
+    uniforms: meta,
+    workgroups: grid1d(Math.ceil(n / WG)),
+  });
+  return out;
+}

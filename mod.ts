@@ -1,0 +1,5 @@
+/**
+ * meddiff — GPU-native deep learning for medical imaging on Deno's WebGPU.
+ * @module
+ */
+export * from "./core/mod.ts";
