@@ -62,6 +62,8 @@ export {
   unsqueeze,
   view,
 } from "./ops/view.ts";
-export { cat, gather, indexSelect, repeat, stack } from "./ops/join.ts";
+export { cat, gather, indexSelect, oneHot, pad, repeat, stack } from "./ops/join.ts";
+export { binaryCrossEntropyWithLogits, crossEntropy, mseLoss, nllLoss } from "./ops/loss.ts";
+export type { CrossEntropyOptions, Reduction } from "./ops/loss.ts";
 export { matmul } from "./ops/matmul.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";

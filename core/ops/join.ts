@@ -25,3 +25,11 @@ export function gather(_x: Tensor, _dim: number, _index: Tensor): Tensor {
 export function indexSelect(_x: Tensor, _dim: number, _index: Tensor): Tensor {
   return todo("indexSelect");
 }
+/** Pads the last dims with a constant: `pad` lists (before, after) pairs from the last dim backwards. */
+export function pad(_x: Tensor, _pad: readonly number[], _value = 0): Tensor {
+  return todo("pad");
+}
+/** One-hot encodes int indices into a new last dim of size `numClasses` (float32). */
+export function oneHot(_index: Tensor, _numClasses = -1): Tensor {
+  return todo("oneHot");
+}

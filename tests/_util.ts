@@ -1,0 +1,154 @@
+/** Shared test helpers: GPU test wrapper, closeness checks, seeded data, float64 gradient checks. */
+import { hasGpu, scope, type Tensor, tensor } from "../mod.ts";
+
+/** Registers a test that needs WebGPU (skipped with a message when there is no adapter). */
+export function gpuTest(name: string, fn: () => void | Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !hasGpu(),
+    // WebGPU keeps device-level promises (device.lost, error scopes) pending across tests.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => scope(fn) as void | Promise<void>,
+  });
+}
+
+/** Deterministic JS PRNG (mulberry32) for test data. */
+export function rng(seed = 1): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` uniform values in [lo, hi). */
+export function randomArray(n: number, seed = 1, lo = -1, hi = 1): number[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+/** Product of a shape. */
+export function prod(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Asserts elementwise |a − b| ≤ atol + rtol·|b|, reporting the worst element. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  opts: { atol?: number; rtol?: number; msg?: string } = {},
+): void {
+  const { atol = 1e-5, rtol = 1e-4, msg = "" } = opts;
+  if (actual.length !== expected.length) {
+    throw new Error(`${msg} length mismatch: got ${actual.length}, expected ${expected.length}`);
+  }
+  let worst = -1, worstErr = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i], b = expected[i];
+    if (Number.isNaN(b) && Number.isNaN(a)) continue;
+    if (a === b) continue; // also equal infinities
+    const err = Math.abs(a - b) - (atol + rtol * Math.abs(b));
+    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) {
+      worst = i;
+      worstErr = Number.isNaN(err) ? Infinity : err;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${msg} mismatch at ${worst}: got ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`,
+    );
+  }
+}
+
+/** Row-major strides. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** Reference broadcasting of a flat float64 array from `shape` to `target`. */
+export function broadcastRef(x: ArrayLike<number>, shape: readonly number[], target: readonly number[]): Float64Array {
+  const out = new Float64Array(prod(target));
+  const lead = target.length - shape.length;
+  const xs = stridesOf(shape);
+  const ts = stridesOf(target);
+  for (let i = 0; i < out.length; i++) {
+    let off = 0;
+    for (let d = 0; d < target.length; d++) {
+      const c = Math.floor(i / ts[d]) % target[d];
+      if (d >= lead && shape[d - lead] !== 1) off += c * xs[d - lead];
+    }
+    out[i] = x[off];
+  }
+  return out;
+}
+
+/** One input of a gradient check. */
+export interface GradInput {
+  /** Shape of the input. */
+  shape: number[];
+  /** Values (default: seeded uniform in [lo, hi)). */
+  data?: number[];
+  /** Range of generated values. */
+  lo?: number;
+  /** Range of generated values. */
+  hi?: number;
+  /** Whether this input is differentiated (default true). */
+  grad?: boolean;
+}
+
+/**
+ * Checks an op's forward output against a float64 reference and its gradients against
+ * central finite differences of that reference, through a random projection of the output.
+ */
+export async function gradCheck(
+  name: string,
+  inputs: GradInput[],
+  gpuFn: (...xs: Tensor[]) => Tensor,
+  refFn: (...xs: Float64Array[]) => ArrayLike<number>,
+  opts: { atol?: number; rtol?: number; gradAtol?: number; gradRtol?: number; eps?: number; seed?: number } = {},
+): Promise<void> {
+  const { atol = 1e-5, rtol = 1e-4, gradAtol = 1e-3, gradRtol = 1e-2, eps = 1e-6, seed = 7 } = opts;
+  const data = inputs.map((inp, i) =>
+    inp.data ?? randomArray(prod(inp.shape), seed + 31 * i, inp.lo ?? -1, inp.hi ?? 1)
+  );
+  await scope(async () => {
+    const xs = inputs.map((inp, i) =>
+      tensor(Float32Array.from(data[i]), inp.shape, { requiresGrad: inp.grad !== false })
+    );
+    // The reference sees the float32-rounded inputs the GPU sees.
+    const x64 = data.map((d) => Float64Array.from(Float32Array.from(d)));
+    const out = gpuFn(...xs);
+    const expected = Array.from(refFn(...x64));
+    assertClose(await out.data(), expected, { atol, rtol, msg: `${name} forward` });
+    const w = randomArray(expected.length, seed + 999);
+    const wt = tensor(Float32Array.from(w), [...out.shape]);
+    out.mul(wt).sum().backward();
+    for (let i = 0; i < inputs.length; i++) {
+      if (inputs[i].grad === false) continue;
+      const g = xs[i].grad;
+      if (!g) throw new Error(`${name}: input ${i} got no gradient`);
+      const num = new Float64Array(x64[i].length);
+      for (let j = 0; j < num.length; j++) {
+        const plus = x64.map((a) => a.slice()), minus = x64.map((a) => a.slice());
+        plus[i][j] += eps;
+        minus[i][j] -= eps;
+        const fp = refFn(...plus), fm = refFn(...minus);
+        let s = 0;
+        for (let k = 0; k < w.length; k++) s += w[k] * (fp[k] - fm[k]);
+        num[j] = s / (2 * eps);
+      }
+      assertClose(await g.data(), num, { atol: gradAtol, rtol: gradRtol, msg: `${name} grad of input ${i}` });
+      g.dispose();
+    }
+  });
+}
