@@ -175,6 +175,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
 /** `steps` evenly spaced values from `start` to `end` inclusive. */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer`);
+  if (steps === 1) return full([1], start, opts);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // Like PyTorch: the second half counts back from `end` so the last value is exact.
   const out = runMap({

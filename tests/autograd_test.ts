@@ -1,0 +1,105 @@
+import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
+import { assertClose, gpuTest } from "./_util.ts";
+import * as md from "../mod.ts";
+import { keep, memoryStats, noGrad, scope, tensor } from "../mod.ts";
+
+gpuTest("shared sub-graphs (residual paths) are visited once and gradients add up", async () => {
+  const x = tensor([1, 2, 3], undefined, { requiresGrad: true });
+  const h = x.mul(x); // used twice below
+  const y = h.add(h.mul(2)).add(x).sum(); // 3x² + x
+  y.backward();
+  assertEquals(await x.grad!.toArray(), [7, 13, 19]); // 6x + 1
+});
+
+gpuTest("gradients accumulate into .grad across backward calls", async () => {
+  const w = tensor([1, 2], undefined, { requiresGrad: true });
+  w.mul(3).sum().backward();
+  w.mul(3).sum().backward();
+  assertEquals(await w.grad!.toArray(), [6, 6]);
+});
+
+gpuTest("backward with an explicit gradient; non-scalar without one is an error", async () => {
+  const x = tensor([1, 2, 3], undefined, { requiresGrad: true });
+  const y = x.mul(x);
+  assertThrows(() => y.backward(), Error, "implicitly created only for scalar outputs");
+  y.backward(tensor([1, 0, 2]));
+  assertEquals(await x.grad!.toArray(), [2, 0, 12]);
+  const z = x.mul(2);
+  assertThrows(() => z.backward(tensor([1, 2])), RangeError, "does not match");
+});
+
+gpuTest("noGrad and detach cut the graph; requiresGrad propagates", () => {
+  const x = tensor([1], undefined, { requiresGrad: true });
+  assertEquals(x.add(1).requiresGrad, true);
+  assertEquals(noGrad(() => x.add(1)).requiresGrad, false);
+  assertEquals(x.detach().requiresGrad, false);
+  assertEquals(x.detach().add(1).requiresGrad, false);
+  assertEquals(tensor([1]).add(1).requiresGrad, false);
+  assertThrows(() => tensor([1]).add(1).backward(), Error, "does not require grad");
+});
+
+gpuTest("a second backward without retainGraph fails clearly; with it, it works", async () => {
+  const x = tensor([2], undefined, { requiresGrad: true });
+  const y2 = x.exp().sum();
+  y2.backward(undefined, { retainGraph: true });
+  y2.backward();
+  assertClose(await x.grad!.data(), [2 * Math.exp(2)], { rtol: 1e-5 });
+  const y3 = x.exp().sum();
+  y3.backward();
+  assertThrows(() => y3.backward(), Error, "already freed");
+});
+
+gpuTest("saved tensors outlive disposal of the user's handles", async () => {
+  const x = tensor([1, 2], undefined, { requiresGrad: true });
+  const h = x.exp();
+  const y = h.mul(h).sum();
+  h.dispose(); // backward still needs exp(x)
+  y.backward();
+  assertClose(await x.grad!.data(), [2 * Math.exp(2), 2 * Math.exp(4)], { rtol: 1e-5 });
+});
+
+gpuTest("scope frees intermediates, keeps what it returns (and its graph)", async () => {
+  const x = keep(tensor([1, 2, 3], undefined, { requiresGrad: true }));
+  const before = memoryStats().liveBytes;
+  const loss = scope(() => x.mul(x).sum());
+  loss.backward(); // the graph survived the scope
+  assertEquals(await x.grad!.toArray(), [2, 4, 6]);
+  loss.dispose();
+  x.grad!.dispose();
+  assertEquals(memoryStats().liveBytes, before);
+  const r = await scope(async () => {
+    const a = tensor([1, 2]);
+    await a.data();
+    return { kept: a.add(1), other: 3 };
+  });
+  assertEquals(await r.kept.toArray(), [2, 3]);
+  x.dispose();
+});
+
+gpuTest("use after dispose names the op and the tensor", async () => {
+  const x = tensor([1, 2]);
+  x.dispose();
+  assertThrows(() => x.add(1), Error, "used after dispose()");
+  await assertRejects(() => x.data(), Error, "data: tensor");
+});
+
+gpuTest("memory: 1000 forward+backward iterations inside scope leave live bytes flat", async () => {
+  const w = keep(md.randn([16, 8], { requiresGrad: true }));
+  const b = keep(md.zeros([8], { requiresGrad: true }));
+  const x = keep(md.randn([4, 16, 8]));
+  const step = () =>
+    scope(() => {
+      const h = x.mul(w).add(b).tanh(); // [4,16,8]
+      const loss = h.sum(1).logsumexp(1).mean().add(h.var(0).mean());
+      loss.backward();
+    });
+  for (let i = 0; i < 10; i++) step();
+  await md.synchronize();
+  const start = memoryStats().liveBytes;
+  for (let i = 0; i < 1000; i++) step();
+  await md.synchronize();
+  const end = memoryStats().liveBytes;
+  assertEquals(end, start, `live bytes grew from ${start} to ${end}`);
+  assert(w.grad !== null);
+  for (const t of [w, b, x, w.grad!, b.grad!]) t.dispose();
+});
