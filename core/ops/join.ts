@@ -1,35 +1,359 @@
 /** Ops that build new tensors from several inputs or indices: cat, stack, pad, repeat, gather, … */
-import type { Tensor } from "../tensor.ts";
+import { noGrad, record } from "../autograd.ts";
+import { dispatch, grid1d, pipeline } from "../device.ts";
+import { promoteTypes, storageType } from "../dtype.ts";
+import { gatherBackwardMetaWords, gatherBackwardSource, gatherMetaWords, gatherSource } from "../kernels/gather.ts";
+import { WG } from "../kernels/wgsl.ts";
+import { contiguousStrides, fmtShape, normDim, numel } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { empty, runMap } from "./map.ts";
+import { sum } from "./reduce.ts";
+import { reshape, unsqueeze } from "./view.ts";
 
-const todo = (op: string): never => {
-  throw new Error(`${op}: not implemented yet`);
-};
+function live(x: unknown, op: string, arg = "input"): Tensor {
+  if (!(x instanceof Tensor)) throw new TypeError(`${op}: ${arg} must be a Tensor, got ${typeof x}`);
+  x.assertLive(op);
+  return x;
+}
 
-/** Concatenates along `dim`. */
-export function cat(_tensors: readonly Tensor[], _dim = 0): Tensor {
-  return todo("cat");
+/** A view of `t` covering `lens` elements from `starts` in each dim. */
+function window(t: Tensor, starts: readonly number[], lens: readonly number[]): Tensor {
+  let off = t.offset;
+  starts.forEach((s, d) => (off += s * t.strides[d]));
+  return t.viewAs(lens, t.strides, off);
 }
-/** Stacks along a new `dim`. */
-export function stack(_tensors: readonly Tensor[], _dim = 0): Tensor {
-  return todo("stack");
+
+/** Copies `src` into the view `dst` (same shape), converting to dst's dtype. */
+function copyInto(op: string, src: Tensor, dst: Tensor): void {
+  runMap({ op, expr: "x", inputs: [src], names: ["x"], load: [storageType[dst.dtype]], out: dst.dtype, into: dst });
 }
-/** Tiles `repeats[i]` times along each dim. */
-export function repeat(_x: Tensor, _repeats: readonly number[]): Tensor {
-  return todo("repeat");
+
+/** Fills the view `dst` with `value`. */
+function fillInto(op: string, dst: Tensor, value: number): void {
+  const type = storageType[dst.dtype];
+  const v = dst.dtype === "bool" ? Number(value !== 0) : dst.dtype === "int32" ? Math.trunc(value) : value;
+  runMap({ op, expr: "v", inputs: [], names: [], params: [{ name: "v", value: v, type }], out: dst.dtype, into: dst });
 }
-/** Gathers along `dim` at `index`. */
-export function gather(_x: Tensor, _dim: number, _index: Tensor): Tensor {
-  return todo("gather");
+
+/** A dense float32 copy of `g` restricted to a window (a gradient slice). */
+function gradWindow(op: string, g: Tensor, starts: readonly number[], lens: readonly number[]): Tensor {
+  const w = window(g, starts, lens);
+  const out = runMap({ op, expr: "g", inputs: [w], names: ["g"], out: "float32" });
+  w.dispose();
+  return out;
 }
-/** Selects slices along `dim` at 1-D `index`. */
-export function indexSelect(_x: Tensor, _dim: number, _index: Tensor): Tensor {
-  return todo("indexSelect");
+
+/**
+ * Concatenates along `dim`. Shapes must match except at `dim`; 1-D empty tensors (`[0]`)
+ * are skipped as in PyTorch; dtypes are promoted (bool < int32 < float32).
+ */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) {
+    throw new RangeError("cat: expected a non-empty list of tensors");
+  }
+  tensors.forEach((t, i) => live(t, "cat", `tensor ${i}`));
+  const dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
+  const legacyEmpty = (t: Tensor) => t.ndim === 1 && t.shape[0] === 0;
+  const used = tensors.filter((t) => !legacyEmpty(t));
+  if (used.length === 0) return empty([0], dtype, "cat");
+  const ref = used[0];
+  if (ref.ndim === 0) throw new RangeError("cat: zero-dimensional tensors cannot be concatenated");
+  const d = normDim(dim, ref.ndim, "cat");
+  const shapes = () => tensors.map((t) => fmtShape(t.shape)).join(", ");
+  for (const t of used) {
+    if (t.ndim !== ref.ndim || t.shape.some((n: number, i: number) => i !== d && n !== ref.shape[i])) {
+      throw new RangeError(`cat: sizes must match except in dim ${d}, got shapes ${shapes()}`);
+    }
+  }
+  const outShape = [...ref.shape];
+  outShape[d] = used.reduce((a, t) => a + t.shape[d], 0);
+  const out = empty(outShape, dtype, "cat");
+  const starts: number[] = [];
+  let at = 0;
+  for (const t of tensors) {
+    starts.push(at);
+    if (legacyEmpty(t)) continue;
+    const s = outShape.map(() => 0);
+    s[d] = at;
+    const dst = window(out, s, t.shape);
+    copyInto("cat", t, dst);
+    dst.dispose();
+    at += t.shape[d];
+  }
+  if (dtype !== "float32") return out;
+  return record("cat", out, tensors, (g) =>
+    tensors.map((t, i) => {
+      if (!t.requiresGrad) return null;
+      if (legacyEmpty(t)) return empty([0], "float32", "cat.backward");
+      const s = outShape.map(() => 0);
+      s[d] = starts[i];
+      return gradWindow("cat.backward", g, s, t.shape);
+    }));
 }
-/** Pads the last dims with a constant: `pad` lists (before, after) pairs from the last dim backwards. */
-export function pad(_x: Tensor, _pad: readonly number[], _value = 0): Tensor {
-  return todo("pad");
+
+/** Stacks equally shaped tensors along a new dim `dim`. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) {
+    throw new RangeError("stack: expected a non-empty list of tensors");
+  }
+  tensors.forEach((t, i) => live(t, "stack", `tensor ${i}`));
+  const ref = tensors[0];
+  if (tensors.some((t) => t.ndim !== ref.ndim || t.shape.some((n: number, i: number) => n !== ref.shape[i]))) {
+    throw new RangeError(
+      `stack: expects each tensor to be equal size, got shapes ${tensors.map((t) => fmtShape(t.shape)).join(", ")}`,
+    );
+  }
+  const d = normDim(dim, ref.ndim + 1, "stack");
+  const parts = tensors.map((t) => unsqueeze(t, d));
+  try {
+    return cat(parts, d);
+  } finally {
+    for (const p of parts) p.dispose();
+  }
 }
-/** One-hot encodes int indices into a new last dim of size `numClasses` (float32). */
-export function oneHot(_index: Tensor, _numClasses = -1): Tensor {
-  return todo("oneHot");
+
+/**
+ * Pads with a constant, `pad` listing (before, after) pairs from the last dim backwards as
+ * in `torch.nn.functional.pad`; negative amounts crop.
+ */
+export function pad(x: Tensor, pad: readonly number[], value = 0): Tensor {
+  live(x, "pad");
+  if (!Array.isArray(pad) || pad.length % 2 !== 0 || pad.length / 2 > x.ndim || !pad.every(Number.isInteger)) {
+    throw new RangeError(
+      `pad: expected an even number of integer amounts, at most 2 per dim, for input of shape ${
+        fmtShape(x.shape)
+      }; got ${JSON.stringify(pad)}`,
+    );
+  }
+  const R = x.ndim;
+  const before = new Array<number>(R).fill(0), after = new Array<number>(R).fill(0);
+  for (let i = 0; i < pad.length / 2; i++) {
+    before[R - 1 - i] = pad[2 * i];
+    after[R - 1 - i] = pad[2 * i + 1];
+  }
+  const outShape = x.shape.map((n, d) => n + before[d] + after[d]);
+  if (outShape.some((n) => n < 0)) {
+    throw new RangeError(
+      `pad: padding ${JSON.stringify(pad)} gives a negative size ${fmtShape(outShape)} for input of shape ${
+        fmtShape(x.shape)
+      }`,
+    );
+  }
+  // The part of x that survives cropping, and where it lands in the output.
+  const srcStart = before.map((b) => Math.max(-b, 0));
+  const dstStart = before.map((b) => Math.max(b, 0));
+  const lens = x.shape.map((n, d) => Math.max(n - srcStart[d] - Math.max(-after[d], 0), 0));
+  const out = empty(outShape, x.dtype, "pad");
+  const padded = outShape.some((n, d) => lens[d] !== n);
+  if (padded) fillInto("pad.fill", out, value);
+  if (numel(lens) > 0) {
+    const src = window(x, srcStart, lens), dst = window(out, dstStart, lens);
+    copyInto("pad", src, dst);
+    src.dispose();
+    dst.dispose();
+  }
+  if (x.dtype !== "float32") return out;
+  const inShape = x.shape;
+  return record("pad", out, [x], (g) => {
+    const gx = empty(inShape, "float32", "pad.backward");
+    if (inShape.some((n, d) => lens[d] !== n)) fillInto("pad.backward.fill", gx, 0);
+    if (numel(lens) > 0) {
+      const src = window(g, dstStart, lens), dst = window(gx, srcStart, lens);
+      copyInto("pad.backward", src, dst);
+      src.dispose();
+      dst.dispose();
+    }
+    return [gx];
+  });
+}
+
+/** Tiles `repeats[i]` times along each dim (`Tensor.repeat`); extra leading repeats add dims. */
+export function repeat(x: Tensor, repeats: readonly number[]): Tensor {
+  live(x, "repeat");
+  if (!Array.isArray(repeats) || !repeats.every((r) => Number.isInteger(r) && r >= 0)) {
+    throw new RangeError(`repeat: repeats must be non-negative integers, got ${JSON.stringify(repeats)}`);
+  }
+  if (repeats.length < x.ndim) {
+    throw new RangeError(
+      `repeat: number of repeats (${repeats.length}) cannot be smaller than the number of dims of the tensor ${
+        fmtShape(x.shape)
+      }`,
+    );
+  }
+  const lead = repeats.length - x.ndim;
+  const shape = [...new Array<number>(lead).fill(1), ...x.shape];
+  const strides = [...new Array<number>(lead).fill(0), ...x.strides];
+  // Output viewed as [r0, s0, r1, s1, …]: x broadcasts along every r axis.
+  const inter = repeats.flatMap((r, i) => [r, shape[i]]);
+  const src = x.viewAs(repeats.flatMap((_, i) => [1, shape[i]]), repeats.flatMap((_, i) => [0, strides[i]]), x.offset);
+  const dense = runMap({ op: "repeat", expr: "x", inputs: [src], names: ["x"], out: x.dtype, shape: inter });
+  src.dispose();
+  const outShape = repeats.map((r, i) => r * shape[i]);
+  const out = dense.viewAs(outShape, contiguousStrides(outShape), 0);
+  dense.dispose();
+  if (x.dtype !== "float32") return out;
+  const inShape = x.shape;
+  return record("repeat", out, [x], (g) =>
+    noGrad(() => {
+      const gi = reshape(g, inter);
+      const s = sum(gi, repeats.map((_, i) => 2 * i));
+      const gx = reshape(s, inShape);
+      gi.dispose();
+      s.dispose();
+      return [gx];
+    }));
+}
+
+function checkIndex(index: unknown, op: string): Tensor {
+  const t = live(index, op, "index");
+  if (t.dtype !== "int32") {
+    throw new TypeError(`${op}: index must be an int32 tensor, got ${t.dtype} of shape ${fmtShape(t.shape)}`);
+  }
+  return t;
+}
+
+/** Gather kernel launch; `index` gives the output shape (index values outside [0, size) read as NaN/0). */
+function gatherRaw(x: Tensor, d: number, index: Tensor, op: string): Tensor {
+  const R = index.ndim;
+  const out = empty(index.shape, x.dtype, op);
+  if (out.size === 0) return out;
+  const meta = new Uint32Array(gatherMetaWords(R));
+  meta.set([out.size, x.offset, index.offset, x.strides[d], x.shape[d]]);
+  meta.set(index.shape, 5);
+  meta.set(index.strides, 5 + R);
+  meta.set(x.strides.map((s, i) => (i === d ? 0 : s)), 5 + 2 * R);
+  dispatch({
+    op,
+    pipeline: pipeline(op, gatherSource(R, storageType[x.dtype])),
+    bindings: [x.storage.buffer, index.storage.buffer, out.storage.buffer],
+    uniforms: meta,
+    workgroups: grid1d(Math.ceil(out.size / WG)),
+  });
+  return out;
+}
+
+/** Adjoint of `gatherRaw`: sums g into a dense tensor of `xShape` (deterministic, no atomics). */
+function gatherBackwardRaw(g: Tensor, xShape: readonly number[], d: number, index: Tensor, op: string): Tensor {
+  const R = xShape.length;
+  const out = empty(xShape, "float32", op);
+  if (out.size === 0) return out;
+  const meta = new Uint32Array(gatherBackwardMetaWords(R));
+  meta.set([out.size, index.shape[d], index.offset, g.offset, index.strides[d], g.strides[d]]);
+  meta.set(xShape, 6);
+  meta.set(index.shape, 6 + R);
+  meta.set(index.strides, 6 + 2 * R);
+  meta.set(g.strides, 6 + 3 * R);
+  dispatch({
+    op,
+    pipeline: pipeline(op, gatherBackwardSource(R, d)),
+    bindings: [g.storage.buffer, index.storage.buffer, out.storage.buffer],
+    uniforms: meta,
+    workgroups: grid1d(Math.ceil(out.size / WG)),
+  });
+  return out;
+}
+
+/** Records a gather of `x` at the (same-rank) `index` view; shared by gather and indexSelect. */
+function gatherOp(x: Tensor, d: number, index: Tensor, op: string): Tensor {
+  const out = gatherRaw(x, d, index, op);
+  if (x.dtype !== "float32") return out;
+  const xShape = x.shape;
+  return record(op, out, [x], (g, [idx]) => [gatherBackwardRaw(g, xShape, d, idx, `${op}.backward`)], [index]);
+}
+
+/**
+ * `out[i][j][k] = x[i][index[i][j][k]][k]` for dim 1 (and likewise for other dims).
+ * `index` is int32 of the same rank with `index.shape[d] <= x.shape[d]` for d ≠ dim.
+ * Out-of-range indices are not checked on the GPU: they read NaN (0 for int tensors).
+ * The backward (scatter-add) is deterministic: O(x.size · index.shape[dim]) work.
+ */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  live(x, "gather");
+  checkIndex(index, "gather");
+  if (x.ndim === 0 || index.ndim === 0) {
+    if (x.ndim > 1 || index.ndim > 1) {
+      throw new RangeError(
+        `gather: index ${fmtShape(index.shape)} and input ${fmtShape(x.shape)} must have the same rank`,
+      );
+    }
+    normDim(dim, 1, "gather");
+    const x1 = reshape(x, [x.size]), i1 = reshape(index, [index.size]);
+    const r1 = gather(x1, 0, i1);
+    const r = reshape(r1, index.shape);
+    for (const t of [x1, i1, r1]) t.dispose();
+    return r;
+  }
+  const d = normDim(dim, x.ndim, "gather");
+  if (index.ndim !== x.ndim || index.shape.some((n, i) => i !== d && n > x.shape[i])) {
+    throw new RangeError(
+      `gather: index of shape ${fmtShape(index.shape)} must have the rank of the input ${
+        fmtShape(x.shape)
+      } and no larger sizes outside dim ${d}`,
+    );
+  }
+  return gatherOp(x, d, index, "gather");
+}
+
+/**
+ * Selects slices along `dim` at the 1-D int32 `index` (repeats allowed). Out-of-range
+ * indices read NaN (0 for int tensors). The backward (index-add) is deterministic:
+ * O(x.size · index.length) work.
+ */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  live(x, "indexSelect");
+  checkIndex(index, "indexSelect");
+  if (index.ndim > 1) {
+    throw new RangeError(`indexSelect: index must be 1-D (or 0-d), got shape ${fmtShape(index.shape)}`);
+  }
+  if (x.ndim === 0) {
+    normDim(dim, 1, "indexSelect");
+    const x1 = reshape(x, [1]);
+    const r1 = indexSelect(x1, 0, index);
+    const r = reshape(r1, index.shape);
+    x1.dispose();
+    r1.dispose();
+    return r;
+  }
+  const d = normDim(dim, x.ndim, "indexSelect");
+  const K = index.size;
+  const outShape = [...x.shape];
+  outShape[d] = K;
+  // The 1-D index broadcast (stride 0) over every other dim is a gather index.
+  const stridesB = outShape.map((_, i) => (i === d ? (index.ndim === 1 ? index.strides[0] : 0) : 0));
+  const idx = index.viewAs(outShape, stridesB, index.offset);
+  const out = gatherOp(x, d, idx, "indexSelect");
+  idx.dispose();
+  return out;
+}
+
+/**
+ * One-hot encodes int32 indices into a new last dim of size `numClasses` as **float32**
+ * (PyTorch returns int64; float32 is what losses consume). Indices outside
+ * [0, numClasses) give an all-zero row. `numClasses = -1` (infer max + 1) needs a GPU
+ * readback that a synchronous op cannot do, so it is rejected with a hint.
+ */
+export function oneHot(index: Tensor, numClasses = -1): Tensor {
+  checkIndex(index, "oneHot");
+  if (numClasses === -1) {
+    throw new RangeError(
+      "oneHot: numClasses = -1 (max + 1) needs a GPU readback, which a synchronous op cannot do; pass it " +
+        "explicitly, e.g. oneHot(index, (await index.max().item()) + 1)",
+    );
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 0) {
+    throw new RangeError(`oneHot: numClasses must be a non-negative integer, got ${numClasses}`);
+  }
+  const shape = [...index.shape, numClasses];
+  const src = index.viewAs(shape, [...index.strides, 0], index.offset);
+  const out = runMap({
+    op: "oneHot",
+    expr: "select(0.0, 1.0, bitcast<u32>(i) == gi % c)",
+    inputs: [src],
+    names: ["i"],
+    params: [{ name: "c", value: numClasses, type: "u32" }],
+    out: "float32",
+    shape,
+  });
+  src.dispose();
+  return out;
 }

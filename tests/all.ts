@@ -1,0 +1,12 @@
+/**
+ * Entry point of `deno task test`: imports every `*_test.ts` in this folder into ONE module
+ * graph. `deno test tests/` would run each file in its own isolate, each with its own WebGPU
+ * device; on Mesa's software rasteriser tearing several devices down at exit aborts the
+ * process now and then (glibc "double free or corruption"), after every test has passed.
+ */
+const dir = new URL(".", import.meta.url);
+const files = [...Deno.readDirSync(dir)]
+  .map((e) => e.name)
+  .filter((n) => n.endsWith("_test.ts"))
+  .sort();
+for (const name of files) await import(new URL(name, dir).href);
