@@ -1,0 +1,53 @@
+import { assert, assertEquals, assertRejects } from "./_asserts.ts";
+import { gpuTest } from "./_util.ts";
+import { dispatch, dispatchCounters, gpu, GpuError, pipeline, synchronize } from "../core/device.ts";
+import { bucketSize } from "../core/buffer_pool.ts";
+import { memoryStats, ones, scope, tensor } from "../mod.ts";
+
+gpuTest("adapter info is read and limits come from the adapter", () => {
+  const g = gpu();
+  assert(g.adapterKey.length > 0, "adapter key");
+  assert(g.limits.maxStorageBufferBindingSize >= 128 * 1024 * 1024, "storage binding limit requested");
+});
+
+gpuTest("dispatches are batched: many ops, few submits", async () => {
+  await synchronize();
+  const before = dispatchCounters();
+  scope(() => {
+    let x = ones([64]);
+    for (let i = 0; i < 100; i++) x = x.add(1);
+  });
+  await synchronize();
+  const after = dispatchCounters();
+  assert(after.dispatches - before.dispatches >= 100, "recorded the dispatches");
+  assert(after.submits - before.submits <= 2, `submitted ${after.submits - before.submits} times for 100 ops`);
+});
+
+gpuTest("buffer pool: buckets, reuse after submit, live/peak bytes", async () => {
+  assertEquals(bucketSize(1), 256);
+  assertEquals(bucketSize(1000), 1024);
+  assertEquals(bucketSize(1025), 1280); // eighths of the next power of two
+  await synchronize();
+  const live0 = memoryStats().liveBytes;
+  const t = tensor(new Float32Array(1000));
+  assertEquals(memoryStats().liveBytes - live0, 4096);
+  assert(memoryStats().peakBytes >= memoryStats().liveBytes, "peak ≥ live");
+  t.dispose();
+  assertEquals(memoryStats().liveBytes, live0);
+});
+
+gpuTest("a WebGPU validation error surfaces as a GpuError naming the op", async () => {
+  const p = pipeline(
+    "test-bad-binding",
+    `@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+     @compute @workgroup_size(1) fn main() { out[0] = 1.0; }`,
+  );
+  const { device } = gpu();
+  const buf = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  buf.destroy(); // using a destroyed buffer is a validation error at submit
+  dispatch({ op: "test-bad-binding", pipeline: p, bindings: [buf], workgroups: [1] });
+  const err = await assertRejects(() => synchronize(), GpuError, "test-bad-binding");
+  assert((err as GpuError).ops.includes("test-bad-binding"), "ops list");
+  // the device keeps working afterwards
+  assertEquals(await ones([2]).toArray(), [1, 1]);
+});
