@@ -5,7 +5,7 @@
 export { dispatchCounters, flush, gpu, GpuError, hasGpu, memoryStats, synchronize } from "./device.ts";
 export type { GpuContext, MemoryStats } from "./device.ts";
 export type { DType, TensorData } from "./dtype.ts";
-export { Tensor } from "./tensor.ts";
+export { leakedTensors, Tensor } from "./tensor.ts";
 export type { Dims, TensorLike } from "./tensor.ts";
 export { backward, isGradEnabled, Node, noGrad } from "./autograd.ts";
 export type { BackwardOptions } from "./autograd.ts";

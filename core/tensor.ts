@@ -3,6 +3,7 @@
  * autograd metadata. Methods are thin wrappers over the functional ops in `core/ops/`.
  */
 import { readBuffer } from "./device.ts";
+import { envFlag } from "./env.ts";
 import type { DType, TensorData } from "./dtype.ts";
 import { contiguousStrides, fmtShape, isContiguous, numel, type Shape } from "./shape.ts";
 import { trackTensor } from "./scope.ts";
@@ -23,6 +24,24 @@ export type TensorLike = Tensor | number;
 export type Dims = number | readonly number[] | undefined;
 
 let nextId = 1;
+
+// Tensors garbage-collected without dispose() leak their GPU storage until exit: count them
+// and, with MEDDIFF_WARN_LEAKS=1, say so once. (Freeing from a finalizer would hide bugs.)
+let leaked = 0;
+let warned = false;
+const warnLeaks = envFlag("MEDDIFF_WARN_LEAKS") === "1";
+const leakRegistry = new FinalizationRegistry<string>((what) => {
+  leaked++;
+  if (warnLeaks && !warned) {
+    warned = true;
+    console.warn(`meddiff: ${what} was garbage-collected without dispose(); use scope() or dispose()`);
+  }
+});
+
+/** Number of tensors garbage-collected without `dispose()` so far. */
+export function leakedTensors(): number {
+  return leaked;
+}
 
 /** A multi-dimensional array on the GPU. */
 export class Tensor {
@@ -53,6 +72,7 @@ export class Tensor {
     this.offset = offset;
     this.dtype = dtype;
     trackTensor(this);
+    leakRegistry.register(this, `tensor of shape ${fmtShape(this.shape)}`, this);
   }
 
   /** The backing storage (throws if disposed). */
@@ -104,6 +124,7 @@ export class Tensor {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    leakRegistry.unregister(this);
     this.#storage.release();
   }
 
