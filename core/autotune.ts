@@ -1,0 +1,214 @@
+/**
+ * Per-adapter kernel autotuning, shared by every op with several kernel variants.
+ *
+ * Ops are synchronous but timing a kernel needs `await synchronize()`, so a cache miss never
+ * tunes inline: `choose()` returns undefined (the op runs its default variant) and starts the
+ * measurement in the background, on buffers of its own (no tensors, so no scope can free
+ * them). `tune()` measures right away, for benchmarks or to warm up before a run. Winners are
+ * kept in memory and persisted, keyed by the adapter description, to `autotune.json` in
+ * `$MEDDIFF_CACHE_DIR`, `$XDG_CACHE_HOME/meddiff` or `~/.cache/meddiff`. Without read/write
+ * permission the cache silently stays in memory.
+ */
+import { gpu, synchronize } from "./device.ts";
+import { envFlag as envVar } from "./env.ts";
+
+/** What `tune()` needs to time the candidates of one (op, key). */
+export interface TuneBench {
+  /** Records one run of `candidate` (dispatches only; the tuner synchronizes). */
+  run(candidate: string): void;
+  /** Frees the bench's buffers. */
+  dispose(): void;
+}
+
+/** A tuning result: the winner and the best time (ms) of each candidate measured. */
+export interface TuneResult {
+  /** Fastest candidate. */
+  choice: string;
+  /** Best time per candidate in milliseconds (absent: skipped as far slower than the best). */
+  ms: Record<string, number>;
+}
+
+interface CacheFile {
+  version: 1;
+  adapters: Record<string, Record<string, TuneResult>>;
+}
+
+const FILE = "autotune.json";
+let memory: Map<string, TuneResult> | undefined;
+const inFlight = new Map<string, Promise<TuneResult>>();
+
+/** False when `MEDDIFF_AUTOTUNE=0` (ops then use their per-adapter defaults). */
+export function autotuneEnabled(): boolean {
+  const v = envVar("MEDDIFF_AUTOTUNE");
+  return v === undefined || !/^(0|false|off|no)$/i.test(v.trim());
+}
+
+/** The directory of the persistent cache, or undefined when no location can be determined. */
+export function cacheDir(): string | undefined {
+  const explicit = envVar("MEDDIFF_CACHE_DIR");
+  if (explicit) return explicit;
+  const xdg = envVar("XDG_CACHE_HOME");
+  if (xdg) return `${xdg}/meddiff`;
+  const home = envVar("HOME") ?? envVar("USERPROFILE");
+  return home ? `${home}/.cache/meddiff` : undefined;
+}
+
+function permitted(name: "read" | "write", path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name, path }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function isResult(v: unknown): v is TuneResult {
+  const r = v as TuneResult;
+  return typeof v === "object" && v !== null && typeof r.choice === "string" && typeof r.ms === "object" &&
+    r.ms !== null;
+}
+
+/** Reads the cache file; anything missing, unreadable or malformed counts as empty. */
+function readFile(path: string): CacheFile {
+  const empty: CacheFile = { version: 1, adapters: {} };
+  if (!permitted("read", path)) return empty;
+  try {
+    const parsed = JSON.parse(Deno.readTextFileSync(path));
+    if (parsed?.version !== 1 || typeof parsed.adapters !== "object" || parsed.adapters === null) return empty;
+    return parsed as CacheFile;
+  } catch {
+    return empty;
+  }
+}
+
+function entries(): Map<string, TuneResult> {
+  if (memory) return memory;
+  memory = new Map();
+  const dir = cacheDir();
+  if (!dir) return memory;
+  const saved = readFile(`${dir}/${FILE}`).adapters[gpu().adapterKey];
+  if (typeof saved === "object" && saved !== null) {
+    for (const [k, r] of Object.entries(saved)) if (isResult(r)) memory.set(k, r);
+  }
+  return memory;
+}
+
+/** Merges this adapter's results into the file: write a temp file, then rename over it (atomic). */
+function persist(): void {
+  const dir = cacheDir();
+  if (!dir || !memory) return;
+  const path = `${dir}/${FILE}`;
+  if (!permitted("write", dir)) return;
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+    const file = readFile(path);
+    file.adapters[gpu().adapterKey] = Object.fromEntries(memory);
+    const tmp = `${path}.${Deno.pid}.${Date.now()}.tmp`;
+    Deno.writeTextFileSync(tmp, JSON.stringify(file, null, 1));
+    Deno.renameSync(tmp, path);
+  } catch {
+    // Read-only or full file system: the in-memory cache still works.
+  }
+}
+
+const fullKey = (op: string, key: string): string => `${op}|${key}`;
+
+/** The cached result for (op, key) on this adapter, if any. */
+export function cachedResult(op: string, key: string): TuneResult | undefined {
+  return entries().get(fullKey(op, key));
+}
+
+/** Milliseconds one timed batch of runs aims for (a synchronize costs ~10 ms on some adapters). */
+const TARGET_MS = 100;
+const MAX_INNER = 16;
+const REPS = 3;
+/** A candidate whose first timed run is this many times slower than the best so far is dropped. */
+const PRUNE_FACTOR = 6;
+
+/**
+ * Times each candidate (a warm-up run, then the best of a few batches of runs, each batch
+ * closed by `synchronize()`), stores and persists the fastest. Concurrent calls for one key share a run.
+ */
+export function tune(
+  op: string,
+  key: string,
+  candidates: readonly string[],
+  makeBench: () => TuneBench,
+): Promise<TuneResult> {
+  const k = fullKey(op, key);
+  const running = inFlight.get(k);
+  if (running) return running;
+  const p = measure(candidates, makeBench).then((r) => {
+    entries().set(k, r);
+    persist();
+    return r;
+  }).finally(() => inFlight.delete(k));
+  inFlight.set(k, p);
+  return p;
+}
+
+async function measure(candidates: readonly string[], makeBench: () => TuneBench): Promise<TuneResult> {
+  if (candidates.length === 0) throw new Error("autotune: no candidates to measure");
+  const bench = makeBench();
+  const ms: Record<string, number> = {};
+  let best = Infinity, choice = candidates[0];
+  const timeBatch = async (c: string, inner: number): Promise<number> => {
+    const t0 = performance.now();
+    for (let i = 0; i < inner; i++) bench.run(c);
+    await synchronize();
+    return (performance.now() - t0) / inner;
+  };
+  try {
+    await synchronize(); // start from an idle queue
+    for (const c of candidates) {
+      await timeBatch(c, 1); // warm-up: compiles the pipeline and touches the buffers
+      const single = await timeBatch(c, 1);
+      if (single > PRUNE_FACTOR * best) continue;
+      // Several runs per synchronize, so that the fixed submit/wait latency does not swamp small products.
+      const inner = Math.max(1, Math.min(MAX_INNER, Math.ceil(TARGET_MS / Math.max(single, 1e-3))));
+      let t = single;
+      const reps = single > 500 ? 1 : REPS;
+      for (let r = 0; r < reps; r++) t = Math.min(t, await timeBatch(c, inner)); // min: robust to other load
+      ms[c] = t;
+      if (t < best) [best, choice] = [t, c];
+    }
+  } finally {
+    bench.dispose();
+  }
+  return { choice, ms };
+}
+
+/**
+ * The cached winner for (op, key), or undefined on a miss — in which case tuning starts in
+ * the background (at most once per key) and the caller should run its default variant.
+ */
+export function choose(
+  op: string,
+  key: string,
+  candidates: readonly string[],
+  makeBench: () => TuneBench,
+): string | undefined {
+  const hit = cachedResult(op, key);
+  if (hit && candidates.includes(hit.choice)) return hit.choice;
+  if (!inFlight.has(fullKey(op, key))) {
+    // A failed measurement must not surface as an unhandled rejection in unrelated code.
+    tune(op, key, candidates, makeBench).catch(() => {
+      entries().set(fullKey(op, key), { choice: candidates[0], ms: {} });
+    });
+  }
+  return undefined;
+}
+
+/** Resolves when every background tuning started so far has finished. */
+export async function autotuneSettled(): Promise<void> {
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight.values()]);
+}
+
+/** Forgets the in-memory cache; the file is read again on next use (e.g. after changing the cache dir). */
+export function resetAutotuneMemory(): void {
+  memory = undefined;
+}
+
+/** Power-of-two bucket of a dimension, used in shape keys (1, 2, 4, …). */
+export function bucket(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}

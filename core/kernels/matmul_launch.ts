@@ -1,0 +1,277 @@
+/**
+ * Launches matmul kernels on raw buffers (no Tensor objects, so the autotuner can run them
+ * outside any scope). Each variant says whether it applies to a problem and records its dispatches.
+ */
+import { dispatch, flush, gpu, pipeline } from "../device.ts";
+import {
+  type BlockedOptions,
+  blockedSource,
+  MATMUL_META_WORDS,
+  MAX_BATCH_DIMS,
+  naiveSource,
+  type TiledOptions,
+  tiledSource,
+} from "./matmul.ts";
+import { PACK_META_WORDS, packSource, type TextureOptions, textureSource } from "./matmul_texture.ts";
+
+/** One operand as the kernels see it: a matrix per batch index, read through strides. */
+export interface MatmulOperand {
+  /** Storage buffer holding the data. */
+  buffer: GPUBuffer;
+  /** Element offset of [0, …, 0]. */
+  offset: number;
+  /** Element stride between rows (along M for A, along K for B). */
+  rowStride: number;
+  /** Element stride between columns (along K for A, along N for B). */
+  colStride: number;
+  /** Element stride of each of the 4 batch dims (0 where broadcast). */
+  batchStrides: readonly number[];
+}
+
+/** A batched product C[b] = A[b] · B[b] into a dense [batch…, M, N] buffer. */
+export interface MatmulProblem {
+  /** Rows of A and C. */
+  M: number;
+  /** Columns of B and C. */
+  N: number;
+  /** Inner dimension (≥ 1). */
+  K: number;
+  /** The 4 batch dims of the output, outermost first (1-padded). */
+  batch: readonly number[];
+  /** Left operand (M×K per batch). */
+  a: MatmulOperand;
+  /** Right operand (K×N per batch). */
+  b: MatmulOperand;
+  /** Output buffer, written densely from element 0. */
+  out: GPUBuffer;
+}
+
+/** Names of the kernel variants. */
+export type MatmulVariant = "naive" | "rb4" | "rb8" | "rb16" | "tex16" | "texdot16" | "texdot32" | "tiled";
+
+/** Every variant, in the order the autotuner tries them. */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
+  "rb4",
+  "rb8",
+  "rb16",
+  "tex16",
+  "texdot16",
+  "texdot32",
+  "tiled",
+  "naive",
+];
+
+type Spec =
+  | { kind: "naive"; wg: [number, number] }
+  | { kind: "blocked"; tm: number; tn: number; wg: [number, number] }
+  | { kind: "texture"; tm: number; tn: number; wg: [number, number]; dot: boolean }
+  | { kind: "tiled"; tile: number; bk: number; per: number };
+
+const SPECS: Record<MatmulVariant, Spec> = {
+  naive: { kind: "naive", wg: [8, 8] },
+  rb4: { kind: "blocked", tm: 4, tn: 4, wg: [8, 8] },
+  rb8: { kind: "blocked", tm: 8, tn: 8, wg: [8, 8] },
+  rb16: { kind: "blocked", tm: 16, tn: 16, wg: [8, 8] },
+  tex16: { kind: "texture", tm: 16, tn: 16, wg: [8, 8], dot: false },
+  texdot16: { kind: "texture", tm: 16, tn: 16, wg: [8, 8], dot: true },
+  texdot32: { kind: "texture", tm: 32, tn: 32, wg: [8, 8], dot: true },
+  tiled: { kind: "tiled", tile: 64, bk: 16, per: 4 },
+};
+
+/** True when `name` is a variant. */
+export function isMatmulVariant(name: string): name is MatmulVariant {
+  return Object.hasOwn(SPECS, name);
+}
+
+const MAX_GROUPS = 65535;
+
+/** Output elements per workgroup along (rows, cols). */
+function groupTile(s: Spec): [number, number] {
+  if (s.kind === "naive") return [s.wg[1], s.wg[0]];
+  if (s.kind === "tiled") return [s.tile, s.tile];
+  return [s.tm * s.wg[1], s.tn * s.wg[0]];
+}
+
+/** Number of batch matrices of an operand that differ (non-broadcast). */
+function ownDims(p: MatmulProblem, o: MatmulOperand): number[] {
+  return p.batch.map((d, i) => (o.batchStrides[i] === 0 ? 1 : d));
+}
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** Whether `v` can run `p` on this device. */
+export function variantApplies(v: MatmulVariant, p: MatmulProblem): boolean {
+  const s = SPECS[v];
+  const [tr, tc] = groupTile(s);
+  if (Math.ceil(p.M / tr) > MAX_GROUPS || Math.ceil(p.N / tc) > MAX_GROUPS) return false;
+  return s.kind !== "texture" || texturesFit(p, s.dot);
+}
+
+/** A 16-byte aligned, unit-column-stride operand can be read as vec4 rows. */
+function vec4able(o: MatmulOperand): boolean {
+  return o.colStride === 1 && o.offset % 4 === 0 && o.rowStride % 4 === 0 && o.batchStrides.every((s) => s % 4 === 0);
+}
+
+function meta(p: MatmulProblem, a: MatmulOperand, b: MatmulOperand): Uint32Array {
+  const m = new Uint32Array(MATMUL_META_WORDS);
+  m.set([p.M, p.N, p.K, 0], 0);
+  m.set(p.batch, 4);
+  m.set([a.offset, a.rowStride, a.colStride, 0], 8);
+  m.set(a.batchStrides, 12);
+  m.set([b.offset, b.rowStride, b.colStride, 0], 16);
+  m.set(b.batchStrides, 20);
+  return m;
+}
+
+/** Dispatches over the batch in chunks of at most 65535 (the z-grid limit). */
+function launchBatches(
+  op: string,
+  pipe: GPUComputePipeline,
+  bindings: (GPUBuffer | GPUTextureView)[],
+  m: Uint32Array,
+  groups: [number, number],
+  nb: number,
+): void {
+  for (let b0 = 0; b0 < nb; b0 += MAX_GROUPS) {
+    const u = m.slice();
+    u[3] = b0;
+    dispatch({
+      op,
+      pipeline: pipe,
+      bindings,
+      uniforms: u,
+      workgroups: [groups[0], groups[1], Math.min(MAX_GROUPS, nb - b0)],
+    });
+  }
+}
+
+/** Records the dispatches computing `p` with variant `v`. */
+export function launchMatmul(v: MatmulVariant, p: MatmulProblem): void {
+  if (p.batch.length !== MAX_BATCH_DIMS) throw new Error(`internal: matmul problem needs ${MAX_BATCH_DIMS} batch dims`);
+  const s = SPECS[v];
+  const [tr, tc] = groupTile(s);
+  const groups: [number, number] = [Math.ceil(p.N / tc), Math.ceil(p.M / tr)];
+  const nb = prod(p.batch);
+  const op = `matmul.${v}`;
+  if (s.kind === "texture") return launchTexture(op, s, p, groups, nb);
+  let src: string;
+  let aVec = false, bVec = false;
+  if (s.kind === "naive") src = naiveSource(s.wg);
+  else if (s.kind === "tiled") src = tiledSource(s as TiledOptions);
+  else {
+    aVec = vec4able(p.a);
+    bVec = vec4able(p.b) && p.N % 4 === 0;
+    src = blockedSource({ tm: s.tm, tn: s.tn, wg: s.wg, aVec, bVec } satisfies BlockedOptions);
+  }
+  launchBatches(op, pipeline(op, src), [p.a.buffer, p.b.buffer, p.out], meta(p, p.a, p.b), groups, nb);
+}
+
+// ---- texture variants ----------------------------------------------------------------
+
+interface Scratch {
+  texture: GPUTexture;
+  view: GPUTextureView;
+}
+
+/** One packed operand: `layers` matrices of `rows` texel rows each, `width` texels wide. */
+interface Packing {
+  key: string;
+  width: number;
+  rows: number;
+  layers: number;
+}
+
+const MAX_SCRATCH = 8;
+const scratch = new Map<string, Scratch>();
+
+/**
+ * Reusable packing textures. Reuse within one batch is safe: every use is a dispatch in the
+ * same ordered command stream (pack, then read), never a CPU-side write.
+ */
+function scratchTextures(needs: Packing[]): Scratch[] {
+  const missing = needs.filter((n) => !scratch.has(n.key));
+  if (missing.length > 0 && scratch.size + missing.length > MAX_SCRATCH) {
+    flush(); // textures used by recorded commands must be submitted before destroy()
+    for (const [key, old] of scratch) {
+      if (needs.some((n) => n.key === key)) continue;
+      old.texture.destroy();
+      scratch.delete(key);
+    }
+  }
+  return needs.map(({ key, width, rows, layers }) => {
+    let s = scratch.get(key);
+    if (s) return s;
+    const texture = gpu().device.createTexture({
+      label: `matmul-pack-${key}`,
+      size: [width, rows * layers],
+      format: "rgba32float",
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+    });
+    s = { texture, view: texture.createView() };
+    scratch.set(key, s);
+    return s;
+  });
+}
+
+/** Texture extent for packing the `cols`-wide matrices of `o` into `rows` texel rows each. */
+function packing(slot: string, p: MatmulProblem, o: MatmulOperand, cols: number, rows: number): Packing {
+  const layers = prod(ownDims(p, o));
+  const width = Math.ceil(cols / 4);
+  return { key: `${slot}:${width}x${rows}x${layers}`, width, rows, layers };
+}
+
+/** Whether both packed operands fit the device's 2-D texture limit. */
+function texturesFit(p: MatmulProblem, dot: boolean): boolean {
+  const dim = gpu().limits.maxTextureDimension2D;
+  const k4 = 4 * Math.ceil(p.K / 4);
+  const b = dot ? packing("b", p, transposed(p.b), p.K, p.N) : packing("b", p, p.b, p.N, k4);
+  return [packing("a", p, p.a, p.K, p.M), b].every((t) => t.width <= dim && t.rows * t.layers <= dim);
+}
+
+/** The same operand read with rows and columns swapped. */
+function transposed(o: MatmulOperand): MatmulOperand {
+  return { ...o, rowStride: o.colStride, colStride: o.rowStride };
+}
+
+/** Records the pack of `o`'s `rows`×`cols` matrices into `tex` (zero outside them). */
+function pack(p: MatmulProblem, o: MatmulOperand, rows: number, cols: number, pk: Packing, tex: Scratch): void {
+  const own = ownDims(p, o);
+  const m = new Uint32Array(PACK_META_WORDS);
+  m.set([rows, cols, o.offset, pk.rows], 0);
+  m.set(own, 4);
+  m.set(o.batchStrides, 8);
+  m.set([o.rowStride, o.colStride], 12);
+  dispatch({
+    op: "matmul.pack",
+    pipeline: pipeline("matmul.pack", packSource()),
+    bindings: [o.buffer, tex.view],
+    uniforms: m,
+    workgroups: [Math.ceil(pk.width / 8), Math.ceil(pk.rows / 8), pk.layers],
+  });
+}
+
+/** Operand whose offset is 0 and whose batch strides count texel rows of its packed texture. */
+function rowOperand(p: MatmulProblem, o: MatmulOperand, rowsPerLayer: number): MatmulOperand {
+  const own = ownDims(p, o);
+  const strides = new Array<number>(own.length);
+  let acc = rowsPerLayer;
+  for (let i = own.length - 1; i >= 0; i--) {
+    strides[i] = o.batchStrides[i] === 0 ? 0 : acc;
+    acc *= own[i];
+  }
+  return { ...o, offset: 0, rowStride: 0, colStride: 0, batchStrides: strides };
+}
+
+function launchTexture(op: string, s: TextureOptions, p: MatmulProblem, groups: [number, number], nb: number): void {
+  const k4 = 4 * Math.ceil(p.K / 4); // B's zero rows pad K to a multiple of 4
+  const bOp = s.dot ? transposed(p.b) : p.b;
+  const pa = packing("a", p, p.a, p.K, p.M);
+  const pb = s.dot ? packing("bt", p, bOp, p.K, p.N) : packing("b", p, bOp, p.N, k4);
+  const [ta, tb] = scratchTextures([pa, pb]);
+  pack(p, p.a, p.M, p.K, pa, ta);
+  if (s.dot) pack(p, bOp, p.N, p.K, pb, tb);
+  else pack(p, bOp, p.K, p.N, pb, tb);
+  const src = textureSource(s);
+  const u = meta(p, rowOperand(p, p.a, pa.rows), rowOperand(p, p.b, pb.rows));
+  launchBatches(op, pipeline(op, src), [ta.view, tb.view, p.out], u, groups, nb);
+}
