@@ -209,6 +209,8 @@ gpuTest("matmul: errors name the op, shapes and dtype", () => {
 gpuTest("autotune: cache round-trip through the file, corrupt file ignored", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "meddiff-tune-" });
   Deno.env.set("MEDDIFF_CACHE_DIR", dir);
+  const autotune = Deno.env.get("MEDDIFF_AUTOTUNE"); // `deno task test` turns background tuning off
+  Deno.env.set("MEDDIFF_AUTOTUNE", "1");
   try {
     resetAutotuneMemory();
     const r = await tuneMatmul(96, 96, 96);
@@ -237,6 +239,8 @@ gpuTest("autotune: cache round-trip through the file, corrupt file ignored", asy
     const r2 = await tuneMatmul(72, 72, 72);
     assert(typeof r2.choice === "string");
   } finally {
+    if (autotune === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
+    else Deno.env.set("MEDDIFF_AUTOTUNE", autotune);
     Deno.env.set("MEDDIFF_CACHE_DIR", cacheDir);
     resetAutotuneMemory();
     Deno.removeSync(dir, { recursive: true });
