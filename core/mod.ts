@@ -65,5 +65,7 @@ export {
 export { cat, gather, indexSelect, oneHot, pad, repeat, stack } from "./ops/join.ts";
 export { binaryCrossEntropyWithLogits, crossEntropy, mseLoss, nllLoss } from "./ops/loss.ts";
 export type { CrossEntropyOptions, Reduction } from "./ops/loss.ts";
-export { matmul } from "./ops/matmul.ts";
+export { matmul, tuneMatmul } from "./ops/matmul.ts";
+export { autotuneSettled } from "./autotune.ts";
+export type { TuneResult } from "./autotune.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
