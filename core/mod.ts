@@ -69,3 +69,24 @@ export { matmul, tuneMatmul } from "./ops/matmul.ts";
 export { autotuneSettled } from "./autotune.ts";
 export type { TuneResult } from "./autotune.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
+export { batchNorm, groupNorm, instanceNorm, layerNorm } from "./ops/norm.ts";
+export type { BatchNormOptions, NormOptions } from "./ops/norm.ts";
+export {
+  adaptiveAvgPool1d,
+  adaptiveAvgPool2d,
+  adaptiveAvgPool3d,
+  adaptiveMaxPool1d,
+  adaptiveMaxPool2d,
+  adaptiveMaxPool3d,
+  avgPool1d,
+  avgPool2d,
+  avgPool3d,
+  maxPool1d,
+  maxPool2d,
+  maxPool3d,
+} from "./ops/pool.ts";
+export type { AdaptiveMaxPoolOptions, AvgPoolOptions, MaxPoolOptions, PoolSize } from "./ops/pool.ts";
+export { interpolate } from "./ops/interpolate.ts";
+export type { InterpolateMode, InterpolateOptions } from "./ops/interpolate.ts";
+export { dropout, dropout2d, dropout3d } from "./ops/dropout.ts";
+export type { DropoutOptions } from "./ops/dropout.ts";

@@ -1,0 +1,190 @@
+/**
+ * Fused normalisation kernels shared by batch, group, instance and layer norm.
+ *
+ * Every norm normalises "rows" of a dense input: row r holds L elements, element k of it
+ * lives at `r·sRi + (k / Kin)·sKo + k % Kin` (batch norm's rows are channels, spread over the
+ * batch; the other norms' rows are contiguous). Element (r, k) uses affine channel
+ * `(r % rMod)·rMul + k / kDiv`. Statistics are stored as `stats[r]` = mean and
+ * `stats[rows + r]` = 1/√(var + eps).
+ *
+ * Two layouts as in softmax: one thread per row (many short rows) or one workgroup per row.
+ */
+import { metaAt, metaDecl } from "./wgsl.ts";
+
+/** What a row kernel computes. */
+export type NormMode =
+  /** Two-pass mean/variance, stats out, normalise + affine (+ running-stat update). */
+  | "train"
+  /** Normalise + affine with given stats (batch norm in eval mode). */
+  | "apply"
+  /** dx = rstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) over each row. */
+  | "backward"
+  /** dx = g·w·rstd (stats were constants: eval mode). */
+  | "backwardConst";
+
+/** What changes the WGSL source of a row kernel. */
+export interface NormKernel {
+  /** Computation. */
+  mode: NormMode;
+  /** Weight bound. */
+  weight: boolean;
+  /** Bias bound (forward only). */
+  bias: boolean;
+  /** Running mean/var bound and updated (mode "train" only). */
+  running: boolean;
+  /** One thread per row (else one workgroup per row). */
+  perThread: boolean;
+}
+
+/** Threads per workgroup in both layouts. */
+export const NORM_WG = 64;
+
+/**
+ * Uniform words: rows, L, sRi, Kin, sKo, rMod, rMul, kDiv, eps (f32), momentum (f32),
+ * rmOff, rmStride, rvOff, rvStride, xOff, wOff, bOff, gOff.
+ */
+export const NORM_META_WORDS = 18;
+
+/** Binding names, in order, of a row kernel. */
+export function normBindings(k: NormKernel): string[] {
+  const fwd = k.mode === "train" || k.mode === "apply";
+  // dx = g·w·rstd does not read x (and "auto" layouts drop unused bindings).
+  const names = k.mode === "backwardConst" ? [] : ["x"];
+  if (k.weight) names.push("w");
+  if (fwd && k.bias) names.push("b");
+  names.push("stats");
+  if (!fwd) names.push("g");
+  names.push("out");
+  if (k.mode === "train" && k.running) names.push("rm", "rv");
+  return names;
+}
+
+const WRITABLE = new Set(["out", "rm", "rv"]);
+
+function header(names: string[], words: number, perThread: boolean, shared: number): string {
+  let s = metaDecl(words);
+  names.forEach((n, i) => {
+    // stats is written by the training forward kernel only; read_write keeps one declaration.
+    const access = WRITABLE.has(n) || n === "stats" ? "read_write" : "read";
+    s += `@group(0) @binding(${i + 1}) var<storage, ${access}> ${n}: array<f32>;\n`;
+  });
+  if (!perThread) {
+    for (let i = 0; i < shared; i++) s += `var<workgroup> sh${i}: array<f32, ${NORM_WG}>;\n`;
+    s += `@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  let k0 = lid; let step = ${NORM_WG}u;\n`;
+  } else {
+    s += `@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = gid.x + gid.y * nwg.x * ${NORM_WG}u;
+  let k0 = 0u; let step = 1u;\n`;
+  }
+  return s;
+}
+
+/** Sums `vars` over the workgroup (a no-op per thread); every thread gets the totals. */
+function wgSum(vars: string[], perThread: boolean): string {
+  if (perThread) return "";
+  let s = vars.map((v, i) => `  sh${i}[lid] = ${v};\n`).join("") + `  workgroupBarrier();
+  for (var w = ${NORM_WG / 2}u; w > 0u; w = w >> 1u) {
+    if (lid < w) { ${vars.map((_, i) => `sh${i}[lid] += sh${i}[lid + w];`).join(" ")} }
+    workgroupBarrier();
+  }\n`;
+  s += vars.map((v, i) => `  ${v} = sh${i}[0];\n`).join("");
+  return s + `  workgroupBarrier();\n`; // everyone has read sh[0] before it is reused
+}
+
+/** WGSL source of a row kernel. */
+export function normSource(k: NormKernel): string {
+  const names = normBindings(k);
+  const fwd = k.mode === "train" || k.mode === "apply";
+  let s = header(names, NORM_META_WORDS, k.perThread, 2);
+  s += `  let rows = ${metaAt(0)};
+  if (row >= rows) { return; }
+  let L = ${metaAt(1)}; let sRi = ${metaAt(2)}; let Kin = ${metaAt(3)}; let sKo = ${metaAt(4)};
+  let rMod = ${metaAt(5)}; let rMul = ${metaAt(6)}; let kDiv = ${metaAt(7)};
+  let xOff = ${metaAt(14)}; let wOff = ${metaAt(15)}; let bOff = ${metaAt(16)}; let gOff = ${metaAt(17)};
+  let base = row * sRi;
+  let chBase = (row % rMod) * rMul;\n`;
+  const addr = `base + (k / Kin) * sKo + k % Kin`;
+  const loop = (body: string) => `  for (var k = k0; k < L; k += step) {\n    let a = ${addr};\n${body}  }\n`;
+  const wAt = k.weight ? `w[wOff + chBase + k / kDiv]` : "1.0";
+  if (k.mode === "train") {
+    s += `  var s1 = 0.0;\n` + loop(`    s1 += x[xOff + a];\n`) + wgSum(["s1"], k.perThread);
+    s += `  let mean = s1 / f32(L);\n  var s2 = 0.0;\n`;
+    s += loop(`    let d = x[xOff + a] - mean;\n    s2 += d * d;\n`) + wgSum(["s2"], k.perThread);
+    s += `  let variance = s2 / f32(L);
+  let rstd = inverseSqrt(variance + bitcast<f32>(${metaAt(8)}));
+  if (lid == 0u || ${k.perThread}) {
+    stats[row] = mean; stats[rows + row] = rstd;\n`;
+    if (k.running) {
+      // PyTorch keeps the unbiased variance in the running estimate.
+      s += `    let m = bitcast<f32>(${metaAt(9)});
+    let unbiased = s2 / f32(max(L, 2u) - 1u);
+    let im = ${metaAt(10)} + row * ${metaAt(11)}; let iv = ${metaAt(12)} + row * ${metaAt(13)};
+    rm[im] = (1.0 - m) * rm[im] + m * mean;
+    rv[iv] = (1.0 - m) * rv[iv] + m * unbiased;\n`;
+    }
+    s += `  }\n`;
+  } else {
+    s += `  let mean = stats[row]; let rstd = stats[rows + row];\n`;
+  }
+  if (fwd) {
+    const b = k.bias ? ` + b[bOff + chBase + k / kDiv]` : "";
+    s += loop(`    out[a] = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`);
+  } else if (k.mode === "backwardConst") {
+    s += loop(`    out[a] = g[gOff + a] * ${wAt} * rstd;\n`);
+  } else {
+    s += `  var s1 = 0.0; var s2 = 0.0;\n`;
+    s += loop(`    let gw = g[gOff + a] * ${wAt};\n    s1 += gw;\n    s2 += gw * (x[xOff + a] - mean);\n`);
+    s += wgSum(["s1", "s2"], k.perThread);
+    s += `  let m1 = s1 / f32(L); let m2 = s2 * rstd / f32(L);\n`;
+    s += loop(
+      `    let gw = g[gOff + a] * ${wAt};\n    out[a] = rstd * (gw - m1 - (x[xOff + a] - mean) * rstd * m2);\n`,
+    );
+  }
+  return s + `}\n`;
+}
+
+/**
+ * Weight/bias gradients: per affine channel ch, Σ g·x̂ and Σ g over its J elements. Element j
+ * of channel ch is row `(j / sCount)·rStride + (ch / cDiv)·rOffMul`, position
+ * `(ch % cMod)·kMul + j % sCount` in that row (same row addressing as the row kernels).
+ */
+export interface AffineGradKernel {
+  /** One thread per channel (else one workgroup per channel). */
+  perThread: boolean;
+}
+
+/**
+ * Uniform words: C, J, sCount, rStride, cDiv, rOffMul, cMod, kMul, rows, sRi, Kin, sKo,
+ * xOff, gOff.
+ */
+export const AFFINE_META_WORDS = 14;
+
+/** WGSL source of the weight/bias gradient kernel (bindings x, stats, g, out[2·C]). */
+export function affineGradSource(k: AffineGradKernel): string {
+  let s = header(["x", "stats", "g", "out"], AFFINE_META_WORDS, k.perThread, 2);
+  s += `  let C = ${metaAt(0)};
+  let ch = row;
+  if (ch >= C) { return; }
+  let J = ${metaAt(1)}; let sCount = ${metaAt(2)}; let rStride = ${metaAt(3)};
+  let r0 = (ch / ${metaAt(4)}) * ${metaAt(5)}; let kk = (ch % ${metaAt(6)}) * ${metaAt(7)};
+  let rows = ${metaAt(8)}; let sRi = ${metaAt(9)}; let Kin = ${metaAt(10)}; let sKo = ${metaAt(11)};
+  let xOff = ${metaAt(12)}; let gOff = ${metaAt(13)};
+  var s1 = 0.0; var s2 = 0.0;
+  for (var j = k0; j < J; j += step) {
+    let r = (j / sCount) * rStride + r0;
+    let k = kk + j % sCount;
+    let a = r * sRi + (k / Kin) * sKo + k % Kin;
+    let gv = g[gOff + a];
+    s1 += gv;
+    s2 += gv * (x[xOff + a] - stats[r]) * stats[rows + r];
+  }\n`;
+  s += wgSum(["s1", "s2"], k.perThread);
+  s += `  if (lid == 0u || ${k.perThread}) { out[ch] = s2; out[C + ch] = s1; }\n}\n`;
+  return s;
+}

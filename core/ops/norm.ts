@@ -1,0 +1,410 @@
+/**
+ * Batch, group, instance and layer normalisation: one fused kernel forward (statistics,
+ * normalise, affine, running-stat update), one fused kernel for the input gradient and one
+ * for the weight/bias gradients.
+ */
+import { noGrad, record } from "../autograd.ts";
+import { dispatch, grid1d, pipeline } from "../device.ts";
+import {
+  AFFINE_META_WORDS,
+  affineGradSource,
+  NORM_META_WORDS,
+  NORM_WG,
+  normBindings,
+  type NormKernel,
+  type NormMode,
+  normSource,
+} from "../kernels/norm.ts";
+import { fmtShape, numel } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { contiguous } from "./elementwise.ts";
+import { empty, runMap } from "./map.ts";
+import { narrow, reshape } from "./view.ts";
+
+/** Rows at least this long, when there are few rows, get a whole workgroup each. */
+const LONG_ROW = 64;
+const MANY_ROWS = 4096;
+
+/** How a norm maps onto rows and affine channels (see `core/kernels/norm.ts`). */
+interface Layout {
+  rows: number;
+  L: number;
+  sRi: number;
+  Kin: number;
+  sKo: number;
+  rMod: number;
+  rMul: number;
+  kDiv: number;
+  /** Affine channels and how each one's elements are enumerated. */
+  C: number;
+  J: number;
+  sCount: number;
+  rStride: number;
+  cDiv: number;
+  rOffMul: number;
+  cMod: number;
+  kMul: number;
+}
+
+/** Layout of group norm over (N, C, S) with G groups (instance norm: G = C). */
+function groupLayout(N: number, C: number, S: number, G: number): Layout {
+  const Cg = C / G, L = Cg * S;
+  return {
+    rows: N * G,
+    L,
+    sRi: L,
+    Kin: L,
+    sKo: 0,
+    rMod: G,
+    rMul: Cg,
+    kDiv: S,
+    C,
+    J: N * S,
+    sCount: S,
+    rStride: G,
+    cDiv: Cg,
+    rOffMul: 1,
+    cMod: Cg,
+    kMul: S,
+  };
+}
+
+/** Layout of batch norm over (N, C, S): one row per channel. */
+function batchLayout(N: number, C: number, S: number): Layout {
+  const L = N * S;
+  return {
+    rows: C,
+    L,
+    sRi: S,
+    Kin: S,
+    sKo: C * S,
+    rMod: C,
+    rMul: 1,
+    kDiv: L,
+    C,
+    J: L,
+    sCount: L,
+    rStride: 0,
+    cDiv: 1,
+    rOffMul: 1,
+    cMod: 1,
+    kMul: 0,
+  };
+}
+
+/** Layout of layer norm: `rows` rows of L elements, affine over the row. */
+function layerLayout(rows: number, L: number): Layout {
+  return {
+    rows,
+    L,
+    sRi: L,
+    Kin: L,
+    sKo: 0,
+    rMod: 1,
+    rMul: 0,
+    kDiv: 1,
+    C: L,
+    J: rows,
+    sCount: 1,
+    rStride: 1,
+    cDiv: 1,
+    rOffMul: 0,
+    cMod: L,
+    kMul: 1,
+  };
+}
+
+/** Tensors a row kernel reads and writes. */
+interface RowArgs {
+  x: Tensor;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  stats: Tensor;
+  g?: Tensor;
+  out: Tensor;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  eps: number;
+  momentum: number;
+}
+
+function f32Bits(v: number): number {
+  return new Uint32Array(new Float32Array([v]).buffer)[0];
+}
+
+function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
+  if (lay.rows === 0 || lay.L === 0) return;
+  const running = mode === "train" && !!a.runningMean && !!a.runningVar;
+  const k: NormKernel = {
+    mode,
+    weight: !!a.weight,
+    bias: !!a.bias,
+    running,
+    perThread: lay.L < LONG_ROW || lay.rows >= MANY_ROWS,
+  };
+  const meta = new Uint32Array(NORM_META_WORDS);
+  meta.set([lay.rows, lay.L, lay.sRi, lay.Kin, lay.sKo, lay.rMod, lay.rMul, lay.kDiv, f32Bits(a.eps)]);
+  meta[9] = f32Bits(a.momentum);
+  if (running) {
+    meta.set([a.runningMean!.offset, a.runningMean!.strides[0], a.runningVar!.offset, a.runningVar!.strides[0]], 10);
+  }
+  meta.set([a.x.offset, a.weight?.offset ?? 0, a.bias?.offset ?? 0, a.g?.offset ?? 0], 14);
+  const byName: Record<string, Tensor | null | undefined> = {
+    x: a.x,
+    w: a.weight,
+    b: a.bias,
+    stats: a.stats,
+    g: a.g,
+    out: a.out,
+    rm: a.runningMean,
+    rv: a.runningVar,
+  };
+  dispatch({
+    op: `${op}.${mode}`,
+    pipeline: pipeline(`${op}.${mode}`, normSource(k)),
+    bindings: normBindings(k).map((n) => byName[n]!.storage.buffer),
+    uniforms: meta,
+    workgroups: grid1d(k.perThread ? Math.ceil(lay.rows / NORM_WG) : lay.rows),
+  });
+}
+
+/** Σ g·x̂ and Σ g per affine channel, as a dense (2, C) tensor. */
+function affineGrads(op: string, lay: Layout, x: Tensor, stats: Tensor, g: Tensor): Tensor {
+  const out = empty([2, lay.C], "float32", `${op}.affineGrad`);
+  if (lay.C === 0) return out;
+  const perThread = lay.J < LONG_ROW || lay.C >= MANY_ROWS;
+  const meta = new Uint32Array(AFFINE_META_WORDS);
+  meta.set([lay.C, lay.J, lay.sCount, lay.rStride, lay.cDiv, lay.rOffMul, lay.cMod, lay.kMul]);
+  meta.set([lay.rows, lay.sRi, lay.Kin, lay.sKo, x.offset, g.offset], 8);
+  dispatch({
+    op: `${op}.affineGrad`,
+    pipeline: pipeline(`${op}.affineGrad`, affineGradSource({ perThread })),
+    bindings: [x.storage.buffer, stats.storage.buffer, g.storage.buffer, out.storage.buffer],
+    uniforms: meta,
+    workgroups: grid1d(perThread ? Math.ceil(lay.C / NORM_WG) : lay.C),
+  });
+  return out;
+}
+
+/** A dense handle on `t` that records no graph (the op records its own node). */
+function dense(t: Tensor): Tensor {
+  return noGrad(() => contiguous(t));
+}
+
+function checkFloat(op: string, arg: string, t: unknown): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${arg} must be a Tensor, got ${typeof t}`);
+  t.assertLive(op);
+  if (t.dtype !== "float32") throw new TypeError(`${op}: ${arg} must be float32, got ${t.dtype}`);
+  return t;
+}
+
+function checkParam(op: string, arg: string, t: Tensor | null | undefined, shape: readonly number[]): Tensor | null {
+  if (t === null || t === undefined) return null;
+  checkFloat(op, arg, t);
+  if (numel(t.shape) !== numel(shape) || (t.ndim !== shape.length && t.ndim !== 1)) {
+    throw new RangeError(`${op}: ${arg} of shape ${fmtShape(t.shape)} does not match the expected ${fmtShape(shape)}`);
+  }
+  return t;
+}
+
+/**
+ * Shared forward + backward of every norm: `x` is normalised along `lay`; `statsFrom` gives
+ * constant statistics (eval-mode batch norm) instead of batch statistics.
+ */
+function normOp(
+  op: string,
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  lay: Layout,
+  eps: number,
+  constStats?: (stats: Tensor) => void,
+  running?: { mean: Tensor | null; var: Tensor | null; momentum: number },
+): Tensor {
+  const xc = dense(x), wc = weight && dense(weight), bc = bias && dense(bias);
+  const stats = empty([2, lay.rows], "float32", `${op}.stats`);
+  const out = empty(x.shape, "float32", op);
+  if (constStats) constStats(stats);
+  runRows(op, constStats ? "apply" : "train", lay, {
+    x: xc,
+    weight: wc,
+    bias: bc,
+    stats,
+    out,
+    runningMean: running?.mean,
+    runningVar: running?.var,
+    eps,
+    momentum: running?.momentum ?? 0,
+  });
+  bc?.dispose();
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const save = [xc, stats, ...(wc ? [wc] : [])];
+  const y = record(op, out, inputs, (g, [xs, st, ws]) => {
+    const gc = dense(g);
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(x.shape, "float32", `${op}.backward`);
+      runRows(op, constStats ? "backwardConst" : "backward", lay, {
+        x: xs,
+        weight: ws ?? null,
+        bias: null,
+        stats: st,
+        g: gc,
+        out: dx,
+        eps,
+        momentum: 0,
+      });
+    }
+    const grads: (Tensor | null)[] = [dx];
+    if (weight?.requiresGrad || bias?.requiresGrad) {
+      const wb = affineGrads(op, lay, xs, st, gc);
+      const part = (i: number, like: Tensor) => {
+        const row = narrow(wb, 0, i, 1);
+        const r = reshape(row, like.shape);
+        row.dispose();
+        return r;
+      };
+      if (weight) grads.push(weight.requiresGrad ? part(0, weight) : null);
+      if (bias) grads.push(bias.requiresGrad ? part(1, bias) : null);
+      wb.dispose();
+    }
+    gc.dispose();
+    return grads;
+  }, save);
+  xc.dispose();
+  stats.dispose();
+  wc?.dispose();
+  return y;
+}
+
+/** Options of `batchNorm`. */
+export interface BatchNormOptions {
+  /** Use batch statistics and update the running ones (default false, as `F.batch_norm`). */
+  training?: boolean;
+  /** Weight of the new batch statistics in the running estimate (default 0.1). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W). In training it
+ * normalises with the biased batch variance and updates `runningMean`/`runningVar` in place
+ * (with the unbiased variance, as PyTorch); otherwise it uses the running statistics.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  opts: BatchNormOptions = {},
+): Tensor {
+  const op = "batchNorm";
+  const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
+  checkFloat(op, "input", x);
+  if (x.ndim < 2 || x.ndim > 5) {
+    throw new RangeError(`${op}: expected a 2-D to 5-D input (N, C, …), got shape ${fmtShape(x.shape)}`);
+  }
+  const [N, C] = x.shape;
+  const S = numel(x.shape.slice(2));
+  const rm = checkParam(op, "runningMean", runningMean, [C]);
+  const rv = checkParam(op, "runningVar", runningVar, [C]);
+  const w = checkParam(op, "weight", weight, [C]);
+  const b = checkParam(op, "bias", bias, [C]);
+  const lay = batchLayout(N, C, S);
+  if (!training) {
+    if (!rm || !rv) throw new Error(`${op}: runningMean and runningVar are required when not training`);
+    const setStats = (stats: Tensor) => {
+      const m = narrow(stats, 0, 0, 1), r = narrow(stats, 0, 1, 1);
+      runMap({ op: `${op}.evalStats`, expr: "m", inputs: [rm], names: ["m"], out: "float32", into: m });
+      runMap({
+        op: `${op}.evalRstd`,
+        expr: "inverseSqrt(v + e)",
+        inputs: [rv],
+        names: ["v"],
+        params: [{ name: "e", value: eps, type: "f32" }],
+        out: "float32",
+        into: r,
+      });
+      m.dispose();
+      r.dispose();
+    };
+    return normOp(op, x, w, b, lay, eps, setStats);
+  }
+  if (lay.L <= 1) {
+    throw new RangeError(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+  }
+  for (const [name, t] of [["runningMean", rm], ["runningVar", rv]] as const) {
+    if (t && t.ndim !== 1) throw new RangeError(`${op}: ${name} must be 1-D of length ${C}, got ${fmtShape(t.shape)}`);
+  }
+  if (rm && rv && rm.storage === rv.storage) {
+    // One dispatch cannot bind the same buffer twice for writing.
+    throw new RangeError(`${op}: runningMean and runningVar must not share storage`);
+  }
+  return normOp(op, x, w, b, lay, eps, undefined, { mean: rm, var: rv, momentum });
+}
+
+/** Options of `groupNorm`, `layerNorm` and `instanceNorm`. */
+export interface NormOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/** Group normalisation of (N, C, *) over groups of C / numGroups channels, per-channel affine. */
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  opts: NormOptions = {},
+): Tensor {
+  const op = "groupNorm";
+  checkFloat(op, "input", x);
+  if (x.ndim < 2) throw new RangeError(`${op}: expected an input of shape (N, C, *), got ${fmtShape(x.shape)}`);
+  const [N, C] = x.shape;
+  if (!Number.isInteger(numGroups) || numGroups <= 0 || C % numGroups !== 0) {
+    throw new RangeError(
+      `${op}: the ${C} channels of input ${fmtShape(x.shape)} are not divisible by numGroups=${numGroups}`,
+    );
+  }
+  const w = checkParam(op, "weight", weight, [C]), b = checkParam(op, "bias", bias, [C]);
+  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), numGroups), opts.eps ?? 1e-5);
+}
+
+/** Instance normalisation of (N, C, *): each (sample, channel) plane on its own statistics. */
+export function instanceNorm(
+  x: Tensor,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  opts: NormOptions = {},
+): Tensor {
+  const op = "instanceNorm";
+  checkFloat(op, "input", x);
+  if (x.ndim < 3) throw new RangeError(`${op}: expected an input of shape (N, C, *spatial), got ${fmtShape(x.shape)}`);
+  const [N, C] = x.shape;
+  const w = checkParam(op, "weight", weight, [C]), b = checkParam(op, "bias", bias, [C]);
+  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), C), opts.eps ?? 1e-5);
+}
+
+/** Layer normalisation over the trailing dims `normalizedShape`, with elementwise affine. */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  opts: NormOptions = {},
+): Tensor {
+  const op = "layerNorm";
+  checkFloat(op, "input", x);
+  const ns = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
+  const tail = x.shape.slice(x.ndim - ns.length);
+  if (ns.length === 0 || ns.length > x.ndim || tail.some((d, i) => d !== ns[i])) {
+    throw new RangeError(
+      `${op}: normalizedShape ${fmtShape(ns)} does not match the end of input shape ${fmtShape(x.shape)}`,
+    );
+  }
+  const w = checkParam(op, "weight", weight, ns), b = checkParam(op, "bias", bias, ns);
+  const L = numel(ns);
+  return normOp(op, x, w, b, layerLayout(numel(x.shape) / Math.max(L, 1), L), opts.eps ?? 1e-5);
+}

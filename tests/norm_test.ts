@@ -1,0 +1,197 @@
+/** Batch, group, instance and layer norm against plain float64 references, with gradient checks. */
+import { ones, permute, tensor, zeros } from "../mod.ts";
+import { batchNorm, groupNorm, instanceNorm, layerNorm } from "../core/ops/norm.ts";
+import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
+import { assertThrows } from "./_asserts.ts";
+
+/**
+ * Reference normalisation: element i belongs to statistics row `rowOf(i)` and affine channel
+ * `chOf(i)`; optional fixed stats replace the batch ones.
+ */
+function normRef(
+  x: ArrayLike<number>,
+  rowOf: (i: number) => number,
+  chOf: (i: number) => number,
+  w?: ArrayLike<number>,
+  b?: ArrayLike<number>,
+  eps = 1e-5,
+  fixed?: { mean: ArrayLike<number>; var: ArrayLike<number> },
+): Float64Array {
+  const sum = new Map<number, number>(), cnt = new Map<number, number>(), sq = new Map<number, number>();
+  for (let i = 0; i < x.length; i++) {
+    const r = rowOf(i);
+    sum.set(r, (sum.get(r) ?? 0) + x[i]);
+    cnt.set(r, (cnt.get(r) ?? 0) + 1);
+  }
+  const mean = (r: number) => fixed ? fixed.mean[r] : sum.get(r)! / cnt.get(r)!;
+  for (let i = 0; i < x.length; i++) {
+    const r = rowOf(i), d = x[i] - mean(r);
+    sq.set(r, (sq.get(r) ?? 0) + d * d);
+  }
+  const variance = (r: number) => fixed ? fixed.var[r] : sq.get(r)! / cnt.get(r)!;
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const r = rowOf(i), c = chOf(i);
+    out[i] = (x[i] - mean(r)) / Math.sqrt(variance(r) + eps) * (w ? w[c] : 1) + (b ? b[c] : 0);
+  }
+  return out;
+}
+
+/** (N, C, S) index helpers. */
+const chan = (shape: number[]) => {
+  const S = prod(shape.slice(2)), C = shape[1];
+  return (i: number) => Math.floor(i / S) % C;
+};
+
+const bnRef = (shape: number[]) => (x: Float64Array, w?: Float64Array, b?: Float64Array) =>
+  normRef(x, chan(shape), chan(shape), w, b);
+
+const gnRef = (shape: number[], G: number) => (x: Float64Array, w?: Float64Array, b?: Float64Array) => {
+  const S = prod(shape.slice(2)), C = shape[1], Cg = C / G;
+  return normRef(x, (i) => Math.floor(i / (S * Cg)), chan(shape), w, b);
+};
+
+const lnRef = (L: number) => (x: Float64Array, w?: Float64Array, b?: Float64Array) =>
+  normRef(x, (i) => Math.floor(i / L), (i) => i % L, w, b);
+
+gpuTest("batchNorm training: 2-D to 5-D inputs, values and gradients", async () => {
+  for (const shape of [[5, 3], [3, 2, 4], [2, 3, 3, 2], [2, 2, 2, 3, 2]]) {
+    const C = shape[1];
+    await gradCheck(
+      `batchNorm ${shape}`,
+      [{ shape }, { shape: [C], lo: 0.5, hi: 1.5 }, { shape: [C] }],
+      (x, w, b) => batchNorm(x, null, null, w, b, { training: true }),
+      bnRef(shape),
+    );
+  }
+  // Without affine; long rows use one workgroup per channel.
+  const shape = [4, 2, 5, 6];
+  await gradCheck(
+    `batchNorm no affine ${shape}`,
+    [{ shape }],
+    (x) => batchNorm(x, null, null, null, null, { training: true }),
+    bnRef(shape),
+  );
+});
+
+gpuTest("batchNorm: running statistics are updated in place (unbiased variance) and used in eval", async () => {
+  const shape = [4, 3, 5];
+  const data = randomArray(prod(shape), 3, -2, 3);
+  const x = tensor(data, shape);
+  const rm = tensor([0.5, -1, 2], [3]), rv = tensor([1, 2, 0.5], [3]);
+  batchNorm(x, rm, rv, null, null, { training: true, momentum: 0.2 });
+  const expM: number[] = [], expV: number[] = [];
+  for (let c = 0; c < 3; c++) {
+    const vals = data.filter((_, i) => chan(shape)(i) === c).map((v) => Math.fround(v));
+    const m = vals.reduce((a, v) => a + v, 0) / vals.length;
+    const v = vals.reduce((a, e) => a + (e - m) ** 2, 0) / (vals.length - 1);
+    expM.push(0.8 * [0.5, -1, 2][c] + 0.2 * m);
+    expV.push(0.8 * [1, 2, 0.5][c] + 0.2 * v);
+  }
+  assertClose(await rm.data(), expM, { msg: "running mean" });
+  assertClose(await rv.data(), expV, { msg: "running var" });
+
+  // Eval mode: normalise with the running statistics; gradients treat them as constants.
+  const m = [0.3, -0.2, 0.1], v = [0.5, 1.5, 2];
+  await gradCheck(
+    "batchNorm eval",
+    [{ shape: [2, 3, 4] }, { shape: [3] }, { shape: [3] }],
+    (xt, w, b) => batchNorm(xt, tensor(m), tensor(v), w, b, { training: false }),
+    (xt, w, b) => normRef(xt, chan([2, 3, 4]), chan([2, 3, 4]), w, b, 1e-5, { mean: m, var: v }),
+  );
+  // Eval must leave the running stats alone.
+  const rm2 = tensor(m), rv2 = tensor(v);
+  batchNorm(x, rm2, rv2);
+  assertClose(await rm2.data(), m);
+  assertClose(await rv2.data(), v);
+});
+
+gpuTest("batchNorm: running stats in a strided view are updated in place", async () => {
+  const both = zeros([3, 2]); // column 0 = mean, column 1 = var
+  const rm = both.slice(1, 0, 1).squeeze(1), rv = ones([3]);
+  const x = tensor(randomArray(2 * 3 * 4, 5), [2, 3, 4]);
+  batchNorm(x, rm, rv, null, null, { training: true });
+  const got = await both.toArray();
+  const mean = await x.mean([0, 2]).toArray();
+  assertClose([got[0], got[2], got[4]], mean.map((e) => 0.1 * e));
+  assertClose([got[1], got[3], got[5]], [0, 0, 0]);
+});
+
+gpuTest("groupNorm and instanceNorm: values and gradients", async () => {
+  for (
+    const [shape, G] of [[[2, 6, 5], 3], [[2, 4, 3, 3], 2], [[1, 4, 2], 4], [[3, 2, 4], 1]] as [number[], number][]
+  ) {
+    await gradCheck(
+      `groupNorm ${shape} G=${G}`,
+      [{ shape }, { shape: [shape[1]], lo: 0.5, hi: 1.5 }, { shape: [shape[1]] }],
+      (x, w, b) => groupNorm(x, G, w, b),
+      gnRef(shape, G),
+    );
+  }
+  const big = [2, 4, 8, 9]; // rows of 144 elements: one workgroup per row
+  await gradCheck(
+    `groupNorm ${big}`,
+    [{ shape: big }, { shape: [4] }, { shape: [4] }],
+    (x, w, b) => groupNorm(x, 2, w, b),
+    gnRef(big, 2),
+  );
+  await gradCheck("groupNorm no affine", [{ shape: [2, 4, 3] }], (x) => groupNorm(x, 2), gnRef([2, 4, 3], 2));
+  await gradCheck(
+    "instanceNorm",
+    [{ shape: [2, 3, 2, 3] }, { shape: [3] }, { shape: [3] }],
+    (x, w, b) => instanceNorm(x, w, b),
+    gnRef([2, 3, 2, 3], 3),
+  );
+});
+
+gpuTest("layerNorm: values and gradients, one or several normalised dims", async () => {
+  await gradCheck(
+    "layerNorm [5]",
+    [{ shape: [4, 3, 5] }, { shape: [5] }, { shape: [5] }],
+    (x, w, b) => layerNorm(x, 5, w, b),
+    lnRef(5),
+  );
+  await gradCheck(
+    "layerNorm [3, 5]",
+    [{ shape: [2, 3, 5] }, { shape: [3, 5] }, { shape: [3, 5] }],
+    (x, w, b) => layerNorm(x, [3, 5], w, b, { eps: 1e-3 }),
+    (x, w, b) => normRef(x, (i) => Math.floor(i / 15), (i) => i % 15, w, b, 1e-3),
+  );
+  await gradCheck(
+    "layerNorm long rows",
+    [{ shape: [3, 70] }, { shape: [70] }],
+    (x, w) => layerNorm(x, [70], w),
+    (x, w) => lnRef(70)(x, w),
+  );
+  await gradCheck("layerNorm no affine", [{ shape: [3, 4] }], (x) => layerNorm(x, [4]), lnRef(4));
+});
+
+gpuTest("norms read non-contiguous inputs", async () => {
+  const shape = [2, 3, 4];
+  const data = randomArray(prod(shape), 11);
+  // x stored as (C, N, L) and permuted to (N, C, L).
+  const stored = new Array<number>(data.length);
+  for (let n = 0; n < 2; n++) {
+    for (let c = 0; c < 3; c++) for (let l = 0; l < 4; l++) stored[(c * 2 + n) * 4 + l] = data[(n * 3 + c) * 4 + l];
+  }
+  const x = permute(tensor(stored, [3, 2, 4]), [1, 0, 2]);
+  const x64 = Float64Array.from(Float32Array.from(data));
+  assertClose(await batchNorm(x, null, null, null, null, { training: true }).data(), bnRef(shape)(x64));
+  assertClose(await groupNorm(x, 3).data(), gnRef(shape, 3)(x64));
+  assertClose(await layerNorm(x, 4).data(), lnRef(4)(x64));
+});
+
+gpuTest("norms: clear errors for bad shapes", () => {
+  const x = zeros([2, 6, 4]);
+  assertThrows(() => groupNorm(x, 4), RangeError, "not divisible by numGroups=4");
+  assertThrows(() => batchNorm(zeros([6]), null, null), RangeError, "batchNorm: expected a 2-D to 5-D input");
+  assertThrows(() => batchNorm(x, null, null, zeros([5])), RangeError, "batchNorm: weight of shape [5]");
+  assertThrows(() => batchNorm(x, null, null), Error, "required when not training");
+  assertThrows(
+    () => batchNorm(zeros([1, 3]), null, null, null, null, { training: true }),
+    RangeError,
+    "more than 1 value",
+  );
+  assertThrows(() => layerNorm(x, [6]), RangeError, "layerNorm: normalizedShape [6]");
+  assertThrows(() => groupNorm(x, 3, zeros([3])), RangeError, "groupNorm: weight");
+});
