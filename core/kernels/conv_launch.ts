@@ -1,0 +1,222 @@
+/**
+ * Launches the three convolution passes (forward, data gradient, weight gradient) on raw
+ * buffers, so the autotuner can time them outside any scope. Two variants per pass:
+ * `gemm` (im2col / col2im around the matmul kernels, batch-chunked to bound the column
+ * matrix) and `direct` (one output per thread; the right choice for depthwise convolutions).
+ */
+import { copyBuffer, dispatch, gpu, grid1d, pipeline } from "../device.ts";
+import { WG } from "./wgsl.ts";
+import {
+  batchSumSource,
+  biasSource,
+  col2imSource,
+  CONV_META_WORDS,
+  directDataGradSource,
+  directForwardSource,
+  directWeightGradSource,
+  im2colSource,
+} from "./conv.ts";
+import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul_launch.ts";
+import { selectMatmulVariant } from "./matmul_select.ts";
+
+/** A convolution seen as 3-D: x [N, C, D, H, W] * w [O, C/G, KD, KH, KW] → y [N, O, OD, OH, OW]. */
+export interface ConvGeom {
+  /** Batch. */
+  N: number;
+  /** Input channels. */
+  C: number;
+  /** Output channels. */
+  O: number;
+  /** Groups. */
+  G: number;
+  /** Input spatial size (D, H, W). */
+  inSize: readonly number[];
+  /** Output spatial size (OD, OH, OW). */
+  outSize: readonly number[];
+  /** Kernel size. */
+  kernel: readonly number[];
+  /** Stride. */
+  stride: readonly number[];
+  /** Padding before each spatial dim (any extra on the far side is implied by `outSize`). */
+  padding: readonly number[];
+  /** Dilation. */
+  dilation: readonly number[];
+}
+
+/** The convolution passes. */
+export type ConvPass = "forward" | "dataGrad" | "weightGrad";
+/** Kernel strategies. */
+export type ConvVariant = "gemm" | "direct";
+/** Every variant, defaults first. */
+export const CONV_VARIANTS: readonly ConvVariant[] = ["gemm", "direct"];
+
+/** The input as the kernels read it: any strides (non-contiguous views cost nothing). */
+export interface ConvInput {
+  /** Storage buffer. */
+  buffer: GPUBuffer;
+  /** Element offset of x[0, 0, 0, 0, 0]. */
+  offset: number;
+  /** Element strides of (n, c, d, h, w). */
+  strides: readonly number[];
+}
+
+/** A dense operand: buffer and element offset. */
+export interface DenseOperand {
+  /** Storage buffer. */
+  buffer: GPUBuffer;
+  /** Element offset. */
+  offset: number;
+}
+
+/** Temporary buffer of at least `floats` floats, valid until the caller's work is recorded. */
+export type ScratchAlloc = (floats: number) => GPUBuffer;
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** Derived sizes: Cg, Og, KK, Kg, L, S (input spatial). */
+export function sizes(g: ConvGeom): { Cg: number; Og: number; KK: number; Kg: number; L: number; S: number } {
+  const Cg = g.C / g.G, KK = prod(g.kernel);
+  return { Cg, Og: g.O / g.G, KK, Kg: Cg * KK, L: prod(g.outSize), S: prod(g.inSize) };
+}
+
+/** Floating-point operations of one pass (all three cost the same). */
+export function convFlops(g: ConvGeom): number {
+  const { Kg, L } = sizes(g);
+  return 2 * g.N * g.O * L * Kg;
+}
+
+function meta(g: ConvGeom, x: ConvInput | null, wOff: number, gyOff: number, total: number, nb: number, n0: number) {
+  const s = sizes(g);
+  const m = new Uint32Array(CONV_META_WORDS);
+  m.set([g.N, g.C, g.O, g.G, ...g.inSize, s.Cg, ...g.outSize, s.Og, ...g.kernel, s.Kg], 0);
+  m.set([...g.stride, s.L, ...g.padding, nb, ...g.dilation, x?.offset ?? 0], 16);
+  m.set([...(x?.strides ?? [0, 0, 0, 0, 0]), wOff, total, n0, gyOff], 28);
+  return m;
+}
+
+function run(op: string, src: string, bindings: GPUBuffer[], m: Uint32Array, total: number): void {
+  if (total === 0) return;
+  dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: m, workgroups: grid1d(Math.ceil(total / WG)) });
+}
+
+/** Images per im2col chunk: the column matrix stays under 256 MiB and the binding limit. */
+function chunkSize(g: ConvGeom): number {
+  const { Kg, L } = sizes(g);
+  const limit = Math.min(64 << 20, gpu().limits.maxStorageBufferBindingSize / 4);
+  return Math.max(1, Math.min(g.N, Math.floor(limit / (g.G * Kg * L))));
+}
+
+function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: number): void {
+  const { Kg, L } = sizes(g);
+  const total = nb * g.G * Kg * L;
+  const m = meta(g, x, 0, 0, total, nb, n0);
+  run("conv.im2col", im2colSource(m), [x.buffer, col], m, total);
+}
+
+const operand = (buffer: GPUBuffer, offset: number, rowStride: number, colStride: number, b: number[]) =>
+  ({ buffer, offset, rowStride, colStride, batchStrides: [0, 0, ...b] }) satisfies MatmulOperand;
+
+function gemm(M: number, N: number, K: number, batch: number[], a: MatmulOperand, b: MatmulOperand, out: GPUBuffer) {
+  // Size-1 batch dims get stride 0, so the operand reads as unbatched (as the matmul tuner expects).
+  const flat = (o: MatmulOperand) => ({
+    ...o,
+    batchStrides: o.batchStrides.map((s, i) => (i < 2 || batch[i - 2] > 1 ? s : 0)),
+  });
+  const p: MatmulProblem = { M, N, K, batch: [1, 1, ...batch], a: flat(a), b: flat(b), out };
+  launchMatmul(selectMatmulVariant(p), p);
+}
+
+/** y (dense [N, O, L] from element 0) = conv(x, w). */
+export function convForward(
+  v: ConvVariant,
+  g: ConvGeom,
+  x: ConvInput,
+  w: DenseOperand,
+  y: GPUBuffer,
+  alloc: ScratchAlloc,
+): void {
+  const { Og, Kg, L } = sizes(g);
+  if (v === "direct") {
+    const total = g.N * g.O * L;
+    const m = meta(g, x, w.offset, 0, total, g.N, 0);
+    return run("conv.direct", directForwardSource(m), [x.buffer, w.buffer, y], m, total);
+  }
+  const nbMax = chunkSize(g);
+  const col = alloc(nbMax * g.G * Kg * L);
+  const tmp = nbMax < g.N ? alloc(nbMax * g.O * L) : y;
+  for (let n0 = 0; n0 < g.N; n0 += nbMax) {
+    const nb = Math.min(nbMax, g.N - n0);
+    im2col(g, x, col, n0, nb);
+    // Per (image, group): W_g [Og, Kg] @ col [Kg, L] → y [Og, L], already NC(DHW) order.
+    const a = operand(w.buffer, w.offset, Kg, 1, [0, Og * Kg]);
+    const b = operand(col, 0, L, 1, [g.G * Kg * L, Kg * L]);
+    gemm(Og, L, Kg, [nb, g.G], a, b, tmp);
+    if (tmp !== y) copyBuffer(tmp, 0, y, n0 * g.O * L * 4, nb * g.O * L * 4);
+  }
+}
+
+/** dx (dense [N, C, D, H, W] from element 0) = the data gradient of conv for gy (dense [N, O, L]). */
+export function convDataGrad(
+  v: ConvVariant,
+  g: ConvGeom,
+  gy: DenseOperand,
+  w: DenseOperand,
+  dx: GPUBuffer,
+  alloc: ScratchAlloc,
+): void {
+  const { Og, Kg, L, S } = sizes(g);
+  if (v === "direct") {
+    const total = g.N * g.C * S;
+    const m = meta(g, null, w.offset, gy.offset, total, g.N, 0);
+    return run("conv.directDataGrad", directDataGradSource(m), [gy.buffer, w.buffer, dx], m, total);
+  }
+  const nbMax = chunkSize(g);
+  const col = alloc(nbMax * g.G * Kg * L);
+  for (let n0 = 0; n0 < g.N; n0 += nbMax) {
+    const nb = Math.min(nbMax, g.N - n0);
+    // Per (image, group): W_gᵀ [Kg, Og] @ gy [Og, L] → col [Kg, L], then col2im.
+    const a = operand(w.buffer, w.offset, 1, Kg, [0, Og * Kg]);
+    const b = operand(gy.buffer, gy.offset + n0 * g.O * L, L, 1, [g.O * L, Og * L]);
+    gemm(Kg, L, Og, [nb, g.G], a, b, col);
+    const total = nb * g.C * S;
+    const m = meta(g, null, 0, 0, total, nb, n0);
+    run("conv.col2im", col2imSource(m), [col, dx], m, total);
+  }
+}
+
+/** dw (dense [O, C/G, k…] from element 0) = the weight gradient of conv for x and gy (dense [N, O, L]). */
+export function convWeightGrad(
+  v: ConvVariant,
+  g: ConvGeom,
+  x: ConvInput,
+  gy: DenseOperand,
+  dw: GPUBuffer,
+  alloc: ScratchAlloc,
+): void {
+  const { Og, Kg, L } = sizes(g);
+  if (v === "direct") {
+    const total = g.O * Kg;
+    const m = meta(g, x, 0, gy.offset, total, g.N, 0);
+    return run("conv.directWeightGrad", directWeightGradSource(m), [x.buffer, gy.buffer, dw], m, total);
+  }
+  const nbMax = chunkSize(g);
+  const col = alloc(nbMax * g.G * Kg * L);
+  const tmp = alloc(nbMax * g.O * Kg);
+  const len = g.O * Kg;
+  for (let n0 = 0; n0 < g.N; n0 += nbMax) {
+    const nb = Math.min(nbMax, g.N - n0);
+    im2col(g, x, col, n0, nb);
+    // Per (image, group): gy [Og, L] @ colᵀ [L, Kg] → [Og, Kg]; then the sum over images.
+    const a = operand(gy.buffer, gy.offset + n0 * g.O * L, L, 1, [g.O * L, Og * L]);
+    const b = operand(col, 0, 1, L, [g.G * Kg * L, Kg * L]);
+    gemm(Og, Kg, L, [nb, g.G], a, b, tmp);
+    const m = new Uint32Array([len, nb, n0 > 0 ? 1 : 0, 0]);
+    run("conv.batchSum", batchSumSource(), [tmp, dw], m, len);
+  }
+}
+
+/** y (dense [N, channels, L] from element 0) += bias (one float per channel from its offset), in place. */
+export function addChannelBias(N: number, channels: number, L: number, bias: DenseOperand, y: GPUBuffer): void {
+  const total = N * channels * L;
+  run("conv.bias", biasSource(), [bias.buffer, y], new Uint32Array([total, L, channels, bias.offset]), total);
+}

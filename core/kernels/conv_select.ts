@@ -1,0 +1,109 @@
+/**
+ * Picks the convolution kernel for a pass: `MEDDIFF_CONV=gemm|direct` forces one; small
+ * problems and depthwise convolutions default to `direct`, the rest to `gemm`; shapes big
+ * enough to matter are timed by the autotuner, keyed by a bucketed shape.
+ */
+import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "../autotune.ts";
+import { gpu } from "../device.ts";
+import { envFlag } from "../env.ts";
+import {
+  CONV_VARIANTS,
+  convDataGrad,
+  convFlops,
+  convForward,
+  type ConvGeom,
+  type ConvPass,
+  type ConvVariant,
+  convWeightGrad,
+  sizes,
+} from "./conv_launch.ts";
+
+/** Below this many FLOPs a pass is not tuned: launch overhead dominates. */
+const SMALL_FLOPS = 1 << 22;
+/** Problems whose bench buffers would exceed this are not tuned. */
+const MAX_BENCH_BYTES = 512 << 20;
+
+/** True when `name` is a convolution variant. */
+export function isConvVariant(name: string): name is ConvVariant {
+  return (CONV_VARIANTS as readonly string[]).includes(name);
+}
+
+/** The autotune key: pass, buckets of batch, channels and output size, kernel volume, groups class, strided. */
+export function convShapeKey(pass: ConvPass, g: ConvGeom): string {
+  const { Cg, KK, L } = sizes(g);
+  const groups = g.G === 1 ? "g1" : Cg === 1 ? "dw" : `g${bucket(g.G)}`;
+  const strided = g.stride.some((s) => s > 1) ? "s" : "";
+  return `${pass}:${g.inSize.filter((d) => d > 1).length}d:n${bucket(g.N)}c${bucket(g.C)}o${bucket(g.O)}l${
+    bucket(L)
+  }k${KK}${groups}${strided}`;
+}
+
+/** The variant used without tuning. */
+export function defaultConvVariant(g: ConvGeom): ConvVariant {
+  return sizes(g).Cg === 1 || convFlops(g) < SMALL_FLOPS ? "direct" : "gemm";
+}
+
+/** Chooses the kernel variant for `pass` of `g` (see the module comment). */
+export function selectConvVariant(pass: ConvPass, g: ConvGeom): ConvVariant {
+  const forced = envFlag("MEDDIFF_CONV");
+  if (forced) {
+    if (!isConvVariant(forced)) {
+      throw new RangeError(
+        `MEDDIFF_CONV=${forced} is not a convolution variant; use one of ${CONV_VARIANTS.join(", ")}`,
+      );
+    }
+    return forced;
+  }
+  const def = defaultConvVariant(g);
+  if (!autotuneEnabled() || convFlops(g) < SMALL_FLOPS || benchBytes(g) > MAX_BENCH_BYTES) return def;
+  const candidates = [def, ...CONV_VARIANTS.filter((v) => v !== def)];
+  const won = choose("conv", convShapeKey(pass, g), candidates, () => convBench(pass, g));
+  return won && isConvVariant(won) ? won : def;
+}
+
+function benchBytes(g: ConvGeom): number {
+  const { Kg, L, S } = sizes(g);
+  return 4 * (g.N * g.C * S + g.O * Kg + g.N * g.O * L + Math.min(g.N, 64) * g.G * Kg * L);
+}
+
+/** A bench of `pass` on fresh zeroed buffers of `g`'s sizes (data does not change the timing). */
+export function convBench(pass: ConvPass, g: ConvGeom): TuneBench {
+  const { device } = gpu();
+  const buffers: GPUBuffer[] = [];
+  const buffer = (floats: number): GPUBuffer => {
+    const b = device.createBuffer({ size: Math.max(16, floats * 4), usage: GPUBufferUsage.STORAGE, label: "tune" });
+    buffers.push(b);
+    return b;
+  };
+  const { Kg, L, S } = sizes(g);
+  const [, H, W] = g.inSize;
+  const x = { buffer: buffer(g.N * g.C * S), offset: 0, strides: [g.C * S, S, H * W, W, 1] };
+  const w = { buffer: buffer(g.O * Kg), offset: 0 };
+  const y = buffer(g.N * g.O * L);
+  const scratch = new Map<number, GPUBuffer>();
+  const alloc = (floats: number): GPUBuffer => {
+    let b = scratch.get(floats);
+    if (!b) scratch.set(floats, b = buffer(floats));
+    return b;
+  };
+  return {
+    run(c) {
+      const v = c as ConvVariant;
+      if (pass === "forward") convForward(v, g, x, w, y, alloc);
+      else if (pass === "dataGrad") convDataGrad(v, g, { buffer: y, offset: 0 }, w, x.buffer, alloc);
+      else convWeightGrad(v, g, x, { buffer: y, offset: 0 }, w.buffer, alloc);
+    },
+    dispose: () => buffers.forEach((b) => b.destroy()),
+  };
+}
+
+/** Tunes (now, awaiting the measurement) one pass of a convolution geometry on this adapter. */
+export function tuneConv(pass: ConvPass, g: ConvGeom): Promise<TuneResult> {
+  const def = defaultConvVariant(g);
+  return tune(
+    "conv",
+    convShapeKey(pass, g),
+    [def, ...CONV_VARIANTS.filter((v) => v !== def)],
+    () => convBench(pass, g),
+  );
+}

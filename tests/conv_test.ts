@@ -1,0 +1,402 @@
+import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
+import { assertEquals, assertThrows } from "./_asserts.ts";
+import {
+  conv1d,
+  conv2d,
+  conv3d,
+  type ConvOptions,
+  convTranspose1d,
+  convTranspose2d,
+  convTranspose3d,
+  type ConvTransposeOptions,
+} from "../core/ops/conv.ts";
+import { type Tensor, tensor } from "../mod.ts";
+import { CONV_VARIANTS } from "../core/kernels/conv_launch.ts";
+
+/** Reference geometry: everything per spatial dim, resolved. */
+interface RefGeom {
+  stride: number[];
+  pad: number[];
+  dil: number[];
+  groups: number;
+}
+
+const tup = (v: number | readonly number[] | undefined, d: number, def: number): number[] =>
+  v === undefined ? new Array(d).fill(def) : typeof v === "number" ? new Array(d).fill(v) : [...v];
+
+/** Iterates over every index of `shape` (row-major), passing the flat position too. */
+function eachIndex(shape: number[], fn: (idx: number[], flat: number) => void): void {
+  const n = prod(shape), idx = new Array(shape.length).fill(0);
+  for (let f = 0; f < n; f++) {
+    fn(idx, f);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** float64 direct convolution (gather form), any number of spatial dims. */
+function refConv(
+  x: ArrayLike<number>,
+  xs: number[],
+  w: ArrayLike<number>,
+  ws: number[],
+  bias: ArrayLike<number> | null,
+  opts: ConvOptions,
+): [Float64Array, number[]] {
+  const d = xs.length - 2;
+  const [N, , ...size] = xs, [O, Cg, ...k] = ws;
+  const G = opts.groups ?? 1, Og = O / G;
+  const stride = tup(opts.stride as number[], d, 1), dil = tup(opts.dilation as number[], d, 1);
+  let pad: number[], out: number[];
+  if (opts.padding === "same") {
+    pad = k.map((kk, i) => Math.floor(dil[i] * (kk - 1) / 2));
+    out = [...size];
+  } else {
+    pad = opts.padding === "valid" ? new Array(d).fill(0) : tup(opts.padding as number[], d, 0);
+    out = size.map((s, i) => Math.floor((s + 2 * pad[i] - dil[i] * (k[i] - 1) - 1) / stride[i]) + 1);
+  }
+  const shape = [N, O, ...out];
+  const y = new Float64Array(prod(shape));
+  const xst = strides(xs), wst = strides(ws);
+  eachIndex(shape, ([n, o, ...p], f) => {
+    const g = Math.floor(o / Og);
+    let s = bias ? bias[o] : 0;
+    for (let ci = 0; ci < Cg; ci++) {
+      eachIndex(k, (kk) => {
+        let off = n * xst[0] + (g * Cg + ci) * xst[1];
+        for (let i = 0; i < d; i++) {
+          const q = p[i] * stride[i] - pad[i] + kk[i] * dil[i];
+          if (q < 0 || q >= size[i]) return;
+          off += q * xst[2 + i];
+        }
+        let woff = o * wst[0] + ci * wst[1];
+        for (let i = 0; i < d; i++) woff += kk[i] * wst[2 + i];
+        s += x[off] * w[woff];
+      });
+    }
+    y[f] = s;
+  });
+  return [y, shape];
+}
+
+/** float64 transposed convolution in scatter form (independent of the gather kernels). */
+function refConvT(
+  x: ArrayLike<number>,
+  xs: number[],
+  w: ArrayLike<number>,
+  ws: number[],
+  bias: ArrayLike<number> | null,
+  opts: ConvTransposeOptions,
+): [Float64Array, number[]] {
+  const d = xs.length - 2;
+  const [N, Cin, ...size] = xs, [, Og, ...k] = ws;
+  const G = opts.groups ?? 1, Cg = Cin / G, O = Og * G;
+  const stride = tup(opts.stride, d, 1), dil = tup(opts.dilation, d, 1), pad = tup(opts.padding, d, 0);
+  const op = tup(opts.outputPadding, d, 0);
+  const out = size.map((s, i) => (s - 1) * stride[i] - 2 * pad[i] + dil[i] * (k[i] - 1) + op[i] + 1);
+  const shape = [N, O, ...out];
+  const y = new Float64Array(prod(shape));
+  const yst = strides(shape), wst = strides(ws);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      if (bias) eachIndex(out, (_, f) => y[(n * O + o) * prod(out) + f] = bias[o]);
+    }
+  }
+  eachIndex(xs, ([n, ci, ...p], f) => {
+    const g = Math.floor(ci / Cg);
+    for (let j = 0; j < Og; j++) {
+      eachIndex(k, (kk) => {
+        let off = n * yst[0] + (g * Og + j) * yst[1];
+        for (let i = 0; i < d; i++) {
+          const q = p[i] * stride[i] - pad[i] + kk[i] * dil[i];
+          if (q < 0 || q >= out[i]) return;
+          off += q * yst[2 + i];
+        }
+        let woff = ci * wst[0] + j * wst[1];
+        for (let i = 0; i < d; i++) woff += kk[i] * wst[2 + i];
+        y[off] += x[f] * w[woff];
+      });
+    }
+  });
+  return [y, shape];
+}
+
+function strides(shape: number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+type ConvFn = (x: Tensor, w: Tensor, b?: Tensor | null, o?: ConvOptions) => Tensor;
+type ConvTFn = (x: Tensor, w: Tensor, b?: Tensor | null, o?: ConvTransposeOptions) => Tensor;
+
+interface Case {
+  name: string;
+  fn: ConvFn | ConvTFn;
+  transposed?: boolean;
+  x: number[];
+  w: number[];
+  bias?: boolean;
+  opts: ConvOptions | ConvTransposeOptions;
+}
+
+const CASES: Case[] = [
+  { name: "conv2d 3x3 pad 1 bias", fn: conv2d, x: [2, 3, 7, 6], w: [4, 3, 3, 3], bias: true, opts: { padding: 1 } },
+  {
+    name: "conv2d stride 2, pad tuple, dilation tuple",
+    fn: conv2d,
+    x: [2, 3, 9, 8],
+    w: [5, 3, 3, 2],
+    opts: { stride: 2, padding: [1, 0], dilation: [2, 1] },
+  },
+  {
+    name: "conv2d groups 2",
+    fn: conv2d,
+    x: [1, 4, 7, 5],
+    w: [6, 2, 2, 3],
+    bias: true,
+    opts: { groups: 2, stride: [2, 1] },
+  },
+  {
+    name: "conv2d depthwise same dilation 2",
+    fn: conv2d,
+    x: [2, 4, 7, 9],
+    w: [8, 1, 3, 3],
+    bias: true,
+    opts: { groups: 4, padding: "same", dilation: 2 },
+  },
+  { name: "conv2d 1x1", fn: conv2d, x: [2, 5, 5, 3], w: [3, 5, 1, 1], opts: {} },
+  { name: "conv2d same even kernel", fn: conv2d, x: [1, 2, 6, 5], w: [3, 2, 4, 2], opts: { padding: "same" } },
+  { name: "conv2d valid", fn: conv2d, x: [1, 2, 6, 5], w: [3, 2, 3, 3], bias: true, opts: { padding: "valid" } },
+  {
+    name: "conv1d stride 2 dilation 2 groups 2",
+    fn: conv1d,
+    x: [2, 4, 11],
+    w: [6, 2, 3],
+    bias: true,
+    opts: { stride: 2, padding: 2, dilation: 2, groups: 2 },
+  },
+  { name: "conv1d same", fn: conv1d, x: [1, 3, 8], w: [2, 3, 4], opts: { padding: "same" } },
+  {
+    name: "conv3d stride pad",
+    fn: conv3d,
+    x: [1, 2, 5, 6, 5],
+    w: [3, 2, 3, 3, 2],
+    bias: true,
+    opts: { stride: [1, 2, 2], padding: 1 },
+  },
+  { name: "conv3d depthwise", fn: conv3d, x: [2, 3, 4, 5, 4], w: [3, 1, 3, 3, 3], opts: { groups: 3, padding: 1 } },
+  {
+    name: "convTranspose1d",
+    fn: convTranspose1d,
+    transposed: true,
+    x: [2, 4, 5],
+    w: [4, 3, 3],
+    bias: true,
+    opts: { stride: 2, padding: 1, outputPadding: 1, groups: 2 },
+  },
+  {
+    name: "convTranspose2d stride 2 outpad groups dilation",
+    fn: convTranspose2d,
+    transposed: true,
+    x: [2, 4, 4, 3],
+    w: [4, 3, 3, 2],
+    bias: true,
+    opts: { stride: 2, padding: [1, 0], outputPadding: [1, 0], groups: 2, dilation: [1, 2] },
+  },
+  {
+    name: "convTranspose2d depthwise",
+    fn: convTranspose2d,
+    transposed: true,
+    x: [1, 3, 5, 5],
+    w: [3, 1, 3, 3],
+    opts: { groups: 3, padding: 1 },
+  },
+  {
+    name: "convTranspose3d",
+    fn: convTranspose3d,
+    transposed: true,
+    x: [1, 2, 3, 4, 3],
+    w: [2, 3, 2, 3, 3],
+    bias: true,
+    opts: { stride: [1, 2, 2], padding: 1, outputPadding: [0, 1, 0] },
+  },
+];
+
+function ref(
+  c: Case,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+): [Float64Array, number[]] {
+  return c.transposed
+    ? refConvT(x, c.x, w, c.w, b, c.opts as ConvTransposeOptions)
+    : refConv(x, c.x, w, c.w, b, c.opts as ConvOptions);
+}
+
+function withConv(v: string | undefined, fn: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    if (v) Deno.env.set("MEDDIFF_CONV", v);
+    try {
+      await fn();
+    } finally {
+      Deno.env.delete("MEDDIFF_CONV");
+    }
+  };
+}
+
+const f32 = (shape: number[], seed: number): Float32Array => Float32Array.from(randomArray(prod(shape), seed));
+
+for (const v of [undefined, ...CONV_VARIANTS]) {
+  gpuTest(
+    `conv forward matches a float64 reference (${v ?? "default"})`,
+    withConv(v, async () => {
+      for (const [i, c] of CASES.entries()) {
+        const xd = f32(c.x, 10 + i), wd = f32(c.w, 20 + i);
+        const oc = c.transposed ? c.w[1] * (c.opts.groups ?? 1) : c.w[0];
+        const bd = c.bias ? f32([oc], 30 + i) : null;
+        const out = (c.fn as ConvFn)(
+          tensor(xd, c.x),
+          tensor(wd, c.w),
+          bd ? tensor(bd, [oc]) : null,
+          c.opts as ConvOptions,
+        );
+        const [y, shape] = ref(c, xd, wd, bd);
+        assertEquals([...out.shape], shape, `${c.name}: shape`);
+        assertClose(await out.data(), y, { atol: 1e-5, rtol: 1e-4, msg: c.name });
+      }
+    }),
+  );
+}
+
+gpuTest("conv2d reads a non-contiguous input and an unbatched one", async () => {
+  const shape = [2, 3, 6, 5];
+  const xd = f32(shape, 3), wd = f32([4, 3, 3, 3], 4);
+  // NHWC storage permuted to NCHW: a strided view.
+  const nhwc = new Float32Array(xd.length);
+  const [N, C, H, W] = shape;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        for (let w = 0; w < W; w++) nhwc[((n * H + h) * W + w) * C + c] = xd[((n * C + c) * H + h) * W + w];
+      }
+    }
+  }
+  const x = tensor(nhwc, [N, H, W, C]).permute([0, 3, 1, 2]);
+  const out = conv2d(x, tensor(wd, [4, 3, 3, 3]), null, { stride: 2, padding: 1 });
+  const [y] = refConv(xd, shape, wd, [4, 3, 3, 3], null, { stride: 2, padding: 1 });
+  assertClose(await out.data(), y, { msg: "strided input" });
+  const one = conv2d(tensor(xd.slice(0, C * H * W), [C, H, W]), tensor(wd, [4, 3, 3, 3]), null, { padding: 1 });
+  const [y1, s1] = refConv(xd.slice(0, C * H * W), [1, C, H, W], wd, [4, 3, 3, 3], null, { padding: 1 });
+  assertEquals([...one.shape], s1.slice(1));
+  assertClose(await one.data(), y1, { msg: "unbatched" });
+});
+
+gpuTest("conv GEMM path under each matmul kernel", async () => {
+  Deno.env.set("MEDDIFF_CONV", "gemm");
+  try {
+    for (const mm of ["rb4", "rb16", "texdot32", "naive"]) {
+      Deno.env.set("MEDDIFF_MATMUL", mm);
+      const c = CASES[2];
+      const xd = f32(c.x, 5), wd = f32(c.w, 6);
+      const out = conv2d(tensor(xd, c.x), tensor(wd, c.w), null, c.opts as ConvOptions);
+      assertClose(await out.data(), ref(c, xd, wd, null)[0], { msg: `matmul ${mm}` });
+    }
+  } finally {
+    Deno.env.delete("MEDDIFF_CONV");
+    Deno.env.delete("MEDDIFF_MATMUL");
+  }
+});
+
+// Gradient checks on tiny shapes (the finite differences cost inputs × outputs).
+const GRAD_CASES: Case[] = [
+  { name: "conv1d", fn: conv1d, x: [2, 2, 6], w: [4, 1, 3], bias: true, opts: { stride: 2, padding: 1, groups: 2 } },
+  {
+    name: "conv2d",
+    fn: conv2d,
+    x: [2, 2, 5, 4],
+    w: [3, 2, 3, 2],
+    bias: true,
+    opts: { stride: [2, 1], padding: 1, dilation: [1, 2] },
+  },
+  {
+    name: "conv2d depthwise",
+    fn: conv2d,
+    x: [1, 2, 4, 4],
+    w: [4, 1, 3, 3],
+    bias: true,
+    opts: { groups: 2, padding: "same" },
+  },
+  {
+    name: "conv3d",
+    fn: conv3d,
+    x: [1, 2, 3, 4, 3],
+    w: [2, 2, 2, 3, 2],
+    bias: true,
+    opts: { padding: [0, 1, 1], stride: [1, 2, 1] },
+  },
+  {
+    name: "convTranspose2d",
+    fn: convTranspose2d,
+    transposed: true,
+    x: [2, 2, 3, 3],
+    w: [2, 2, 3, 2],
+    bias: true,
+    opts: { stride: 2, padding: 1, outputPadding: 1, groups: 2 },
+  },
+  {
+    name: "convTranspose3d",
+    fn: convTranspose3d,
+    transposed: true,
+    x: [1, 2, 2, 3, 2],
+    w: [2, 2, 2, 2, 3],
+    bias: true,
+    opts: { stride: [1, 2, 1], padding: [0, 1, 1] },
+  },
+];
+
+for (const v of CONV_VARIANTS) {
+  gpuTest(
+    `conv gradients (x, weight, bias) match finite differences (${v})`,
+    withConv(v, async () => {
+      for (const c of GRAD_CASES) {
+        const oc = c.transposed ? c.w[1] * (c.opts.groups ?? 1) : c.w[0];
+        await gradCheck(
+          `${c.name} [${v}]`,
+          [{ shape: c.x }, { shape: c.w }, { shape: [oc] }],
+          (x, w, b) => (c.fn as ConvFn)(x, w, b, c.opts as ConvOptions),
+          (x, w, b) => ref(c, x, w, b)[0],
+        );
+      }
+    }),
+  );
+}
+
+gpuTest("conv validation errors name the op and the shapes", () => {
+  const x = tensor(f32([1, 4, 5, 5], 1), [1, 4, 5, 5]);
+  const w = tensor(f32([2, 3, 3, 3], 2), [2, 3, 3, 3]);
+  assertThrows(() => conv2d(x, w), RangeError, "conv2d: input [1, 4, 5, 5] has 4 channels");
+  const w2 = tensor(f32([2, 2, 3, 3], 2), [2, 2, 3, 3]);
+  assertThrows(() => conv2d(x, w2, null, { groups: 3 }), RangeError, "conv2d");
+  assertThrows(() => conv2d(x, tensor(f32([2, 4, 7, 7], 3), [2, 4, 7, 7])), RangeError, "larger than the padded input");
+  assertThrows(() => conv2d(x, tensor(f32([2, 4, 3, 3], 3), [2, 4, 3, 3]), null, { stride: 0 }), RangeError, "stride");
+  assertThrows(
+    () => conv2d(x, tensor(f32([2, 4, 3, 3], 3), [2, 4, 3, 3]), null, { stride: 2, padding: "same" }),
+    RangeError,
+    "strided",
+  );
+  assertThrows(() => conv1d(x, w), RangeError, "conv1d: expected a 2-D (unbatched) or 3-D (batched) input");
+  assertThrows(() => conv2d(x.int(), tensor(f32([2, 4, 3, 3], 3), [2, 4, 3, 3])), TypeError, "float32");
+  assertThrows(() => conv2d(x, tensor(f32([2, 4, 3, 3], 3), [2, 4, 3, 3]), tensor([1, 2, 3])), RangeError, "bias");
+  assertThrows(
+    () => convTranspose2d(x, tensor(f32([4, 2, 3, 3], 3), [4, 2, 3, 3]), null, { outputPadding: 1 }),
+    RangeError,
+    "outputPadding",
+  );
+});
