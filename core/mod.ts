@@ -92,3 +92,4 @@ export { dropout, dropout2d, dropout3d } from "./ops/dropout.ts";
 export type { DropoutOptions } from "./ops/dropout.ts";
 export { conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d, tuneConv2d } from "./ops/conv.ts";
 export type { ConvOptions, ConvTransposeOptions, IntOrTuple } from "./ops/conv.ts";
+export * from "./optim/mod.ts";
