@@ -361,6 +361,13 @@ const GRAD_CASES: Case[] = [
   },
 ];
 
+// 3×3 stride-1 cases, where the Winograd variants apply (the others run their gemm fallback).
+GRAD_CASES.push(
+  { name: "conv2d 3x3 pad 1", fn: conv2d, x: [2, 3, 5, 6], w: [2, 3, 3, 3], bias: true, opts: { padding: 1 } },
+  { name: "conv2d 3x3 pad 0", fn: conv2d, x: [1, 2, 6, 5], w: [3, 2, 3, 3], bias: true, opts: {} },
+  { name: "conv2d 3x3 pad 2", fn: conv2d, x: [1, 5, 3, 4], w: [2, 5, 3, 3], opts: { padding: 2 } },
+);
+
 for (const v of CONV_VARIANTS) {
   gpuTest(
     `conv gradients (x, weight, bias) match finite differences (${v})`,
@@ -400,3 +407,46 @@ gpuTest("conv validation errors name the op and the shapes", () => {
     "outputPadding",
   );
 });
+
+// Winograd: odd sizes, padding 0/1/2, batch 1, more channels than one texel, and batches
+// larger than one texture chunk (128×128 images: 8 per chunk at F(4×4), 2 at F(2×2)).
+const WINOGRAD_CASES: { x: number[]; w: number[]; padding: number }[] = [
+  { x: [1, 3, 7, 5], w: [5, 3, 3, 3], padding: 1 },
+  { x: [2, 9, 9, 11], w: [6, 9, 3, 3], padding: 0 },
+  { x: [3, 4, 6, 6], w: [7, 4, 3, 3], padding: 2 },
+  { x: [1, 17, 13, 10], w: [10, 17, 3, 3], padding: 1 },
+  { x: [9, 1, 128, 128], w: [2, 1, 3, 3], padding: 1 },
+];
+
+for (const v of ["winograd4", "winograd2"]) {
+  gpuTest(
+    `conv2d ${v}: forward and gradients match float64 / the gemm variant`,
+    async () => {
+      for (const [i, c] of WINOGRAD_CASES.entries()) {
+        const xd = f32(c.x, 40 + i), wd = f32(c.w, 50 + i);
+        const opts = { padding: c.padding };
+        const [ref64, shape] = refConv(xd, c.x, wd, c.w, null, opts);
+        const gyd = f32(shape, 60 + i);
+        const run = async (variant: string) => {
+          Deno.env.set("MEDDIFF_CONV", variant);
+          try {
+            const x = tensor(xd, c.x, { requiresGrad: true }), w = tensor(wd, c.w, { requiresGrad: true });
+            const y = conv2d(x, w, null, opts);
+            y.mul(tensor(gyd, shape)).sum().backward();
+            return { y: await y.data(), gx: await x.grad!.data(), gw: await w.grad!.data() };
+          } finally {
+            Deno.env.delete("MEDDIFF_CONV");
+          }
+        };
+        const got = await run(v), want = await run("gemm");
+        const name = `${v} x ${JSON.stringify(c.x)} pad ${c.padding}`;
+        // F(4×4) loses about 3 bits in float32 (max error ~1.3e-5 at unit-scale data, measured).
+        assertClose(got.y, ref64, { atol: v === "winograd4" ? 4e-5 : 1e-5, rtol: 1e-4, msg: `${name} out` });
+        assertClose(got.gx, want.gx, { atol: 1e-4, rtol: 1e-4, msg: `${name} grad x` });
+        // The weight gradient sums over every position of the batch: scale the tolerance with it.
+        const terms = c.x[0] * shape[2] * shape[3];
+        assertClose(got.gw, want.gw, { atol: 1e-5 * terms, rtol: 1e-4, msg: `${name} grad w` });
+      }
+    },
+  );
+}

@@ -1,8 +1,10 @@
 /**
  * Launches the three convolution passes (forward, data gradient, weight gradient) on raw
- * buffers, so the autotuner can time them outside any scope. Two variants per pass:
- * `gemm` (im2col / col2im around the matmul kernels, batch-chunked to bound the column
- * matrix) and `direct` (one output per thread; the right choice for depthwise convolutions).
+ * buffers, so the autotuner can time them outside any scope. Variants: `gemm` (im2col /
+ * col2im around the matmul kernels, batch-chunked to bound the column matrix), `direct` (one
+ * output per thread; the right choice for depthwise convolutions) and `winograd4` /
+ * `winograd2` (Winograd F(4×4, 3×3) / F(2×2, 3×3), `conv_winograd.ts`, for 2-D 3×3 stride-1
+ * convolutions without dilation or groups; elsewhere they run `gemm`).
  */
 import { copyBuffer, dispatch, gpu, grid1d, pipeline } from "../device.ts";
 import { WG } from "./wgsl.ts";
@@ -18,6 +20,13 @@ import {
 } from "./conv.ts";
 import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul_launch.ts";
 import { selectMatmulVariant } from "./matmul_select.ts";
+import {
+  winogradConv,
+  type WinogradGeom,
+  winogradSizes,
+  type WinogradTile,
+  winogradWeightGrad,
+} from "./conv_winograd.ts";
 
 /** A convolution seen as 3-D: x [N, C, D, H, W] * w [O, C/G, KD, KH, KW] → y [N, O, OD, OH, OW]. */
 export interface ConvGeom {
@@ -46,9 +55,9 @@ export interface ConvGeom {
 /** The convolution passes. */
 export type ConvPass = "forward" | "dataGrad" | "weightGrad";
 /** Kernel strategies. */
-export type ConvVariant = "gemm" | "direct";
+export type ConvVariant = "gemm" | "direct" | "winograd4" | "winograd2";
 /** Every variant, defaults first. */
-export const CONV_VARIANTS: readonly ConvVariant[] = ["gemm", "direct"];
+export const CONV_VARIANTS: readonly ConvVariant[] = ["gemm", "direct", "winograd4", "winograd2"];
 
 /** The input as the kernels read it: any strides (non-contiguous views cost nothing). */
 export interface ConvInput {
@@ -85,6 +94,24 @@ export function convFlops(g: ConvGeom): number {
   return 2 * g.N * g.O * L * Kg;
 }
 
+/**
+ * The Winograd convolution computing `pass` of `g` with variant `v`, or null where it does not
+ * apply (not a Winograd variant; not 2-D 3×3 stride 1, dilation 1, groups 1, padding ≤ 2; too
+ * large for the texture limits). The weight gradient uses the forward pass's geometry.
+ */
+export function winogradPlan(v: ConvVariant, pass: ConvPass, g: ConvGeom): WinogradGeom | null {
+  if (v !== "winograd4" && v !== "winograd2") return null;
+  if (g.G !== 1 || g.inSize[0] !== 1 || g.padding[0] !== 0) return null;
+  if (g.kernel.some((k, i) => k !== (i === 0 ? 1 : 3)) || g.stride.some((s) => s !== 1)) return null;
+  if (g.dilation.some((d) => d !== 1) || g.padding.some((p) => p > 2)) return null;
+  const m: WinogradTile = v === "winograd4" ? 4 : 2;
+  const [, H, W] = g.inSize, [, OH, OW] = g.outSize, [, pH, pW] = g.padding;
+  const w: WinogradGeom = pass !== "dataGrad"
+    ? { N: g.N, Ci: g.C, Co: g.O, H, W, OH, OW, padH: pH, padW: pW, m, flip: false }
+    : { N: g.N, Ci: g.O, Co: g.C, H: OH, W: OW, OH: H, OW: W, padH: 2 - pH, padW: 2 - pW, m, flip: true };
+  return winogradSizes(w).chunk > 0 ? w : null;
+}
+
 function meta(g: ConvGeom, x: ConvInput | null, wOff: number, gyOff: number, total: number, nb: number, n0: number) {
   const s = sizes(g);
   const m = new Uint32Array(CONV_META_WORDS);
@@ -117,7 +144,8 @@ const operand = (buffer: GPUBuffer, offset: number, rowStride: number, colStride
   ({ buffer, offset, rowStride, colStride, batchStrides: [0, 0, ...b] }) satisfies MatmulOperand;
 
 function gemm(M: number, N: number, K: number, batch: number[], a: MatmulOperand, b: MatmulOperand, out: GPUBuffer) {
-  // Size-1 batch dims get stride 0, so the operand reads as unbatched (as the matmul tuner expects).
+  // Size-1 batch dims get stride 0: a stride there selects nothing, but an unaligned one would
+  // hide the vec4 layouts from the kernels and split the matmul tuner's keys.
   const flat = (o: MatmulOperand) => ({
     ...o,
     batchStrides: o.batchStrides.map((s, i) => (i < 2 || batch[i - 2] > 1 ? s : 0)),
@@ -136,6 +164,11 @@ export function convForward(
   alloc: ScratchAlloc,
 ): void {
   const { Og, Kg, L } = sizes(g);
+  const wino = winogradPlan(v, "forward", g);
+  if (wino) {
+    const [sn, sc, , sh, sw] = x.strides;
+    return winogradConv(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, w, y, alloc);
+  }
   if (v === "direct") {
     const total = g.N * g.O * L;
     const m = meta(g, x, w.offset, 0, total, g.N, 0);
@@ -165,6 +198,12 @@ export function convDataGrad(
   alloc: ScratchAlloc,
 ): void {
   const { Og, Kg, L, S } = sizes(g);
+  const wino = winogradPlan(v, "dataGrad", g);
+  if (wino) {
+    const OW = g.outSize[2];
+    const strides = [g.O * L, L, OW, 1];
+    return winogradConv(wino, { buffer: gy.buffer, offset: gy.offset, strides }, w, dx, alloc);
+  }
   if (v === "direct") {
     const total = g.N * g.C * S;
     const m = meta(g, null, w.offset, gy.offset, total, g.N, 0);
@@ -194,6 +233,11 @@ export function convWeightGrad(
   alloc: ScratchAlloc,
 ): void {
   const { Og, Kg, L } = sizes(g);
+  const wino = winogradPlan(v, "weightGrad", g);
+  if (wino) {
+    const [sn, sc, , sh, sw] = x.strides;
+    return winogradWeightGrad(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, gy, dw, alloc);
+  }
   if (v === "direct") {
     const total = g.O * Kg;
     const m = meta(g, x, 0, gy.offset, total, g.N, 0);

@@ -1,7 +1,10 @@
 /**
- * Picks the convolution kernel for a pass: `MEDDIFF_CONV=gemm|direct` forces one; small
- * problems and depthwise convolutions default to `direct`, the rest to `gemm`; shapes big
- * enough to matter are timed by the autotuner, keyed by a bucketed shape.
+ * Picks the convolution kernel for a pass: `MEDDIFF_CONV=gemm|direct|winograd4|winograd2`
+ * forces one (a Winograd variant runs `gemm` where it does not apply); small problems and
+ * depthwise convolutions default to `direct`, 3×3 stride-1 ones to `winograd4`, the rest to
+ * `gemm`; shapes big enough to matter are timed by the autotuner, keyed by a bucketed shape.
+ * The candidates are the variants that apply, less `direct` on large problems (it is orders
+ * of magnitude slower there, and one timed run of it costs seconds).
  */
 import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "../autotune.ts";
 import { gpu } from "../device.ts";
@@ -16,10 +19,13 @@ import {
   type ConvVariant,
   convWeightGrad,
   sizes,
+  winogradPlan,
 } from "./conv_launch.ts";
 
 /** Below this many FLOPs a pass is not tuned: launch overhead dominates. */
 const SMALL_FLOPS = 1 << 22;
+/** Above this many FLOPs `direct` is not timed (unless it is the default): ~4.5 s at 3.7 GFLOP on llvmpipe. */
+const DIRECT_MAX_FLOPS = 1 << 28;
 /** Problems whose bench buffers would exceed this are not tuned. */
 const MAX_BENCH_BYTES = 512 << 20;
 
@@ -33,14 +39,26 @@ export function convShapeKey(pass: ConvPass, g: ConvGeom): string {
   const { Cg, KK, L } = sizes(g);
   const groups = g.G === 1 ? "g1" : Cg === 1 ? "dw" : `g${bucket(g.G)}`;
   const strided = g.stride.some((s) => s > 1) ? "s" : "";
+  // Winograd applies to exact shapes only (3×3, stride 1, …): they get their own keys.
+  const wino = winogradPlan("winograd4", pass, g) ? "w" : "";
   return `${pass}:${g.inSize.filter((d) => d > 1).length}d:n${bucket(g.N)}c${bucket(g.C)}o${bucket(g.O)}l${
     bucket(L)
-  }k${KK}${groups}${strided}`;
+  }k${KK}${groups}${strided}${wino}`;
 }
 
-/** The variant used without tuning. */
-export function defaultConvVariant(g: ConvGeom): ConvVariant {
-  return sizes(g).Cg === 1 || convFlops(g) < SMALL_FLOPS ? "direct" : "gemm";
+/** The variant used for `pass` without tuning. */
+export function defaultConvVariant(g: ConvGeom, pass: ConvPass = "forward"): ConvVariant {
+  if (sizes(g).Cg === 1 || convFlops(g) < SMALL_FLOPS) return "direct";
+  return winogradPlan("winograd4", pass, g) ? "winograd4" : "gemm";
+}
+
+/** The variants worth timing for `pass` of `g`, the default first. */
+export function convCandidates(pass: ConvPass, g: ConvGeom): ConvVariant[] {
+  const def = defaultConvVariant(g, pass);
+  return [def, ...CONV_VARIANTS.filter((v) => v !== def)].filter((v) =>
+    v === def ||
+    (v === "direct" ? convFlops(g) <= DIRECT_MAX_FLOPS : v === "gemm" || winogradPlan(v, pass, g) !== null)
+  );
 }
 
 /** Chooses the kernel variant for `pass` of `g` (see the module comment). */
@@ -54,9 +72,10 @@ export function selectConvVariant(pass: ConvPass, g: ConvGeom): ConvVariant {
     }
     return forced;
   }
-  const def = defaultConvVariant(g);
+  const def = defaultConvVariant(g, pass);
   if (!autotuneEnabled() || convFlops(g) < SMALL_FLOPS || benchBytes(g) > MAX_BENCH_BYTES) return def;
-  const candidates = [def, ...CONV_VARIANTS.filter((v) => v !== def)];
+  const candidates = convCandidates(pass, g);
+  if (candidates.length < 2) return def;
   const won = choose("conv", convShapeKey(pass, g), candidates, () => convBench(pass, g));
   return won && isConvVariant(won) ? won : def;
 }
@@ -99,11 +118,5 @@ export function convBench(pass: ConvPass, g: ConvGeom): TuneBench {
 
 /** Tunes (now, awaiting the measurement) one pass of a convolution geometry on this adapter. */
 export function tuneConv(pass: ConvPass, g: ConvGeom): Promise<TuneResult> {
-  const def = defaultConvVariant(g);
-  return tune(
-    "conv",
-    convShapeKey(pass, g),
-    [def, ...CONV_VARIANTS.filter((v) => v !== def)],
-    () => convBench(pass, g),
-  );
+  return tune("conv", convShapeKey(pass, g), convCandidates(pass, g), () => convBench(pass, g));
 }

@@ -101,7 +101,8 @@ export function matmulBench(p: MatmulProblem): TuneBench {
     return b;
   };
   const operand = (o: MatmulOperand, rows: number, cols: number): MatmulOperand => {
-    const batched = o.batchStrides.some((s) => s !== 0);
+    // A stride on a size-1 dim selects nothing: only strides of dims > 1 make the operand batched.
+    const batched = o.batchStrides.some((s, i) => s !== 0 && p.batch[i] > 1);
     const size = rows * cols;
     const l = layout(o, cols);
     const transposed = l === "t";

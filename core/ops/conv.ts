@@ -408,7 +408,7 @@ export function convTranspose3d(
  * Measures (now) which kernel runs each pass of a conv2d fastest on this adapter, for the shape
  * of `x` [N, C, H, W] and `weight` [O, C/groups, kh, kw] with stride 1 and the given padding.
  */
-export function tuneConv2d(
+export async function tuneConv2d(
   xShape: readonly number[],
   wShape: readonly number[],
   opts: { padding?: number; groups?: number; passes?: readonly ConvPass[] } = {},
@@ -428,5 +428,8 @@ export function tuneConv2d(
     dilation: [1, 1, 1],
   };
   const passes = opts.passes ?? ["forward", "dataGrad", "weightGrad"];
-  return Promise.all(passes.map((pass) => tuneConv(pass, g)));
+  // One pass at a time: concurrent measurements would time each other's kernels.
+  const results: TuneResult[] = [];
+  for (const pass of passes) results.push(await tuneConv(pass, g));
+  return results;
 }
