@@ -93,3 +93,18 @@ export type { DropoutOptions } from "./ops/dropout.ts";
 export { conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d, tuneConv2d } from "./ops/conv.ts";
 export type { ConvOptions, ConvTransposeOptions, IntOrTuple } from "./ops/conv.ts";
 export * from "./optim/mod.ts";
+export { scaledDotProductAttention } from "./ops/attention.ts";
+export type { AttentionImpl, AttentionOptions } from "./ops/attention.ts";
+export {
+  cyclicShift,
+  paddedSizes,
+  roll,
+  shiftedWindowMask,
+  shiftedWindowMask2d,
+  shiftedWindowMask3d,
+  windowPartition2d,
+  windowPartition3d,
+  windowReverse2d,
+  windowReverse3d,
+} from "./ops/window.ts";
+export type { ShiftedWindowMaskOptions, WindowSize } from "./ops/window.ts";
