@@ -6,3 +6,4 @@ export * from "./core/mod.ts";
 export * as nn from "./core/nn/mod.ts";
 export { Module, Parameter } from "./core/nn/module.ts";
 export { loadSafetensors, saveSafetensors } from "./core/nn/safetensors.ts";
+export * as models from "./models/mod.ts";

@@ -47,3 +47,38 @@ export {
   toHost,
 } from "./safetensors.ts";
 export type { HostTensor, SafetensorsContents } from "./safetensors.ts";
+export { Conv1d, Conv2d, Conv3d, ConvNd, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d } from "./conv.ts";
+export type { ConvModuleOptions, ConvTransposeModuleOptions, PaddingMode } from "./conv.ts";
+export {
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  BatchNormBase,
+  GroupNorm,
+  InstanceNorm1d,
+  InstanceNorm2d,
+  InstanceNorm3d,
+  InstanceNormBase,
+  LayerNorm,
+} from "./norm.ts";
+export type { BatchNormModuleOptions, GroupNormOptions, InstanceNormOptions, LayerNormOptions } from "./norm.ts";
+export {
+  AdaptiveAvgPool1d,
+  AdaptiveAvgPool2d,
+  AdaptiveAvgPool3d,
+  AdaptiveAvgPoolNd,
+  AvgPool1d,
+  AvgPool2d,
+  AvgPool3d,
+  AvgPoolNd,
+  Flatten,
+  MaxPool1d,
+  MaxPool2d,
+  MaxPool3d,
+  MaxPoolNd,
+  Unflatten,
+  Upsample,
+} from "./pool.ts";
+export type { AvgPoolModuleOptions, MaxPoolModuleOptions, UpsampleOptions } from "./pool.ts";
+export { MultiheadAttention } from "./attention.ts";
+export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from "./attention.ts";

@@ -1,0 +1,7 @@
+/**
+ * Model zoo: `nn.Module` trees with PyTorch's parameter names, so weights move both ways
+ * through safetensors.
+ * @module
+ */
+export { BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50 } from "./resnet.ts";
+export type { BlockType, ResidualBlock, ResNetOptions } from "./resnet.ts";

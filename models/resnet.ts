@@ -1,0 +1,291 @@
+/**
+ * torchvision's ResNets (v1.5: the stride of a bottleneck stage sits on its 3×3 conv) with
+ * torchvision's parameter names (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`,
+ * `fc`, …), so torchvision state dicts load unchanged. `smallInput` swaps the 7×7/2 stem and
+ * max-pool for one 3×3/1 conv (28×28 or 64×64 images); `forwardFeatures` returns the four
+ * stage outputs (DiffMIC's guidance network uses them).
+ */
+import { add, relu } from "../core/ops/elementwise.ts";
+import type { Generator } from "../core/ops/random.ts";
+import { flatten } from "../core/ops/view.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { Sequential } from "../core/nn/containers.ts";
+import { Conv2d } from "../core/nn/conv.ts";
+import { constant_, kaimingNormal_ } from "../core/nn/init.ts";
+import { Linear, ReLU } from "../core/nn/linear.ts";
+import { Module } from "../core/nn/module.ts";
+import { BatchNorm2d } from "../core/nn/norm.ts";
+import { AdaptiveAvgPool2d, MaxPool2d } from "../core/nn/pool.ts";
+
+function conv3x3(inPlanes: number, outPlanes: number, stride: number, generator?: Generator): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false, generator });
+}
+
+function conv1x1(inPlanes: number, outPlanes: number, stride: number, generator?: Generator): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator });
+}
+
+/** Adds the shortcut and applies ReLU: relu(out + identity); frees `out`. */
+function residual(out: Tensor, identity: Tensor): Tensor {
+  const s = add(out, identity);
+  out.dispose();
+  const y = relu(s);
+  s.dispose();
+  return y;
+}
+
+/** Runs `m` on `x` and frees `x`. */
+function step(m: Module, x: Tensor): Tensor {
+  const y = (m.forward as (x: Tensor) => Tensor)(x);
+  x.dispose();
+  return y;
+}
+
+/** A residual block of a ResNet stage. */
+export interface ResidualBlock extends Module {
+  /** The residual branch's last batch norm (zeroed by `zeroInitResidual`). */
+  readonly lastBn: BatchNorm2d;
+  /** x → relu(branch(x) + shortcut(x)). */
+  forward(x: Tensor): Tensor;
+}
+
+/** Two 3×3 convs with a shortcut (ResNet-18/34); `expansion` 1. */
+export class BasicBlock extends Module implements ResidualBlock {
+  /** Output channels per `planes`. */
+  static readonly expansion: number = 1;
+  /** First 3×3 conv (carries the stride). */
+  conv1: Conv2d;
+  /** Its batch norm. */
+  bn1: BatchNorm2d;
+  /** ReLU. */
+  relu: ReLU = new ReLU();
+  /** Second 3×3 conv. */
+  conv2: Conv2d;
+  /** Its batch norm. */
+  bn2: BatchNorm2d;
+  /** 1×1 conv + batch norm on the shortcut when the shape changes, else null. */
+  downsample: Sequential | null;
+
+  /** A block from `inPlanes` to `planes` channels. */
+  constructor(inPlanes: number, planes: number, stride = 1, downsample: Sequential | null = null, g?: Generator) {
+    super();
+    this.conv1 = conv3x3(inPlanes, planes, stride, g);
+    this.bn1 = new BatchNorm2d(planes);
+    this.conv2 = conv3x3(planes, planes, 1, g);
+    this.bn2 = new BatchNorm2d(planes);
+    this.downsample = downsample;
+  }
+
+  /** The residual branch's last batch norm. */
+  get lastBn(): BatchNorm2d {
+    return this.bn2;
+  }
+
+  /** x → relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x)). */
+  override forward(x: Tensor): Tensor {
+    let out = this.conv1.call(x);
+    out = step(this.bn1, out);
+    out = step(this.relu, out);
+    out = step(this.conv2, out);
+    out = step(this.bn2, out);
+    const identity = this.downsample ? this.downsample.call(x) : x.alias();
+    const y = residual(out, identity);
+    identity.dispose();
+    return y;
+  }
+}
+
+/** 1×1 → 3×3 (stride) → 1×1 convs with a shortcut (ResNet-50 and up); `expansion` 4. */
+export class Bottleneck extends Module implements ResidualBlock {
+  /** Output channels per `planes`. */
+  static readonly expansion: number = 4;
+  /** 1×1 reduction. */
+  conv1: Conv2d;
+  /** Its batch norm. */
+  bn1: BatchNorm2d;
+  /** 3×3 conv (carries the stride, v1.5). */
+  conv2: Conv2d;
+  /** Its batch norm. */
+  bn2: BatchNorm2d;
+  /** 1×1 expansion to planes·4. */
+  conv3: Conv2d;
+  /** Its batch norm. */
+  bn3: BatchNorm2d;
+  /** ReLU. */
+  relu: ReLU = new ReLU();
+  /** 1×1 conv + batch norm on the shortcut when the shape changes, else null. */
+  downsample: Sequential | null;
+
+  /** A block from `inPlanes` to `planes`·4 channels. */
+  constructor(inPlanes: number, planes: number, stride = 1, downsample: Sequential | null = null, g?: Generator) {
+    super();
+    this.conv1 = conv1x1(inPlanes, planes, 1, g);
+    this.bn1 = new BatchNorm2d(planes);
+    this.conv2 = conv3x3(planes, planes, stride, g);
+    this.bn2 = new BatchNorm2d(planes);
+    this.conv3 = conv1x1(planes, planes * Bottleneck.expansion, 1, g);
+    this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
+    this.downsample = downsample;
+  }
+
+  /** The residual branch's last batch norm. */
+  get lastBn(): BatchNorm2d {
+    return this.bn3;
+  }
+
+  /** x → relu(bn3(conv3(…conv1 x)) + shortcut(x)). */
+  override forward(x: Tensor): Tensor {
+    let out = this.conv1.call(x);
+    out = step(this.bn1, out);
+    out = step(this.relu, out);
+    out = step(this.conv2, out);
+    out = step(this.bn2, out);
+    out = step(this.relu, out);
+    out = step(this.conv3, out);
+    out = step(this.bn3, out);
+    const identity = this.downsample ? this.downsample.call(x) : x.alias();
+    const y = residual(out, identity);
+    identity.dispose();
+    return y;
+  }
+}
+
+/** A block class: `BasicBlock` or `Bottleneck`. */
+export type BlockType = typeof BasicBlock | typeof Bottleneck;
+
+/** Options of `ResNet` and the `resnet18/34/50` builders. */
+export interface ResNetOptions {
+  /** Classes of the final `fc` layer (default 1000). */
+  numClasses?: number;
+  /** Input channels (default 3). */
+  inChannels?: number;
+  /** 3×3 stride-1 first conv and no max-pool, for 28×28–64×64 images (default false). */
+  smallInput?: boolean;
+  /** Start each residual branch's last batch norm at weight 0 (default false). */
+  zeroInitResidual?: boolean;
+  /** Generator for the initial weights (default: the global one). */
+  generator?: Generator;
+}
+
+/**
+ * torchvision's `ResNet`: stem (`conv1`, `bn1`, `relu`, `maxpool`), four stages `layer1..4`
+ * of residual blocks, `avgpool` and `fc`. Convs start from kaiming_normal(fan_out, relu),
+ * batch norms at weight 1 / bias 0, `fc` from PyTorch's Linear default, as torchvision.
+ *
+ * @example
+ * ```ts
+ * const net = resnet18({ numClasses: 7, smallInput: true });
+ * const logits = net.call(images); // (N, 3, 28, 28) → (N, 7)
+ * ```
+ */
+export class ResNet extends Module {
+  /** Whether the stem is the small-input one. */
+  readonly smallInput: boolean;
+  /** Stem conv: 7×7 stride 2 (3×3 stride 1 with `smallInput`). */
+  conv1: Conv2d;
+  /** Stem batch norm. */
+  bn1: BatchNorm2d;
+  /** ReLU. */
+  relu: ReLU = new ReLU();
+  /** 3×3 stride-2 max-pool, or null with `smallInput`. */
+  maxpool: MaxPool2d | null;
+  /** Stage 1 (64·expansion channels, stride 1). */
+  layer1: Sequential;
+  /** Stage 2 (128·expansion channels, stride 2). */
+  layer2: Sequential;
+  /** Stage 3 (256·expansion channels, stride 2). */
+  layer3: Sequential;
+  /** Stage 4 (512·expansion channels, stride 2). */
+  layer4: Sequential;
+  /** Global average pool. */
+  avgpool: AdaptiveAvgPool2d = new AdaptiveAvgPool2d(1);
+  /** Classifier. */
+  fc: Linear;
+
+  /** A ResNet of `block`s with `layers[i]` blocks in stage i. */
+  constructor(block: BlockType, layers: readonly [number, number, number, number], opts: ResNetOptions = {}) {
+    super();
+    const numClasses = opts.numClasses ?? 1000, inChannels = opts.inChannels ?? 3, g = opts.generator;
+    for (const [n, v] of [["numClasses", numClasses], ["inChannels", inChannels]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`ResNet: ${n} must be a positive integer, got ${v}`);
+    }
+    if (layers.length !== 4 || layers.some((n) => !Number.isInteger(n) || n < 1)) {
+      throw new RangeError(`ResNet: layers must be 4 positive block counts, got ${JSON.stringify(layers)}`);
+    }
+    this.smallInput = opts.smallInput ?? false;
+    this.conv1 = this.smallInput
+      ? new Conv2d(inChannels, 64, 3, { stride: 1, padding: 1, bias: false, generator: g })
+      : new Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false, generator: g });
+    this.bn1 = new BatchNorm2d(64);
+    this.maxpool = this.smallInput ? null : new MaxPool2d(3, { stride: 2, padding: 1 });
+    let inPlanes = 64;
+    const stage = (planes: number, blocks: number, stride: number): Sequential => {
+      const out = planes * block.expansion;
+      const downsample = stride !== 1 || inPlanes !== out
+        ? new Sequential(conv1x1(inPlanes, out, stride, g), new BatchNorm2d(out))
+        : null;
+      const mods: Module[] = [new block(inPlanes, planes, stride, downsample, g)];
+      inPlanes = out;
+      for (let i = 1; i < blocks; i++) mods.push(new block(inPlanes, planes, 1, null, g));
+      return new Sequential(...mods);
+    };
+    this.layer1 = stage(64, layers[0], 1);
+    this.layer2 = stage(128, layers[1], 2);
+    this.layer3 = stage(256, layers[2], 2);
+    this.layer4 = stage(512, layers[3], 2);
+    this.fc = new Linear(512 * block.expansion, numClasses, { generator: g });
+    for (const m of this.modules()) {
+      if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: "fan_out", nonlinearity: "relu", generator: g });
+    }
+    if (opts.zeroInitResidual) {
+      for (const m of this.modules()) {
+        if (m instanceof BasicBlock || m instanceof Bottleneck) constant_(m.lastBn.weight!, 0);
+      }
+    }
+  }
+
+  /** The stem: conv1 → bn1 → relu (→ maxpool). */
+  #stem(x: Tensor): Tensor {
+    let h = this.conv1.call(x);
+    h = step(this.bn1, h);
+    h = step(this.relu, h);
+    if (this.maxpool) h = step(this.maxpool, h);
+    return h;
+  }
+
+  /** The outputs of `layer1`..`layer4` for (N, C, H, W) input (strides 1/2/4/8 of the stem's output). */
+  forwardFeatures(x: Tensor): [Tensor, Tensor, Tensor, Tensor] {
+    const h = this.#stem(x);
+    const f1 = this.layer1.call(h);
+    h.dispose();
+    const f2 = this.layer2.call(f1);
+    const f3 = this.layer3.call(f2);
+    const f4 = this.layer4.call(f3);
+    return [f1, f2, f3, f4];
+  }
+
+  /** (N, C, H, W) → logits (N, numClasses). */
+  override forward(x: Tensor): Tensor {
+    let h = this.#stem(x);
+    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = step(layer, h);
+    h = step(this.avgpool, h);
+    const flat = flatten(h, 1);
+    h.dispose();
+    return step(this.fc, flat);
+  }
+}
+
+/** ResNet-18 (BasicBlock, [2, 2, 2, 2]); 11,689,512 parameters at 1000 classes. */
+export function resnet18(opts: ResNetOptions = {}): ResNet {
+  return new ResNet(BasicBlock, [2, 2, 2, 2], opts);
+}
+
+/** ResNet-34 (BasicBlock, [3, 4, 6, 3]); 21,797,672 parameters at 1000 classes. */
+export function resnet34(opts: ResNetOptions = {}): ResNet {
+  return new ResNet(BasicBlock, [3, 4, 6, 3], opts);
+}
+
+/** ResNet-50 (Bottleneck, [3, 4, 6, 3]); 25,557,032 parameters at 1000 classes. */
+export function resnet50(opts: ResNetOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 6, 3], opts);
+}
