@@ -1,0 +1,87 @@
+"""PyTorch CPU peer of bench/resnet_bench.ts: one full ResNet-18 training step (small-input
+stem: 3x3 stride-1 conv, no max-pool), input 64x3x28x28, 10 classes, AdamW: forward,
+cross-entropy, backward, optimizer step. 2 threads. torchvision is not needed: the network is
+written out with torch.nn as torchvision's resnet18 builds it.
+
+Run: /usr/bin/python3 bench/resnet18_torch.py [--reps 5] [--stem small|imagenet]
+(--stem imagenet: torchvision's 7x7 stride-2 stem and max-pool, 16x fewer FLOPs at 28x28)"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inp, out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out)
+        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or inp != out:
+            self.downsample = nn.Sequential(nn.Conv2d(inp, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet18(nn.Module):
+    def __init__(self, num_classes=10, small_input=True):
+        super().__init__()
+        # small-input stem: 3x3 stride 1, no max-pool; otherwise torchvision's 7x7 stride 2 + max-pool
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False) if small_input else nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.pool = nn.Identity() if small_input else nn.MaxPool2d(3, 2, 1)
+        self.bn1 = nn.BatchNorm2d(64)
+        widths, layers, inp = [64, 128, 256, 512], [], 64
+        for i, w in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            layers.append(nn.Sequential(BasicBlock(inp, w, stride), BasicBlock(w, w, 1)))
+            inp = w
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--stem", choices=["small", "imagenet"], default="small")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    N, C, HW, K = 64, 3, 28, 10
+    net = ResNet18(K, small_input=args.stem == "small").train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    x = torch.randn(N, C, HW, HW)
+    y = torch.randint(0, K, (N,))
+
+    def step():
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    step()  # warm-up (allocations, optimizer state)
+    times = []
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} parameters")
+    print(f"| PyTorch CPU ResNet-18 ({args.stem} stem) train step (batch {N}, {HW}x{HW}) | best {min(times):.0f} ms "
+          f"| median {sorted(times)[len(times) // 2]:.0f} ms |")
+
+
+if __name__ == "__main__":
+    main()
