@@ -243,10 +243,13 @@ export function convWeightGrad(
     const m = meta(g, x, 0, gy.offset, total, g.N, 0);
     return run("conv.directWeightGrad", directWeightGradSource(m), [x.buffer, gy.buffer, dw], m, total);
   }
-  const nbMax = chunkSize(g);
+  const len = g.O * Kg;
+  // The per-image partials [nb, O, Kg] are one binding too: keep them under the binding limit
+  // (ResNet-18's layer4 at batch 64 needs 302 MB of partials, over llvmpipe's 128 MiB).
+  const partialLimit = Math.floor(gpu().limits.maxStorageBufferBindingSize / 4 / len);
+  const nbMax = Math.max(1, Math.min(chunkSize(g), partialLimit));
   const col = alloc(nbMax * g.G * Kg * L);
   const tmp = alloc(nbMax * g.O * Kg);
-  const len = g.O * Kg;
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
     im2col(g, x, col, n0, nb);
