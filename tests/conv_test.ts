@@ -450,3 +450,51 @@ for (const v of ["winograd4", "winograd2"]) {
     },
   );
 }
+
+// The Winograd forward adds the bias in its output transform, and its vec4 paths (input rows
+// read as vec4 when W % 4 = 0, pairs of tiles per thread with an odd tile count per row;
+// output rows stored as vec4 when OW % 4 = 0) cover the data-gradient pass too, which runs the
+// same kernels with flipped weights and must not pick up the bias.
+const FUSED_CASES: { x: number[]; w: number[]; padding: number }[] = [
+  { x: [2, 6, 8, 12], w: [5, 6, 3, 3], padding: 1 }, // 3 tiles a row, vec4 in and out, both passes
+  { x: [2, 6, 10, 8], w: [9, 6, 3, 3], padding: 0 }, // vec4 in (pad 0), scalar out
+  { x: [1, 3, 6, 10], w: [4, 3, 3, 3], padding: 0 }, // data gradient: vec4 in with pad 2
+  { x: [1, 4, 8, 8], w: [3, 4, 3, 3], padding: 2 }, // vec4 in with pad 2, scalar out
+];
+
+for (const v of ["winograd4", "winograd2"]) {
+  gpuTest(
+    `conv2d ${v}: fused bias matches the reference, with and without bias; data gradient unaffected`,
+    async () => {
+      for (const [i, c] of FUSED_CASES.entries()) {
+        const xd = f32(c.x, 70 + i), wd = f32(c.w, 80 + i), bd = f32([c.w[0]], 90 + i);
+        const opts = { padding: c.padding };
+        for (const withBias of [false, true]) {
+          const [ref64, shape] = refConv(xd, c.x, wd, c.w, withBias ? bd : null, opts);
+          const gyd = f32(shape, 100 + i);
+          const run = async (variant: string) => {
+            Deno.env.set("MEDDIFF_CONV", variant);
+            try {
+              const x = tensor(xd, c.x, { requiresGrad: true }), w = tensor(wd, c.w, { requiresGrad: true });
+              const b = withBias ? tensor(bd, [c.w[0]], { requiresGrad: true }) : null;
+              const y = conv2d(x, w, b, opts);
+              y.mul(tensor(gyd, shape)).sum().backward();
+              const gb = b ? await b.grad!.data() : null;
+              return { y: await y.data(), gx: await x.grad!.data(), gw: await w.grad!.data(), gb };
+            } finally {
+              Deno.env.delete("MEDDIFF_CONV");
+            }
+          };
+          const got = await run(v), want = await run("gemm");
+          const name = `${v} x ${JSON.stringify(c.x)} pad ${c.padding} bias ${withBias}`;
+          assertClose(got.y, ref64, { atol: v === "winograd4" ? 4e-5 : 1e-5, rtol: 1e-4, msg: `${name} out` });
+          // gx does not depend on the bias: the flipped-weight pass must match gemm's (and itself without bias).
+          assertClose(got.gx, want.gx, { atol: 1e-4, rtol: 1e-4, msg: `${name} grad x` });
+          const terms = c.x[0] * shape[2] * shape[3];
+          assertClose(got.gw, want.gw, { atol: 1e-5 * terms, rtol: 1e-4, msg: `${name} grad w` });
+          if (withBias) assertClose(got.gb!, want.gb!, { atol: 1e-4, rtol: 1e-4, msg: `${name} grad b` });
+        }
+      }
+    },
+  );
+}

@@ -154,7 +154,10 @@ function gemm(M: number, N: number, K: number, batch: number[], a: MatmulOperand
   launchMatmul(selectMatmulVariant(p), p);
 }
 
-/** y (dense [N, O, L] from element 0) = conv(x, w). */
+/**
+ * y (dense [N, O, L] from element 0) = conv(x, w) (+ bias, one float per output channel from
+ * its offset: fused into Winograd's output transform, a separate pass for the other variants).
+ */
 export function convForward(
   v: ConvVariant,
   g: ConvGeom,
@@ -162,12 +165,17 @@ export function convForward(
   w: DenseOperand,
   y: GPUBuffer,
   alloc: ScratchAlloc,
+  bias: DenseOperand | null = null,
 ): void {
   const { Og, Kg, L } = sizes(g);
   const wino = winogradPlan(v, "forward", g);
   if (wino) {
     const [sn, sc, , sh, sw] = x.strides;
-    return winogradConv(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, w, y, alloc);
+    return winogradConv(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, w, y, alloc, bias);
+  }
+  if (bias) {
+    convForward(v, g, x, w, y, alloc);
+    return addChannelBias(g.N, g.O, L, bias, y);
   }
   if (v === "direct") {
     const total = g.N * g.O * L;

@@ -180,10 +180,31 @@ ${flatMain()}
 }
 
 /**
+ * Whether the input transform can read x as vec4 rows: unit w stride, every other stride and
+ * the offset a multiple of 4, and W a multiple of 4 (so a vec4 never straddles a row end).
+ */
+export function inputVec4(w: WinogradGeom, x: WinogradInput): boolean {
+  const [sn, sc, sh, sw] = x.strides;
+  return w.m === 4 && sw === 1 && w.W % 4 === 0 && [x.offset, sn, sc, sh].every((v) => v % 4 === 0);
+}
+
+/** Tiles per thread of the vec4 input transform (horizontal neighbours share input columns). */
+export const INPUT_TILES = 2;
+
+/** Threads of the input transform for `Pc` tiles (a multiple of T) in the chunk. */
+export function inputThreads(w: WinogradGeom, Pc: number, vec4: boolean): number {
+  const { TW, Ci4 } = winogradSizes(w);
+  return vec4 ? (Pc / TW) * Math.ceil(TW / INPUT_TILES) * Ci4 : Pc * Ci4;
+}
+
+/**
  * Input transform: thread per (tile of the chunk, ci4), tile fastest. Uniforms: v[0].x first
  * image n0, v[0].y tiles in this chunk, v[0].z x offset; v[1] x strides (n, c, h, w).
+ * With `vec4` (see `inputVec4`), a thread transforms `INPUT_TILES` horizontally neighbouring
+ * tiles of a tile row, reading their shared input columns once as vec4s.
  */
-export function inputTransformSource(w: WinogradGeom): string {
+export function inputTransformSource(w: WinogradGeom, vec4 = false): string {
+  if (vec4) return inputTransformVec4Source(w);
   const { a, TW, T, Ci4 } = winogradSizes(w);
   const { BT } = matrices(w.m);
   const L: string[] = [
@@ -226,6 +247,81 @@ ${flatMain()}
     for (let j = 0; j < a; j++) {
       L.push(`  textureStore(TV, vec2<u32>(p, ${(i * a + j) * Ci4}u + c4), v_${i}_${j});`);
     }
+  }
+  L.push("}");
+  return L.join("\n");
+}
+
+function inputTransformVec4Source(w: WinogradGeom): string {
+  const { a, TW, TH, Ci4 } = winogradSizes(w);
+  const { BT } = matrices(w.m);
+  const nt = INPUT_TILES, TWp = Math.ceil(TW / nt), W4 = w.W / 4;
+  // Input columns the thread's tiles cover, from the first tile's left edge e0 = 4·tw0 − padW.
+  const cols = w.m * (nt - 1) + a;
+  const L: string[] = [
+    UNIFORMS,
+    `@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(2) var TV: texture_storage_2d<rgba32float, write>;
+${flatMain()}
+  let Pc = P.v[0].y;
+  let R = (Pc / ${TW}u) * ${TWp}u;
+  if (gi >= R * ${Ci4}u) { return; }
+  let r = gi % R;
+  let c4 = gi / R;
+  let xs = P.v[1] / 4u;
+  let row = r / ${TWp}u;
+  let tw0 = (r % ${TWp}u) * ${nt}u;
+  let n = P.v[0].x + row / ${TH}u;
+  let p0 = row * ${TW}u + tw0;
+  let h0 = i32(row % ${TH}u) * ${w.m} - ${w.padH};
+  let e0 = i32(tw0) * ${w.m} - ${w.padW};
+  let base = P.v[0].z / 4u + n * xs.x;`,
+  ];
+  for (let q = 0; q < 4; q++) {
+    L.push(`  let cb${q} = base + min(c4 * 4u + ${q}u, ${w.Ci - 1}u) * xs.y;`);
+    L.push(`  let cq${q} = c4 * 4u + ${q}u < ${w.Ci}u;`);
+  }
+  for (let i = 0; i < a; i++) {
+    L.push(`  let ih${i} = h0 + ${i}; let rh${i} = ih${i} >= 0 && ih${i} < ${w.H};`);
+    L.push(`  let ro${i} = u32(clamp(ih${i}, 0, ${w.H - 1})) * xs.z;`);
+  }
+  // With m = 4, s0 = e0 mod 4 = −padW mod 4 is fixed: column j is lane (s0 + j) mod 4 of vec4
+  // v0 + ⌊(s0 + j)/4⌋, v0 = ⌊e0/4⌋; `nv` vec4s per row and channel cover all the columns.
+  if (w.m !== 4) throw new Error("internal: the vec4 input transform needs m = 4");
+  const s0 = (4 - (w.padW % 4)) % 4;
+  const nv = Math.floor((s0 + cols - 1) / 4) + 1;
+  L.push(`  let v0 = (e0 - ${s0}) / 4;`);
+  for (let k = 0; k < nv; k++) {
+    L.push(`  let vc${k} = v0 + ${k}; let vk${k} = vc${k} >= 0 && vc${k} < ${W4};`);
+    L.push(`  let vo${k} = u32(clamp(vc${k}, 0, ${W4 - 1}));`);
+  }
+  for (let q = 0; q < 4; q++) {
+    for (let i = 0; i < a; i++) {
+      for (let k = 0; k < nv; k++) {
+        L.push(
+          `  let x_${q}_${i}_${k} = select(vec4<f32>(0.0), X[cb${q} + ro${i} + vo${k}], rh${i} && vk${k} && cq${q});`,
+        );
+      }
+    }
+  }
+  for (let s = 0; s < nt; s++) {
+    L.push(`  {`);
+    for (let i = 0; i < a; i++) {
+      for (let j = 0; j < a; j++) {
+        const col = s0 + w.m * s + j, k = Math.floor(col / 4), lane = "xyzw"[col % 4];
+        const comps = [0, 1, 2, 3].map((q) => `x_${q}_${i}_${k}.${lane}`);
+        L.push(`  let d_${i}_${j} = vec4<f32>(${comps.join(", ")});`);
+      }
+    }
+    L.push(sandwich(BT, "d", "v", "vec4<f32>(0.0)"));
+    L.push(`  if (tw0 + ${s}u < ${TW}u) {`);
+    for (let i = 0; i < a; i++) {
+      for (let j = 0; j < a; j++) {
+        L.push(`    textureStore(TV, vec2<u32>(p0 + ${s}u, ${(i * a + j) * Ci4}u + c4), v_${i}_${j});`);
+      }
+    }
+    L.push(`  }`);
+    L.push(`  }`);
   }
   L.push("}");
   return L.join("\n");
@@ -294,16 +390,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
 }
 
 /**
- * Output transform: thread per (tile of the chunk, co4), co4 fastest. Writes dense
- * y [N, Co, OH, OW] from element 0. Uniforms: v[0].x n0, v[0].y tiles in this chunk.
+ * Output transform: thread per (tile of the chunk, co4), tile fastest. Writes dense
+ * y [N, Co, OH, OW] from element 0. Uniforms: v[0].x n0, v[0].y tiles in this chunk, v[0].w
+ * the bias offset. With `bias`, adds B[v[0].w + co] (binding 3) to every output. Rows of 4
+ * outputs go out as one vec4 store when m = 4 and OW is a multiple of 4.
  */
-export function outputTransformSource(w: WinogradGeom): string {
+export function outputTransformSource(w: WinogradGeom, bias = false): string {
   const { a, TW, T, Co4 } = winogradSizes(w);
   const { AT } = matrices(w.m);
+  const vec4 = w.m === 4 && w.OW % 4 === 0;
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> Mb: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<${vec4 ? "vec4<f32>" : "f32"}>;
+${bias ? "@group(0) @binding(3) var<storage, read> B: array<f32>;" : ""}
 ${flatMain()}
   let Pc = P.v[0].y;
   if (gi >= Pc * ${Co4}u) { return; }
@@ -323,11 +423,18 @@ ${flatMain()}
   for (let q = 0; q < 4; q++) {
     L.push(`  if (c4 * 4u + ${q}u < ${w.Co}u) {
     let yb = (n * ${w.Co}u + c4 * 4u + ${q}u) * ${plane}u;`);
+    L.push(`    let b = ${bias ? `B[P.v[0].w + c4 * 4u + ${q}u]` : "0.0"};`);
     for (let i = 0; i < w.m; i++) {
+      const hc = w.OH % w.m ? `h0 + ${i}u < ${w.OH}u` : "";
+      if (vec4) {
+        const v = [0, 1, 2, 3].map((j) => `y_${i}_${j}[${q}]`).join(", ");
+        const st = `Y[(yb + (h0 + ${i}u) * ${w.OW}u + w0) / 4u] = vec4<f32>(${v}) + b;`;
+        L.push(hc ? `    if (${hc}) { ${st} }` : `    ${st}`);
+        continue;
+      }
       for (let j = 0; j < w.m; j++) {
-        const cond = [w.OH % w.m ? `h0 + ${i}u < ${w.OH}u` : "", w.OW % w.m ? `w0 + ${j}u < ${w.OW}u` : ""]
-          .filter((s) => s).join(" && ");
-        const st = `Y[yb + (h0 + ${i}u) * ${w.OW}u + w0 + ${j}u] = y_${i}_${j}[${q}];`;
+        const cond = [hc, w.OW % w.m ? `w0 + ${j}u < ${w.OW}u` : ""].filter((s) => s).join(" && ");
+        const st = `Y[yb + (h0 + ${i}u) * ${w.OW}u + w0 + ${j}u] = y_${i}_${j}[${q}] + b;`;
         L.push(cond ? `    if (${cond}) { ${st} }` : `    ${st}`);
       }
     }
@@ -384,7 +491,8 @@ function run(op: string, src: string, bindings: (GPUBuffer | GPUTextureView)[], 
 
 /**
  * Records y = conv(x, w') with Winograd F(m×m, 3×3); `scratch` allocates the GEMM output
- * (at least `winogradScratchFloats(w)` floats). The caller checks `winogradSizes(w).chunk > 0`.
+ * (at least `winogradScratchFloats(w)` floats). With `bias` (one float per output channel from
+ * its offset), the output transform adds it. The caller checks `winogradSizes(w).chunk > 0`.
  */
 export function winogradConv(
   w: WinogradGeom,
@@ -392,6 +500,7 @@ export function winogradConv(
   weight: { buffer: GPUBuffer; offset: number },
   y: GPUBuffer,
   scratch: (floats: number) => GPUBuffer,
+  bias: { buffer: GPUBuffer; offset: number } | null = null,
   gemm: WinogradGemmOptions = winogradGemmOptions(w),
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
@@ -402,10 +511,11 @@ export function winogradConv(
   u[3] = weight.offset;
   run("conv.winograd.weight", weightTransformSource(w), [weight.buffer, tu.view], u, w.Co * Ci4);
   const gemmSrc = winogradGemmSource(w, gemm);
+  const vec4 = inputVec4(w, x);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
-    const m = new Uint32Array([n0, Pc, x.offset, 0, x.strides[0], x.strides[1], x.strides[2], x.strides[3]]);
-    run("conv.winograd.input", inputTransformSource(w), [x.buffer, tv.view], m, Pc * Ci4);
+    const m = new Uint32Array([n0, Pc, x.offset, bias?.offset ?? 0, ...x.strides]);
+    run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
     const groups: [number, number, number] = [
       Math.ceil(Pc / (gemm.tp * gemm.wg[0])),
       Math.ceil(w.Co / (gemm.to * gemm.wg[1])),
@@ -418,7 +528,8 @@ export function winogradConv(
       uniforms: m,
       workgroups: groups,
     });
-    run("conv.winograd.output", outputTransformSource(w), [mb, y], m, Pc * Co4);
+    const out = bias ? [mb, y, bias.buffer] : [mb, y];
+    run("conv.winograd.output", outputTransformSource(w, bias !== null), out, m, Pc * Co4);
   }
 }
 
@@ -569,10 +680,11 @@ export function winogradWeightGrad(
   const [tz, tv] = texturesFor([["z", chunk * T, a * a * Co4], ["v", chunk * T, a * a * Ci4]]);
   const du = scratch(a * a * w.Co * Ci4 * 4);
   const nCo = Math.ceil(Co4 / WG_CO4), nCi = Math.ceil(Ci4 / WG_CI4);
+  const vec4 = inputVec4(w, x);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
     const m = new Uint32Array([n0, Pc, x.offset, 0, x.strides[0], x.strides[1], x.strides[2], x.strides[3]]);
-    run("conv.winograd.input", inputTransformSource(w), [x.buffer, tv.view], m, Pc * Ci4);
+    run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
     const mg = new Uint32Array([n0, Pc, gy.offset, n0 > 0 ? 1 : 0, 0, 0, 0, 0]);
     run("conv.winograd.grad", gradTransformSource(w), [gy.buffer, tz.view], mg, Pc * Co4);
     const threads = a * a * nCo * nCi;

@@ -137,15 +137,26 @@ function withScratch(fn: (alloc: (floats: number) => GPUBuffer) => void): void {
 
 const spatial = (g: ConvGeom, which: "inSize" | "outSize", dims: number): number[] => g[which].slice(3 - dims);
 
-/** conv(x, w) without autograd: x [N, C, …] (any strides), w [O, C/G, k…] → dense [N, O, …]. */
-function forwardRaw(g: ConvGeom, dims: number, x: Tensor, w: Tensor): Tensor {
+/**
+ * conv(x, w) (+ bias) without autograd: x [N, C, …] (any strides), w [O, C/G, k…] → dense
+ * [N, O, …]. The bias is added by the convolution kernels (Winograd fuses it).
+ */
+function forwardRaw(g: ConvGeom, dims: number, x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
   const out = empty([g.N, g.O, ...spatial(g, "outSize", dims)], "float32", "conv");
   if (out.size === 0) return out;
-  if (numel(x.shape) === 0) return zerosInto(out);
+  if (numel(x.shape) === 0) {
+    const z = zerosInto(out);
+    if (bias) addBias(z, bias);
+    return z;
+  }
   noGrad(() => {
     const wc = contiguous(w);
-    withScratch((alloc) => convForward(pick("forward", g), g, inputOperand(x), dense(wc), out.storage.buffer, alloc));
+    const b = bias ? contiguous(bias) : null;
+    withScratch((alloc) =>
+      convForward(pick("forward", g), g, inputOperand(x), dense(wc), out.storage.buffer, alloc, b ? dense(b) : null)
+    );
     if (wc !== w) wc.dispose();
+    if (b && b !== bias) b.dispose();
   });
   return out;
 }
@@ -211,8 +222,9 @@ function finish(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null | undefined,
+  biasAdded = false,
 ): Tensor {
-  if (bias && out.size > 0) addBias(out, bias);
+  if (bias && out.size > 0 && !biasAdded) addBias(out, bias);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(op, out, inputs, (gy, [sx, sw]) => {
     // conv: gx = dataGrad(gy), gw = weightGrad(x, gy). convT (= dataGrad of conv g):
@@ -286,7 +298,7 @@ function convNd(
     padding: to3(padding, 0),
     dilation: to3(dilation, 1),
   };
-  const out = finish(op, false, g, dims, forwardRaw(g, dims, x, weight), x, weight, bias);
+  const out = finish(op, false, g, dims, forwardRaw(g, dims, x, weight, bias ?? null), x, weight, bias, true);
   return unbatched ? dropBatch(out, x) : out;
 }
 
