@@ -15,6 +15,7 @@ import {
   convTranspose3d,
   type ConvTransposeOptions,
   type IntOrTuple,
+  intTuple,
 } from "../ops/conv.ts";
 import type { Generator } from "../ops/random.ts";
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.ts";
@@ -59,18 +60,6 @@ export interface ConvTransposeModuleOptions {
   paddingMode?: PaddingMode;
   /** Generator for the initial weights (default: the global one). */
   generator?: Generator;
-}
-
-function tuple(op: string, name: string, v: IntOrTuple, dims: number, min: number): number[] {
-  const t = typeof v === "number" ? new Array<number>(dims).fill(v) : [...v];
-  if (t.length !== dims || t.some((x) => !Number.isInteger(x) || x < min)) {
-    throw new RangeError(
-      `${op}: ${name} must be ${min > 0 ? "a positive" : "a non-negative"} int or a tuple of ${dims}, got ${
-        JSON.stringify(v)
-      }`,
-    );
-  }
-  return t;
 }
 
 function positive(op: string, name: string, v: number): number {
@@ -129,9 +118,9 @@ export abstract class ConvNd extends Module {
     if (outChannels % this.groups !== 0) {
       throw new RangeError(`${op}: outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
     }
-    this.kernelSize = tuple(op, "kernelSize", kernelSize, dims, 1);
-    this.stride = tuple(op, "stride", opts.stride ?? 1, dims, 1);
-    this.dilation = tuple(op, "dilation", opts.dilation ?? 1, dims, 1);
+    this.kernelSize = intTuple(op, "kernelSize", kernelSize, dims, 1);
+    this.stride = intTuple(op, "stride", opts.stride ?? 1, dims, 1);
+    this.dilation = intTuple(op, "dilation", opts.dilation ?? 1, dims, 1);
     const p = opts.padding ?? 0;
     if (p === "same" || p === "valid") {
       if (transposed) throw new RangeError(`${op}: padding must be an int or a tuple, got "${p}"`);
@@ -140,11 +129,11 @@ export abstract class ConvNd extends Module {
       }
       this.padding = p;
     } else {
-      this.padding = tuple(op, "padding", p, dims, 0);
+      this.padding = intTuple(op, "padding", p, dims, 0);
     }
     this.transposed = transposed;
     const outPad = "outputPadding" in opts ? opts.outputPadding : undefined;
-    this.outputPadding = tuple(op, "outputPadding", outPad ?? 0, dims, 0);
+    this.outputPadding = intTuple(op, "outputPadding", outPad ?? 0, dims, 0);
     if (transposed) {
       this.outputPadding.forEach((extra, i) => {
         if (extra >= Math.max(this.stride[i], this.dilation[i])) {

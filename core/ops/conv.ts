@@ -56,7 +56,7 @@ export interface ConvTransposeOptions {
 }
 
 /** Tuple of `dims` ints from an int or tuple; throws naming the op and the argument. */
-function tuple(op: string, name: string, v: IntOrTuple, dims: number, min: number): number[] {
+export function intTuple(op: string, name: string, v: IntOrTuple, dims: number, min: number): number[] {
   const t = typeof v === "number" ? new Array<number>(dims).fill(v) : [...v];
   if (t.length !== dims || t.some((x) => !Number.isInteger(x) || x < min)) {
     throw new RangeError(
@@ -261,8 +261,8 @@ function convNd(
     );
   }
   checkBias(op, bias, O);
-  const stride = tuple(op, "stride", opts.stride ?? 1, dims, 1);
-  const dilation = tuple(op, "dilation", opts.dilation ?? 1, dims, 1);
+  const stride = intTuple(op, "stride", opts.stride ?? 1, dims, 1);
+  const dilation = intTuple(op, "dilation", opts.dilation ?? 1, dims, 1);
   const p = opts.padding ?? 0;
   let padding: number[], outSize: number[];
   if (p === "same") {
@@ -273,7 +273,7 @@ function convNd(
     padding = kernel.map((k, i) => Math.floor((dilation[i] * (k - 1)) / 2));
     outSize = [...size];
   } else {
-    padding = p === "valid" ? new Array(dims).fill(0) : tuple(op, "padding", p, dims, 0);
+    padding = p === "valid" ? new Array(dims).fill(0) : intTuple(op, "padding", p, dims, 0);
     outSize = size.map((s, i) => {
       const eff = dilation[i] * (kernel[i] - 1) + 1;
       if (s + 2 * padding[i] < eff) {
@@ -332,10 +332,10 @@ function convTransposeNd(
   }
   const Cout = Og * groups;
   checkBias(op, bias, Cout);
-  const stride = tuple(op, "stride", opts.stride ?? 1, dims, 1);
-  const dilation = tuple(op, "dilation", opts.dilation ?? 1, dims, 1);
-  const padding = tuple(op, "padding", opts.padding ?? 0, dims, 0);
-  const outPad = tuple(op, "outputPadding", opts.outputPadding ?? 0, dims, 0);
+  const stride = intTuple(op, "stride", opts.stride ?? 1, dims, 1);
+  const dilation = intTuple(op, "dilation", opts.dilation ?? 1, dims, 1);
+  const padding = intTuple(op, "padding", opts.padding ?? 0, dims, 0);
+  const outPad = intTuple(op, "outputPadding", opts.outputPadding ?? 0, dims, 0);
   const outSize = size.map((s, i) => {
     if (outPad[i] >= stride[i] && outPad[i] >= dilation[i]) {
       throw new RangeError(
