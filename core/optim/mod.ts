@@ -36,3 +36,5 @@ export type {
   SchedulerStateDict,
   StepLROptions,
 } from "./lr_scheduler.ts";
+export { GradScaler } from "./grad_scaler.ts";
+export type { GradScalerOptions, GradScalerState } from "./grad_scaler.ts";
