@@ -170,11 +170,6 @@ export function pipeline(op: string, code: string): GPUComputePipeline {
   return p;
 }
 
-/** Number of compiled pipelines (for tests and diagnostics). */
-export function pipelineCount(): number {
-  return pipelines.size;
-}
-
 function currentEncoder(): GPUCommandEncoder {
   if (!encoder) {
     encoder = gpu().device.createCommandEncoder({ label: "meddiff-batch" });

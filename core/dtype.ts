@@ -1,11 +1,6 @@
 /** Element types a tensor can hold. `bool` is stored as one u32 per element. */
 export type DType = "float32" | "int32" | "bool";
 
-/** Typed array returned by `Tensor.data()` for each dtype. */
-export type TypedArrayFor<D extends DType> = D extends "float32" ? Float32Array
-  : D extends "int32" ? Int32Array
-  : Uint8Array;
-
 /** Any of the typed arrays `data()` can return. */
 export type TensorData = Float32Array | Int32Array | Uint8Array;
 
@@ -14,13 +9,6 @@ export const storageType: Record<DType, "f32" | "i32" | "u32"> = {
   float32: "f32",
   int32: "i32",
   bool: "u32",
-};
-
-/** Bytes per stored element (all current dtypes are 32-bit; float16 will be 2). */
-export const bytesPerElement: Record<DType, number> = {
-  float32: 4,
-  int32: 4,
-  bool: 4,
 };
 
 const rank: Record<DType, number> = { bool: 0, int32: 1, float32: 2 };

@@ -43,9 +43,6 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
-/** Frees a tensor's scope ownership without freeing it (alias of `keep`). */
-export const untrack: <T extends Disposable>(t: T) => T = keep;
-
 /** Collects the tensors (anything disposable with a gradFn or not) inside a returned value. */
 function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
   if (value === null || typeof value !== "object" || depth > 4) return;
@@ -129,8 +126,3 @@ export function scope<R>(fn: () => R): R {
 
 /** Alias of `scope`, for TensorFlow.js users. */
 export const tidy: typeof scope = scope;
-
-/** Number of open scopes (diagnostics). */
-export function scopeDepth(): number {
-  return stack.length;
-}

@@ -2,7 +2,6 @@
 import { record } from "../autograd.ts";
 import { type DType, promoteTypes, storageType } from "../dtype.ts";
 import type { Scalar } from "../kernels/map.ts";
-import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { BINARY, type BinaryDef, UNARY, type UnaryDef } from "./elementwise_defs.ts";
 import { type MapParam, runMap } from "./map.ts";
@@ -348,11 +347,4 @@ export function clone(x: Tensor): Tensor {
   checkTensor(x, "clone");
   const y = runMap({ op: "clone", expr: "x", inputs: [x], names: ["x"], out: x.dtype });
   return record("clone", y, [x], (g) => [g.alias()]);
-}
-
-/** Shape check used by ops that need equal shapes. */
-export function assertSameShape(op: string, a: Tensor, b: Tensor): void {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new RangeError(`${op}: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} must be equal`);
-  }
 }

@@ -49,11 +49,6 @@ function erfRef(x: number): number {
   return x >= 0 ? y : -y;
 }
 
-/** Reference of a^b as PyTorch computes it (negative bases with integer exponents). */
-export function powRef(a: number, b: number): number {
-  return Math.pow(a, b);
-}
-
 /** Unary ops by name. */
 export const UNARY: Record<string, UnaryDef> = {
   neg: { fwd: "-x", grad: "-g", ref: (x) => -x, intOk: true },
@@ -117,7 +112,7 @@ export const BINARY: Record<string, BinaryDef> = {
   pow: {
     fwd: "pow_(a, b)",
     grad: ["g * b * pow_(a, b - 1.0)", "select(g * y * log(a), 0.0, a == 0.0 && b >= 0.0)"],
-    ref: powRef,
+    ref: Math.pow,
   },
   minimum: {
     fwd: "min(a, b)",
