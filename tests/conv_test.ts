@@ -1,4 +1,4 @@
-import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
+import { assertClose, gpuTest, gradCheck, prod, randomArray, stridesOf } from "./_util.ts";
 import { assertEquals, assertThrows } from "./_asserts.ts";
 import {
   conv1d,
@@ -59,7 +59,7 @@ function refConv(
   }
   const shape = [N, O, ...out];
   const y = new Float64Array(prod(shape));
-  const xst = strides(xs), wst = strides(ws);
+  const xst = stridesOf(xs), wst = stridesOf(ws);
   eachIndex(shape, ([n, o, ...p], f) => {
     const g = Math.floor(o / Og);
     let s = bias ? bias[o] : 0;
@@ -98,7 +98,7 @@ function refConvT(
   const out = size.map((s, i) => (s - 1) * stride[i] - 2 * pad[i] + dil[i] * (k[i] - 1) + op[i] + 1);
   const shape = [N, O, ...out];
   const y = new Float64Array(prod(shape));
-  const yst = strides(shape), wst = strides(ws);
+  const yst = stridesOf(shape), wst = stridesOf(ws);
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < O; o++) {
       if (bias) eachIndex(out, (_, f) => y[(n * O + o) * prod(out) + f] = bias[o]);
@@ -121,16 +121,6 @@ function refConvT(
     }
   });
   return [y, shape];
-}
-
-function strides(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 type ConvFn = (x: Tensor, w: Tensor, b?: Tensor | null, o?: ConvOptions) => Tensor;

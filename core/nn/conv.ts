@@ -18,7 +18,7 @@ import {
   intTuple,
 } from "../ops/conv.ts";
 import type { Generator } from "../ops/random.ts";
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.ts";
+import { linearLayerInit_ } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
 
 /** How a convolution pads its input; only `"zeros"` is implemented. */
@@ -160,12 +160,7 @@ export abstract class ConvNd extends Module {
 
   /** Re-draws the weights with PyTorch's default initialisation. */
   resetParameters(generator?: Generator): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator });
-    if (this.bias) {
-      const { fanIn } = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound, { generator });
-    }
+    linearLayerInit_(this.weight, this.bias, generator);
   }
 
   /** Forward options of the plain convolutions. */

@@ -284,3 +284,16 @@ export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: 
     ERFINV_WGSL,
   );
 }
+
+/**
+ * PyTorch's default initialisation of `Linear` and `Conv*` layers: weight
+ * kaiming_uniform(a = √5), bias U(−1/√fan_in, 1/√fan_in) with fan_in from the weight.
+ */
+export function linearLayerInit_(weight: Tensor, bias: Tensor | null, generator?: Generator): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5), generator });
+  if (bias) {
+    const { fanIn } = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -bound, bound, { generator });
+  }
+}

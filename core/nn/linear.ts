@@ -14,7 +14,7 @@ import { matmul } from "../ops/matmul.ts";
 import type { Generator } from "../ops/random.ts";
 import { softmax } from "../ops/softmax.ts";
 import { reshape, t, unsqueeze } from "../ops/view.ts";
-import { calculateFanInAndFanOut, constant_, kaimingUniform_, normal_, uniform_ } from "./init.ts";
+import { constant_, linearLayerInit_, normal_ } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
 
 function checkSize(op: string, name: string, v: number): number {
@@ -56,12 +56,7 @@ export class Linear extends Module {
 
   /** Re-draws the weights with PyTorch's default initialisation. */
   resetParameters(generator?: Generator): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator });
-    if (this.bias) {
-      const { fanIn } = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound, { generator });
-    }
+    linearLayerInit_(this.weight, this.bias, generator);
   }
 
   /** x: (…, inFeatures) → (…, outFeatures). */
