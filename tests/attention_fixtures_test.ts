@@ -17,7 +17,8 @@ import {
   windowPartition3d,
   windowReverse2d,
 } from "../core/ops/window.ts";
-import { assertClose, gpuTest } from "./_util.ts";
+import { gpuTest } from "./_util.ts";
+import { checkFixtureCase } from "./_fixtures.ts";
 import { assertEquals } from "./_asserts.ts";
 
 interface Encoded {
@@ -86,23 +87,8 @@ for (const impl of ["flash", "composite"] as const) {
       const c = fixture.cases[name];
       const inputs: Inputs = {};
       for (const [key, e] of Object.entries(c.inputs)) inputs[key] = decode(e, e.grad ?? false);
-      const outs = EXPRESSIONS[name](inputs, impl);
-      let loss: Tensor | null = null;
-      for (let i = 0; i < outs.length; i++) {
-        assertEquals(outs[i].shape, c.outputs[i].shape, `${name} output ${i} shape`);
-        assertClose(await outs[i].data(), c.outputs[i].data, { atol: 2e-5, rtol: 1e-4, msg: `${name} output ${i}` });
-        if (!outs[i].requiresGrad) continue;
-        const term = outs[i].mul(tensor(Float32Array.from(c.weights[i].data), c.weights[i].shape)).sum();
-        loss = loss ? loss.add(term) : term;
-      }
-      if (!loss) continue;
-      loss.backward();
-      for (const [key, e] of Object.entries(c.grads)) {
-        const g = inputs[key].grad;
-        if (!g) throw new Error(`${name}: ${key} got no gradient`);
-        assertClose(await g.data(), e.data, { atol: 1e-4, rtol: 1e-3, msg: `${name} grad ${key}` });
-        g.dispose();
-      }
+      const tol = { atol: 2e-5, rtol: 1e-4, gradAtol: 1e-4, gradRtol: 1e-3 };
+      await checkFixtureCase(name, c, inputs, EXPRESSIONS[name](inputs, impl), tol);
     }
   });
 }

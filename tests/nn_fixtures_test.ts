@@ -21,8 +21,8 @@ import {
   maxPool3d,
 } from "../core/ops/pool.ts";
 import { interpolate } from "../core/ops/interpolate.ts";
-import { assertClose, gpuTest } from "./_util.ts";
-import { assertEquals } from "./_asserts.ts";
+import { gpuTest } from "./_util.ts";
+import { checkFixtureCase } from "./_fixtures.ts";
 
 interface Encoded {
   shape: number[];
@@ -125,25 +125,6 @@ for (const [name, c] of Object.entries(fixture.cases)) {
     if (!expr) throw new Error(`no meddiff expression for fixture case ${name}`);
     const inputs: Inputs = {};
     for (const [k, e] of Object.entries(c.inputs)) inputs[k] = tensor(e.data, e.shape, { requiresGrad: !!e.grad });
-    const outs = expr(inputs);
-    assertEquals(outs.length, c.outputs.length);
-    let loss: Tensor | null = null;
-    for (let i = 0; i < outs.length; i++) {
-      const exp = c.outputs[i];
-      assertEquals([...outs[i].shape], exp.shape, `${name} output ${i} shape`);
-      const got = await outs[i].data();
-      if (exp.dtype === "int32") assertEquals(Array.from(got), exp.data, `${name} output ${i} indices`);
-      else assertClose(got, exp.data, { atol: 1e-5, rtol: 1e-4, msg: `${name} output ${i}` });
-      const w = c.weights[i];
-      if (!w || !outs[i].requiresGrad) continue;
-      const term = outs[i].mul(tensor(w.data, w.shape)).sum();
-      loss = loss ? loss.add(term) : term;
-    }
-    loss!.backward();
-    for (const [k, g] of Object.entries(c.grads)) {
-      const got = inputs[k].grad;
-      if (!got) throw new Error(`${name}: input ${k} got no gradient`);
-      assertClose(await got.data(), g.data, { atol: 1e-5, rtol: 1e-4, msg: `${name} grad of ${k}` });
-    }
+    await checkFixtureCase(name, c, inputs, expr(inputs), { atol: 1e-5, rtol: 1e-4, gradAtol: 1e-5, gradRtol: 1e-4 });
   });
 }
