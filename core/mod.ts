@@ -10,6 +10,8 @@ export type { Dims, TensorLike } from "./tensor.ts";
 export { backward, isGradEnabled, Node, noGrad } from "./autograd.ts";
 export type { BackwardOptions } from "./autograd.ts";
 export { keep, scope, tidy } from "./scope.ts";
+export { autocast, autocastActive, f16Supported } from "./amp.ts";
+export type { AutocastOptions } from "./amp.ts";
 export * from "./ops/creation.ts";
 export * from "./ops/random.ts";
 export {

@@ -8,6 +8,7 @@
  */
 import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "../autotune.ts";
 import { gpu } from "../device.ts";
+import { autocastActive } from "../amp.ts";
 import { envFlag } from "../env.ts";
 import {
   CONV_VARIANTS,
@@ -63,6 +64,8 @@ export function convCandidates(pass: ConvPass, g: ConvGeom): ConvVariant[] {
 
 /** Chooses the kernel variant for `pass` of `g` (see the module comment). */
 export function selectConvVariant(pass: ConvPass, g: ConvGeom): ConvVariant {
+  // Under autocast every pass is im2col + GEMM, whose GEMM then runs the f16 matmul.
+  if (autocastActive()) return "gemm";
   const forced = envFlag("MEDDIFF_CONV");
   if (forced) {
     if (!isConvVariant(forced)) {

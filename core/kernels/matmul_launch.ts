@@ -2,7 +2,7 @@
  * Launches matmul kernels on raw buffers (no Tensor objects, so the autotuner can run them
  * outside any scope). Each variant says whether it applies to a problem and records its dispatches.
  */
-import { dispatch, flush, gpu, pipeline } from "../device.ts";
+import { type Binding, dispatch, flush, gpu, pipeline } from "../device.ts";
 import {
   type BlockedOptions,
   blockedSource,
@@ -13,6 +13,7 @@ import {
   tiledSource,
 } from "./matmul.ts";
 import { PACK_META_WORDS, packSource, type TextureOptions, textureSource } from "./matmul_texture.ts";
+import { HALF_PACK_META_WORDS, halfBlockedSource, halfPackSource } from "./matmul_half.ts";
 
 /** One operand as the kernels see it: a matrix per batch index, read through strides. */
 export interface MatmulOperand {
@@ -47,9 +48,9 @@ export interface MatmulProblem {
 }
 
 /** Names of the kernel variants. */
-export type MatmulVariant = "naive" | "rb4" | "rb8" | "rb16" | "tex16" | "texdot16" | "texdot32" | "tiled";
+export type MatmulVariant = "naive" | "rb4" | "rb8" | "rb16" | "tex16" | "texdot16" | "texdot32" | "tiled" | "half";
 
-/** Every variant, in the order the autotuner tries them. */
+/** Every f32 variant, in the order the autotuner tries them (`half` runs only under autocast). */
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   "rb4",
   "rb8",
@@ -65,7 +66,8 @@ type Spec =
   | { kind: "naive"; wg: [number, number] }
   | { kind: "blocked"; tm: number; tn: number; wg: [number, number] }
   | { kind: "texture"; tm: number; tn: number; wg: [number, number]; dot: boolean }
-  | { kind: "tiled"; tile: number; bk: number; per: number };
+  | { kind: "tiled"; tile: number; bk: number; per: number }
+  | { kind: "half"; tm: number; tn: number; wg: [number, number] };
 
 const SPECS: Record<MatmulVariant, Spec> = {
   naive: { kind: "naive", wg: [8, 8] },
@@ -76,6 +78,7 @@ const SPECS: Record<MatmulVariant, Spec> = {
   texdot16: { kind: "texture", tm: 16, tn: 16, wg: [8, 8], dot: true },
   texdot32: { kind: "texture", tm: 32, tn: 32, wg: [8, 8], dot: true },
   tiled: { kind: "tiled", tile: 64, bk: 16, per: 4 },
+  half: { kind: "half", tm: 8, tn: 8, wg: [8, 8] },
 };
 
 /** True when `name` is a variant. */
@@ -104,6 +107,7 @@ export function variantApplies(v: MatmulVariant, p: MatmulProblem): boolean {
   const s = SPECS[v];
   const [tr, tc] = groupTile(s);
   if (Math.ceil(p.M / tr) > MAX_GROUPS || Math.ceil(p.N / tc) > MAX_GROUPS) return false;
+  if (s.kind === "half") return gpu().features.has("shader-f16") && halfFits(p);
   return s.kind !== "texture" || texturesFit(p, s.dot);
 }
 
@@ -127,7 +131,7 @@ function meta(p: MatmulProblem, a: MatmulOperand, b: MatmulOperand): Uint32Array
 function launchBatches(
   op: string,
   pipe: GPUComputePipeline,
-  bindings: (GPUBuffer | GPUTextureView)[],
+  bindings: Binding[],
   m: Uint32Array,
   groups: [number, number],
   nb: number,
@@ -154,6 +158,7 @@ export function launchMatmul(v: MatmulVariant, p: MatmulProblem): void {
   const nb = prod(p.batch);
   const op = `matmul.${v}`;
   if (s.kind === "texture") return launchTexture(op, s, p, groups, nb);
+  if (s.kind === "half") return launchHalf(op, s, p, groups, nb);
   let src: string;
   let aVec = false, bVec = false;
   if (s.kind === "naive") src = naiveSource(s.wg);
@@ -274,4 +279,62 @@ function launchTexture(op: string, s: TextureOptions, p: MatmulProblem, groups: 
   const src = textureSource(s);
   const u = meta(p, rowOperand(p, p.a, pa.rows), rowOperand(p, p.b, pb.rows));
   launchBatches(op, pipeline(op, src), [ta.view, tb.view, p.out], u, groups, nb);
+}
+
+// ---- f16 variant (autocast) ------------------------------------------------------------
+
+/** Packed f16 sizes in bytes of A ([layers][M][K/4] vec4) and B ([layers][K4·4][N/4] vec4). */
+function halfBytes(p: MatmulProblem): [number, number] {
+  const k4 = Math.ceil(p.K / 4), n4 = Math.ceil(p.N / 4);
+  return [8 * prod(ownDims(p, p.a)) * p.M * k4, 8 * prod(ownDims(p, p.b)) * 4 * k4 * n4];
+}
+
+/** Whether both packed operands fit one storage binding. */
+function halfFits(p: MatmulProblem): boolean {
+  const limit = gpu().limits.maxStorageBufferBindingSize;
+  return halfBytes(p).every((b) => b <= limit);
+}
+
+/** Records the pack of `o`'s `rows`×`cols` matrices into `rowsPad` rows of vec4<f16> per layer. */
+function packHalf(p: MatmulProblem, o: MatmulOperand, rows: number, cols: number, rowsPad: number, out: GPUBuffer) {
+  const own = ownDims(p, o);
+  const layers = prod(own);
+  const cols4 = Math.ceil(cols / 4);
+  for (let l0 = 0; l0 < layers; l0 += MAX_GROUPS) {
+    const m = new Uint32Array(HALF_PACK_META_WORDS);
+    m.set([rows, cols, o.offset, rowsPad, cols4, o.rowStride, o.colStride, l0], 0);
+    m.set(own, 8);
+    m.set(o.batchStrides, 12);
+    dispatch({
+      op: "matmul.packHalf",
+      pipeline: pipeline("matmul.packHalf", halfPackSource()),
+      bindings: [o.buffer, { buffer: out, size: 8 * layers * rowsPad * cols4 }],
+      uniforms: m,
+      workgroups: [Math.ceil(cols4 / 16), Math.ceil(rowsPad / 16), Math.min(MAX_GROUPS, layers - l0)],
+    });
+  }
+}
+
+function launchHalf(
+  op: string,
+  s: { tm: number; tn: number; wg: [number, number] },
+  p: MatmulProblem,
+  groups: [number, number],
+  nb: number,
+): void {
+  const { pool } = gpu();
+  const k4 = Math.ceil(p.K / 4), n4 = Math.ceil(p.N / 4);
+  const [bytesA, bytesB] = halfBytes(p);
+  const a = pool.acquire(Math.max(16, bytesA), "matmul.half.a");
+  const b = pool.acquire(Math.max(16, bytesB), "matmul.half.b");
+  packHalf(p, p.a, p.M, p.K, p.M, a);
+  packHalf(p, p.b, p.K, p.N, 4 * k4, b);
+  const ua = rowOperand(p, p.a, p.M * k4), ub = rowOperand(p, p.b, 4 * k4 * n4);
+  const u = meta(p, { ...ua, rowStride: k4 }, { ...ub, rowStride: n4 });
+  u[2] = k4;
+  const bindings = [{ buffer: a, size: Math.max(16, bytesA) }, { buffer: b, size: Math.max(16, bytesB) }, p.out];
+  launchBatches(op, pipeline(op, halfBlockedSource(s)), bindings, u, groups, nb);
+  // Reusable only after the next submit, when the recorded dispatches above have run.
+  pool.release(a);
+  pool.release(b);
 }

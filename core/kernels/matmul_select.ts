@@ -6,6 +6,7 @@
 import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "../autotune.ts";
 import { envFlag as envVar } from "../env.ts";
 import { gpu } from "../device.ts";
+import { autocastActive } from "../amp.ts";
 import {
   isMatmulVariant,
   launchMatmul,
@@ -65,6 +66,7 @@ function firstApplicable(p: MatmulProblem, prefer: readonly MatmulVariant[]): Ma
 
 /** Chooses the kernel variant for `p` (see the module comment). */
 export function selectMatmulVariant(p: MatmulProblem): MatmulVariant {
+  if (autocastActive() && variantApplies("half", p)) return "half";
   const forced = envVar("MEDDIFF_MATMUL");
   if (forced) {
     if (!isMatmulVariant(forced)) {

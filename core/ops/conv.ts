@@ -4,6 +4,7 @@
  * the data gradient of a convolution and vice versa, so both share the three kernel passes of
  * `core/kernels/conv_launch.ts`.
  */
+import { autocastEnabled, withAutocastState } from "../amp.ts";
 import { noGrad, record } from "../autograd.ts";
 import {
   addChannelBias,
@@ -226,18 +227,20 @@ function finish(
 ): Tensor {
   if (bias && out.size > 0 && !biasAdded) addBias(out, bias);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(op, out, inputs, (gy, [sx, sw]) => {
-    // conv: gx = dataGrad(gy), gw = weightGrad(x, gy). convT (= dataGrad of conv g):
-    // gx = forward(gy), gw = weightGrad(gy as the conv input, x as the conv output grad).
-    const gx = !x.requiresGrad ? null : transposed ? forwardRaw(g, dims, gy, sw) : dataGradRaw(g, dims, gy, sw);
-    const gw = !w.requiresGrad
-      ? null
-      : transposed
-      ? weightGradRaw(g, gy, sx, sw.shape)
-      : weightGradRaw(g, sx, gy, sw.shape);
-    const gb = bias?.requiresGrad ? biasGrad(gy) : null;
-    return [gx, gw, gb];
-  }, [x, w]);
+  const half = autocastEnabled(); // the backward runs in the forward's precision
+  return record(op, out, inputs, (gy, [sx, sw]) =>
+    withAutocastState(half, () => {
+      // conv: gx = dataGrad(gy), gw = weightGrad(x, gy). convT (= dataGrad of conv g):
+      // gx = forward(gy), gw = weightGrad(gy as the conv input, x as the conv output grad).
+      const gx = !x.requiresGrad ? null : transposed ? forwardRaw(g, dims, gy, sw) : dataGradRaw(g, dims, gy, sw);
+      const gw = !w.requiresGrad
+        ? null
+        : transposed
+        ? weightGradRaw(g, gy, sx, sw.shape)
+        : weightGradRaw(g, sx, gy, sw.shape);
+      const gb = bias?.requiresGrad ? biasGrad(gy) : null;
+      return [gx, gw, gb];
+    }), [x, w]);
 }
 
 /** Shared body of conv1d/2d/3d. */

@@ -1,5 +1,6 @@
 /** Matrix multiplication (batched, broadcasting, 1-D cases as in PyTorch) and its gradient. */
 import { noGrad, record } from "../autograd.ts";
+import { autocastEnabled, withAutocastState } from "../amp.ts";
 import { MAX_BATCH_DIMS } from "../kernels/matmul.ts";
 import { launchMatmul, type MatmulOperand, type MatmulProblem } from "../kernels/matmul_launch.ts";
 import { fmtShape, numel } from "../shape.ts";
@@ -46,24 +47,26 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 /** Product of two ≥2-D tensors with autograd; the original shapes are only for error messages. */
 function matmulNd(a: Tensor, b: Tensor, shapeA = a.shape, shapeB = b.shape): Tensor {
   const out = matmulRaw(a, b, shapeA, shapeB);
-  return record("matmul", out, [a, b], (g, [sa, sb]) => {
-    let ga: Tensor | null = null, gb: Tensor | null = null;
-    if (a.requiresGrad) {
-      const bt = transpose(sb, -1, -2); // a strided view: the kernel reads it without a copy
-      const full = matmulRaw(g, bt, g.shape, bt.shape);
-      ga = sumToShape(full, sa.shape);
-      bt.dispose();
-      full.dispose();
-    }
-    if (b.requiresGrad) {
-      const at = transpose(sa, -1, -2);
-      const full = matmulRaw(at, g, at.shape, g.shape);
-      gb = sumToShape(full, sb.shape);
-      at.dispose();
-      full.dispose();
-    }
-    return [ga, gb];
-  }, [a, b]);
+  const half = autocastEnabled(); // the backward runs in the forward's precision
+  return record("matmul", out, [a, b], (g, [sa, sb]) =>
+    withAutocastState(half, () => {
+      let ga: Tensor | null = null, gb: Tensor | null = null;
+      if (a.requiresGrad) {
+        const bt = transpose(sb, -1, -2); // a strided view: the kernel reads it without a copy
+        const full = matmulRaw(g, bt, g.shape, bt.shape);
+        ga = sumToShape(full, sa.shape);
+        bt.dispose();
+        full.dispose();
+      }
+      if (b.requiresGrad) {
+        const at = transpose(sa, -1, -2);
+        const full = matmulRaw(at, g, at.shape, g.shape);
+        gb = sumToShape(full, sb.shape);
+        at.dispose();
+        full.dispose();
+      }
+      return [ga, gb];
+    }), [a, b]);
 }
 
 /** Broadcast batch shape of two operands; throws naming both full shapes. */
