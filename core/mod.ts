@@ -90,8 +90,8 @@ export {
 export type { AdaptiveMaxPoolOptions, AvgPoolOptions, MaxPoolOptions, PoolSize } from "./ops/pool.ts";
 export { interpolate } from "./ops/interpolate.ts";
 export type { InterpolateMode, InterpolateOptions } from "./ops/interpolate.ts";
-export { dropout, dropout2d, dropout3d } from "./ops/dropout.ts";
-export type { DropoutOptions } from "./ops/dropout.ts";
+export { dropout, dropout2d, dropout3d, stochasticDepth } from "./ops/dropout.ts";
+export type { DropoutOptions, StochasticDepthOptions } from "./ops/dropout.ts";
 export { conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d, tuneConv2d } from "./ops/conv.ts";
 export type { ConvOptions, ConvTransposeOptions, IntOrTuple } from "./ops/conv.ts";
 export * from "./optim/mod.ts";

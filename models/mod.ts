@@ -5,3 +5,12 @@
  */
 export { BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50 } from "./resnet.ts";
 export type { BlockType, ResidualBlock, ResNetOptions } from "./resnet.ts";
+export {
+  EfficientNet,
+  efficientnetB0,
+  efficientnetB4,
+  makeDivisible,
+  MBConv,
+  SqueezeExcitation,
+} from "./efficientnet.ts";
+export type { EfficientNetOptions } from "./efficientnet.ts";

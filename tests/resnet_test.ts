@@ -4,13 +4,14 @@
  *
  * The PyTorch check (tests/fixtures/resnet18_small.json, from scripts/make_resnet_fixture.py)
  * stores no weights: ResNet-18's 45 MB would be too big to commit. Both sides compute them
- * from the same integer hash of the state-dict key (`formulaStateDict` below, `formula_tensor`
+ * from the same integer hash of the state-dict key (`formulaTensor` in tests/_formula_weights.ts, `formula_tensor`
  * in the script), which gives bit-identical float32 values in Python and TypeScript.
  */
 import { BatchNorm2d, Conv2d, Linear } from "../core/nn/mod.ts";
 import { type BasicBlock, type Bottleneck, resnet18, resnet50 } from "../models/mod.ts";
-import { noGrad, type Tensor, tensor } from "../mod.ts";
-import { assertClose, gpuTest, prod, randomArray } from "./_util.ts";
+import { noGrad, tensor } from "../mod.ts";
+import { assertClose, gpuTest, randomArray } from "./_util.ts";
+import { formulaTensor } from "./_formula_weights.ts";
 import { assert, assertEquals } from "./_asserts.ts";
 
 interface ResNetFixture {
@@ -25,49 +26,6 @@ interface ResNetFixture {
 const fixture = JSON.parse(
   Deno.readTextFileSync(new URL("./fixtures/resnet18_small.json", import.meta.url)),
 ) as ResNetFixture;
-
-/** FNV-1a 32-bit hash of the UTF-8 bytes of `s`. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(s)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h;
-}
-
-/** `n` float32-exact values in [−1, 1): lowbias32 of (i + hash(name)) mod 2³², top 24 bits. */
-function unit(name: string, n: number): Float64Array {
-  const seed = fnv1a(name), out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let x = (i + seed) >>> 0;
-    x ^= x >>> 16;
-    x = Math.imul(x, 0x7feb352d);
-    x ^= x >>> 15;
-    x = Math.imul(x, 0x846ca68b);
-    x ^= x >>> 16;
-    out[i] = ((x >>> 8) - 8388608) / 8388608;
-  }
-  return out;
-}
-
-/** The script's `formula_tensor`: deterministic weights, running statistics and counts. */
-function formulaTensor(name: string, shape: number[]): Tensor {
-  if (name.endsWith("num_batches_tracked")) return tensor(new Int32Array([7]), shape);
-  const v = unit(name, prod(shape));
-  let f: (x: number) => number;
-  if (name.endsWith("running_mean")) f = (x) => 0.1 * x;
-  else if (name.endsWith("running_var")) f = (x) => 1 + 0.4 * x;
-  else if (name.endsWith("weight") && shape.length === 4) {
-    const s = Math.sqrt(6 / prod(shape.slice(1)));
-    f = (x) => x * s;
-  } else if (name.endsWith("weight") && shape.length === 2) {
-    const s = Math.sqrt(shape[1]);
-    f = (x) => x / s;
-  } else if (name.endsWith("weight")) f = (x) => 1 + 0.2 * x;
-  else if (name.endsWith("bias")) f = (x) => 0.1 * x;
-  else throw new Error(`no formula for ${name}`);
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = f(v[i]);
-  return tensor(out, shape);
-}
 
 gpuTest("resnet: parameter counts equal torchvision's; 224×224 forward", async () => {
   const r50 = resnet50();

@@ -7,7 +7,7 @@ import { isGradEnabled } from "../autograd.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
-import { dropout } from "../ops/dropout.ts";
+import { dropout, stochasticDepth } from "../ops/dropout.ts";
 import { add, gelu, leakyRelu, ne, relu, sigmoid, silu, softplus, tanh, where } from "../ops/elementwise.ts";
 import { indexSelect } from "../ops/join.ts";
 import { matmul } from "../ops/matmul.ts";
@@ -196,6 +196,34 @@ export class Dropout extends Module {
   /** The hyper-parameters, as PyTorch prints them. */
   override extraRepr(): string {
     return `p=${this.p}`;
+  }
+}
+
+/** Stochastic depth on a residual branch (torchvision's `StochasticDepth`): drops it per sample with probability `p` in training. */
+export class StochasticDepth extends Module {
+  /** Drop probability. */
+  readonly p: number;
+  /** `"row"` (per sample) or `"batch"`. */
+  readonly mode: "row" | "batch";
+  #generator?: Generator;
+
+  /** Drop path with probability `p`. */
+  constructor(p: number, mode: "row" | "batch" = "row", opts: DropoutModuleOptions = {}) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`StochasticDepth: p must be in [0, 1], got ${p}`);
+    this.p = p;
+    this.mode = mode;
+    this.#generator = opts.generator;
+  }
+
+  /** Applies the per-sample mask in training mode. */
+  override forward(x: Tensor): Tensor {
+    return stochasticDepth(x, this.p, this.training, { mode: this.mode, generator: this.#generator });
+  }
+
+  /** The hyper-parameters, as PyTorch prints them. */
+  override extraRepr(): string {
+    return `p=${this.p}, mode=${this.mode}`;
   }
 }
 

@@ -35,6 +35,7 @@ export {
   SiLU,
   Softmax,
   Softplus,
+  StochasticDepth,
   Tanh,
 } from "./linear.ts";
 export type { DropoutModuleOptions, EmbeddingOptions, LinearOptions } from "./linear.ts";

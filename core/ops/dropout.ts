@@ -81,3 +81,25 @@ export function dropout2d(x: Tensor, p = 0.5, training = true, opts: DropoutOpti
 export function dropout3d(x: Tensor, p = 0.5, training = true, opts: DropoutOptions = {}): Tensor {
   return channelDropout("dropout3d", x, 3, p, training, opts);
 }
+
+/** Options of {@linkcode stochasticDepth}. */
+export interface StochasticDepthOptions extends DropoutOptions {
+  /** `"row"` drops each sample's residual branch on its own (default); `"batch"` the whole batch at once. */
+  mode?: "row" | "batch";
+}
+
+/**
+ * Stochastic depth (drop path, torchvision's `stochastic_depth`): zeroes a residual branch's
+ * output per sample (or per batch) with probability `p`, scaling kept ones by 1/(1 − p);
+ * identity when not training.
+ */
+export function stochasticDepth(x: Tensor, p: number, training = true, opts: StochasticDepthOptions = {}): Tensor {
+  check("stochasticDepth", x, p);
+  const mode = opts.mode ?? "row";
+  if (mode !== "row" && mode !== "batch") {
+    throw new RangeError(`stochasticDepth: mode must be "row" or "batch", got ${JSON.stringify(mode)}`);
+  }
+  if (x.ndim === 0) throw new RangeError("stochasticDepth: input needs a batch dimension, got a scalar");
+  const maskShape = x.shape.map((d, i) => (i === 0 && mode === "row" ? d : 1));
+  return run("stochasticDepth", x, p, training, maskShape, opts);
+}
