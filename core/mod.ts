@@ -28,6 +28,7 @@ export {
   ge,
   gelu,
   gt,
+  identity,
   le,
   leakyRelu,
   log,

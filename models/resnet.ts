@@ -88,9 +88,9 @@ export class BasicBlock extends Module implements ResidualBlock {
     out = step(this.relu, out);
     out = step(this.conv2, out);
     out = step(this.bn2, out);
-    const identity = this.downsample ? this.downsample.call(x) : x.alias();
-    const y = residual(out, identity);
-    identity.dispose();
+    const shortcut = this.downsample ? this.downsample.call(x) : null;
+    const y = residual(out, shortcut ?? x);
+    shortcut?.dispose();
     return y;
   }
 }
@@ -143,9 +143,9 @@ export class Bottleneck extends Module implements ResidualBlock {
     out = step(this.relu, out);
     out = step(this.conv3, out);
     out = step(this.bn3, out);
-    const identity = this.downsample ? this.downsample.call(x) : x.alias();
-    const y = residual(out, identity);
-    identity.dispose();
+    const shortcut = this.downsample ? this.downsample.call(x) : null;
+    const y = residual(out, shortcut ?? x);
+    shortcut?.dispose();
     return y;
   }
 }

@@ -6,7 +6,7 @@
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { tensor, zeros } from "../ops/creation.ts";
-import { add, mul } from "../ops/elementwise.ts";
+import { add, identity, mul } from "../ops/elementwise.ts";
 import { dropout as dropoutOp } from "../ops/dropout.ts";
 import { runMap } from "../ops/map.ts";
 import { matmul } from "../ops/matmul.ts";
@@ -169,7 +169,9 @@ export class MultiheadAttention extends Module {
   #project(x: Tensor, i: number): Tensor {
     const E = this.embedDim;
     const packed = this.inProjWeight;
-    const w = packed ? narrow(packed, 0, i * E, E) : [this.qProjWeight, this.kProjWeight, this.vProjWeight][i]!.alias();
+    const w = packed
+      ? narrow(packed, 0, i * E, E)
+      : identity([this.qProjWeight, this.kProjWeight, this.vProjWeight][i]!);
     const wt = t(w);
     let y = matmul(x, wt);
     w.dispose();
@@ -297,7 +299,7 @@ export class MultiheadAttention extends Module {
       );
     }
     // Everything batch first from here on.
-    const toBatch = (x: Tensor) => unbatched ? unsqueeze(x, 0) : this.batchFirst ? x.alias() : transpose(x, 0, 1);
+    const toBatch = (x: Tensor) => unbatched ? unsqueeze(x, 0) : this.batchFirst ? identity(x) : transpose(x, 0, 1);
     const [qb, kb, vb] = [toBatch(query), toBatch(key), toBatch(value)];
     if (kb.shape[0] !== qb.shape[0] || vb.shape[0] !== qb.shape[0] || kb.shape[1] !== vb.shape[1]) {
       throw new RangeError(
@@ -338,7 +340,7 @@ export class MultiheadAttention extends Module {
     [heads, merged].forEach((x) => x.dispose());
     const y = this.outProj.call(flat);
     flat.dispose();
-    const out = unbatched ? squeeze(y, 0) : this.batchFirst ? y.alias() : transpose(y, 0, 1);
+    const out = unbatched ? squeeze(y, 0) : this.batchFirst ? identity(y) : transpose(y, 0, 1);
     y.dispose();
     return [out, weights];
   }

@@ -4,6 +4,7 @@
  * Children live in an ordered list, not in fields, so any key order is kept as given.
  */
 import type { Tensor } from "../tensor.ts";
+import { identity } from "../ops/elementwise.ts";
 import { Module } from "./module.ts";
 
 function checkModule(owner: string, m: unknown, where: string): Module {
@@ -147,7 +148,7 @@ export class Sequential extends ModuleList {
       if (h !== x && next !== h) h.dispose();
       h = next;
     }
-    return h === x ? x.alias() : h;
+    return h === x ? identity(x) : h;
   }
 }
 

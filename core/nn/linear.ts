@@ -8,7 +8,7 @@ import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
 import { dropout, stochasticDepth } from "../ops/dropout.ts";
-import { add, gelu, leakyRelu, ne, relu, sigmoid, silu, softplus, tanh, where } from "../ops/elementwise.ts";
+import { add, gelu, identity, leakyRelu, ne, relu, sigmoid, silu, softplus, tanh, where } from "../ops/elementwise.ts";
 import { indexSelect } from "../ops/join.ts";
 import { matmul } from "../ops/matmul.ts";
 import type { Generator } from "../ops/random.ts";
@@ -164,7 +164,7 @@ export class Embedding extends Module {
 export class Identity extends Module {
   /** x → x. */
   override forward(x: Tensor): Tensor {
-    return x.alias();
+    return identity(x);
   }
 }
 

@@ -315,10 +315,16 @@ export function where(cond: Tensor, a: TensorOrNumber, b: TensorOrNumber): Tenso
   }, [cond]);
 }
 
+/** The input as a new handle that stays in the autograd graph (`alias()` cuts it from the graph). */
+export function identity(x: Tensor): Tensor {
+  checkTensor(x, "identity");
+  return record("identity", x.alias(), [x], (g) => [g.alias()]);
+}
+
 /** Converts to `dtype` (bool: non-zero → true). Returns a new handle if already that dtype. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor(x, "to");
-  if (x.dtype === dtype) return x.alias();
+  if (x.dtype === dtype) return identity(x);
   const src = storageType[x.dtype];
   const expr = dtype === "bool" ? `select(0u, 1u, x != ${src}(0))` : `x`;
   const y = runMap({

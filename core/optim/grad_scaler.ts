@@ -7,7 +7,7 @@
 import { noGrad } from "../autograd.ts";
 import { keep } from "../scope.ts";
 import type { Tensor } from "../tensor.ts";
-import { abs, add, cast, eq, mul, ne } from "../ops/elementwise.ts";
+import { abs, add, cast, eq, identity, mul, ne } from "../ops/elementwise.ts";
 import { sum } from "../ops/reduce.ts";
 import type { BaseHyper, Optimizer } from "./optimizer.ts";
 
@@ -69,7 +69,7 @@ export class GradScaler {
 
   /** `loss × scale` (a new tensor; call `backward()` on it). */
   scale(loss: Tensor): Tensor {
-    return this.enabled ? mul(loss, this.#scale) : loss.alias();
+    return this.enabled ? mul(loss, this.#scale) : identity(loss);
   }
 
   /** Divides the optimizer's gradients by the scale in place of `.grad` and records overflow. */
