@@ -14,3 +14,5 @@ export {
   SqueezeExcitation,
 } from "./efficientnet.ts";
 export type { EfficientNetOptions } from "./efficientnet.ts";
+export { Encoder, EncoderBlock, VisionTransformer, vitB16, vitS16 } from "./vit.ts";
+export type { VisionTransformerOptions } from "./vit.ts";

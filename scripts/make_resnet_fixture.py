@@ -20,6 +20,7 @@ Python (numpy) and TypeScript (tests/resnet_test.ts, `formulaStateDict`):
     *.weight, ndim 2        v / sqrt(fan_in)
     *.weight, ndim 1        1 + 0.2 v
     *.bias                  0.1 v
+    *class_token, *pos_embedding   0.1 v   (ViT; used by make_vit_fixture.py)
 
 The model is torchvision's ResNet-18 (BasicBlock, v1.5 layout, torchvision's parameter names)
 with the small-input stem of meddiff's `resnet18({ smallInput: true })` — a 3x3 stride-1
@@ -79,7 +80,7 @@ def formula_tensor(name, shape):
         val = v / math.sqrt(shape[1])
     elif name.endswith("weight"):
         val = 1.0 + 0.2 * v
-    elif name.endswith("bias"):
+    elif name.endswith("bias") or name.endswith(("class_token", "pos_embedding")):
         val = 0.1 * v
     else:
         raise ValueError(f"no formula for {name}")
