@@ -25,7 +25,8 @@ Python (numpy) and TypeScript (tests/resnet_test.ts, `formulaStateDict`):
 The model is torchvision's ResNet-18 (BasicBlock, v1.5 layout, torchvision's parameter names)
 with the small-input stem of meddiff's `resnet18({ smallInput: true })` — a 3x3 stride-1
 conv1 and no max-pool — and 10 classes, written out here with torch.nn because torchvision is
-not installed. The JSON holds:
+not installed; when torchvision is installed the script checks that torchvision's resnet18 with
+that stem has the same keys and gives the same logits. The JSON holds:
   * "keys": [[name, shape], ...] of the state dict, in PyTorch's order;
   * "input": a fixed (2, 3, 28, 28) float32 input (torch.randn, seed 0);
   * "logits": the eval-mode output (2, 10), computed in float64 from the float32 weights;
@@ -202,6 +203,28 @@ def state_keys():
     }
 
 
+def check_against_torchvision(keys, x64, logits):
+    """With torchvision installed: its resnet18 with the same small stem has the same state-dict
+    keys and, with the same formula weights, the same logits. Returns its version (or None)."""
+    try:
+        import torchvision
+    except ImportError:
+        print("torchvision not installed: skipping the cross-check")
+        return None
+    tv = torchvision.models.resnet18(num_classes=10)
+    tv.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+    tv.maxpool = nn.Identity()
+    tv_keys = [[name, list(t.shape)] for name, t in tv.state_dict().items()]
+    assert tv_keys == keys, "state-dict keys differ from torchvision's"
+    tv.load_state_dict({name: formula_tensor(name, shape) for name, shape in keys})
+    tv = tv.double().eval()
+    with torch.no_grad():
+        tv_logits = tv(x64)
+    assert torch.allclose(tv_logits, logits, rtol=0, atol=1e-9), "logits differ from torchvision's"
+    print(f"cross-checked against torchvision {torchvision.__version__}")
+    return torchvision.__version__
+
+
 def main():
     torch.set_num_threads(1)
     model = ResNetSmall()
@@ -217,8 +240,11 @@ def main():
         logits = m64(x.double())
         feats = m64.features(x.double())
 
+    tv_version = check_against_torchvision(keys, x.double(), logits)
+
     out = {
         "keys": keys,
+        "torchvision_checked": tv_version,
         "input": [float(f"{v:.9g}") for v in x.reshape(-1).tolist()],
         "input_shape": list(x.shape),
         "logits": [float(f"{v:.12g}") for v in logits.reshape(-1).tolist()],
