@@ -8,3 +8,4 @@ export { Module, Parameter } from "./core/nn/module.ts";
 export { loadSafetensors, saveSafetensors } from "./core/nn/safetensors.ts";
 export * as models from "./models/mod.ts";
 export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./core/nn/checkpoint.ts";
+export * from "./samplers/mod.ts";
