@@ -9,3 +9,5 @@ export { loadSafetensors, saveSafetensors } from "./core/nn/safetensors.ts";
 export * as models from "./models/mod.ts";
 export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./core/nn/checkpoint.ts";
 export * from "./samplers/mod.ts";
+export * from "./metrics/mod.ts";
+export * from "./plots/mod.ts";

@@ -9,6 +9,7 @@
  * `$MEDDIFF_CACHE_DIR`, `$XDG_CACHE_HOME/meddiff` or `~/.cache/meddiff`. Without read/write
  * permission the cache silently stays in memory.
  */
+import { writeFileAtomicSync } from "./io.ts";
 import { gpu, synchronize } from "./device.ts";
 import { envFlag as envVar } from "./env.ts";
 
@@ -102,9 +103,7 @@ function persist(): void {
     Deno.mkdirSync(dir, { recursive: true });
     const file = readFile(path);
     file.adapters[gpu().adapterKey] = Object.fromEntries(memory);
-    const tmp = `${path}.${Deno.pid}.${Date.now()}.tmp`;
-    Deno.writeTextFileSync(tmp, JSON.stringify(file, null, 1));
-    Deno.renameSync(tmp, path);
+    writeFileAtomicSync(path, JSON.stringify(file, null, 1));
   } catch {
     // Read-only or full file system: the in-memory cache still works.
   }

@@ -21,7 +21,7 @@
  * @module
  */
 import sharp from "sharp";
-import { writeJsonAtomic } from "./split.ts";
+import { writeJsonAtomic } from "../core/io.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
 
 /** File extensions (lower case, with the dot) that {@linkcode ImageFolder} reads by default. */

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { writeJsonAtomic } from "../core/io.ts";
 import { Rng } from "./rng.ts";
 
 /** Indices of the samples in each part of a split, ascending. */
@@ -103,22 +104,6 @@ export function randomSplit(n: number, options: SplitOptions): Split {
   const perm = Rng.derive(seed, 0x5e2).permutation(n);
   const nVal = Math.round(f * n);
   return { train: perm.slice(nVal).sort(), val: perm.slice(0, nVal).sort() };
-}
-
-/**
- * Writes `value` as JSON to a temporary file next to `path`, then renames it over `path`, so
- * that a reader never sees a half-written file. Creates no folders.
- */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  const tmp = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(value, null, 1) + "\n", { createNew: true });
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: cannot write the file (${e instanceof Error ? e.message : e})`, { cause: e });
-  }
 }
 
 const FORMAT = "meddiff-split";

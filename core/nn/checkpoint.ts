@@ -12,6 +12,7 @@
  * file in the same folder and renames it over the target. Loading validates the whole file
  * against the objects passed in before it changes any of them.
  */
+import { writeFileAtomic } from "../io.ts";
 import { fmtShape, sameShape } from "../shape.ts";
 import { scope } from "../scope.ts";
 import type { Tensor } from "../tensor.ts";
@@ -162,28 +163,6 @@ function startReads(tensors: Map<string, Tensor>, op: string): Promise<Record<st
   });
 }
 
-/** Writes `bytes` to a temporary file next to `path`, flushes it to disk and renames it over `path`. */
-async function writeAtomic(path: string, bytes: Uint8Array, op: string): Promise<void> {
-  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-    for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
-    await file.syncData();
-    file.close();
-    file = undefined;
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    try {
-      file?.close();
-    } catch { /* already closed */ }
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${op}: cannot write the file (${e instanceof Error ? e.message : e})`);
-  }
-}
-
 function toPath(path: string | URL, op: string): string {
   if (path instanceof URL) {
     if (path.protocol !== "file:") throw new TypeError(`${op}: only file: URLs are supported, got ${path}`);
@@ -249,7 +228,7 @@ export async function saveCheckpoint(path: string | URL, state: CheckpointState)
     for (const t of Object.values(handles)) t.dispose();
   }
   const host = await reads;
-  await writeAtomic(file, encodeSafetensors(host, meta), op);
+  await writeFileAtomic(file, encodeSafetensors(host, meta), { what: op });
 }
 
 function optimizerMeta(opt: Optimizer<BaseHyper>, model: Module, tensors: Map<string, Tensor>): OptimizerMeta {

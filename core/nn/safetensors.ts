@@ -6,6 +6,7 @@
  * Writes F32, I32 and BOOL; reads those plus F16 and BF16 (as float32) and I64 (as int32,
  * range-checked). Every entry is validated before any tensor is created.
  */
+import { writeFileAtomic } from "../io.ts";
 import type { DType } from "../dtype.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -293,14 +294,5 @@ export async function saveSafetensors(
     path = decodeURIComponent(path.pathname);
   }
   const bytes = encodeSafetensors(await toHost(tensors), metadata);
-  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`saveSafetensors ${path}: ${e instanceof Error ? e.message : e}`);
-  }
+  await writeFileAtomic(path, bytes, { what: `saveSafetensors ${path}` });
 }
