@@ -102,14 +102,19 @@ export function convBench(pass: ConvPass, g: ConvGeom): TuneBench {
   const x = { buffer: buffer(g.N * g.C * S), offset: 0, strides: [g.C * S, S, H * W, W, 1] };
   const w = { buffer: buffer(g.O * Kg), offset: 0 };
   const y = buffer(g.N * g.O * L);
-  const scratch = new Map<number, GPUBuffer>();
+  // Each allocation of one run gets its own buffer (two scratch areas of equal size must not
+  // alias: one is read while the other is written); later runs reuse them in the same order.
+  const scratch = new Map<string, GPUBuffer>();
+  let calls = 0;
   const alloc = (floats: number): GPUBuffer => {
-    let b = scratch.get(floats);
-    if (!b) scratch.set(floats, b = buffer(floats));
+    const key = `${calls++}:${floats}`;
+    let b = scratch.get(key);
+    if (!b) scratch.set(key, b = buffer(floats));
     return b;
   };
   return {
     run(c) {
+      calls = 0;
       const v = c as ConvVariant;
       if (pass === "forward") convForward(v, g, x, w, y, alloc);
       else if (pass === "dataGrad") convDataGrad(v, g, { buffer: y, offset: 0 }, w, x.buffer, alloc);

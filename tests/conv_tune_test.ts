@@ -1,0 +1,55 @@
+/**
+ * The convolution autotuner's benches run every candidate kernel on scratch buffers. Two
+ * scratch areas of one pass may have the same size (im2col columns and per-image partials of
+ * the weight gradient when the output has as many pixels as channels): they must not share a
+ * buffer, or the GEMM reads and writes one binding (a WebGPU validation error).
+ */
+import { synchronize } from "../core/device.ts";
+import { tensor } from "../mod.ts";
+import type { ConvGeom, ConvPass } from "../core/kernels/conv_launch.ts";
+import { convBench, convCandidates } from "../core/kernels/conv_select.ts";
+import { gpuTest } from "./_util.ts";
+import { assert } from "./_asserts.ts";
+
+gpuTest("conv autotune benches: scratch buffers of equal size do not alias (weight gradient, L = O)", async () => {
+  // 8×8 output pixels = 64 = output channels: columns [Kg, L] and partials [O, Kg] are the same size.
+  const g: ConvGeom = {
+    N: 2,
+    C: 64,
+    O: 64,
+    G: 1,
+    inSize: [1, 8, 8],
+    outSize: [1, 8, 8],
+    kernel: [1, 3, 3],
+    stride: [1, 1, 1],
+    padding: [0, 1, 1],
+    dilation: [1, 1, 1],
+  };
+  // A buffer kernel binds the GEMM's operands directly (the texture kernels pack them first,
+  // which hides the aliasing): force one.
+  const before = Deno.env.get("MEDDIFF_MATMUL");
+  Deno.env.set("MEDDIFF_MATMUL", "rb8");
+  try {
+    await runAllCandidates(g);
+  } finally {
+    if (before === undefined) Deno.env.delete("MEDDIFF_MATMUL");
+    else Deno.env.set("MEDDIFF_MATMUL", before);
+  }
+});
+
+async function runAllCandidates(g: ConvGeom): Promise<void> {
+  for (const pass of ["forward", "dataGrad", "weightGrad"] as ConvPass[]) {
+    const candidates = convCandidates(pass, g);
+    assert(candidates.includes("gemm"), `${pass}: gemm is a candidate`);
+    for (const c of candidates) {
+      const bench = convBench(pass, g);
+      try {
+        bench.run(c);
+        await synchronize();
+        await tensor([1]).data(); // a read-back throws a validation error of the batch as a GpuError
+      } finally {
+        bench.dispose();
+      }
+    }
+  }
+}
