@@ -96,6 +96,8 @@ export type { DropoutOptions, StochasticDepthOptions } from "./ops/dropout.ts";
 export { conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d, tuneConv2d } from "./ops/conv.ts";
 export type { ConvOptions, ConvTransposeOptions, IntOrTuple } from "./ops/conv.ts";
 export * from "./optim/mod.ts";
+export { focalLoss } from "./ops/focal_loss.ts";
+export type { FocalLossOptions } from "./ops/focal_loss.ts";
 export { scaledDotProductAttention } from "./ops/attention.ts";
 export type { AttentionImpl, AttentionOptions } from "./ops/attention.ts";
 export {
