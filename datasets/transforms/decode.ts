@@ -1,0 +1,118 @@
+/**
+ * Decoding as a transform: {@linkcode decodeImage} turns a sample whose image is a file path or
+ * encoded bytes (PNG, JPEG, TIFF, WebP, ...) into a uint8 HWC {@linkcode Raster} with `sharp`;
+ * {@linkcode decodeRaster} is the same step as a plain function. A sample that already holds a
+ * raster passes through (converted to the requested channel count).
+ * @module
+ */
+import sharp from "sharp";
+import type { Rng } from "../rng.ts";
+import { DatasetError, type Raster, type Sample, type Transform } from "../types.ts";
+import { isRaster } from "./_image.ts";
+
+/** What {@linkcode decodeRaster} reads: a file path, or the encoded bytes of an image file. */
+export type ImageSource = string | Uint8Array | ArrayBuffer;
+
+/** Options of {@linkcode decodeImage} and {@linkcode decodeRaster}. */
+export interface DecodeOptions {
+  /** 1 (greyscale) or 3 (sRGB) channels, alpha dropped; default: as stored in the file. */
+  channels?: 1 | 3;
+}
+
+function checkChannels(channels: unknown, op: string): void {
+  if (channels !== undefined && channels !== 1 && channels !== 3) {
+    throw new RangeError(`${op}: channels must be 1 or 3 (or left out to keep the file's), got ${channels}`);
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Decodes a file path or encoded bytes into a uint8 HWC {@linkcode Raster} (16-bit images are
+ * scaled to 8 bits). With `channels`, the image is converted to sRGB by sharp (alpha dropped),
+ * and for `channels: 1` reduced to the luma 0.299 R + 0.587 G + 0.114 B of the sRGB values, as
+ * PIL's `convert("L")` and torchvision's `rgb_to_grayscale` compute it (sharp's own greyscale
+ * works in linear light and gives brighter greys for saturated colours). A missing, corrupt or
+ * truncated file throws a {@linkcode DatasetError} naming `name` (default: the path, or
+ * `"<bytes>"`).
+ */
+export async function decodeRaster(
+  source: ImageSource,
+  options: DecodeOptions & { name?: string } = {},
+): Promise<Raster> {
+  checkChannels(options.channels, "decodeRaster");
+  const name = options.name ?? (typeof source === "string" ? source : "<bytes>");
+  if (typeof source !== "string" && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+    throw new TypeError(`decodeRaster: ${name}: expected a file path or encoded bytes, got ${typeof source}`);
+  }
+  let result: { data: Uint8Array; info: sharp.OutputInfo };
+  try {
+    let img = sharp(source instanceof ArrayBuffer ? new Uint8Array(source) : source, { failOn: "warning" });
+    if (options.channels !== undefined) img = img.removeAlpha().toColourspace("srgb");
+    result = await img.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new DatasetError(name, `cannot decode the image (${message(e)})`, { cause: e });
+  }
+  const { data, info } = result;
+  const raster: Raster = {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+  };
+  return options.channels === undefined ? raster : convertChannels(raster, options.channels);
+}
+
+/**
+ * A raster with `channels` channels: grey → RGB repeats the value; RGB(A) → grey is the luma
+ * 0.299 R + 0.587 G + 0.114 B (rounded for uint8); alpha is dropped.
+ */
+export function convertChannels(raster: Raster, channels: 1 | 3): Raster {
+  checkChannels(channels, "convertChannels");
+  const { data, width, height, channels: c } = raster;
+  if (c === channels) return raster;
+  if (c < 1 || c > 4) throw new RangeError(`convertChannels: expected a raster of 1 to 4 channels, got ${c}`);
+  const n = width * height;
+  const out = data instanceof Uint8Array ? new Uint8Array(n * channels) : new Float32Array(n * channels);
+  const round = data instanceof Uint8Array;
+  for (let p = 0; p < n; p++) {
+    const i = p * c;
+    if (channels === 3) {
+      if (c <= 2) out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = data[i];
+      else {
+        out[3 * p] = data[i];
+        out[3 * p + 1] = data[i + 1];
+        out[3 * p + 2] = data[i + 2];
+      }
+    } else {
+      const v = c <= 2 ? data[i] : 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+      out[p] = round ? Math.round(v) : v;
+    }
+  }
+  return { data: out, width, height, channels };
+}
+
+/**
+ * Decodes `sample.image` — a file path or encoded bytes — into a uint8 HWC raster with `sharp`.
+ * Errors name the file: the path, else `sample.meta.path`, else `sample.id`. A sample that
+ * already holds a raster passes through, converted to `channels` when they differ.
+ */
+export function decodeImage(options: DecodeOptions = {}): Transform<Sample<unknown>, Sample<Raster>> {
+  checkChannels(options.channels, "decodeImage");
+  const { channels } = options;
+  return async (sample: Sample<unknown>, _rng: Rng): Promise<Sample<Raster>> => {
+    const src = sample.image;
+    if (isRaster(src)) return { ...sample, image: channels ? convertChannels(src, channels) : src };
+    const metaPath = typeof sample.meta?.path === "string" ? sample.meta.path : undefined;
+    const name = typeof src === "string" ? src : metaPath ?? sample.id ?? "<bytes>";
+    if (typeof src !== "string" && !(src instanceof Uint8Array) && !(src instanceof ArrayBuffer)) {
+      throw new TypeError(
+        `decodeImage: ${name}: expected sample.image to be a file path, encoded bytes or a Raster, got ` +
+          (src === null ? "null" : typeof src === "object" ? `an object with keys {${Object.keys(src)}}` : typeof src),
+      );
+    }
+    return { ...sample, image: await decodeRaster(src, { channels, name }) };
+  };
+}
