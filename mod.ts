@@ -11,3 +11,4 @@ export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./core/nn/chec
 export * from "./samplers/mod.ts";
 export * from "./metrics/mod.ts";
 export * from "./plots/mod.ts";
+export * from "./datasets/mod.ts";

@@ -20,7 +20,8 @@
  * ```
  * @module
  */
-import sharp from "sharp";
+import type { OutputInfo } from "sharp";
+import { loadSharp } from "./sharp.ts";
 import { writeJsonAtomic } from "../core/io.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
 
@@ -78,7 +79,8 @@ function sizeProblem(width: number | undefined, height: number | undefined, expe
 export async function readRasterFile(path: string, options: ReadRasterOptions = {}): Promise<Raster> {
   checkChannels(options.channels, "readRasterFile");
   checkSize(options.expectSize, "readRasterFile");
-  let result: { data: Uint8Array; info: sharp.OutputInfo };
+  let result: { data: Uint8Array; info: OutputInfo };
+  const sharp = await loadSharp();
   try {
     let img = sharp(path);
     if (options.channels === 1) img = img.removeAlpha().greyscale();
@@ -143,7 +145,7 @@ export async function checkImageFiles(
         continue;
       }
       try {
-        const m = await sharp(paths[i]).metadata();
+        const m = await (await loadSharp())(paths[i]).metadata();
         out[i] = sizeProblem(m.width, m.height, expectSize);
       } catch (e) {
         out[i] = `cannot read the image header (${message(e)})`;

@@ -5,7 +5,7 @@
  * @module
  */
 import { writeFileAtomic } from "../core/io.ts";
-import sharp from "sharp";
+import { loadSharp } from "../datasets/sharp.ts";
 
 /** Options of {@linkcode renderSvgToPng} and {@linkcode svgToPngBytes}. */
 export interface RenderOptions {
@@ -40,6 +40,7 @@ export async function svgToPngBytes(svg: string, options: RenderOptions = {}): P
   checkSvg(fn, svg);
   const scale = checkScale(fn, options.scale ?? 1);
   try {
+    const sharp = await loadSharp();
     const out = await sharp(new TextEncoder().encode(svg), { density: 72 * scale }).png().toBuffer();
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (e) {

@@ -27,7 +27,7 @@
  * to a square centred on it), which makes the middle-row radius estimate reliable.
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "../sharp.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../types.ts";
 import { gaussianKernel, separableFilter } from "./_filters.ts";
 import { allocLike, bound, imageTransform, type Img, toImage, viewImage, writePlane } from "./_image.ts";
@@ -148,6 +148,7 @@ async function sharpBlur(img: Img, o: BenGrahamOptions, r: number): Promise<Img>
   const half = (ksize - 1) / 2;
   const minAmplitude = Math.exp(-(half * half) / (2 * sigma * sigma)) * 0.999;
   const { width, height, channels } = img;
+  const sharp = await loadSharp();
   const buf = await sharp(img.data, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } })
     .blur({ sigma, precision: "approximate", minAmplitude })
     .raw()

@@ -5,7 +5,8 @@
  * raster passes through (converted to the requested channel count).
  * @module
  */
-import sharp from "sharp";
+import type { OutputInfo } from "sharp";
+import { loadSharp } from "../sharp.ts";
 import type { Rng } from "../rng.ts";
 import { DatasetError, type Raster, type Sample, type Transform } from "../types.ts";
 import { isRaster } from "./_image.ts";
@@ -47,7 +48,8 @@ export async function decodeRaster(
   if (typeof source !== "string" && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
     throw new TypeError(`decodeRaster: ${name}: expected a file path or encoded bytes, got ${typeof source}`);
   }
-  let result: { data: Uint8Array; info: sharp.OutputInfo };
+  let result: { data: Uint8Array; info: OutputInfo };
+  const sharp = await loadSharp();
   try {
     let img = sharp(source instanceof ArrayBuffer ? new Uint8Array(source) : source, { failOn: "warning" });
     if (options.channels !== undefined) img = img.removeAlpha().toColourspace("srgb");

@@ -11,27 +11,9 @@
  *
  * @module
  */
+import { loadSharp } from "../../datasets/sharp.ts";
 import { writeFileAtomic } from "../../core/io.ts";
 import { joinPath, writeNew } from "./run_dir.ts";
-
-type Sharp = typeof import("sharp");
-let sharpLoading: Promise<Sharp> | undefined;
-
-/**
- * sharp (libvips, a native library) is loaded on the first PNG encode or decode, so that
- * importing this module, or the task library, needs no --allow-ffi when no PNG is written.
- */
-function loadSharp(): Promise<Sharp> {
-  sharpLoading ??= import("sharp").then((m) => m.default).catch((e) => {
-    sharpLoading = undefined;
-    throw new Error(
-      `PNG support needs the npm package sharp and the permissions --allow-ffi --allow-env --allow-read: ${
-        e instanceof Error ? e.message : e
-      }`,
-    );
-  });
-  return sharpLoading;
-}
 
 /** An 8-bit image, rows top to bottom, pixels interleaved (HWC). */
 export interface Raster {

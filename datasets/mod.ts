@@ -1,0 +1,24 @@
+/**
+ * The data layer: readers (image folders, CSV-labelled images, MedMNIST `.npz`, NIfTI, DICOM,
+ * safetensors latents, the embedded procedural set), seeded transforms (`transforms`),
+ * stratified splits, samplers and the prefetching `DataLoader`.
+ * @module
+ */
+export * from "./types.ts";
+export { Rng } from "./rng.ts";
+export * from "./npy.ts";
+export * from "./npz.ts";
+export * from "./medmnist.ts";
+export * from "./tensor_dataset.ts";
+export * from "./nifti.ts";
+export * from "./dicom.ts";
+export { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "./dicom_rle.ts";
+export * from "./volume_dataset.ts";
+export * from "./image_folder.ts";
+export * from "./csv_dataset.ts";
+export * from "./split.ts";
+export * from "./sampler.ts";
+export * from "./subset.ts";
+export * from "./procedural.ts";
+export * from "./loader.ts";
+export * as transforms from "./transforms/mod.ts";
