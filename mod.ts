@@ -12,3 +12,6 @@ export * from "./samplers/mod.ts";
 export * from "./metrics/mod.ts";
 export * from "./plots/mod.ts";
 export * from "./datasets/mod.ts";
+export { UNet } from "./models/unet.ts";
+export type { UNetOptions } from "./models/unet.ts";
+export { efficientnetB0, efficientnetB4, resnet18, resnet34, resnet50, vitS16 } from "./models/mod.ts";

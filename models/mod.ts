@@ -16,3 +16,15 @@ export {
 export type { EfficientNetOptions } from "./efficientnet.ts";
 export { Encoder, EncoderBlock, VisionTransformer, vitB16, vitS16 } from "./vit.ts";
 export type { VisionTransformerOptions } from "./vit.ts";
+export { resolveUNetConfig, UNet } from "./unet.ts";
+export type { UNetConfig, UNetOptions } from "./unet.ts";
+export {
+  AttentionBlock2D,
+  DownBlock2D,
+  Downsample2D,
+  ResnetBlock2D,
+  UNetMidBlock2D,
+  UpBlock2D,
+  Upsample2D,
+} from "./unet_blocks.ts";
+export { TimestepEmbedding, timestepEmbedding, Timesteps } from "./embeddings.ts";
