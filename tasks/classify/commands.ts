@@ -1,0 +1,173 @@
+/**
+ * The classifier workflow's command-line entry points as functions (`tasks/train_classifier.ts`
+ * and `tasks/evaluate.ts` call them with `Deno.args`; tests call them directly).
+ * @module
+ */
+import { latestCheckpoint, loadCheckpoint } from "../../core/nn/checkpoint.ts";
+import { openImageData } from "../common/data.ts";
+import { parseTaskArgs } from "../lib/args.ts";
+import { ConfigError, loadConfig } from "../lib/config.ts";
+import { Logger } from "../lib/logger.ts";
+import { createRunDir, dirName, joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
+import { resolveResume } from "../common/resume.ts";
+import { saveRunDataInfo } from "../common/run_info.ts";
+import { classifierSchema } from "./config.ts";
+import { writeEvaluation } from "./evaluate.ts";
+import { buildClassifier } from "./model.ts";
+import type { MetricValue } from "./predict.ts";
+import { predict } from "./predict.ts";
+import { bestClassifierPath, type ClassifierTrainResult, evalLoader, trainClassifier } from "./trainer.ts";
+
+/** What `deno task train-classifier` did. */
+export interface TrainClassifierResult {
+  /** The run folder. */
+  run: RunDir;
+  /** The training summary. */
+  result: ClassifierTrainResult;
+}
+
+/** `deno task train-classifier [--config f] [--resume r] [--key.path v …]`; null after `--help`. */
+export async function trainClassifierCommand(
+  argv: readonly string[],
+  quiet = false,
+): Promise<TrainClassifierResult | null> {
+  const args = parseTaskArgs(argv, {
+    name: "train-classifier",
+    description:
+      "Trains a ResNet / EfficientNet / ViT classifier and keeps the best checkpoint by a validation metric.",
+    options: {
+      config: {
+        description: "YAML configuration file (defaults: ResNet-18 on the embedded procedural set)",
+        valueName: "file",
+      },
+      resume: { description: "continue a run: its folder or one of its checkpoints", valueName: "run|checkpoint" },
+    },
+    schema: classifierSchema,
+  });
+  if (args.help) {
+    console.log(args.helpText);
+    return null;
+  }
+  let run: RunDir | undefined, resumeFrom: string | undefined;
+  if (args.options.resume) {
+    if (args.options.config) {
+      throw new ConfigError(["--config and --resume exclude each other (a run keeps its config)"]);
+    }
+    if (args.overrides.length > 0) throw new ConfigError(["a resumed run keeps its config: no --key overrides"]);
+    resumeFrom = await resolveResume(args.options.resume);
+    run = await openRunDir(dirName(dirName(resumeFrom)));
+  }
+  const loaded = await loadConfig(classifierSchema, {
+    file: run ? run.configPath : args.options.config,
+    overrides: args.overrides,
+    taskOptions: args.known,
+  });
+  const cfg = loaded.config;
+  const data = await openImageData(cfg.data, cfg.seed);
+  if (cfg.model.pretrained !== null) {
+    try {
+      await Deno.stat(cfg.model.pretrained);
+    } catch {
+      throw new ConfigError([`model.pretrained ${cfg.model.pretrained} does not exist`]);
+    }
+  }
+  if (!run) {
+    run = await createRunDir(cfg.output.root, cfg.name);
+    await loaded.saveResolvedConfig(run);
+    await saveRunDataInfo(run, { classes: data.classes, channels: data.channels, imageSize: data.imageSize });
+  }
+  const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
+  log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
+  try {
+    const result = await trainClassifier(cfg, data, run, log, { resumeFrom, quiet });
+    log.info(
+      `trained ${result.step} steps in ${result.epochsDone} epochs (${result.seconds.toFixed(0)} s, ` +
+        `${result.imagesPerSecond.toFixed(1)} images/s); best validation ${cfg.train.selectMetric} ` +
+        `${result.best?.toFixed(4) ?? "n/a"}; evaluate with: deno task evaluate --run ${run.path}`,
+    );
+    return { run, result };
+  } finally {
+    log.close();
+  }
+}
+
+/** What `deno task evaluate` wrote. */
+export interface EvaluateResult {
+  /** Folder of the outputs. */
+  outDir: string;
+  /** File names written. */
+  files: string[];
+  /** The metrics (with intervals). */
+  metrics: Record<string, MetricValue>;
+}
+
+/** `deno task evaluate --run <dir> [--split test|val|train] [--checkpoint best|latest|file] [--bootstrap n]`. */
+export async function evaluateCommand(argv: readonly string[], quiet = false): Promise<EvaluateResult | null> {
+  const args = parseTaskArgs(argv, {
+    name: "evaluate",
+    description: "Evaluates a classifier run's best checkpoint: metrics with bootstrap CIs, report, ROC, confusion.",
+    options: {
+      run: { description: "the run folder (required)", valueName: "dir" },
+      split: { description: "test (default), val or train", valueName: "name", default: "test" },
+      checkpoint: { description: "best (default), latest, or a checkpoint file", valueName: "which", default: "best" },
+      bootstrap: { description: "bootstrap resamples (default: the run's evaluate.bootstrap)", valueName: "n" },
+      out: { description: "output folder (default: <run>/eval-<split>)", valueName: "dir" },
+    },
+  });
+  if (args.help) {
+    console.log(args.helpText);
+    return null;
+  }
+  const o = args.options;
+  if (!o.run) throw new ConfigError(["--run <dir> is required (a folder made by deno task train-classifier)"]);
+  if (args.overrides.length > 0) throw new ConfigError([`unknown arguments: ${args.overrides.join(" ")}`]);
+  const split = o.split!;
+  if (split !== "test" && split !== "val" && split !== "train") {
+    throw new ConfigError([`--split must be test, val or train, got ${split}`]);
+  }
+  const run = await openRunDir(o.run);
+  const cfg = (await loadConfig(classifierSchema, { file: run.configPath })).config;
+  let bootstrap = cfg.evaluate.bootstrap;
+  if (o.bootstrap !== undefined) {
+    bootstrap = Number(o.bootstrap);
+    if (!Number.isInteger(bootstrap) || bootstrap < 0) {
+      throw new ConfigError([`--bootstrap must be an integer ≥ 0, got ${o.bootstrap}`]);
+    }
+  }
+  const data = await openImageData(cfg.data, cfg.seed);
+  if (split === "test" && !data.test) {
+    throw new ConfigError([`the run's data (${cfg.data.dataset}) has no test split; use --split val`]);
+  }
+  let ckpt: string | undefined = o.checkpoint === "best" ? bestClassifierPath(run) : o.checkpoint;
+  if (o.checkpoint === "latest") ckpt = await latestCheckpoint(run.checkpointsDir);
+  if (!ckpt) throw new Error(`${run.path}: no checkpoint to evaluate`);
+  const model = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
+  await loadCheckpoint(ckpt, { model, restoreRng: false });
+  const pred = await predict(model, evalLoader(cfg, data, split));
+  let jsonl: string | undefined;
+  try {
+    jsonl = await Deno.readTextFile(run.metricsPath);
+  } catch { /* no training log to plot */ }
+  const outDir = o.out ?? joinPath(run.path, `eval-${split}`);
+  const { metrics, files } = await writeEvaluation(pred, outDir, {
+    classes: data.classes,
+    split,
+    bootstrap,
+    eceBins: cfg.evaluate.eceBins,
+    seed: cfg.seed,
+    metricsJsonl: jsonl,
+    checkpoint: ckpt,
+  });
+  if (!quiet) {
+    const show = (k: string) => {
+      const m = metrics[k];
+      const ci = m.lower !== undefined ? ` [${m.lower.toFixed(3)}, ${m.upper!.toFixed(3)}]` : "";
+      return `${k} ${m.value.toFixed(4)}${ci}`;
+    };
+    console.log(`${split} (${pred.yTrue.length} samples), ${ckpt}:`);
+    for (const k of ["accuracy", "balanced_accuracy", "macro_f1", "auroc", "qwk", "ece"]) console.log(`  ${show(k)}`);
+    console.log(`wrote ${files.map((f) => joinPath(outDir, f)).join(", ")}`);
+  }
+  model.dispose();
+  return { outDir, files, metrics };
+}

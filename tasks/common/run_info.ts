@@ -1,0 +1,34 @@
+/** `data.json` of a DDPM run: what sampling needs to know about the data without opening it. */
+import { writeJsonAtomic } from "../../core/io.ts";
+import { joinPath, type RunDir } from "../lib/run_dir.ts";
+
+/** Image shape and class names of a run's data (the class→index map). */
+export interface RunDataInfo {
+  /** Class names by index. */
+  classes: string[];
+  /** Image channels. */
+  channels: number;
+  /** Image side in pixels. */
+  imageSize: number;
+}
+
+/** Writes `<run>/data.json` atomically. */
+export function saveRunDataInfo(run: RunDir, info: RunDataInfo): Promise<void> {
+  return writeJsonAtomic(joinPath(run.path, "data.json"), info);
+}
+
+/** Reads `<run>/data.json`, checking its fields. */
+export async function loadRunDataInfo(run: RunDir): Promise<RunDataInfo> {
+  const path = joinPath(run.path, "data.json");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(`${path}: cannot read the run's data description (${e instanceof Error ? e.message : e})`);
+  }
+  const r = raw as Partial<RunDataInfo>;
+  const ok = Array.isArray(r.classes) && r.classes.every((c) => typeof c === "string") &&
+    Number.isInteger(r.channels) && Number.isInteger(r.imageSize);
+  if (!ok) throw new Error(`${path}: expected {classes: string[], channels: integer, imageSize: integer}`);
+  return { classes: r.classes!, channels: r.channels!, imageSize: r.imageSize! };
+}

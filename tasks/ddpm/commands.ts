@@ -1,0 +1,198 @@
+/**
+ * The DDPM workflow's command-line entry points as functions (`tasks/train.ts` and
+ * `tasks/sample.ts` call them with `Deno.args`; tests call them directly).
+ * @module
+ */
+import { latestCheckpoint, loadCheckpoint } from "../../core/nn/checkpoint.ts";
+import { EMA } from "../../core/optim/ema.ts";
+import { parseTaskArgs } from "../lib/args.ts";
+import { ConfigError, loadConfig } from "../lib/config.ts";
+import { Logger } from "../lib/logger.ts";
+import { createRunDir, dirName, joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
+import { openImageData } from "../common/data.ts";
+import { ddpmSchema } from "./config.ts";
+import { buildUNet } from "./model.ts";
+import { loadRunDataInfo, saveRunDataInfo } from "../common/run_info.ts";
+import { writeSampleGrids } from "./sampling.ts";
+import { bestCheckpointPath, trainDdpm, type TrainResult } from "./trainer.ts";
+import { resolveResume } from "../common/resume.ts";
+
+/** What `deno task train` did. */
+export interface TrainCommandResult {
+  /** The run folder. */
+  run: RunDir;
+  /** The training summary (model, EMA, steps, losses). */
+  result: TrainResult;
+  /** Sample figures written (file names in `<run>/samples`). */
+  samples: string[];
+}
+
+/** `deno task train [--config f] [--resume r] [--key.path v …]`; null after `--help`. `quiet` logs warnings only. */
+export async function trainCommand(argv: readonly string[], quiet = false): Promise<TrainCommandResult | null> {
+  const args = parseTaskArgs(argv, {
+    name: "train",
+    description: "Trains a class-conditional DDPM (U-Net, classifier-free guidance) and samples grids.",
+    flags: { "no-sample": { description: "skip the sample grids at the end" } },
+    options: {
+      config: { description: "YAML configuration file (defaults: the embedded default run)", valueName: "file" },
+      resume: { description: "continue a run: its folder or one of its checkpoints", valueName: "run|checkpoint" },
+    },
+    schema: ddpmSchema,
+  });
+  if (args.help) {
+    console.log(args.helpText);
+    return null;
+  }
+  let run: RunDir | undefined, resumeFrom: string | undefined;
+  if (args.options.resume) {
+    if (args.options.config) {
+      throw new ConfigError(["--config and --resume exclude each other (a run keeps its config)"]);
+    }
+    resumeFrom = await resolveResume(args.options.resume);
+    run = await openRunDir(dirName(dirName(resumeFrom)));
+  }
+  const loaded = await loadConfig(ddpmSchema, {
+    file: run ? run.configPath : args.options.config,
+    overrides: args.overrides,
+    taskOptions: args.known,
+  });
+  const cfg = loaded.config;
+  const data = await openImageData(cfg.data, cfg.seed); // bad data paths fail here, before a run folder exists
+  if (!run) {
+    run = await createRunDir(cfg.output.root, cfg.name);
+    await loaded.saveResolvedConfig(run);
+    await saveRunDataInfo(run, { classes: data.classes, channels: data.channels, imageSize: data.imageSize });
+  }
+  const resumedRun = run;
+  // A resumed run's config changes only once its checkpoint has loaded into the new config's model.
+  const onResumed = args.overrides.length > 0
+    ? async () => {
+      await loaded.saveResolvedConfig(resumedRun);
+    }
+    : undefined;
+  const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
+  log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
+  try {
+    const result = await trainDdpm(cfg, data, run, log, { resumeFrom, quiet, onResumed });
+    const summary: TrainCommandResult = { run, result, samples: [] };
+    log.info(
+      `trained ${result.step} steps in ${result.epochsDone} epochs at ${result.imagesPerSecond.toFixed(1)} images/s; ` +
+        `best validation loss ${result.bestValLoss?.toFixed(4) ?? "n/a"}`,
+    );
+    if (!result.interrupted && !args.flags["no-sample"]) {
+      const s = cfg.sample;
+      result.ema.store(); // sample with the averaged weights, keep the training ones in the model
+      result.ema.copyTo();
+      try {
+        const out = await writeSampleGrids(result.unet, cfg, data, run.samplesDir, { ...s, imageFolder: null });
+        summary.samples = out.files;
+        log.info(
+          `samples (${s.sampler}, ${s.steps} steps, guidance ${s.guidance}) in ${out.seconds.toFixed(1)} s: ` +
+            out.files.map((f) => `${run!.samplesDir}/${f}`).join(", "),
+        );
+      } finally {
+        result.ema.restore();
+      }
+    }
+    return summary;
+  } finally {
+    log.close();
+  }
+}
+
+function numberOption(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  integer: boolean,
+  min: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+    throw new ConfigError([`--${name} must be ${integer ? "an integer" : "a number"} ≥ ${min}, got ${value}`]);
+  }
+  return n;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What `deno task sample` wrote. */
+export interface SampleCommandResult {
+  /** The checkpoint sampled from. */
+  checkpoint: string;
+  /** Folder of the figures. */
+  outDir: string;
+  /** Figure file names. */
+  files: string[];
+  /** Folder of the individual images, when asked for. */
+  imageFolder: string | null;
+}
+
+/** `deno task sample --run <dir> [...]`; null after `--help`. */
+export async function sampleCommand(argv: readonly string[], quiet = false): Promise<SampleCommandResult | null> {
+  const args = parseTaskArgs(argv, {
+    name: "sample",
+    description: "Samples grids (and optionally an image folder) from a trained DDPM run.",
+    options: {
+      run: { description: "the run folder (required)", valueName: "dir" },
+      checkpoint: { description: "best (default when present), latest, or a checkpoint file", valueName: "which" },
+      guidance: { description: "classifier-free guidance scale (default: the run's sample.guidance)", valueName: "s" },
+      steps: { description: "denoising steps (default: sample.steps)", valueName: "n" },
+      sampler: { description: "ddim or ddpm (default: sample.sampler)", valueName: "name" },
+      "per-class": { description: "samples per class (default: sample.perClass)", valueName: "n" },
+      seed: { description: "noise seed (default: sample.seed)", valueName: "n" },
+      out: { description: "output folder (default: <run>/samples)", valueName: "dir" },
+      images: { description: "also write every sample as PNG into class folders", valueName: "dir", bare: "" },
+    },
+  });
+  if (args.help) {
+    console.log(args.helpText);
+    return null;
+  }
+  const o = args.options;
+  if (!o.run) throw new ConfigError(["--run <dir> is required (a folder made by deno task train)"]);
+  if (args.overrides.length > 0) throw new ConfigError([`unknown arguments: ${args.overrides.join(" ")}`]);
+  const run = await openRunDir(o.run);
+  const cfg = (await loadConfig(ddpmSchema, { file: run.configPath })).config;
+  const info = await loadRunDataInfo(run);
+  const sampler = o.sampler ?? cfg.sample.sampler;
+  if (sampler !== "ddim" && sampler !== "ddpm") {
+    throw new ConfigError([`--sampler must be ddim or ddpm, got ${sampler}`]);
+  }
+  const opts = {
+    sampler,
+    guidance: numberOption("guidance", o.guidance, cfg.sample.guidance, false, 0),
+    steps: numberOption("steps", o.steps, cfg.sample.steps, true, 1),
+    perClass: numberOption("per-class", o["per-class"], cfg.sample.perClass, true, 1),
+    seed: numberOption("seed", o.seed, cfg.sample.seed, true, 0),
+    progressionSteps: cfg.sample.progressionSteps,
+    imageFolder: o.images === undefined ? null : o.images === "" ? joinPath(run.path, "generated") : o.images,
+  };
+  const which = o.checkpoint ?? "best";
+  let ckpt: string | undefined;
+  if (which === "best") ckpt = (await exists(bestCheckpointPath(run))) ? bestCheckpointPath(run) : undefined;
+  else if (which !== "latest") ckpt = which;
+  ckpt ??= await latestCheckpoint(run.checkpointsDir);
+  if (!ckpt) throw new Error(`${run.path}: no checkpoint to sample from (checkpoints/ is empty)`);
+  const unet = buildUNet(cfg, { channels: info.channels, imageSize: info.imageSize, numClasses: info.classes.length });
+  const ema = new EMA(() => unet.namedParameters(), { decay: cfg.train.emaDecay });
+  await loadCheckpoint(ckpt, { model: unet, ema, restoreRng: false });
+  ema.copyTo();
+  const out = o.out ?? run.samplesDir;
+  const result = await writeSampleGrids(unet, cfg, info, out, opts);
+  if (!quiet) {
+    console.log(
+      `${ckpt} → ${out}: ${result.files.join(", ")}${opts.imageFolder ? `; images in ${opts.imageFolder}` : ""} ` +
+        `(${opts.sampler}, ${opts.steps} steps, guidance ${opts.guidance}, ${result.seconds.toFixed(1)} s)`,
+    );
+  }
+  return { checkpoint: ckpt, outDir: out, files: result.files, imageFolder: opts.imageFolder };
+}

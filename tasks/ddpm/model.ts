@@ -1,0 +1,57 @@
+/** The U-Net and the noise schedulers of a DDPM run, built from its configuration. */
+import type { Generator } from "../../core/ops/random.ts";
+import { UNet } from "../../models/unet.ts";
+import { DDIMScheduler } from "../../samplers/ddim.ts";
+import { DDPMScheduler } from "../../samplers/ddpm.ts";
+import type { BetaSchedule, PredictionType } from "../../samplers/schedule.ts";
+import type { DdpmConfig } from "./config.ts";
+
+/** What the model needs to know about the data. */
+export interface DataShape {
+  /** Image channels. */
+  channels: number;
+  /** Image side. */
+  imageSize: number;
+  /** Number of classes (the U-Net adds one null class for guidance). */
+  numClasses: number;
+}
+
+/** The class-conditional U-Net of the configuration. */
+export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generator): UNet {
+  const m = cfg.model;
+  return new UNet({
+    inChannels: data.channels,
+    outChannels: data.channels,
+    baseChannels: m.baseChannels,
+    channelMults: m.channelMults,
+    numResBlocks: m.numResBlocks,
+    attentionResolutions: m.attentionResolutions,
+    numHeads: m.numHeads,
+    dropout: m.dropout,
+    numClasses: data.numClasses,
+    imageSize: data.imageSize,
+    generator,
+  });
+}
+
+function common(cfg: DdpmConfig) {
+  const d = cfg.diffusion;
+  return {
+    numTrainTimesteps: d.numTrainTimesteps,
+    betaSchedule: d.betaSchedule as BetaSchedule,
+    predictionType: d.predictionType as PredictionType,
+    clipSample: true,
+  };
+}
+
+/** The training scheduler: DDPM over the configured schedule (its `addNoise` makes x_t). */
+export function buildTrainScheduler(cfg: DdpmConfig): DDPMScheduler {
+  return new DDPMScheduler(common(cfg));
+}
+
+/** The sampler the configuration names: DDIM (trailing spacing, ᾱ_final = 1) or DDPM. */
+export function buildSampler(cfg: DdpmConfig, kind: "ddpm" | "ddim"): DDPMScheduler | DDIMScheduler {
+  return kind === "ddim"
+    ? new DDIMScheduler({ ...common(cfg), timestepSpacing: "trailing", setAlphaToOne: true })
+    : buildTrainScheduler(cfg);
+}

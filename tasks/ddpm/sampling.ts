@@ -1,0 +1,133 @@
+/**
+ * Sample figures of a trained class-conditional DDPM: one grid per class, a grid of all
+ * classes (a row each), an unconditional grid (null class), a denoising-progression grid
+ * (predicted x̂₀ along the steps, one row per class) and, on request, every sample as a PNG in
+ * an image-folder layout (class sub-folders) that can augment a classifier's training set.
+ * @module
+ */
+import type { Tensor } from "../../core/tensor.ts";
+import type { UNet } from "../../models/unet.ts";
+import { ClassifierFreeGuidance } from "../../samplers/guidance.ts";
+import { DiffusionPipeline } from "../../samplers/pipeline.ts";
+import { imageGrid, saveImageFolder, savePng } from "../lib/image_grid.ts";
+import { joinPath } from "../lib/run_dir.ts";
+import type { DdpmConfig } from "./config.ts";
+import { buildSampler } from "./model.ts";
+
+/** What to sample. */
+export interface SampleGridOptions {
+  /** `"ddim"` or `"ddpm"`. */
+  sampler: string;
+  /** Denoising steps. */
+  steps: number;
+  /** Classifier-free guidance scale (1 = conditional only). */
+  guidance: number;
+  /** Samples per class. */
+  perClass: number;
+  /** Seed of the initial and step noise. */
+  seed: number;
+  /** Columns of the progression grid. */
+  progressionSteps: number;
+  /** Also write every sample as `<dir>/<class>/img_*.png`, when set. */
+  imageFolder?: string | null;
+}
+
+/** Shape and class names of the images. */
+export interface SampleDataInfo {
+  /** Channels. */
+  channels: number;
+  /** Side in pixels. */
+  imageSize: number;
+  /** Class names by index. */
+  classes: readonly string[];
+}
+
+/** The figures' file names, relative to the output folder. */
+export interface SampleGridFiles {
+  /** Every file written, in order. */
+  files: string[];
+  /** Seconds spent sampling. */
+  seconds: number;
+}
+
+const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
+
+/** Runs the sampler under `unet` and writes the figures into `outDir` (created if needed). */
+export async function writeSampleGrids(
+  unet: UNet,
+  cfg: DdpmConfig,
+  info: SampleDataInfo,
+  outDir: string,
+  opts: SampleGridOptions,
+): Promise<SampleGridFiles> {
+  const started = performance.now();
+  await Deno.mkdir(outDir, { recursive: true });
+  const { channels: C, imageSize: S, classes } = info;
+  const K = classes.length, P = opts.perClass;
+  const scheduler = buildSampler(cfg, opts.sampler === "ddpm" ? "ddpm" : "ddim");
+  const model = (x: Tensor, t: Tensor, y?: Tensor) => unet.call(x, t, y);
+  const files: string[] = [];
+  const wasTraining = unet.training;
+  unet.eval();
+  try {
+    // Conditional samples: classes in order, P each, with guidance; x̂₀ kept for the progression.
+    const every = Math.max(1, Math.floor(opts.steps / (opts.progressionSteps - 1)));
+    const labels = Int32Array.from({ length: K * P }, (_, i) => Math.floor(i / P));
+    const cond = await new DiffusionPipeline({
+      model,
+      scheduler,
+      guider: new ClassifierFreeGuidance({ guidanceScale: opts.guidance }),
+    }).generate({
+      batchSize: K * P,
+      sampleShape: [C, S, S],
+      classLabels: labels,
+      nullClass: K,
+      numInferenceSteps: opts.steps,
+      seed: opts.seed,
+      eta: opts.sampler === "ddim" ? 0 : undefined,
+      returnIntermediates: every,
+    });
+    const samples = await cond.samples.data() as Float32Array;
+    const steps = await Promise.all((cond.intermediates ?? []).map((t) => t.data() as Promise<Float32Array>));
+    cond.samples.dispose();
+    cond.intermediates?.forEach((t) => t.dispose());
+    const img = C * S * S;
+    const write = async (name: string, data: Float32Array, n: number, nrow: number) => {
+      await savePng(joinPath(outDir, name), imageGrid(data, [n, C, S, S], { nrow }));
+      files.push(name);
+    };
+    for (let k = 0; k < K; k++) {
+      await write(`class-${k}-${safeName(classes[k])}.png`, samples.subarray(k * P * img, (k + 1) * P * img), P, P);
+    }
+    await write("grid-all-classes.png", samples, K * P, P);
+    // Progression: the first sample of each class, x̂₀ at the recorded steps, left to right.
+    const cols = steps.length;
+    if (cols > 0) {
+      const prog = new Float32Array(K * cols * img);
+      for (let k = 0; k < K; k++) {
+        for (let j = 0; j < cols; j++) {
+          prog.set(steps[j].subarray(k * P * img, k * P * img + img), (k * cols + j) * img);
+        }
+      }
+      await write("progression.png", prog, K * cols, cols);
+    }
+    // Unconditional: every label the null class, no guidance.
+    const uncond = await new DiffusionPipeline({ model, scheduler }).generate({
+      batchSize: P,
+      sampleShape: [C, S, S],
+      classLabels: new Int32Array(P).fill(K),
+      numInferenceSteps: opts.steps,
+      seed: opts.seed + 1,
+      eta: opts.sampler === "ddim" ? 0 : undefined,
+    });
+    await write("unconditional.png", await uncond.samples.data() as Float32Array, P, P);
+    uncond.samples.dispose();
+    if (opts.imageFolder) {
+      await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(safeName));
+    }
+  } finally {
+    scheduler.dispose();
+    if (wasTraining) unet.train();
+  }
+  return { files, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,133 @@
+/**
+ * The DDPM workflow end to end on a tiny configuration (procedural 8×8 images, a small U-Net):
+ * `deno task train` writes a complete run folder and sample grids, resuming continues the run
+ * bit for bit, `deno task sample` writes the PNGs (and an image folder), the shipped configs
+ * resolve, and bad input fails before any training starts.
+ */
+import { sampleCommand, trainCommand } from "../tasks/ddpm/commands.ts";
+import { ddpmSchema } from "../tasks/ddpm/config.ts";
+import { ConfigError, loadConfig } from "../tasks/lib/config.ts";
+import { readJsonl } from "../tasks/lib/run_dir.ts";
+import { assert, assertEquals, assertRejects } from "./_asserts.ts";
+import { gpuTest } from "./_util.ts";
+
+const TINY = [
+  "--data.length=48",
+  "--data.imageSize=8",
+  "--data.valFraction=0.25",
+  "--model.baseChannels=8",
+  "--model.channelMults=[1,2]",
+  "--model.attentionResolutions=[4]",
+  "--model.numHeads=2",
+  "--train.batchSize=12",
+  "--train.logEvery=1",
+  "--sample.steps=3",
+  "--sample.perClass=2",
+  "--sample.progressionSteps=3",
+];
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+gpuTest(
+  "deno task train: a tiny run writes config, log, metrics, TensorBoard events, checkpoints and samples",
+  async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      const out = await trainCommand([...TINY, "--train.epochs=2", `--output.root=${root}`], true);
+      assert(out, "a result");
+      const { run, result, samples } = out;
+      assertEquals(result.step, 6, "3 batches of 12 per epoch × 2 epochs");
+      assert(result.bestValLoss !== null && Number.isFinite(result.bestValLoss), "validated");
+      const names = await files(run.path);
+      for (const f of ["config.yaml", "data.json", "metrics.jsonl", "train.log", "checkpoints", "samples"]) {
+        assert(names.includes(f), `${f} in the run folder (${names.join(", ")})`);
+      }
+      assert(names.some((n) => n.startsWith("events.out.tfevents.")), "a TensorBoard event file");
+      assertEquals(await files(run.checkpointsDir), [
+        "best.safetensors",
+        "ckpt-000003.safetensors",
+        "ckpt-000006.safetensors",
+      ]);
+      assertEquals(samples, [
+        "class-0-normal.png",
+        "class-1-microaneurysms.png",
+        "class-2-exudates.png",
+        "class-3-laser_scars.png",
+        "grid-all-classes.png",
+        "progression.png",
+        "unconditional.png",
+      ]);
+      const metrics = await readJsonl(run.metricsPath);
+      assertEquals(metrics.filter((m) => "train_loss" in m).length, 6, "a loss per step at logEvery 1");
+      assertEquals(metrics.filter((m) => "val_loss" in m).length, 2);
+      const log = await Deno.readTextFile(run.logPath);
+      assert(log.includes("epoch 2/2"), "the log has the epoch summaries");
+
+      // deno task sample: the grids from the best checkpoint, and the images as a class-folder dataset.
+      const images = `${root}/generated`;
+      const s = await sampleCommand(["--run", run.path, "--steps", "2", "--per-class", "3", "--images", images], true);
+      assert(s && s.checkpoint.endsWith("best.safetensors"));
+      assertEquals(s.files.length, 7);
+      assertEquals(await files(images), ["exudates", "laser_scars", "microaneurysms", "normal"]);
+      assertEquals((await files(`${images}/normal`)).length, 3);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
+gpuTest("deno task train --resume continues the run exactly (same weights as an uninterrupted run)", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const args = [...TINY, `--output.root=${root}`, "--no-sample"];
+    const straight = await trainCommand([...args, "--train.epochs=2"], true);
+    const first = await trainCommand([...args, "--train.epochs=2", "--train.checkpointEvery=1"], true);
+    assert(straight && first);
+    // Cut the second run back to its first checkpoint, then resume it to the end.
+    await Deno.remove(`${first.run.checkpointsDir}/ckpt-000006.safetensors`);
+    await Deno.remove(`${first.run.checkpointsDir}/best.safetensors`);
+    const ckpt = first.run.checkpointsDir + "/ckpt-000003.safetensors";
+    await assertRejects(
+      () => trainCommand(["--resume", ckpt, "--model.baseChannels=16", "--no-sample"], true),
+      Error,
+      "architecture",
+    );
+    const resumed = await trainCommand(["--resume", ckpt, "--no-sample"], true);
+    assert(resumed);
+    assertEquals(resumed.run.path, first.run.path, "the same run folder");
+    assertEquals(resumed.result.step, 6);
+    const a = straight.result.unet.stateDict(), b = resumed.result.unet.stateDict();
+    for (const [k, t] of Object.entries(a)) {
+      assertEquals(await b[k].data(), await t.data(), `${k} equal after resuming`);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+gpuTest("shipped configs resolve; bad keys, types and data paths fail before training", async () => {
+  for await (const e of Deno.readDir(new URL("../configs/", import.meta.url))) {
+    if (!e.name.startsWith("ddpm-")) continue;
+    const file = new URL(`../configs/${e.name}`, import.meta.url).pathname;
+    const { config } = await loadConfig(ddpmSchema, { file });
+    assert(config.name.startsWith("ddpm-"), `${e.name} resolves`);
+  }
+  const root = await Deno.makeTempDir();
+  try {
+    await assertRejects(() => trainCommand(["--train.epoch=3"], true), ConfigError, "train.epochs");
+    await assertRejects(() => trainCommand(["--train.batchSize=big"], true), ConfigError, "train.batchSize");
+    await assertRejects(
+      () => trainCommand(["--data.dataset=medmnist", `--data.path=${root}/missing.npz`, `--output.root=${root}`], true),
+      ConfigError,
+      "does not exist",
+    );
+    assertEquals(await files(root), [], "no run folder was made");
+    await assertRejects(() => sampleCommand(["--run", `${root}/nope`], true), Error, "nope");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
