@@ -32,7 +32,7 @@ export const DATA_DEFAULTS = {
   imageSize: 16,
   channels: 3,
   numClasses: 4,
-  length: 2048,
+  length: 1024,
   valFraction: 0.1,
   hflip: true,
   cache: true,
