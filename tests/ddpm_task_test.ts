@@ -43,7 +43,9 @@ gpuTest(
       assertEquals(result.step, 6, "3 batches of 12 per epoch × 2 epochs");
       assert(result.bestValLoss !== null && Number.isFinite(result.bestValLoss), "validated");
       const names = await files(run.path);
-      for (const f of ["config.yaml", "data.json", "metrics.jsonl", "train.log", "checkpoints", "samples"]) {
+      for (
+        const f of ["config.yaml", "data.json", "split.json", "metrics.jsonl", "train.log", "checkpoints", "samples"]
+      ) {
         assert(names.includes(f), `${f} in the run folder (${names.join(", ")})`);
       }
       assert(names.some((n) => n.startsWith("events.out.tfevents.")), "a TensorBoard event file");

@@ -74,7 +74,7 @@ export async function trainClassifierCommand(
   if (!run) {
     run = await createRunDir(cfg.output.root, cfg.name);
     await loaded.saveResolvedConfig(run);
-    await saveRunDataInfo(run, { classes: data.classes, channels: data.channels, imageSize: data.imageSize });
+    await saveRunDataInfo(run, data);
   }
   const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
   log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);

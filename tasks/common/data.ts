@@ -82,6 +82,8 @@ export interface ImageData {
   evalTransform: Transform<Sample, Sample>;
   /** One line describing the data, for the log. */
   description: string;
+  /** The stratified train/validation split made here (indices into the whole set), when the data had none. */
+  split: { train: Int32Array; val: Int32Array; datasetLength: number; valFraction: number; seed: number } | null;
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -123,8 +125,18 @@ export function imageTransforms(
   };
 }
 
-function splitByLabels(all: Dataset<Sample>, labels: Int32Array, d: DataConfig, seed: number) {
+/** The split made by the last {@linkcode splitByLabels} call of an `openImageData` (saved with the run). */
+type MadeSplit = ImageData["split"];
+
+function splitByLabels(
+  all: Dataset<Sample>,
+  labels: Int32Array,
+  d: DataConfig,
+  seed: number,
+  made: { split: MadeSplit },
+): readonly [Dataset<Sample>, Dataset<Sample>] {
   const { train, val } = stratifiedSplit(labels, { valFraction: d.valFraction, seed });
+  made.split = { train, val, datasetLength: all.length, valFraction: d.valFraction, seed };
   return [new Subset(all, train), new Subset(all, val)] as const;
 }
 
@@ -133,10 +145,11 @@ const counts = (train: Dataset<Sample>, val: Dataset<Sample>, test: Dataset<Samp
 
 /** Opens the configured data; errors (missing path, wrong kind of file) come before any training. */
 export async function openImageData(d: DataConfig, seed: number): Promise<ImageData> {
+  const made: { split: MadeSplit } = { split: null };
   if (d.dataset === "procedural") {
     const opts = { size: d.imageSize, channels: d.channels as 1 | 3, numClasses: d.numClasses };
     const all = new ProceduralDataset({ ...opts, length: d.length, seed });
-    const [train, val] = splitByLabels(all, all.labels(), d, seed);
+    const [train, val] = splitByLabels(all, all.labels(), d, seed, made);
     // A test set drawn with another seed: new images of the same classes.
     const test = new ProceduralDataset({ ...opts, length: Math.max(64, Math.round(d.length / 4)), seed: seed + 7919 });
     const t = imageTransforms(d.channels, null, d.hflip);
@@ -151,6 +164,7 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
       evalTransform: t.eval,
       description: `procedural ${d.imageSize}×${d.imageSize}×${d.channels}, ${d.numClasses} classes, ` +
         counts(train, val, test),
+      split: made.split,
     };
   }
   if (d.dataset === "medmnist") {
@@ -172,6 +186,7 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
       trainTransform: t.train,
       evalTransform: t.eval,
       description: `MedMNIST ${path}: ${h}×${w}×${c}, ${train.classes.length} classes, ${counts(train, val, test)}`,
+      split: null,
     };
   }
   const channels = d.channels as 1 | 3;
@@ -191,7 +206,7 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
     };
     const all = await CsvImageDataset.open({ csv, ...common });
     classes = all.classes ? [...all.classes] : Array.from({ length: d.numClasses }, (_, i) => String(i));
-    [train, val] = splitByLabels(all, all.labels!(), d, seed);
+    [train, val] = splitByLabels(all, all.labels!(), d, seed, made);
     if (d.testCsv !== null) {
       const testCsv = await checkedPath("data.testCsv", d.testCsv, "file", "");
       test = await CsvImageDataset.open({ csv: testCsv, ...common });
@@ -205,14 +220,14 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
       if (await isDirectory(joinPath(root, "val"))) {
         train = tr;
         val = await ImageFolder.open(root, { split: "val", channels, classes });
-      } else [train, val] = splitByLabels(tr, tr.labels(), d, seed);
+      } else [train, val] = splitByLabels(tr, tr.labels(), d, seed, made);
       if (await isDirectory(joinPath(root, "test"))) {
         test = await ImageFolder.open(root, { split: "test", channels, classes });
       }
     } else {
       const all = await ImageFolder.open(root, { channels });
       classes = [...all.classes];
-      [train, val] = splitByLabels(all, all.labels(), d, seed);
+      [train, val] = splitByLabels(all, all.labels(), d, seed, made);
     }
     source = `image folder ${root}`;
   }
@@ -226,5 +241,6 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
     trainTransform: t.train,
     evalTransform: t.eval,
     description: `${source}: resized to ${d.imageSize}², ${classes.length} classes, ${counts(train, val, test)}`,
+    split: made.split,
   };
 }

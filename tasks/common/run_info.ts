@@ -1,5 +1,7 @@
-/** `data.json` of a DDPM run: what sampling needs to know about the data without opening it. */
+/** `data.json` (and `split.json`) of a run: what sampling needs to know about the data without opening it. */
 import { writeJsonAtomic } from "../../core/io.ts";
+import { saveSplit } from "../../datasets/split.ts";
+import type { ImageData } from "./data.ts";
 import { joinPath, type RunDir } from "../lib/run_dir.ts";
 
 /** Image shape and class names of a run's data (the class→index map). */
@@ -12,9 +14,14 @@ export interface RunDataInfo {
   imageSize: number;
 }
 
-/** Writes `<run>/data.json` atomically. */
-export function saveRunDataInfo(run: RunDir, info: RunDataInfo): Promise<void> {
-  return writeJsonAtomic(joinPath(run.path, "data.json"), info);
+/** Writes `<run>/data.json` (classes, image shape) and, when a split was made, `<run>/split.json`. */
+export async function saveRunDataInfo(run: RunDir, data: RunDataInfo & { split?: ImageData["split"] }): Promise<void> {
+  const { classes, channels, imageSize } = data;
+  await writeJsonAtomic(joinPath(run.path, "data.json"), { classes, channels, imageSize });
+  if (data.split) {
+    const { train, val, datasetLength, valFraction, seed } = data.split;
+    await saveSplit(joinPath(run.path, "split.json"), { train, val }, { datasetLength, valFraction, seed });
+  }
 }
 
 /** Reads `<run>/data.json`, checking its fields. */

@@ -61,7 +61,7 @@ export async function trainCommand(argv: readonly string[], quiet = false): Prom
   if (!run) {
     run = await createRunDir(cfg.output.root, cfg.name);
     await loaded.saveResolvedConfig(run);
-    await saveRunDataInfo(run, { classes: data.classes, channels: data.channels, imageSize: data.imageSize });
+    await saveRunDataInfo(run, data);
   }
   const resumedRun = run;
   // A resumed run's config changes only once its checkpoint has loaded into the new config's model.
