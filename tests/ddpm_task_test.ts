@@ -8,6 +8,7 @@ import { sampleCommand, trainCommand } from "../tasks/ddpm/commands.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { ConfigError, loadConfig } from "../tasks/lib/config.ts";
 import { readJsonl } from "../tasks/lib/run_dir.ts";
+import { InterruptController } from "../tasks/lib/signals.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest } from "./_util.ts";
 
@@ -105,6 +106,37 @@ gpuTest("deno task train --resume continues the run exactly (same weights as an 
     const a = straight.result.unet.stateDict(), b = resumed.result.unet.stateDict();
     for (const [k, t] of Object.entries(a)) {
       assertEquals(await b[k].data(), await t.data(), `${k} equal after resuming`);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+gpuTest("deno task train: Ctrl-C saves a checkpoint mid-epoch, and --resume finishes the run exactly", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const args = [...TINY, `--output.root=${root}`, "--no-sample", "--train.epochs=2"];
+    const straight = await trainCommand(args, true);
+    // A Ctrl-C that arrives as soon as training registers its handler: the loop stops after one step.
+    const ctrlC = new InterruptController({
+      addListener: (listener) => queueMicrotask(listener),
+      removeListener: () => {},
+      exit: () => {
+        throw new Error("a training loop must not exit the process");
+      },
+      message: () => {},
+    });
+    const cut = await trainCommand(args, true, ctrlC);
+    assert(straight && cut);
+    assert(cut.result.interrupted, "stopped by the interrupt");
+    assertEquals(cut.result.step, 1);
+    assertEquals([...Deno.readDirSync(cut.run.checkpointsDir)].map((e) => e.name), ["ckpt-000001.safetensors"]);
+    const resumed = await trainCommand(["--resume", cut.run.path, "--no-sample"], true);
+    assert(resumed);
+    assertEquals(resumed.result.step, 6);
+    const a = straight.result.unet.stateDict(), b = resumed.result.unet.stateDict();
+    for (const [k, t] of Object.entries(a)) {
+      assertEquals(await b[k].data(), await t.data(), `${k} equal after an interrupted run is resumed`);
     }
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -27,7 +27,7 @@ import type { ImageData } from "../common/data.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ProgressBar } from "../lib/progress.ts";
 import { joinPath, JsonlWriter, type RunDir } from "../lib/run_dir.ts";
-import { interruptRequested, onInterrupt, removeInterruptHandler } from "../lib/signals.ts";
+import { sharedInterrupts } from "../lib/signals.ts";
 import { SummaryWriter } from "../lib/tfevents.ts";
 import type { ClassifierConfig } from "./config.ts";
 import { buildClassifier, type Classifier, loadPretrained } from "./model.ts";
@@ -166,7 +166,8 @@ export async function trainClassifier(
   const onCtrlC = () => {
     interrupted = true;
   };
-  onInterrupt(onCtrlC, { exit: false });
+  const interrupts = sharedInterrupts();
+  interrupts.add(onCtrlC, { exit: false });
   const started = performance.now();
   let images = 0;
   try {
@@ -210,7 +211,7 @@ export async function trainClassifier(
         images += batch.ids.length;
         bar.update(1, lastLoss === null ? {} : { loss: lastLoss });
         batch.dispose();
-        if (interruptRequested()) interrupted = true;
+        if (interrupts.requested) interrupted = true;
         if (interrupted) break;
       }
       pending.forEach((l) => l.dispose());
@@ -250,7 +251,7 @@ export async function trainClassifier(
       tb.flush();
     }
   } finally {
-    removeInterruptHandler(onCtrlC);
+    interrupts.remove(onCtrlC);
     weight?.dispose();
     metrics.close();
     tb.close();

@@ -8,6 +8,7 @@ import { EMA } from "../../core/optim/ema.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig } from "../lib/config.ts";
 import { Logger } from "../lib/logger.ts";
+import type { InterruptController } from "../lib/signals.ts";
 import { createRunDir, dirName, joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
 import { openImageData } from "../common/data.ts";
 import { ddpmSchema } from "./config.ts";
@@ -28,7 +29,11 @@ export interface TrainCommandResult {
 }
 
 /** `deno task train [--config f] [--resume r] [--key.path v …]`; null after `--help`. `quiet` logs warnings only. */
-export async function trainCommand(argv: readonly string[], quiet = false): Promise<TrainCommandResult | null> {
+export async function trainCommand(
+  argv: readonly string[],
+  quiet = false,
+  interrupts?: InterruptController,
+): Promise<TrainCommandResult | null> {
   const args = parseTaskArgs(argv, {
     name: "train",
     description: "Trains a class-conditional DDPM (U-Net, classifier-free guidance) and samples grids.",
@@ -73,7 +78,7 @@ export async function trainCommand(argv: readonly string[], quiet = false): Prom
   const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
   log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
   try {
-    const result = await trainDdpm(cfg, data, run, log, { resumeFrom, quiet, onResumed });
+    const result = await trainDdpm(cfg, data, run, log, { resumeFrom, quiet, onResumed, interrupts });
     const summary: TrainCommandResult = { run, result, samples: [] };
     log.info(
       `trained ${result.step} steps in ${result.epochsDone} epochs at ${result.imagesPerSecond.toFixed(1)} images/s; ` +

@@ -30,7 +30,7 @@ import type { DDPMScheduler } from "../../samplers/ddpm.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ProgressBar } from "../lib/progress.ts";
 import { joinPath, JsonlWriter, type RunDir } from "../lib/run_dir.ts";
-import { interruptRequested, onInterrupt, removeInterruptHandler } from "../lib/signals.ts";
+import { type InterruptController, sharedInterrupts } from "../lib/signals.ts";
 import { SummaryWriter } from "../lib/tfevents.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
@@ -64,6 +64,8 @@ export interface TrainStart {
   quiet?: boolean;
   /** Called once the checkpoint has loaded (e.g. to save a config changed on the command line). */
   onResumed?: () => Promise<void>;
+  /** Where Ctrl-C comes from (default: the process's SIGINT). */
+  interrupts?: InterruptController;
 }
 
 /** The path of the best checkpoint in a run. */
@@ -185,7 +187,8 @@ export async function trainDdpm(
   const onCtrlC = () => {
     interrupted = true;
   };
-  onInterrupt(onCtrlC, { exit: false });
+  const interrupts = start.interrupts ?? sharedInterrupts();
+  interrupts.add(onCtrlC, { exit: false });
 
   const runStart = performance.now();
   let imagesSeen = 0, lastTrainLoss = null as number | null;
@@ -261,7 +264,7 @@ export async function trainDdpm(
         });
         batch.dispose();
         batchInEpoch++;
-        if (interrupted || interruptRequested()) {
+        if (interrupted || interrupts.requested) {
           interrupted = true;
           break;
         }
@@ -301,7 +304,7 @@ export async function trainDdpm(
       tb.flush();
     }
   } finally {
-    removeInterruptHandler(onCtrlC);
+    interrupts.remove(onCtrlC);
     metrics.close();
     tb.close();
     sched.dispose();

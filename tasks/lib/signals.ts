@@ -130,6 +130,11 @@ export class InterruptController {
 
 const shared = new InterruptController();
 
+/** The shared controller behind {@linkcode onInterrupt} (training loops take a controller so tests can inject one). */
+export function sharedInterrupts(): InterruptController {
+  return shared;
+}
+
 /**
  * Runs `handler` on the first Ctrl-C (after it, the process exits with code 130 unless every
  * handler was registered with `exit: false`); a second Ctrl-C exits immediately.
