@@ -7,11 +7,9 @@ import { latestCheckpoint, loadCheckpoint } from "../../core/nn/checkpoint.ts";
 import { openImageData } from "../common/data.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig } from "../lib/config.ts";
-import { Logger } from "../lib/logger.ts";
-import { createRunDir, dirName, joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
-import { resolveResume } from "../common/resume.ts";
-import { saveRunDataInfo } from "../common/run_info.ts";
+import { joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
 import { classifierSchema } from "./config.ts";
+import { prepareRun } from "../common/run_setup.ts";
 import { writeEvaluation } from "./evaluate.ts";
 import { buildClassifier } from "./model.ts";
 import type { MetricValue } from "./predict.ts";
@@ -48,36 +46,17 @@ export async function trainClassifierCommand(
     console.log(args.helpText);
     return null;
   }
-  let run: RunDir | undefined, resumeFrom: string | undefined;
-  if (args.options.resume) {
-    if (args.options.config) {
-      throw new ConfigError(["--config and --resume exclude each other (a run keeps its config)"]);
-    }
-    if (args.overrides.length > 0) throw new ConfigError(["a resumed run keeps its config: no --key overrides"]);
-    resumeFrom = await resolveResume(args.options.resume);
-    run = await openRunDir(dirName(dirName(resumeFrom)));
+  if (args.options.resume && args.overrides.length > 0) {
+    throw new ConfigError(["a resumed classifier run keeps its config: no --key overrides"]);
   }
-  const loaded = await loadConfig(classifierSchema, {
-    file: run ? run.configPath : args.options.config,
-    overrides: args.overrides,
-    taskOptions: args.known,
-  });
-  const cfg = loaded.config;
-  const data = await openImageData(cfg.data, cfg.seed);
-  if (cfg.model.pretrained !== null) {
+  const { cfg, data, run, log, resumeFrom } = await prepareRun(args, classifierSchema, quiet, async (c) => {
+    if (c.model.pretrained === null) return;
     try {
-      await Deno.stat(cfg.model.pretrained);
+      await Deno.stat(c.model.pretrained);
     } catch {
-      throw new ConfigError([`model.pretrained ${cfg.model.pretrained} does not exist`]);
+      throw new ConfigError([`model.pretrained ${c.model.pretrained} does not exist`]);
     }
-  }
-  if (!run) {
-    run = await createRunDir(cfg.output.root, cfg.name);
-    await loaded.saveResolvedConfig(run);
-    await saveRunDataInfo(run, data);
-  }
-  const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
-  log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
+  });
   try {
     const result = await trainClassifier(cfg, data, run, log, { resumeFrom, quiet });
     log.info(

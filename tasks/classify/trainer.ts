@@ -25,9 +25,8 @@ import { DataLoader } from "../../datasets/loader.ts";
 import { classBalancedWeights, WeightedRandomSampler } from "../../datasets/sampler.ts";
 import type { ImageData } from "../common/data.ts";
 import type { Logger } from "../lib/logger.ts";
-import { ProgressBar } from "../lib/progress.ts";
+import { endEpochBar, epochBar, watchInterrupts } from "../common/loop.ts";
 import { joinPath, JsonlWriter, type RunDir } from "../lib/run_dir.ts";
-import { sharedInterrupts } from "../lib/signals.ts";
 import { SummaryWriter } from "../lib/tfevents.ts";
 import type { ClassifierConfig } from "./config.ts";
 import { buildClassifier, type Classifier, loadPretrained } from "./model.ts";
@@ -163,25 +162,19 @@ export async function trainClassifier(
       extra: { best },
     });
   let interrupted = false;
-  const onCtrlC = () => {
-    interrupted = true;
-  };
-  const interrupts = sharedInterrupts();
-  interrupts.add(onCtrlC, { exit: false });
+  const ctrlC = watchInterrupts();
   const started = performance.now();
   let images = 0;
   try {
     for (; epoch < t.epochs && !interrupted; epoch++) {
       model.train();
-      const bar = new ProgressBar({
+      const bar = epochBar(log, {
         total: loader.length,
-        label: "train",
-        itemsPerStep: t.batchSize,
+        batchSize: t.batchSize,
         epoch: epoch + 1,
         epochs: t.epochs,
-        ...(start.quiet ? { writer: { write: () => {} } } : {}),
+        quiet: start.quiet,
       });
-      if (!start.quiet) log.console = bar;
       const pending: Tensor[] = [];
       let lastLoss: number | null = null;
       for await (const batch of loader.iterate(epoch)) {
@@ -211,12 +204,11 @@ export async function trainClassifier(
         images += batch.ids.length;
         bar.update(1, lastLoss === null ? {} : { loss: lastLoss });
         batch.dispose();
-        if (interrupts.requested) interrupted = true;
+        if (ctrlC.stopped) interrupted = true;
         if (interrupted) break;
       }
       pending.forEach((l) => l.dispose());
-      bar.finish();
-      log.console = undefined;
+      endEpochBar(log, bar);
       if (interrupted) {
         const path = checkpointPath(run.checkpointsDir, step);
         await save(path, epoch); // the interrupted epoch is repeated on resume
@@ -251,7 +243,7 @@ export async function trainClassifier(
       tb.flush();
     }
   } finally {
-    interrupts.remove(onCtrlC);
+    ctrlC.dispose();
     weight?.dispose();
     metrics.close();
     tb.close();

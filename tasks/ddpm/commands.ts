@@ -7,16 +7,14 @@ import { latestCheckpoint, loadCheckpoint } from "../../core/nn/checkpoint.ts";
 import { EMA } from "../../core/optim/ema.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig } from "../lib/config.ts";
-import { Logger } from "../lib/logger.ts";
 import type { InterruptController } from "../lib/signals.ts";
-import { createRunDir, dirName, joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
-import { openImageData } from "../common/data.ts";
+import { joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
 import { ddpmSchema } from "./config.ts";
+import { prepareRun } from "../common/run_setup.ts";
 import { buildUNet } from "./model.ts";
-import { loadRunDataInfo, saveRunDataInfo } from "../common/run_info.ts";
+import { loadRunDataInfo } from "../common/run_info.ts";
 import { writeSampleGrids } from "./sampling.ts";
 import { bestCheckpointPath, trainDdpm, type TrainResult } from "./trainer.ts";
-import { resolveResume } from "../common/resume.ts";
 
 /** What `deno task train` did. */
 export interface TrainCommandResult {
@@ -48,35 +46,7 @@ export async function trainCommand(
     console.log(args.helpText);
     return null;
   }
-  let run: RunDir | undefined, resumeFrom: string | undefined;
-  if (args.options.resume) {
-    if (args.options.config) {
-      throw new ConfigError(["--config and --resume exclude each other (a run keeps its config)"]);
-    }
-    resumeFrom = await resolveResume(args.options.resume);
-    run = await openRunDir(dirName(dirName(resumeFrom)));
-  }
-  const loaded = await loadConfig(ddpmSchema, {
-    file: run ? run.configPath : args.options.config,
-    overrides: args.overrides,
-    taskOptions: args.known,
-  });
-  const cfg = loaded.config;
-  const data = await openImageData(cfg.data, cfg.seed); // bad data paths fail here, before a run folder exists
-  if (!run) {
-    run = await createRunDir(cfg.output.root, cfg.name);
-    await loaded.saveResolvedConfig(run);
-    await saveRunDataInfo(run, data);
-  }
-  const resumedRun = run;
-  // A resumed run's config changes only once its checkpoint has loaded into the new config's model.
-  const onResumed = args.overrides.length > 0
-    ? async () => {
-      await loaded.saveResolvedConfig(resumedRun);
-    }
-    : undefined;
-  const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
-  log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
+  const { cfg, data, run, log, resumeFrom, onResumed } = await prepareRun(args, ddpmSchema, quiet);
   try {
     const result = await trainDdpm(cfg, data, run, log, { resumeFrom, quiet, onResumed, interrupts });
     const summary: TrainCommandResult = { run, result, samples: [] };

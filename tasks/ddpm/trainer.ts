@@ -28,9 +28,9 @@ import type { UNet } from "../../models/unet.ts";
 import type { DDIMScheduler } from "../../samplers/ddim.ts";
 import type { DDPMScheduler } from "../../samplers/ddpm.ts";
 import type { Logger } from "../lib/logger.ts";
-import { ProgressBar } from "../lib/progress.ts";
+import { endEpochBar, epochBar, watchInterrupts } from "../common/loop.ts";
 import { joinPath, JsonlWriter, type RunDir } from "../lib/run_dir.ts";
-import { type InterruptController, sharedInterrupts } from "../lib/signals.ts";
+import type { InterruptController } from "../lib/signals.ts";
 import { SummaryWriter } from "../lib/tfevents.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
@@ -184,26 +184,20 @@ export async function trainDdpm(
   };
   let batchInEpoch = 0, interrupted = false;
   // Ctrl-C stops at the next step boundary; the loop then saves a checkpoint and returns.
-  const onCtrlC = () => {
-    interrupted = true;
-  };
-  const interrupts = start.interrupts ?? sharedInterrupts();
-  interrupts.add(onCtrlC, { exit: false });
+  const ctrlC = watchInterrupts(start.interrupts);
 
   const runStart = performance.now();
   let imagesSeen = 0, lastTrainLoss = null as number | null;
   try {
     for (; epoch < t.epochs && !interrupted; epoch++) {
       unet.train();
-      const bar = new ProgressBar({
+      const bar = epochBar(log, {
         total: loader.length,
-        label: "train",
-        itemsPerStep: t.batchSize,
+        batchSize: t.batchSize,
         epoch: epoch + 1,
         epochs: t.epochs,
-        ...(start.quiet ? { writer: { write: () => {} } } : {}),
+        quiet: start.quiet,
       });
-      if (!start.quiet) log.console = bar;
       const pending: Tensor[] = [];
       let windowLoss = 0, windowCount = 0;
       batchInEpoch = 0;
@@ -264,14 +258,13 @@ export async function trainDdpm(
         });
         batch.dispose();
         batchInEpoch++;
-        if (interrupted || interrupts.requested) {
+        if (interrupted || ctrlC.stopped) {
           interrupted = true;
           break;
         }
       }
       pending.forEach((l) => l.dispose());
-      bar.finish();
-      log.console = undefined;
+      endEpochBar(log, bar);
       skipBatches = 0;
       if (interrupted) {
         const path = checkpointPath(run.checkpointsDir, step);
@@ -304,7 +297,7 @@ export async function trainDdpm(
       tb.flush();
     }
   } finally {
-    interrupts.remove(onCtrlC);
+    ctrlC.dispose();
     metrics.close();
     tb.close();
     sched.dispose();

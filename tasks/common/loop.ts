@@ -1,0 +1,50 @@
+/** Pieces every training loop shares: the per-epoch progress bar and the Ctrl-C watch. */
+import type { Logger } from "../lib/logger.ts";
+import { ProgressBar } from "../lib/progress.ts";
+import { type InterruptController, sharedInterrupts } from "../lib/signals.ts";
+
+/** A progress bar for one epoch that the log prints above (a silent one when `quiet`). */
+export function epochBar(
+  log: Logger,
+  o: { total: number; batchSize: number; epoch: number; epochs: number; quiet?: boolean },
+): ProgressBar {
+  const bar = new ProgressBar({
+    total: o.total,
+    label: "train",
+    itemsPerStep: o.batchSize,
+    epoch: o.epoch,
+    epochs: o.epochs,
+    ...(o.quiet ? { writer: { write: () => {} } } : {}),
+  });
+  if (!o.quiet) log.console = bar;
+  return bar;
+}
+
+/** Ends an epoch's bar and gives the console back to the log. */
+export function endEpochBar(log: Logger, bar: ProgressBar): void {
+  bar.finish();
+  log.console = undefined;
+}
+
+/** Whether Ctrl-C asked the loop to stop (at the next step boundary); `dispose()` unregisters. */
+export interface StopWatch {
+  /** True once Ctrl-C was pressed while watching. */
+  readonly stopped: boolean;
+  /** Stops watching. */
+  dispose(): void;
+}
+
+/** Watches `interrupts` (default: the process's SIGINT) without exiting: the loop saves and returns. */
+export function watchInterrupts(interrupts: InterruptController = sharedInterrupts()): StopWatch {
+  let stopped = false;
+  const handler = () => {
+    stopped = true;
+  };
+  interrupts.add(handler, { exit: false });
+  return {
+    get stopped() {
+      return stopped || interrupts.requested;
+    },
+    dispose: () => void interrupts.remove(handler),
+  };
+}
