@@ -10,3 +10,18 @@ const files = [...Deno.readDirSync(dir)]
   .filter((n) => n.endsWith("_test.ts"))
   .sort();
 for (const name of files) await import(new URL(name, dir).href);
+
+// Last: release the WebGPU device while the process is still healthy, so that its teardown does
+// not race the exit-time destructors of the native libraries (Mesa, libvips via sharp).
+const { gpu, hasGpu, synchronize } = await import("../core/device.ts");
+Deno.test({
+  name: "(teardown) release the WebGPU device",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    if (!hasGpu()) return;
+    await synchronize();
+    gpu().pool.trim();
+    gpu().device.destroy();
+  },
+});
