@@ -26,7 +26,7 @@ export const ddpmSchema = defineConfig({
     predictionType: "epsilon",
   },
   train: {
-    epochs: 6,
+    epochs: 4,
     batchSize: 32,
     gradAccumulation: 1,
     lr: 2e-3,
