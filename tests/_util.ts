@@ -1,5 +1,6 @@
 /** Shared test helpers: GPU test wrapper, closeness checks, seeded data, float64 gradient checks. */
 import { hasGpu, scope, type Tensor, tensor } from "../mod.ts";
+import type { Raster } from "../datasets/types.ts";
 
 /** Registers a test that needs WebGPU (skipped with a message when there is no adapter). */
 export function gpuTest(name: string, fn: () => void | Promise<void>): void {
@@ -151,4 +152,30 @@ export async function gradCheck(
       g.dispose();
     }
   });
+}
+
+/** Runs `fn` with a fresh temporary folder (named with `prefix`), removed afterwards. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A uint8 HWC raster whose value at (y, x, c) is `f(y, x, c)`. */
+export function makeRaster(
+  width: number,
+  height: number,
+  channels: number,
+  f: (y: number, x: number, c: number) => number,
+): Raster {
+  const data = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = f(y, x, c);
+    }
+  }
+  return { data, width, height, channels };
 }

@@ -17,21 +17,7 @@ import {
   estimateFundusRadius,
   resizeImage,
 } from "../datasets/transforms/mod.ts";
-
-function raster(
-  width: number,
-  height: number,
-  channels: number,
-  f: (y: number, x: number, c: number) => number,
-): Raster {
-  const data = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = f(y, x, c);
-    }
-  }
-  return { data, width, height, channels };
-}
+import { makeRaster } from "./_util.ts";
 
 function px(r: Raster, y: number, x: number, c = 0): number {
   return r.data[(y * r.width + x) * r.channels + c];
@@ -40,23 +26,23 @@ function px(r: Raster, y: number, x: number, c = 0): number {
 /** A uniform RGB disc of `radius` (pixel centres within it) centred at (⌊W/2⌋, ⌊H/2⌋), black outside. */
 function disc(size: number, radius: number, rgb = [180, 90, 40]): Raster {
   const c = Math.floor(size / 2);
-  return raster(size, size, 3, (y, x, ch) => ((x - c) ** 2 + (y - c) ** 2 <= radius * radius ? rgb[ch] : 0));
+  return makeRaster(size, size, 3, (y, x, ch) => ((x - c) ** 2 + (y - c) ** 2 <= radius * radius ? rgb[ch] : 0));
 }
 
 Deno.test("estimateFundusRadius: half the count of bright middle-row pixels (Graham's rule)", () => {
   // the middle row crosses the disc over |x − 50| ≤ 40: 81 pixels → 40.5
   assertEquals(estimateFundusRadius(disc(100, 40)), 40.5);
   // a flat image counts every pixel
-  assertEquals(estimateFundusRadius(raster(64, 30, 3, () => 50)), 32);
+  assertEquals(estimateFundusRadius(makeRaster(64, 30, 3, () => 50)), 32);
   // dim pixels below a tenth of the row mean do not count: row mean sum = (20·3·... ) here 60 of 100 columns at 100
-  const r = raster(100, 3, 1, (_y, x) => (x < 60 ? 100 : x < 70 ? 5 : 0));
+  const r = makeRaster(100, 3, 1, (_y, x) => (x < 60 ? 100 : x < 70 ? 5 : 0));
   // mean = 6000/100 + 50/100 = 60.5, threshold 6.05: the 60 bright pixels count, the 5s do not
   assertEquals(estimateFundusRadius(r), 30);
-  assertEquals(estimateFundusRadius(raster(10, 10, 3, () => 0)), 0);
+  assertEquals(estimateFundusRadius(makeRaster(10, 10, 3, () => 0)), 0);
 });
 
 Deno.test("benGraham: a flat image becomes 128 everywhere inside the mask (and the fill outside)", () => {
-  const flat = raster(61, 61, 3, (_y, _x, c) => [200, 30, 99][c]);
+  const flat = makeRaster(61, 61, 3, (_y, _x, c) => [200, 30, 99][c]);
   const out = benGrahamImage(flat, { fill: 7 });
   // r = 30.5, mask radius ⌊0.9·30.5⌋ = 27 about (30, 30)
   for (let y = 0; y < 61; y++) {
@@ -119,7 +105,7 @@ function blurAt(r: Raster, y: number, x: number, c: number, sigma: number): numb
 }
 
 Deno.test("benGraham: out = clamp(round(4·I − 4·G + 128)) against a direct Gaussian, σ = r/30", () => {
-  const img = raster(47, 41, 3, (y, x, c) => (40 + ((x * 7 + y * 13 + c * 29) % 97) + (x > 20 ? 60 : 0)) % 256);
+  const img = makeRaster(47, 41, 3, (y, x, c) => (40 + ((x * 7 + y * 13 + c * 29) % 97) + (x > 20 ? 60 : 0)) % 256);
   const radius = 45; // given: σ = 1.5, kernel 10|1 = 11 taps
   const out = benGrahamImage(img, { radius, mask: false });
   for (let y = 0; y < 41; y++) {
@@ -160,7 +146,7 @@ Deno.test('benGraham blur: "sharp" (libvips, async) agrees with the exact blur o
   const run = async (image: Raster, options = {}) =>
     (await benGraham({ blur: "sharp", ...options })({ image, label: 0, id: "x", meta: {} }, new Rng(0)))
       .image as Raster;
-  const flat = raster(40, 40, 3, (_y, _x, c) => [200, 30, 99][c]);
+  const flat = makeRaster(40, 40, 3, (_y, _x, c) => [200, 30, 99][c]);
   const pending = benGraham({ blur: "sharp" })({ image: flat, label: 0, id: "x", meta: {} }, new Rng(0));
   assert(pending instanceof Promise, "the sharp blur is asynchronous");
   assert(
@@ -178,7 +164,7 @@ Deno.test('benGraham blur: "sharp" (libvips, async) agrees with the exact blur o
   assertEquals(px(viaSharp, 120, 120), 128);
   assertEquals(px(viaSharp, 120, 120 + 91), 0);
   // a harsh texture at a small σ (3.2): libvips' box approximation and 8-bit rounding of the blur, ×4
-  const tex = raster(
+  const tex = makeRaster(
     200,
     200,
     3,
@@ -203,7 +189,7 @@ Deno.test('benGraham blur: "sharp" (libvips, async) agrees with the exact blur o
 });
 
 Deno.test("autoCropFundus: crops to the non-black box, with a margin, or squared", async () => {
-  const img = raster(30, 20, 3, (y, x) => (y >= 4 && y <= 15 && x >= 10 && x <= 17 ? 200 : y === 0 ? 8 : 0));
+  const img = makeRaster(30, 20, 3, (y, x) => (y >= 4 && y <= 15 && x >= 10 && x <= 17 ? 200 : y === 0 ? 8 : 0));
   const c = autoCropFundusImage(img); // the row of 8s is below the threshold 10
   assertEquals([c.width, c.height], [8, 12]);
   assert(c.data.every((v) => v === 200), "only the bright box is kept");
@@ -215,7 +201,7 @@ Deno.test("autoCropFundus: crops to the non-black box, with a margin, or squared
   assertEquals([px(sq, 5, 1), px(sq, 5, 2), px(sq, 5, 9), px(sq, 5, 10)], [0, 200, 200, 0]);
   const low = autoCropFundusImage(img, { threshold: 5 });
   assertEquals([low.width, low.height], [30, 16]);
-  const black = raster(5, 5, 3, () => 0);
+  const black = makeRaster(5, 5, 3, () => 0);
   assert(autoCropFundusImage(black) === black, "all-black image is returned as is");
   const s: Sample = { image: img, label: 1, id: "f", meta: { path: "x" } };
   const out = await autoCropFundus()(s, new Rng(0));

@@ -3,15 +3,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts
 import { CsvImageDataset, parseCsv } from "../datasets/csv_dataset.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { sharedDataPath } from "./_shared_data.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "meddiff_csv_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "./_util.ts";
 
 async function writePng(path: string, value: number, size = 4): Promise<void> {
   await sharp(new Uint8Array(size * size * 3).fill(value), { raw: { width: size, height: size, channels: 3 } })
@@ -58,7 +50,7 @@ Deno.test("parseCsv: malformed input names the file and line", () => {
 });
 
 Deno.test("CsvImageDataset: APTOS-style id_code,diagnosis with an image folder", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("meddiff_csv_", async (dir) => {
     await Deno.mkdir(`${dir}/train_images`);
     const rows = [["000c1434d8d7", 2], ["001639a390f0", 4], ["0024cdab0c1e", 1], ["002c21358ce6", 0]] as const;
     for (const [id, d] of rows) await writePng(`${dir}/train_images/${id}.png`, 10 * d + 5);
@@ -95,7 +87,7 @@ Deno.test("CsvImageDataset: APTOS-style id_code,diagnosis with an image folder",
 });
 
 Deno.test("CsvImageDataset: bad rows give DatasetError with the CSV file and line; skip drops and reports them", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("meddiff_csv_", async (dir) => {
     for (const id of ["a", "b", "c", "d", "e", "f"]) await writePng(`${dir}/${id}.png`, 100);
     const csv = `${dir}/labels.csv`;
     const open = (extra: Record<string, unknown> = {}) =>
@@ -145,7 +137,7 @@ Deno.test("CsvImageDataset: bad rows give DatasetError with the CSV file and lin
 });
 
 Deno.test("CsvImageDataset: multi-label columns → Sample.labels", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("meddiff_csv_", async (dir) => {
     for (const id of ["p1", "p2", "p3"]) await writePng(`${dir}/${id}.jpg.png`, 50);
     const csv = `${dir}/isic.csv`;
     await Deno.writeTextFile(csv, "image,MEL,NV,BCC\np1.jpg,0,1,0\np2.jpg,1.0,0,1\np3.jpg,0,0,0\n");
@@ -179,7 +171,7 @@ Deno.test({
   name: "CsvImageDataset over the ISIC dermoscopy JPEGs in ../shared/data",
   ignore: sharedDataPath("images/dermoscopy/ISIC_0000000.jpg") === null,
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("meddiff_csv_", async (dir) => {
       const csv = `${dir}/isic.csv`;
       // Diagnoses from ../shared/data/README.md: nevus, nevus, melanoma in situ, nevus, melanoma.
       await Deno.writeTextFile(

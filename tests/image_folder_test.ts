@@ -3,6 +3,7 @@ import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { checkImageFiles, ImageFolder, loadClassMap, readRasterFile } from "../datasets/image_folder.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { sharedDataPath } from "./_shared_data.ts";
+import { withTempDir } from "./_util.ts";
 
 /** Writes a w×h PNG whose pixel (x, y) channel c holds `(seed + 7x + 13y + 50c) % 256`. */
 async function writePng(path: string, w: number, h: number, channels: 1 | 3, seed: number): Promise<Uint8Array> {
@@ -18,21 +19,12 @@ async function writePng(path: string, w: number, h: number, channels: 1 | 3, see
   return data;
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "meddiff_if_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function mkdirs(root: string, ...dirs: string[]): Promise<void> {
   for (const d of dirs) await Deno.mkdir(`${root}/${d}`, { recursive: true });
 }
 
 Deno.test("ImageFolder: split layout, sorted classes, labels, exact pixels, class map round trip", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("meddiff_if_", async (root) => {
     await mkdirs(root, "train/nevus", "train/melanoma", "train/bcc", "val/nevus", "val/melanoma");
     const pixels = new Map<string, Uint8Array>();
     let seed = 0;
@@ -89,7 +81,7 @@ Deno.test("ImageFolder: split layout, sorted classes, labels, exact pixels, clas
 });
 
 Deno.test("ImageFolder: no split, extensions case-insensitive, channel conversion, symlinks", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("meddiff_if_", async (root) => {
     await mkdirs(root, "data/a", "data/b", "elsewhere");
     const grey = await writePng(`${root}/data/a/g.PNG`, 5, 3, 1, 10);
     const rgb = await writePng(`${root}/elsewhere/c.png`, 5, 3, 3, 20);
@@ -127,7 +119,7 @@ Deno.test("ImageFolder: no split, extensions case-insensitive, channel conversio
 });
 
 Deno.test("ImageFolder: layout mistakes give errors naming the folder", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("meddiff_if_", async (root) => {
     await mkdirs(root, "train/x", "train/y", "train/empty");
     await writePng(`${root}/train/x/1.png`, 4, 4, 3, 1);
     await writePng(`${root}/train/y/1.png`, 4, 4, 3, 2);
@@ -161,7 +153,7 @@ Deno.test("ImageFolder: layout mistakes give errors naming the folder", async ()
 });
 
 Deno.test("ImageFolder: corrupt, truncated and wrong-size images (throw, header / decode validation, skip)", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("meddiff_if_", async (root) => {
     await mkdirs(root, "a", "b");
     await writePng(`${root}/a/good.png`, 8, 8, 3, 1);
     await writePng(`${root}/b/good.png`, 8, 8, 3, 2);
@@ -222,7 +214,7 @@ Deno.test({
   ignore: sharedDataPath("images/dermoscopy/ISIC_0000000.jpg") === null,
   fn: async () => {
     const src = sharedDataPath("images/dermoscopy")!;
-    await withTempDir(async (root) => {
+    await withTempDir("meddiff_if_", async (root) => {
       await mkdirs(root, "melanoma", "nevus");
       const diagnosis = ["nevus", "nevus", "melanoma", "nevus", "melanoma"]; // ISIC_0000000..4 (README)
       for (let i = 0; i < 5; i++) {

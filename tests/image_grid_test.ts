@@ -13,15 +13,7 @@ import {
   saveImageFolder,
   savePng,
 } from "../tasks/lib/image_grid.ts";
-
-async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "./_util.ts";
 
 /** Rows of channel `c` of a raster. */
 function rows(r: Raster, c = 0): number[][] {

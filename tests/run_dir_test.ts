@@ -17,15 +17,7 @@ import {
 } from "../tasks/lib/run_dir.ts";
 import { Logger, logTimestamp } from "../tasks/lib/logger.ts";
 import { InterruptController, type SignalHost } from "../tasks/lib/signals.ts";
-
-async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "./_util.ts";
 
 Deno.test("path helpers", () => {
   assertEquals(joinPath("runs/", "/a", "b.txt"), "runs/a/b.txt");

@@ -42,27 +42,12 @@ import {
   rotateImage,
   toTensor,
 } from "../datasets/transforms/mod.ts";
+import { makeRaster } from "./_util.ts";
 
 // ------------------------------------------------------------------ helpers
 
 function sample<I>(image: I, id = "s0"): Sample<I> {
   return { image, label: 0, id, meta: {} } as Sample<I>;
-}
-
-/** A uint8 raster whose value at (y, x, c) is `f(y, x, c)`. */
-function raster(
-  width: number,
-  height: number,
-  channels: number,
-  f: (y: number, x: number, c: number) => number,
-): Raster {
-  const data = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = f(y, x, c);
-    }
-  }
-  return { data, width, height, channels };
 }
 
 function floatRaster(width: number, height: number, channels: number, values: number[]): Raster {
@@ -71,7 +56,7 @@ function floatRaster(width: number, height: number, channels: number, values: nu
 
 /** A deterministic uint8 test pattern. */
 function pattern(width: number, height: number, channels = 3): Raster {
-  return raster(width, height, channels, (y, x, c) => (y * 37 + x * 11 + c * 71 + ((x * y) % 13)) % 256);
+  return makeRaster(width, height, channels, (y, x, c) => (y * 37 + x * 11 + c * 71 + ((x * y) % 13)) % 256);
 }
 
 async function run<O = Raster>(
@@ -178,14 +163,14 @@ Deno.test("decodeImage: corrupt and truncated files throw a DatasetError naming 
 });
 
 Deno.test("decodeImage: a raster passes through, converted to the asked channel count", async () => {
-  const img = raster(2, 1, 3, (_y, x) => (x === 0 ? 100 : 0));
+  const img = makeRaster(2, 1, 3, (_y, x) => (x === 0 ? 100 : 0));
   const same = await run(decodeImage(), img);
   assert(same === img, "unchanged raster is passed through");
   const grey = await run(decodeImage({ channels: 1 }), img);
   assertEquals([...grey.data], [100, 0]);
   const rgb = await run(decodeImage({ channels: 3 }), grey);
   assertEquals([...rgb.data], [100, 100, 100, 0, 0, 0]);
-  const rgba = raster(1, 1, 4, (_y, _x, c) => [10, 20, 30, 255][c]);
+  const rgba = makeRaster(1, 1, 4, (_y, _x, c) => [10, 20, 30, 255][c]);
   assertEquals([...convertChannels(rgba, 3).data], [10, 20, 30]);
   assertEquals([...convertChannels(rgba, 1).data], [Math.round(0.299 * 10 + 0.587 * 20 + 0.114 * 30)]);
 });
@@ -277,7 +262,7 @@ Deno.test("resize: bilinear follows PIL's pixel-centre and antialias rules (hand
   const noAa = await run(resize({ width: 2, height: 1 }, { antialias: false }), floatRaster(4, 1, 1, [0, 10, 20, 30]));
   assertAllClose(noAa.data, [5, 25], 1e-4, "no antialias");
   // Vertical pass on a uint8 image: rounded.
-  const col = await run(resize({ width: 1, height: 4 }), raster(1, 2, 1, (y) => (y ? 101 : 0)));
+  const col = await run(resize({ width: 1, height: 4 }), makeRaster(1, 2, 1, (y) => (y ? 101 : 0)));
   assertEquals([...col.data], [0, 25, 76, 101]);
 });
 
@@ -288,7 +273,7 @@ Deno.test("resize: nearest picks floor((i + 0.5)·in/out); constant images stay 
     [...(await run(resize({ width: 4, height: 1 }, { interpolation: "nearest" }), row)).data],
     [0, 2, 3, 5],
   );
-  const flat = raster(37, 23, 3, (_y, _x, c) => [200, 17, 90][c]);
+  const flat = makeRaster(37, 23, 3, (_y, _x, c) => [200, 17, 90][c]);
   for (const interpolation of ["bilinear", "bicubic", "nearest"] as const) {
     for (const [w, h] of [[11, 7], [80, 51]]) {
       const out = resizeImage(flat, w, h, { interpolation });
@@ -336,18 +321,18 @@ Deno.test("resize works on CHW arrays exactly as on rasters", async () => {
 // ------------------------------------------------------------------ crops
 
 Deno.test("centerCrop: floor((in − out)/2) offsets; smaller images are padded torchvision-style", async () => {
-  const img = raster(5, 4, 1, (y, x) => y * 10 + x);
+  const img = makeRaster(5, 4, 1, (y, x) => y * 10 + x);
   const c = await run(centerCrop({ width: 2, height: 3 }), img);
   // left = floor(3/2) = 1, top = floor(1/2) = 0
   assertEquals([...c.data], [1, 2, 11, 12, 21, 22]);
-  const p = await run(centerCrop(3, { fill: 99 }), raster(1, 1, 1, () => 7));
+  const p = await run(centerCrop(3, { fill: 99 }), makeRaster(1, 1, 1, () => 7));
   assertEquals([...p.data], [99, 99, 99, 99, 7, 99, 99, 99, 99]);
-  const p2 = await run(centerCrop({ width: 4, height: 1 }), raster(1, 1, 1, () => 7));
+  const p2 = await run(centerCrop({ width: 4, height: 1 }), makeRaster(1, 1, 1, () => 7));
   assertEquals([...p2.data], [0, 7, 0, 0]); // ⌊3/2⌋ = 1 before, 2 after
 });
 
 Deno.test("randomCrop: offsets are rng.int draws (top, then left); padding modes", async () => {
-  const img = raster(10, 8, 2, (y, x, c) => y * 20 + x + c * 100);
+  const img = makeRaster(10, 8, 2, (y, x, c) => y * 20 + x + c * 100);
   for (let seed = 0; seed < 20; seed++) {
     const out = await run(randomCrop({ width: 4, height: 3 }), img, seed);
     const r = new Rng(seed);
@@ -358,7 +343,7 @@ Deno.test("randomCrop: offsets are rng.int draws (top, then left); padding modes
       }
     }
   }
-  const row = raster(4, 1, 1, (_y, x) => x + 1); // [1 2 3 4]
+  const row = makeRaster(4, 1, 1, (_y, x) => x + 1); // [1 2 3 4]
   const cases = {
     constant: [9, 9, 1, 2, 3, 4, 9, 9],
     edge: [1, 1, 1, 2, 3, 4, 4, 4],
@@ -372,7 +357,7 @@ Deno.test("randomCrop: offsets are rng.int draws (top, then left); padding modes
     assertEquals([...box.data], expected, `cropImage ${mode}`);
   }
   // padIfNeeded pads by the shortfall on both sides (torchvision), so the crop still moves
-  const small = raster(2, 2, 1, () => 5);
+  const small = makeRaster(2, 2, 1, () => 5);
   const t = randomCrop(4, { padIfNeeded: true });
   const outs = new Set<string>();
   for (let seed = 0; seed < 30; seed++) outs.add([...(await run(t, small, seed)).data].join(","));
@@ -390,7 +375,7 @@ Deno.test("randomResizedCrop: scale 1 and ratio 1 on a square image resize the w
   assertEquals([a.width, a.height], [16, 12]);
   assertEquals([...a.data], [...b.data]);
   // no try fits (ratio far from the image's): the centre crop with the ratio clamped
-  const wide = raster(40, 10, 1, (_y, x) => x * 5);
+  const wide = makeRaster(40, 10, 1, (_y, x) => x * 5);
   const c = await run(randomResizedCrop({ width: 10, height: 10 }, { scale: [1, 1], ratio: [1, 1] }), wide);
   const center = cropImage(wide, { top: 0, left: 15, width: 10, height: 10 });
   assertEquals([...c.data], [...center.data]);
@@ -400,7 +385,7 @@ Deno.test("randomResizedCrop: scale 1 and ratio 1 on a square image resize the w
 
 Deno.test("rotateImage: quarter turns are exact counter-clockwise rotations", () => {
   const n = 5;
-  const img = raster(n, n, 2, (y, x, c) => y * n + x + c * 50);
+  const img = makeRaster(n, n, 2, (y, x, c) => y * n + x + c * 50);
   const r90 = rotateImage(img, 90);
   // CCW: output (y, x) shows input (x, n − 1 − y)
   for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) assertEquals(px(r90, y, x, 1), px(img, x, n - 1 - y, 1));
@@ -412,7 +397,7 @@ Deno.test("rotateImage: quarter turns are exact counter-clockwise rotations", ()
 });
 
 Deno.test("rotateImage: uncovered corners get the fill; bilinear of a constant stays constant inside", () => {
-  const img = raster(9, 9, 3, () => 100);
+  const img = makeRaster(9, 9, 3, () => 100);
   const r = rotateImage(img, 45, { fill: [1, 2, 3] });
   assertEquals([px(r, 0, 0, 0), px(r, 0, 0, 1), px(r, 0, 0, 2)], [1, 2, 3]);
   assertEquals(px(r, 4, 4, 1), 100);
@@ -435,7 +420,7 @@ Deno.test("randomRotation draws its angle uniformly from [−d, d] with one draw
 });
 
 Deno.test("flips: p = 1 mirrors exactly, p = 0 keeps, otherwise one draw < p decides", async () => {
-  const img = raster(3, 2, 2, (y, x, c) => y * 10 + x + c * 100);
+  const img = makeRaster(3, 2, 2, (y, x, c) => y * 10 + x + c * 100);
   const h = await run(randomHorizontalFlip(1), img);
   const v = await run(randomVerticalFlip(1), img);
   for (let y = 0; y < 2; y++) {
@@ -462,7 +447,7 @@ Deno.test("flips: p = 1 mirrors exactly, p = 0 keeps, otherwise one draw < p dec
 // ------------------------------------------------------------------ colour
 
 Deno.test("adjustBrightness / Contrast / Saturation: torchvision blends, rounded and clamped", () => {
-  const img = raster(2, 1, 3, (_y, x, c) => [[200, 100, 50], [10, 20, 30]][x][c]);
+  const img = makeRaster(2, 1, 3, (_y, x, c) => [[200, 100, 50], [10, 20, 30]][x][c]);
   assertEquals([...adjustBrightness(img, 1.5).data], [255, 150, 75, 15, 30, 45]);
   // contrast: blend with the mean luma of the whole image
   const l0 = 0.299 * 200 + 0.587 * 100 + 0.114 * 50, l1 = 0.299 * 10 + 0.587 * 20 + 0.114 * 30;
@@ -483,22 +468,22 @@ Deno.test("adjustBrightness / Contrast / Saturation: torchvision blends, rounded
   const f = floatRaster(1, 1, 3, [0.8, 0.5, 0.1]);
   assertAllClose(adjustBrightness(f, 2).data, [1, 1, 0.2], 1e-6, "float brightness");
   // one channel: saturation is a no-op, contrast uses the channel mean
-  const g = raster(2, 1, 1, (_y, x) => (x ? 100 : 0));
+  const g = makeRaster(2, 1, 1, (_y, x) => (x ? 100 : 0));
   assertEquals([...adjustSaturation(g, 0).data], [0, 100]);
   assertEquals([...adjustContrast(g, 0).data], [50, 50]);
 });
 
 Deno.test("adjustHue: turns the hue in HSV; a zero shift and greys are unchanged", () => {
-  const red = raster(1, 1, 3, (_y, _x, c) => [255, 0, 0][c]);
+  const red = makeRaster(1, 1, 3, (_y, _x, c) => [255, 0, 0][c]);
   assertEquals([...adjustHue(red, 1 / 3).data], [0, 255, 0]);
   assertEquals([...adjustHue(red, -1 / 3).data], [0, 0, 255]);
   assertEquals([...adjustHue(red, 0.5).data], [0, 255, 255]);
   const img = pattern(9, 7);
   assertEquals([...adjustHue(img, 0).data], [...img.data]);
-  const greyish = raster(2, 1, 3, (_y, x) => (x ? 90 : 200));
+  const greyish = makeRaster(2, 1, 3, (_y, x) => (x ? 90 : 200));
   assertEquals([...adjustHue(greyish, 0.37).data], [...greyish.data]);
   // (200, 100, 50): h = (1 − 2/3)/6 = 1/18, s = 0.75, v = 200/255; +1/9 turn → h = 1/6 (yellow): (200, 200, 50)
-  const orange = raster(1, 1, 3, (_y, _x, c) => [200, 100, 50][c]);
+  const orange = makeRaster(1, 1, 3, (_y, _x, c) => [200, 100, 50][c]);
   assertEquals([...adjustHue(orange, 1 / 9).data], [200, 200, 50]);
   assertThrows(() => adjustHue(red, 0.6), RangeError, "shift must be in [-0.5, 0.5]");
 });
@@ -533,7 +518,7 @@ Deno.test("colorJitter: draws a permutation, then each factor; applies them in t
 });
 
 Deno.test("adjustSharpness: blends with torchvision's 3×3 smoothing; borders unchanged", async () => {
-  const img = raster(3, 3, 1, (y, x) => (y === 1 && x === 1 ? 130 : 0));
+  const img = makeRaster(3, 3, 1, (y, x) => (y === 1 && x === 1 ? 130 : 0));
   // degenerate centre: (5·130)/13 = 50; factor 2: 2·130 − 50 = 210
   assertEquals([...adjustSharpnessImage(img, 2).data], [0, 0, 0, 0, 210, 0, 0, 0, 0]);
   assertEquals([...adjustSharpnessImage(img, 0).data], [0, 0, 0, 0, 50, 0, 0, 0, 0]);
@@ -583,7 +568,7 @@ Deno.test("gaussianBlur: matches a direct 2D convolution with mirrored borders; 
   assertAllClose(wide.data, blurReference(img, 13, 4), 1e-3, "wide blur");
   const u8 = gaussianBlurImage(img, 3, 0.8);
   assertAllClose(u8.data, blurReference(img, 3, 0.8).map(Math.round), 1, "uint8 blur");
-  const flat = raster(7, 7, 3, () => 77);
+  const flat = makeRaster(7, 7, 3, () => 77);
   assertEquals([...gaussianBlurImage(flat, 7, 3).data], [...flat.data]);
   const sig = new Rng(4).uniform(0.1, 2);
   assertEquals([...(await run(gaussianBlur(5), img, 4)).data], [...gaussianBlurImage(img, 5, sig).data]);
@@ -591,7 +576,7 @@ Deno.test("gaussianBlur: matches a direct 2D convolution with mirrored borders; 
 });
 
 Deno.test("grayscale and randomGrayscale", async () => {
-  const img = raster(1, 1, 3, (_y, _x, c) => [200, 100, 50][c]);
+  const img = makeRaster(1, 1, 3, (_y, _x, c) => [200, 100, 50][c]);
   const l = Math.round(0.299 * 200 + 0.587 * 100 + 0.114 * 50);
   assertEquals([...(await run(grayscale(), img)).data], [l]);
   assertEquals([...(await run(grayscale({ channels: 3 }), img)).data], [l, l, l]);
@@ -602,7 +587,7 @@ Deno.test("grayscale and randomGrayscale", async () => {
 // ------------------------------------------------------------------ normalize / toTensor
 
 Deno.test("toTensor: HWC uint8 → CHW float32 ÷ 255; normalize: (x − mean)/std; the two commute", async () => {
-  const img = raster(2, 1, 3, (_y, x, c) => [[255, 0, 51], [102, 153, 204]][x][c]);
+  const img = makeRaster(2, 1, 3, (_y, x, c) => [[255, 0, 51], [102, 153, 204]][x][c]);
   const t = await run<ArrayImage>(toTensor(), img);
   assertEquals(t.shape, [3, 1, 2]);
   assertAllClose(t.data, [1, 0.4, 0, 0.6, 0.2, 0.8], 1e-7, "toTensor");
