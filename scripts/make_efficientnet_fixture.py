@@ -21,40 +21,25 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_resnet_fixture import formula_tensor  # noqa: E402
+from make_resnet_fixture import formula_logits_case, param_count  # noqa: E402
 
 OUT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "efficientnet_b0.json")
 
 
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
 def main():
     torch.set_num_threads(2)
-    model = torchvision.models.efficientnet_b0(num_classes=10)
-    keys = [[name, list(t.shape)] for name, t in model.state_dict().items()]
-    model.load_state_dict({name: formula_tensor(name, shape) for name, shape in keys})
-    model.eval()
-    torch.manual_seed(0)
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        logits = model.double()(x.double())
+    case = formula_logits_case(torchvision.models.efficientnet_b0(num_classes=10), (2, 3, 32, 32))
     out = {
         "torchvision": torchvision.__version__,
-        "keys": keys,
         "param_counts": {
-            "efficientnet_b0": count(torchvision.models.efficientnet_b0()),
-            "efficientnet_b4": count(torchvision.models.efficientnet_b4()),
+            "efficientnet_b0": param_count(torchvision.models.efficientnet_b0()),
+            "efficientnet_b4": param_count(torchvision.models.efficientnet_b4()),
         },
-        "input_shape": list(x.shape),
-        "input": [float(f"{v:.9g}") for v in x.reshape(-1).tolist()],
-        "logits_shape": list(logits.shape),
-        "logits": [float(f"{v:.12g}") for v in logits.reshape(-1).tolist()],
+        **case,
     }
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)
-    print(f"wrote {OUT_PATH}: {len(keys)} keys, counts {out['param_counts']}")
+    print(f"wrote {OUT_PATH}: {len(out['keys'])} keys, counts {out['param_counts']}")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,29 @@ def formula_tensor(name, shape):
     return torch.from_numpy(val.astype(np.float32).reshape(shape))
 
 
+def param_count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def formula_logits_case(model, input_shape):
+    """Loads formula weights into `model`, runs it in eval mode in float64 on a seeded input and
+    returns the fixture fields: keys, input, logits (with shapes)."""
+    keys = [[name, list(t.shape)] for name, t in model.state_dict().items()]
+    model.load_state_dict({name: formula_tensor(name, shape) for name, shape in keys})
+    model.eval()
+    torch.manual_seed(0)
+    x = torch.randn(*input_shape)
+    with torch.no_grad():
+        logits = model.double()(x.double())
+    return {
+        "keys": keys,
+        "input_shape": list(x.shape),
+        "input": [float(f"{v:.9g}") for v in x.reshape(-1).tolist()],
+        "logits_shape": list(logits.shape),
+        "logits": [float(f"{v:.12g}") for v in logits.reshape(-1).tolist()],
+    }
+
+
 def conv3x3(i, o, stride=1):
     return nn.Conv2d(i, o, 3, stride=stride, padding=1, bias=False)
 

@@ -17,40 +17,25 @@ import torch
 from torchvision.models.vision_transformer import VisionTransformer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_resnet_fixture import formula_tensor  # noqa: E402
+from make_resnet_fixture import formula_logits_case, param_count  # noqa: E402
 
 OUT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "vit_small.json")
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def main():
     torch.set_num_threads(2)
     model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=64,
                               num_classes=10)
-    keys = [[name, list(t.shape)] for name, t in model.state_dict().items()]
-    model.load_state_dict({name: formula_tensor(name, shape) for name, shape in keys})
-    model.eval()
-    torch.manual_seed(0)
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        logits = model.double()(x.double())
     out = {
-        "keys": keys,
         "param_counts": {
-            "vit_s_16": count(VisionTransformer(224, 16, 12, 6, 384, 1536)),
-            "vit_b_16": count(VisionTransformer(224, 16, 12, 12, 768, 3072)),
+            "vit_s_16": param_count(VisionTransformer(224, 16, 12, 6, 384, 1536)),
+            "vit_b_16": param_count(VisionTransformer(224, 16, 12, 12, 768, 3072)),
         },
-        "input_shape": list(x.shape),
-        "input": [float(f"{v:.9g}") for v in x.reshape(-1).tolist()],
-        "logits_shape": list(logits.shape),
-        "logits": [float(f"{v:.12g}") for v in logits.reshape(-1).tolist()],
+        **formula_logits_case(model, (2, 3, 32, 32)),
     }
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)
-    print(f"wrote {OUT_PATH}: {len(keys)} keys, counts {out['param_counts']}")
+    print(f"wrote {OUT_PATH}: {len(out['keys'])} keys, counts {out['param_counts']}")
 
 
 if __name__ == "__main__":
