@@ -20,6 +20,7 @@
  * order is transposed to C order (the result keeps `fortranOrder` to say what the file held).
  * @module
  */
+import { halfToFloat } from "../core/dtype.ts";
 import { DatasetError } from "./types.ts";
 
 /** The element types {@linkcode parseNpy} reads (NumPy's names). */
@@ -309,15 +310,6 @@ export function parseNpyHeader(bytes: Uint8Array, name = "data"): NpyHeader {
 }
 
 // --- the data --------------------------------------------------------------------------------
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 type TypedCtor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => NpyData;
 

@@ -6,6 +6,7 @@
  * Writes F32, I32 and BOOL; reads those plus F16 and BF16 (as float32) and I64 (as int32,
  * range-checked). Every entry is validated before any tensor is created.
  */
+import { halfToFloat } from "../dtype.ts";
 import { writeFileAtomic } from "../io.ts";
 import type { DType } from "../dtype.ts";
 import { fmtShape } from "../shape.ts";
@@ -182,15 +183,6 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; met
   }
   if (pos !== dataLen) fail(source, `${dataLen - pos} trailing data bytes belong to no tensor`);
   return { entries, metadata };
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 function convert(bytes: Uint8Array, e: Entry, source: string): HostTensor {
