@@ -11,21 +11,13 @@
  *
  * @module
  */
+import type { Raster as DataRaster } from "../../datasets/types.ts";
 import { loadSharp } from "../../datasets/sharp.ts";
 import { writeFileAtomic } from "../../core/io.ts";
 import { joinPath, writeNew } from "./run_dir.ts";
 
-/** An 8-bit image, rows top to bottom, pixels interleaved (HWC). */
-export interface Raster {
-  /** `height * width * channels` bytes. */
-  data: Uint8Array;
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-  /** 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA. */
-  channels: number;
-}
+/** An 8-bit image (the data layer's HWC raster with uint8 pixels), rows top to bottom. */
+export type Raster = DataRaster & { data: Uint8Array };
 
 /**
  * How float values map to 0…255: `[lo, hi]` maps lo→0 and hi→255 (values outside are clamped);
