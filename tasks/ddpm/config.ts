@@ -23,7 +23,7 @@ export const ddpmSchema = defineConfig({
   diffusion: {
     numTrainTimesteps: 1000,
     betaSchedule: "squaredcos_cap_v2",
-    predictionType: "epsilon",
+    predictionType: "v_prediction",
   },
   train: {
     epochs: 4,
