@@ -52,6 +52,7 @@ export {
   where,
 } from "./ops/elementwise.ts";
 export { argmax, argmin, logsumexp, max, mean, min, std, sum, sumToShape, variance } from "./ops/reduce.ts";
+export { quantile, type QuantileInterpolation, type QuantileOptions } from "./ops/quantile.ts";
 export {
   expand,
   flatten,

@@ -9,6 +9,7 @@ export {
   BaseScheduler,
   betasForAlphaBar,
   cosineBetas,
+  dynamicThreshold,
   makeBetas,
   NoiseSchedule,
   resolveSchedulerConfig,

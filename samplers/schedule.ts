@@ -9,13 +9,19 @@
  * @module
  */
 import {
+  abs,
   add,
   clamp,
   clone,
+  div,
   type Generator,
   indexSelect,
   keep,
+  maximum,
+  minimum,
   mul,
+  neg,
+  quantile,
   reshape,
   scope,
   sub,
@@ -246,6 +252,12 @@ export interface SchedulerConfig {
   clipSample: boolean;
   /** Bound of `clipSample`. */
   clipSampleRange: number;
+  /** Dynamic thresholding of x̂₀ (Imagen), used instead of `clipSample` when on. */
+  thresholding: boolean;
+  /** Quantile of |x̂₀| per sample that sets the dynamic threshold. */
+  dynamicThresholdingRatio: number;
+  /** Largest dynamic threshold. */
+  sampleMaxValue: number;
   /** Added to every `leading` timestep. */
   stepsOffset: number;
   /** How inference timesteps are spread. */
@@ -270,6 +282,17 @@ export interface SchedulerOptions {
   clipSample?: boolean;
   /** Bound of `clipSample` (default 1). */
   clipSampleRange?: number;
+  /**
+   * Dynamic thresholding (Saharia et al. 2022, diffusers' `thresholding`): per sample,
+   * s = clamp(quantile(|x̂₀|, `dynamicThresholdingRatio`), 1, `sampleMaxValue`) and
+   * x̂₀ ← clamp(x̂₀, −s, s)/s; replaces `clipSample` when on (default false). Keeps strongly
+   * guided samples from saturating; meant for pixel-space models.
+   */
+  thresholding?: boolean;
+  /** Quantile of |x̂₀| for `thresholding` (default 0.995). */
+  dynamicThresholdingRatio?: number;
+  /** Upper bound of the dynamic threshold (default 1, as diffusers). */
+  sampleMaxValue?: number;
   /** Added to every `leading` timestep (default 0). */
   stepsOffset?: number;
   /** How inference timesteps are spread (default `"leading"`). */
@@ -321,6 +344,9 @@ const COMMON_KEYS = [
   "predictionType",
   "clipSample",
   "clipSampleRange",
+  "thresholding",
+  "dynamicThresholdingRatio",
+  "sampleMaxValue",
   "stepsOffset",
   "timestepSpacing",
 ];
@@ -375,6 +401,20 @@ export function resolveSchedulerConfig(
   if (!(clipSampleRange > 0) || !Number.isFinite(clipSampleRange)) {
     throw new RangeError(`${name}: clipSampleRange must be a positive number, got ${clipSampleRange}`);
   }
+  const thresholding = opts.thresholding ?? false;
+  if (typeof thresholding !== "boolean") {
+    throw new TypeError(`${name}: thresholding must be a boolean, got ${thresholding}`);
+  }
+  const dynamicThresholdingRatio = opts.dynamicThresholdingRatio ?? 0.995;
+  if (
+    typeof dynamicThresholdingRatio !== "number" || !(dynamicThresholdingRatio > 0 && dynamicThresholdingRatio <= 1)
+  ) {
+    throw new RangeError(`${name}: dynamicThresholdingRatio must be in (0, 1], got ${dynamicThresholdingRatio}`);
+  }
+  const sampleMaxValue = opts.sampleMaxValue ?? 1;
+  if (typeof sampleMaxValue !== "number" || !(sampleMaxValue >= 1) || !Number.isFinite(sampleMaxValue)) {
+    throw new RangeError(`${name}: sampleMaxValue must be a finite number ≥ 1, got ${sampleMaxValue}`);
+  }
   const stepsOffset = opts.stepsOffset ?? 0;
   if (!Number.isInteger(stepsOffset) || stepsOffset < 0 || stepsOffset >= numTrainTimesteps) {
     throw new RangeError(
@@ -396,6 +436,9 @@ export function resolveSchedulerConfig(
     predictionType: pt === "v" ? "v_prediction" : pt,
     clipSample,
     clipSampleRange,
+    thresholding,
+    dynamicThresholdingRatio,
+    sampleMaxValue,
     stepsOffset,
     timestepSpacing,
   };
@@ -580,8 +623,11 @@ export abstract class BaseScheduler<C extends SchedulerConfig = SchedulerConfig>
     }
   }
 
-  /** Applies `clipSample`. */
+  /** Applies `thresholding`, else `clipSample`, to a predicted x₀. */
   protected clip(x0: Tensor): Tensor {
+    if (this.config.thresholding) {
+      return dynamicThreshold(x0, this.config.dynamicThresholdingRatio, this.config.sampleMaxValue);
+    }
     const r = this.config.clipSampleRange;
     return this.config.clipSample ? clamp(x0, -r, r) : x0;
   }
@@ -637,6 +683,23 @@ export abstract class BaseScheduler<C extends SchedulerConfig = SchedulerConfig>
     }
     return this.#tables;
   }
+}
+
+/**
+ * Imagen's dynamic thresholding of a batch of predicted x₀ (diffusers' `_threshold_sample`):
+ * per sample s = clamp(quantile(|x₀|, ratio), 1, maxValue), then clamp(x₀, −s, s)/s.
+ */
+export function dynamicThreshold(x0: Tensor, ratio: number, maxValue: number): Tensor {
+  checkTensorArg(x0, "dynamicThreshold", "x0");
+  if (x0.ndim < 2) {
+    throw new RangeError(`dynamicThreshold: x0 needs a batch dim and sample dims, got shape [${x0.shape}]`);
+  }
+  return scope(() => {
+    const rows = reshape(abs(x0), [x0.shape[0], -1]);
+    const s = clamp(quantile(rows, ratio, 1), 1, maxValue);
+    const b = reshape(s, [x0.shape[0], ...x0.shape.slice(1).map(() => 1)]);
+    return div(minimum(maximum(x0, neg(b)), b), b);
+  });
 }
 
 /** a·x + b·y with plain-number coefficients (skips a term whose coefficient is 0). */

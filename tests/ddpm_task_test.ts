@@ -70,9 +70,13 @@ gpuTest(
       const log = await Deno.readTextFile(run.logPath);
       assert(log.includes("epoch 2/2"), "the log has the epoch summaries");
 
-      // deno task sample: the grids from the best checkpoint, and the images as a class-folder dataset.
+      // deno task sample: the grids from the best checkpoint (x̂₀ dynamically thresholded), and the
+      // images as a class-folder dataset.
       const images = `${root}/generated`;
-      const s = await sampleCommand(["--run", run.path, "--steps", "2", "--per-class", "3", "--images", images], true);
+      const s = await sampleCommand(
+        ["--run", run.path, "--steps", "2", "--per-class", "3", "--images", images, "--thresholding"],
+        true,
+      );
       assert(s && s.checkpoint.endsWith("best.safetensors"));
       assertEquals(s.files.length, 7);
       assertEquals(await files(images), ["exudates", "laser_scars", "microaneurysms", "normal"]);

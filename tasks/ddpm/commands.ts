@@ -116,6 +116,7 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
   const args = parseTaskArgs(argv, {
     name: "sample",
     description: "Samples grids (and optionally an image folder) from a trained DDPM run.",
+    flags: { thresholding: { description: "dynamic thresholding of x̂₀ instead of clipping (for strong guidance)" } },
     options: {
       run: { description: "the run folder (required)", valueName: "dir" },
       checkpoint: { description: "best (default when present), latest, or a checkpoint file", valueName: "which" },
@@ -149,6 +150,7 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
     perClass: numberOption("per-class", o["per-class"], cfg.sample.perClass, true, 1),
     seed: numberOption("seed", o.seed, cfg.sample.seed, true, 0),
     progressionSteps: cfg.sample.progressionSteps,
+    thresholding: args.flags.thresholding || cfg.sample.thresholding,
     imageFolder: o.images === undefined ? null : o.images === "" ? joinPath(run.path, "generated") : o.images,
   };
   const which = o.checkpoint ?? "best";

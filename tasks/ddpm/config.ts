@@ -49,6 +49,7 @@ export const ddpmSchema = defineConfig({
     perClass: 8,
     seed: 0,
     progressionSteps: 5,
+    thresholding: false,
   },
   output: {
     root: "runs",
@@ -86,6 +87,7 @@ export const ddpmSchema = defineConfig({
   "sample.perClass": { type: "integer", min: 1 },
   "sample.seed": { type: "integer", min: 0 },
   "sample.progressionSteps": { type: "integer", min: 2, help: "columns of the denoising-progression grid" },
+  "sample.thresholding": { help: "dynamic thresholding of x̂₀ instead of clipping (Imagen; for strong guidance)" },
 });
 
 /** The resolved configuration of a DDPM run. */

@@ -49,9 +49,18 @@ export function buildTrainScheduler(cfg: DdpmConfig): DDPMScheduler {
   return new DDPMScheduler(common(cfg));
 }
 
-/** The sampler the configuration names: DDIM (trailing spacing, ᾱ_final = 1) or DDPM. */
-export function buildSampler(cfg: DdpmConfig, kind: "ddpm" | "ddim"): DDPMScheduler | DDIMScheduler {
+/**
+ * The sampler the configuration names: DDIM (trailing spacing, ᾱ_final = 1) or DDPM, with
+ * x̂₀ clipped to [−1, 1] or, with `thresholding` (default `sample.thresholding`), dynamically
+ * thresholded.
+ */
+export function buildSampler(
+  cfg: DdpmConfig,
+  kind: "ddpm" | "ddim",
+  thresholding: boolean = cfg.sample.thresholding,
+): DDPMScheduler | DDIMScheduler {
+  const opts = { ...common(cfg), thresholding };
   return kind === "ddim"
-    ? new DDIMScheduler({ ...common(cfg), timestepSpacing: "trailing", setAlphaToOne: true })
-    : buildTrainScheduler(cfg);
+    ? new DDIMScheduler({ ...opts, timestepSpacing: "trailing", setAlphaToOne: true })
+    : new DDPMScheduler(opts);
 }

@@ -30,6 +30,8 @@ export interface SampleGridOptions {
   progressionSteps: number;
   /** Also write every sample as `<dir>/<class>/img_*.png`, when set. */
   imageFolder?: string | null;
+  /** Dynamic thresholding of x̂₀ instead of clipping (default: the run's `sample.thresholding`). */
+  thresholding?: boolean;
 }
 
 /** Shape and class names of the images. */
@@ -64,7 +66,7 @@ export async function writeSampleGrids(
   await Deno.mkdir(outDir, { recursive: true });
   const { channels: C, imageSize: S, classes } = info;
   const K = classes.length, P = opts.perClass;
-  const scheduler = buildSampler(cfg, opts.sampler === "ddpm" ? "ddpm" : "ddim");
+  const scheduler = buildSampler(cfg, opts.sampler === "ddpm" ? "ddpm" : "ddim", opts.thresholding);
   const model = (x: Tensor, t: Tensor, y?: Tensor) => unet.call(x, t, y);
   const files: string[] = [];
   const wasTraining = unet.training;
