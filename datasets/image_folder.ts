@@ -20,9 +20,9 @@
  * ```
  * @module
  */
-import type { OutputInfo } from "sharp";
 import { loadSharp } from "./sharp.ts";
 import { writeJsonAtomic } from "../core/io.ts";
+import { decodeRaster } from "./transforms/decode.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
 
 /** File extensions (lower case, with the dot) that {@linkcode ImageFolder} reads by default. */
@@ -73,36 +73,18 @@ function sizeProblem(width: number | undefined, height: number | undefined, expe
 
 /**
  * Decodes an image file with `sharp` into a uint8 HWC {@linkcode Raster} (16-bit images are
- * scaled to 8 bits). Any failure — missing file, not an image, corrupt or truncated data, an
+ * scaled to 8 bits; `channels: 1` is the luma 0.299 R + 0.587 G + 0.114 B, as PIL's
+ * `convert("L")`; see {@linkcode decodeRaster}). Any failure — missing file, not an image, corrupt or truncated data, an
  * unexpected size — throws a {@linkcode DatasetError} naming the file.
  */
 export async function readRasterFile(path: string, options: ReadRasterOptions = {}): Promise<Raster> {
   checkChannels(options.channels, "readRasterFile");
   checkSize(options.expectSize, "readRasterFile");
-  let result: { data: Uint8Array; info: OutputInfo };
-  const sharp = await loadSharp();
-  try {
-    let img = sharp(path);
-    if (options.channels === 1) img = img.removeAlpha().greyscale();
-    else if (options.channels === 3) img = img.removeAlpha().toColourspace("srgb");
-    else {
-      // sharp outputs sRGB by default; keep a greyscale file (with or without alpha) grey.
-      const m = await img.metadata();
-      if ((m.channels ?? 3) - (m.hasAlpha ? 1 : 0) === 1) img = img.toColourspace("b-w");
-    }
-    result = await img.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw new DatasetError(path, `cannot decode the image (${message(e)})`, { cause: e });
-  }
-  const { data, info } = result;
-  const bad = sizeProblem(info.width, info.height, options.expectSize);
+  // One decoder for the whole data layer: greyscale is PIL's luma, as torchvision's ImageFolder.
+  const raster = await decodeRaster(path, { channels: options.channels, name: path });
+  const bad = sizeProblem(raster.width, raster.height, options.expectSize);
   if (bad) throw new DatasetError(path, bad);
-  return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
-    channels: info.channels,
-  };
+  return raster;
 }
 
 /** Options of {@linkcode checkImageFiles}. */

@@ -53,6 +53,11 @@ export async function decodeRaster(
   try {
     let img = sharp(source instanceof ArrayBuffer ? new Uint8Array(source) : source, { failOn: "warning" });
     if (options.channels !== undefined) img = img.removeAlpha().toColourspace("srgb");
+    else {
+      // sharp outputs sRGB by default; keep a greyscale file (with or without alpha) grey.
+      const m = await img.metadata();
+      if ((m.channels ?? 3) - (m.hasAlpha ? 1 : 0) === 1) img = img.toColourspace("b-w");
+    }
     result = await img.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new DatasetError(name, `cannot decode the image (${message(e)})`, { cause: e });
