@@ -6,11 +6,12 @@ written out with torch.nn as torchvision's resnet18 builds it.
 Run: /usr/bin/python3 bench/resnet18_torch.py [--reps 5] [--stem small|imagenet]
 (--stem imagenet: torchvision's 7x7 stride-2 stem and max-pool, 16x fewer FLOPs at 28x28)"""
 import argparse
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from _torch_timing import row, time_ms
 
 
 class BasicBlock(nn.Module):
@@ -71,16 +72,10 @@ def main():
         opt.step()
         return loss.item()
 
-    step()  # warm-up (allocations, optimizer state)
-    times = []
-    for _ in range(args.reps):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1e3)
+    times = time_ms(step, args.reps)
     n_params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} parameters")
-    print(f"| PyTorch CPU ResNet-18 ({args.stem} stem) train step (batch {N}, {HW}x{HW}) | best {min(times):.0f} ms "
-          f"| median {sorted(times)[len(times) // 2]:.0f} ms |")
+    print(row(f"PyTorch CPU ResNet-18 ({args.stem} stem) train step (batch {N}, {HW}x{HW})", times))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ Run: /usr/bin/python3 bench/unet_step_torch.py [--reps 5] [--batch 64]"""
 import argparse
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from _torch_timing import row, time_ms
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from make_unet_fixture import BENCH, UNet  # noqa: E402
@@ -42,22 +43,12 @@ def main():
     def forward():
         return F.mse_loss(net(x, t, labels), eps).item()
 
-    step()  # warm-up (allocations, optimizer state)
-    times, fwd = [], []
-    for _ in range(args.reps):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1e3)
-    for _ in range(args.reps):
-        t0 = time.perf_counter()
-        forward()
-        fwd.append((time.perf_counter() - t0) * 1e3)
+    times = time_ms(step, args.reps)
+    fwd = time_ms(forward, args.reps)
     n_params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} parameters")
-    print(f"| PyTorch CPU U-Net train step (batch {N}, {HW}x{HW}) | best {min(times):.0f} ms "
-          f"| median {sorted(times)[len(times) // 2]:.0f} ms |")
-    print(f"| PyTorch CPU U-Net forward + loss (training mode) | best {min(fwd):.0f} ms "
-          f"| median {sorted(fwd)[len(fwd) // 2]:.0f} ms |")
+    print(row(f"PyTorch CPU U-Net train step (batch {N}, {HW}x{HW})", times))
+    print(row("PyTorch CPU U-Net forward + loss (training mode)", fwd))
 
 
 if __name__ == "__main__":
