@@ -22,7 +22,7 @@
  */
 import { loadSharp } from "./sharp.ts";
 import { writeJsonAtomic } from "../core/io.ts";
-import { decodeRaster } from "./transforms/decode.ts";
+import { checkChannels, decodeRaster } from "./transforms/decode.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
 
 /** File extensions (lower case, with the dot) that {@linkcode ImageFolder} reads by default. */
@@ -51,12 +51,6 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function checkChannels(channels: unknown, op: string): void {
-  if (channels !== undefined && channels !== 1 && channels !== 3) {
-    throw new RangeError(`${op}: channels must be 1 or 3 (or left out to keep the file's), got ${channels}`);
-  }
-}
-
 function checkSize(size: ImageSize | undefined, op: string): void {
   if (size === undefined) return;
   for (const k of ["width", "height"] as const) {
@@ -74,8 +68,9 @@ function sizeProblem(width: number | undefined, height: number | undefined, expe
 /**
  * Decodes an image file with `sharp` into a uint8 HWC {@linkcode Raster} (16-bit images are
  * scaled to 8 bits; `channels: 1` is the luma 0.299 R + 0.587 G + 0.114 B, as PIL's
- * `convert("L")`; see {@linkcode decodeRaster}). Any failure — missing file, not an image, corrupt or truncated data, an
- * unexpected size — throws a {@linkcode DatasetError} naming the file.
+ * `convert("L")`; see {@linkcode decodeRaster}). Any failure — missing file, not an image,
+ * corrupt or truncated data, an unexpected size — throws a {@linkcode DatasetError} naming
+ * the file.
  */
 export async function readRasterFile(path: string, options: ReadRasterOptions = {}): Promise<Raster> {
   checkChannels(options.channels, "readRasterFile");

@@ -28,6 +28,7 @@ import {
   Tensor,
   tensor,
 } from "../core/mod.ts";
+import { roundHalfEven } from "../core/numeric.ts";
 
 /** How β grows with t. `"cosine"` is accepted as an alias of `"squaredcos_cap_v2"`. */
 export type BetaSchedule = "linear" | "scaled_linear" | "squaredcos_cap_v2" | "cosine";
@@ -752,12 +753,4 @@ function linspace64(start: number, stop: number, num: number): Float64Array {
   for (let i = 0; i < num; i++) out[i] = i * step + start;
   out[num - 1] = stop;
   return out;
-}
-
-/** NumPy's `round`: halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x), d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
 }

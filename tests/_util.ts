@@ -1,5 +1,5 @@
 /** Shared test helpers: GPU test wrapper, closeness checks, seeded data, float64 gradient checks. */
-import { hasGpu, scope, type Tensor, tensor } from "../mod.ts";
+import { hasGpu, type QuantileInterpolation, scope, type Tensor, tensor } from "../mod.ts";
 import type { Raster } from "../datasets/types.ts";
 
 /** Registers a test that needs WebGPU (skipped with a message when there is no adapter). */
@@ -178,4 +178,33 @@ export function makeRaster(
     }
   }
   return { data, width, height, channels };
+}
+
+/** torch.quantile of one row, float64 apart from the float32 rank. */
+export function quantileReference(
+  row: number[],
+  q: number,
+  mode: QuantileInterpolation = "linear",
+): number {
+  if (row.some((v) => Number.isNaN(v))) return NaN;
+  const s = [...row].sort((a, b) => a - b);
+  const n = s.length;
+  const rank = Math.fround(Math.fround(q) * (n - 1));
+  const k = Math.floor(rank), w = Math.fround(rank - k);
+  const lo = s[k], hi = s[Math.min(k + 1, n - 1)];
+  switch (mode) {
+    case "lower":
+      return lo;
+    case "higher":
+      return w > 0 ? hi : lo;
+    case "midpoint":
+      return hi - (hi - lo) * 0.5;
+    case "nearest": {
+      const f = Math.floor(rank), d = rank - f;
+      const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+      return r > k ? hi : lo;
+    }
+    default:
+      return w < 0.5 ? lo + w * (hi - lo) : hi - (hi - lo) * (1 - w);
+  }
 }

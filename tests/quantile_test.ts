@@ -4,34 +4,9 @@
  * ties, signed zeros, NaN rows and long rows; and bad arguments.
  */
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { gpuTest, randomArray, rng } from "./_util.ts";
+import { gpuTest, quantileReference, randomArray, rng } from "./_util.ts";
 import { narrow, tensor, transpose } from "../mod.ts";
 import { quantile, type QuantileInterpolation } from "../core/ops/quantile.ts";
-
-/** torch.quantile of one row, float64 apart from the float32 rank. */
-function reference(row: number[], q: number, mode: QuantileInterpolation = "linear"): number {
-  if (row.some((v) => Number.isNaN(v))) return NaN;
-  const s = [...row].sort((a, b) => a - b);
-  const n = s.length;
-  const rank = Math.fround(Math.fround(q) * (n - 1));
-  const k = Math.floor(rank), w = Math.fround(rank - k);
-  const lo = s[k], hi = s[Math.min(k + 1, n - 1)];
-  switch (mode) {
-    case "lower":
-      return lo;
-    case "higher":
-      return w > 0 ? hi : lo;
-    case "midpoint":
-      return hi - (hi - lo) * 0.5;
-    case "nearest": {
-      const f = Math.floor(rank), d = rank - f;
-      const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
-      return r > k ? hi : lo;
-    }
-    default:
-      return w < 0.5 ? lo + w * (hi - lo) : hi - (hi - lo) * (1 - w);
-  }
-}
 
 function rowsOf(data: ArrayLike<number>, M: number, n: number): number[][] {
   return Array.from({ length: M }, (_, i) => Array.from({ length: n }, (_, j) => data[i * n + j]));
@@ -61,7 +36,7 @@ gpuTest("quantile: rows of a matrix, every q and interpolation, equal to the sor
   for (const q of [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.995, 1]) {
     for (const mode of ["linear", "lower", "higher", "midpoint", "nearest"] as const) {
       const got = await quantile(x, q, 1, { interpolation: mode }).data();
-      close(got, rows.map((row) => reference(row, q, mode)), `q=${q} ${mode}`);
+      close(got, rows.map((row) => quantileReference(row, q, mode)), `q=${q} ${mode}`);
     }
   }
 });
@@ -76,14 +51,14 @@ gpuTest("quantile: dims, keepdim, whole-tensor, views with offsets and strides",
   assertEquals(mid.shape, [3, 5]);
   const want: number[] = [];
   for (let i = 0; i < 3; i++) {
-    for (let k = 0; k < 5; k++) want.push(reference([0, 1, 2, 3].map((j) => at(i, j, k)), 0.3));
+    for (let k = 0; k < 5; k++) want.push(quantileReference([0, 1, 2, 3].map((j) => at(i, j, k)), 0.3));
   }
   close(await mid.data(), want, "dim 1");
   assertEquals(quantile(x, 0.3, -2, { keepdim: true }).shape, [3, 1, 5]);
   // Whole tensor.
   const all = quantile(x, 0.62);
   assertEquals(all.shape, []);
-  close(await all.data(), [reference([...data], 0.62)], "all elements");
+  close(await all.data(), [quantileReference([...data], 0.62)], "all elements");
   assertEquals(quantile(x, 0.62, undefined, { keepdim: true }).shape, [1, 1, 1]);
   // A transposed view and a narrowed (offset) view.
   const m = tensor(Float32Array.from(randomArray(24, 9)), [4, 6]);
@@ -91,12 +66,12 @@ gpuTest("quantile: dims, keepdim, whole-tensor, views with offsets and strides",
   const cols = rowsOf(md, 4, 6);
   close(
     await quantile(transpose(m, 0, 1), 0.5, 1).data(),
-    [0, 1, 2, 3, 4, 5].map((j) => reference(cols.map((row) => row[j]), 0.5)),
+    [0, 1, 2, 3, 4, 5].map((j) => quantileReference(cols.map((row) => row[j]), 0.5)),
     "transposed",
   );
   close(
     await quantile(narrow(m, 0, 2, 2), 0.8, 1).data(),
-    [reference(cols[2], 0.8), reference(cols[3], 0.8)],
+    [quantileReference(cols[2], 0.8), quantileReference(cols[3], 0.8)],
     "narrow",
   );
 });
@@ -108,10 +83,14 @@ gpuTest("quantile: NaN rows give NaN, a single element is itself, long rows stay
   const n = 5000;
   const long = Float32Array.from(randomArray(2 * n, 21, -100, 100));
   const rows = rowsOf(long, 2, n);
-  close(await quantile(tensor(long, [2, n]), 0.995, 1).data(), rows.map((r) => reference(r, 0.995)), "long rows");
+  close(
+    await quantile(tensor(long, [2, n]), 0.995, 1).data(),
+    rows.map((r) => quantileReference(r, 0.995)),
+    "long rows",
+  );
   // Extreme magnitudes keep their order (the u32 key covers the whole float range).
   const ext = Float32Array.of(-3.4e38, -1e-38, 0, 1e-38, 3.4e38, -Infinity, Infinity);
-  close(await quantile(tensor(ext), 0.5).data(), [reference([...ext], 0.5)], "extremes");
+  close(await quantile(tensor(ext), 0.5).data(), [quantileReference([...ext], 0.5)], "extremes");
 });
 
 gpuTest("quantile: bad arguments name what was expected", () => {

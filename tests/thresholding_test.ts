@@ -4,7 +4,7 @@
  * in DDPM and DDIM steps in place of `clipSample`.
  */
 import { assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest, randomArray } from "./_util.ts";
+import { assertClose, gpuTest, quantileReference, randomArray } from "./_util.ts";
 import { tensor } from "../mod.ts";
 import { DDIMScheduler, DDPMScheduler, dynamicThreshold } from "../samplers/mod.ts";
 
@@ -14,11 +14,7 @@ function reference(x: number[], batch: number, ratio: number, maxValue: number):
   const out: number[] = [];
   for (let b = 0; b < batch; b++) {
     const row = x.slice(b * n, (b + 1) * n);
-    const sorted = row.map(Math.abs).sort((p, q) => p - q);
-    const rank = Math.fround(Math.fround(ratio) * (n - 1));
-    const k = Math.floor(rank), w = Math.fround(rank - k);
-    const lo = sorted[k], hi = sorted[Math.min(k + 1, n - 1)];
-    const q = w < 0.5 ? lo + w * (hi - lo) : hi - (hi - lo) * (1 - w);
+    const q = quantileReference(row.map(Math.abs), ratio);
     const s = Math.min(Math.max(q, 1), maxValue);
     for (const v of row) out.push(Math.min(Math.max(v, -s), s) / s);
   }

@@ -1,10 +1,11 @@
 /** `quantile`: PyTorch's `torch.quantile` (a number q) on the GPU, without sorting. */
 import { dispatch, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
 import { type QuantileInterpolation, quantileSource, SELECT_META_WORDS } from "../kernels/select.ts";
-import { fmtShape, normDim, numel } from "../shape.ts";
+import { roundHalfEven } from "../numeric.ts";
+import { fmtShape, normDim } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { empty } from "./map.ts";
-import { reshape, transpose } from "./view.ts";
+import { flatten, reshape, transpose } from "./view.ts";
 
 export type { QuantileInterpolation } from "../kernels/select.ts";
 
@@ -16,12 +17,6 @@ export interface QuantileOptions {
   keepdim?: boolean;
   /** Between the two nearest order statistics (default "linear", as PyTorch). */
   interpolation?: QuantileInterpolation;
-}
-
-/** NumPy/PyTorch rounding of a rank: halves to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x), d = x - f;
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
 }
 
 /**
@@ -49,23 +44,19 @@ export function quantile(x: Tensor, q: number, dim?: number, opts: QuantileOptio
     );
   }
   const keepdim = opts.keepdim ?? false;
-  // Rows of the reduced dim, last and dense.
-  let rows: Tensor, outShape: number[];
-  if (dim === undefined) {
-    const dense = x.contiguous();
-    rows = reshape(dense, [1, x.size]);
-    if (dense !== x) dense.dispose();
-    outShape = keepdim ? x.shape.map(() => 1) : [];
-  } else {
-    const d = normDim(dim, x.ndim, op);
-    const moved = d === x.ndim - 1 || x.ndim === 0 ? x : transpose(x, d, x.ndim - 1);
-    const dense = moved.contiguous();
-    const n = x.ndim === 0 ? 1 : x.shape[d];
-    rows = reshape(dense, [n === 0 ? 0 : numel(dense.shape) / n, n]);
-    for (const t of new Set([moved, dense])) if (t !== x) t.dispose();
-    outShape = x.shape.flatMap((s, i) => (i === d ? (keepdim ? [1] : []) : [s]));
-  }
-  const [M, n] = rows.shape;
+  // Rows of the reduced dim, last and dense (all elements: one row of the flattened tensor).
+  const whole = dim === undefined;
+  const src = whole ? flatten(x) : x;
+  const d = whole ? 0 : normDim(dim, x.ndim, op);
+  const moved = d === src.ndim - 1 ? src : transpose(src, d, src.ndim - 1);
+  const dense = moved.contiguous();
+  const n = src.shape[d];
+  const rows = reshape(dense, [n === 0 ? 0 : dense.size / n, n]);
+  for (const t of new Set([src, moved, dense])) if (t !== x) t.dispose();
+  const outShape = whole
+    ? (keepdim ? x.shape.map(() => 1) : [])
+    : x.shape.flatMap((s, i) => (i === d ? (keepdim ? [1] : []) : [s]));
+  const M = rows.shape[0];
   try {
     if (n === 0) {
       throw new RangeError(

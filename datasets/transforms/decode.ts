@@ -20,7 +20,8 @@ export interface DecodeOptions {
   channels?: 1 | 3;
 }
 
-function checkChannels(channels: unknown, op: string): void {
+/** Throws a RangeError naming `op` unless `channels` is 1, 3 or undefined. */
+export function checkChannels(channels: unknown, op: string): void {
   if (channels !== undefined && channels !== 1 && channels !== 3) {
     throw new RangeError(`${op}: channels must be 1 or 3 (or left out to keep the file's), got ${channels}`);
   }
