@@ -7,7 +7,7 @@ export * as nn from "./core/nn/mod.ts";
 export { Module, Parameter } from "./core/nn/module.ts";
 export { loadSafetensors, saveSafetensors } from "./core/nn/safetensors.ts";
 export * as models from "./models/mod.ts";
-export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./core/nn/checkpoint.ts";
+export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export * from "./samplers/mod.ts";
 export * from "./metrics/mod.ts";
 export * from "./plots/mod.ts";

@@ -5,7 +5,7 @@
  *   XDG_RUNTIME_DIR=/tmp deno run -A bench/report.ts [--sizes 256,512,1024,2048] [--reps 5]
  */
 import { gpu, randn, synchronize } from "../mod.ts";
-import { MATMUL_VARIANTS } from "../core/kernels/matmul_launch.ts";
+import { MATMUL_VARIANTS } from "../core/backend/matmul.ts";
 import { tuneMatmul } from "../core/ops/matmul.ts";
 import {
   adapterDescription,

@@ -15,7 +15,7 @@
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/transforms_bench.ts`
  */
 import sharp from "sharp";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { ArrayImage, Raster, Sample } from "../datasets/types.ts";
 import {
   autoCropFundusImage,

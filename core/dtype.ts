@@ -25,13 +25,3 @@ export function checkDType(d: unknown, where: string): DType {
     `${where}: unsupported dtype ${JSON.stringify(d)}; expected "float32", "int32" or "bool"`,
   );
 }
-
-/** The value of an IEEE 754 binary16 bit pattern (for reading f16 data from files). */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}

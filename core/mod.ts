@@ -70,8 +70,8 @@ export { cat, gather, indexSelect, oneHot, pad, repeat, stack } from "./ops/join
 export { binaryCrossEntropyWithLogits, crossEntropy, mseLoss, nllLoss } from "./ops/loss.ts";
 export type { CrossEntropyOptions, Reduction } from "./ops/loss.ts";
 export { matmul, tuneMatmul } from "./ops/matmul.ts";
-export { autotuneSettled } from "./autotune.ts";
-export type { TuneResult } from "./autotune.ts";
+export { autotuneSettled } from "./backend/autotune.ts";
+export type { TuneResult } from "./backend/autotune.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { batchNorm, groupNorm, instanceNorm, layerNorm } from "./ops/norm.ts";
 export type { BatchNormOptions, NormOptions } from "./ops/norm.ts";

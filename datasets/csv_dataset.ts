@@ -20,6 +20,7 @@
  */
 import { checkImageFiles, type ImageSize, readRasterFile, type ReadRasterOptions } from "./image_folder.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
+import { joinPath } from "../util/path.ts";
 
 /** A parsed CSV file: the header and the records, each with the line it starts on. */
 export interface CsvTable {
@@ -196,10 +197,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function joinPath(a: string, b: string): string {
-  return a.endsWith("/") || a.endsWith("\\") ? a + b : `${a}/${b}`;
 }
 
 /**

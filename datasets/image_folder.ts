@@ -20,10 +20,11 @@
  * ```
  * @module
  */
-import { loadSharp } from "./sharp.ts";
-import { writeJsonAtomic } from "../core/io.ts";
+import { loadSharp } from "../util/sharp.ts";
+import { writeJsonAtomic } from "../util/io.ts";
 import { checkChannels, decodeRaster } from "./transforms/decode.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
+import { joinPath } from "../util/path.ts";
 
 /** File extensions (lower case, with the dot) that {@linkcode ImageFolder} reads by default. */
 export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"];
@@ -204,10 +205,6 @@ async function isDirectory(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function joinPath(a: string, b: string): string {
-  return a.endsWith("/") || a.endsWith("\\") ? a + b : `${a}/${b}`;
 }
 
 /**

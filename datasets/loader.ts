@@ -27,7 +27,7 @@
  */
 import { tensor } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import { rasterToArray } from "./transforms/normalize.ts";
 import { RandomSampler, type Sampler, SequentialSampler } from "./sampler.ts";
 import { type ArrayImage, type Dataset, DatasetError, type Raster, type Sample, type Transform } from "./types.ts";

@@ -23,8 +23,8 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import type { NpyArray } from "./npy.ts";
-import { NpzArchive } from "./npz.ts";
+import type { NpyArray } from "../util/formats/npy.ts";
+import { NpzArchive } from "../util/formats/npz.ts";
 import {
   type ArrayImage,
   type Dataset,

@@ -5,9 +5,9 @@
  * @module
  */
 export * from "./types.ts";
-export { Rng } from "./rng.ts";
-export * from "./npy.ts";
-export * from "./npz.ts";
+export { Rng } from "../util/rng.ts";
+export * from "../util/formats/npy.ts";
+export * from "../util/formats/npz.ts";
 export * from "./medmnist.ts";
 export * from "./tensor_dataset.ts";
 export * from "./nifti.ts";

@@ -29,7 +29,7 @@
  * others were drawn.
  * @module
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { ArrayImage, Dataset, Raster, Sample } from "./types.ts";
 
 /** The class names of {@linkcode ProceduralDataset}, by index. */

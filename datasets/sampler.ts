@@ -9,7 +9,7 @@
  *   {@linkcode classBalancedWeights} every class is drawn equally often.
  * @module
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /** Yields the dataset indices of one epoch. */
 export interface Sampler {

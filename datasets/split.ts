@@ -12,8 +12,8 @@
  * ```
  * @module
  */
-import { writeJsonAtomic } from "../core/io.ts";
-import { Rng } from "./rng.ts";
+import { writeJsonAtomic } from "../util/io.ts";
+import { Rng } from "../util/rng.ts";
 
 /** Indices of the samples in each part of a split, ascending. */
 export interface Split {

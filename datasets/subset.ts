@@ -4,7 +4,7 @@
  * resize → toTensor before the loader's random augmentation).
  * @module
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { Dataset, Sample, Transform } from "./types.ts";
 
 function checkIndex(index: number, length: number, op: string): void {

@@ -3,19 +3,10 @@
  * transforms map samples to samples, the loader collates {@linkcode ArrayImage}s into tensors.
  * @module
  */
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../util/rng.ts";
 
-/** A 2D image in interleaved HWC layout, as decoders (sharp) produce and consume it. */
-export interface Raster {
-  /** Pixel values, row-major, channels interleaved (`(y * width + x) * channels + c`). */
-  data: Uint8Array | Float32Array;
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-  /** Channels per pixel (1 grey, 3 RGB, 4 RGBA). */
-  channels: number;
-}
+export type { Raster } from "../util/raster.ts";
+import type { Raster } from "../util/raster.ts";
 
 /** A dense row-major float array with its shape: CHW for images, CDHW (or DHW) for volumes. */
 export interface ArrayImage {
@@ -63,17 +54,4 @@ export interface SkipReport {
   skipped: { file: string; reason: string }[];
 }
 
-/** A problem with one input file: the message names the file and what was wrong with it. */
-export class DatasetError extends Error {
-  /** The offending file (or entry) path. */
-  readonly file: string;
-  /** The problem, without the file name. */
-  readonly problem: string;
-  /** Builds `"<file>: <problem>"`. */
-  constructor(file: string, problem: string, options?: ErrorOptions) {
-    super(`${file}: ${problem}`, options);
-    this.name = "DatasetError";
-    this.file = file;
-    this.problem = problem;
-  }
-}
+export { DatasetError } from "../util/errors.ts";

@@ -23,6 +23,7 @@
 import { parseCsv } from "./csv_dataset.ts";
 import { readNifti } from "./nifti.ts";
 import { type ArrayImage, type Dataset, DatasetError, type OnError, type Sample, type SkipReport } from "./types.ts";
+import { baseName, joinPath } from "../util/path.ts";
 
 /** File name endings {@linkcode NiftiDataset} picks up in a folder. */
 export const NIFTI_EXTENSIONS: readonly string[] = [".nii.gz", ".nii", ".hdr", ".hdr.gz"];
@@ -74,15 +75,6 @@ function stripExtension(name: string): string {
   const lower = name.toLowerCase();
   for (const ext of NIFTI_EXTENSIONS) if (lower.endsWith(ext)) return name.slice(0, name.length - ext.length);
   return name;
-}
-
-function baseName(path: string): string {
-  const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  return i >= 0 ? path.slice(i + 1) : path;
-}
-
-function joinPath(a: string, b: string): string {
-  return a.endsWith("/") || a.endsWith("\\") ? a + b : `${a}/${b}`;
 }
 
 async function isFile(path: string): Promise<boolean> {

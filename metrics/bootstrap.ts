@@ -5,7 +5,7 @@
  * returns NaN — are skipped and counted.
  * @module
  */
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /** Options of {@linkcode bootstrapCi}. */
 export interface BootstrapOptions {

@@ -4,8 +4,8 @@
  * sees half a figure and an interrupted run leaves no partial file behind.
  * @module
  */
-import { writeFileAtomic } from "../core/io.ts";
-import { loadSharp } from "../datasets/sharp.ts";
+import { writeFileAtomic } from "../util/io.ts";
+import { loadSharp } from "../util/sharp.ts";
 
 /** Options of {@linkcode renderSvgToPng} and {@linkcode svgToPngBytes}. */
 export interface RenderOptions {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks TensorBoard event files written by meddiff (tasks/lib/tfevents.ts), and makes the
+"""Checks TensorBoard event files written by meddiff (util/formats/tfevents.ts), and makes the
 reference fixture that tests/tfevents_test.ts compares our writer against byte for byte.
 
     python3 scripts/check_tfevents.py FILE_OR_DIR ...        # decode, verify, compare

@@ -6,7 +6,7 @@
 import sharp from "sharp";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { sharedDataPath } from "./_shared_data.ts";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { Raster, Sample } from "../datasets/types.ts";
 import {
   autoCropFundus,

@@ -28,7 +28,7 @@ import {
   loadCheckpoint,
   modelFingerprint,
   saveCheckpoint,
-} from "../core/nn/checkpoint.ts";
+} from "../train/checkpoint.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest, rng } from "./_util.ts";
 

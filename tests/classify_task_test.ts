@@ -6,7 +6,7 @@
  */
 import { evaluateCommand, trainClassifierCommand } from "../tasks/classify/commands.ts";
 import { classifierSchema } from "../tasks/classify/config.ts";
-import { ConfigError, loadConfig } from "../tasks/lib/config.ts";
+import { ConfigError, loadConfig } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest } from "./_util.ts";
 

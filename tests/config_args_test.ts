@@ -4,7 +4,7 @@
  * task argument parser with its generated help.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import { ConfigError, configHelp, defineConfig, loadConfig, resolveConfig, suggest } from "../tasks/lib/config.ts";
+import { ConfigError, configHelp, defineConfig, loadConfig, resolveConfig, suggest } from "../train/config.ts";
 import { formatTaskHelp, parseTaskArgs } from "../tasks/lib/args.ts";
 
 const schema = defineConfig({

@@ -3,7 +3,7 @@ import { assertClose, gpuTest } from "./_util.ts";
 import { assertEquals } from "./_asserts.ts";
 import { conv1d, conv2d, conv3d, convTranspose2d, convTranspose3d } from "../core/ops/conv.ts";
 import { type Tensor, tensor } from "../mod.ts";
-import { CONV_VARIANTS } from "../core/kernels/conv_launch.ts";
+import { CONV_VARIANTS } from "../core/backend/conv.ts";
 
 interface Arr {
   shape: number[];

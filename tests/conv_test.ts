@@ -11,7 +11,7 @@ import {
   type ConvTransposeOptions,
 } from "../core/ops/conv.ts";
 import { type Tensor, tensor } from "../mod.ts";
-import { CONV_VARIANTS } from "../core/kernels/conv_launch.ts";
+import { CONV_VARIANTS } from "../core/backend/conv.ts";
 
 /** Reference geometry: everything per spatial dim, resolved. */
 interface RefGeom {

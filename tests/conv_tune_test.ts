@@ -6,8 +6,8 @@
  */
 import { synchronize } from "../core/device.ts";
 import { tensor } from "../mod.ts";
-import type { ConvGeom, ConvPass } from "../core/kernels/conv_launch.ts";
-import { convBench, convCandidates } from "../core/kernels/conv_select.ts";
+import type { ConvGeom, ConvPass } from "../core/backend/conv.ts";
+import { convBench, convCandidates } from "../core/backend/conv_select.ts";
 import { gpuTest } from "./_util.ts";
 import { assert } from "./_asserts.ts";
 

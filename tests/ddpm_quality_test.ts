@@ -12,7 +12,7 @@
  */
 import { trainCommand } from "../tasks/ddpm/commands.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
-import { loadConfig } from "../tasks/lib/config.ts";
+import { loadConfig } from "../train/config.ts";
 import { buildSampler } from "../tasks/ddpm/model.ts";
 import { openImageData } from "../tasks/common/data.ts";
 import { DataLoader } from "../datasets/loader.ts";

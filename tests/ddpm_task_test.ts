@@ -6,9 +6,9 @@
  */
 import { sampleCommand, trainCommand } from "../tasks/ddpm/commands.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
-import { ConfigError, loadConfig } from "../tasks/lib/config.ts";
-import { readJsonl } from "../tasks/lib/run_dir.ts";
-import { InterruptController } from "../tasks/lib/signals.ts";
+import { ConfigError, loadConfig } from "../train/config.ts";
+import { readJsonl } from "../train/run_dir.ts";
+import { InterruptController } from "../train/signals.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest } from "./_util.ts";
 

@@ -8,7 +8,7 @@
  */
 import { applyWindow, parseDicom, readDicom, transferSyntaxName } from "../datasets/dicom.ts";
 import { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "../datasets/dicom_rle.ts";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 import { sharedDataPath } from "./_shared_data.ts";

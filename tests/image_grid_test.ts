@@ -4,15 +4,8 @@
  * channels, and class folders that never overwrite a file.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import {
-  decodePng,
-  encodePng,
-  imageGrid,
-  imageToRaster,
-  type Raster,
-  saveImageFolder,
-  savePng,
-} from "../tasks/lib/image_grid.ts";
+import { imageGrid, imageToRaster, saveImageFolder } from "../tasks/lib/image_grid.ts";
+import { decodePng, encodePng, type Raster, savePng } from "../util/png.ts";
 import { withTempDir } from "./_util.ts";
 
 /** Rows of channel `c` of a raster. */

@@ -5,7 +5,7 @@ import { ImageFolder } from "../datasets/image_folder.ts";
 import { toTensor } from "../datasets/transforms/normalize.ts";
 import { type CollatedBatch, DataLoader } from "../datasets/loader.ts";
 import { ProceduralDataset } from "../datasets/procedural.ts";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { WeightedRandomSampler } from "../datasets/sampler.ts";
 import { type ArrayImage, type Dataset, DatasetError, type Raster, type Sample } from "../datasets/types.ts";
 

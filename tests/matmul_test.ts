@@ -1,8 +1,8 @@
 import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { gpu, matmul, type Tensor, tensor } from "../mod.ts";
-import { autotuneSettled, cachedResult, resetAutotuneMemory } from "../core/autotune.ts";
-import { MATMUL_VARIANTS } from "../core/kernels/matmul_launch.ts";
+import { autotuneSettled, cachedResult, resetAutotuneMemory } from "../core/backend/autotune.ts";
+import { MATMUL_VARIANTS } from "../core/backend/matmul.ts";
 import { tuneMatmul } from "../core/ops/matmul.ts";
 
 // Keep the tests' tuning results out of the user's cache (restored by the last test).

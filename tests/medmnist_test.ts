@@ -16,8 +16,8 @@ import {
   parseMedMnistFileName,
   verifyMd5,
 } from "../datasets/medmnist.ts";
-import { encodeNpy, type NpyDType } from "../datasets/npy.ts";
-import { NpzArchive } from "../datasets/npz.ts";
+import { encodeNpy, type NpyDType } from "../util/formats/npy.ts";
+import { NpzArchive } from "../util/formats/npz.ts";
 import { type ArrayImage, DatasetError, type Raster } from "../datasets/types.ts";
 import { sharedDataPath } from "./_shared_data.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";

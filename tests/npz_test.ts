@@ -5,8 +5,8 @@
  * Every test array is built here byte by byte, independently of the reader.
  */
 import { zipSync } from "fflate";
-import { encodeNpy, type NpyArray, parseNpy, parseNpyHeader, readNpy } from "../datasets/npy.ts";
-import { crc32, NpzArchive, parseNpz, readNpz } from "../datasets/npz.ts";
+import { encodeNpy, type NpyArray, parseNpy, parseNpyHeader, readNpy } from "../util/formats/npy.ts";
+import { crc32, NpzArchive, parseNpz, readNpz } from "../util/formats/npz.ts";
 import { SafetensorsDataset, TensorDataset } from "../datasets/tensor_dataset.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { encodeSafetensors } from "../core/nn/safetensors.ts";

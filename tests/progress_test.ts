@@ -4,7 +4,7 @@
  * the final summary.
  */
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { formatDuration, formatNumber, ProgressBar } from "../tasks/lib/progress.ts";
+import { formatDuration, formatNumber, ProgressBar } from "../train/progress.ts";
 
 function fakeIo() {
   let now = 0;

@@ -4,19 +4,10 @@
  * source, and with a real SIGINT sent to a child process when --allow-run is granted).
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import {
-  baseName,
-  createRunDir,
-  dirName,
-  joinPath,
-  JsonlWriter,
-  openRunDir,
-  readJsonl,
-  runTimestamp,
-  writeNew,
-} from "../tasks/lib/run_dir.ts";
-import { Logger, logTimestamp } from "../tasks/lib/logger.ts";
-import { InterruptController, type SignalHost } from "../tasks/lib/signals.ts";
+import { createRunDir, JsonlWriter, openRunDir, readJsonl, runTimestamp, writeNew } from "../train/run_dir.ts";
+import { baseName, dirName, joinPath } from "../util/path.ts";
+import { Logger, logTimestamp } from "../train/logger.ts";
+import { InterruptController, type SignalHost } from "../train/signals.ts";
 import { withTempDir } from "./_util.ts";
 
 Deno.test("path helpers", () => {
@@ -241,7 +232,7 @@ Deno.test({
   ignore: !canRun || Deno.build.os === "windows",
   async fn() {
     await withTempDir("sigint_", async (dir) => {
-      const lib = new URL("../tasks/lib/signals.ts", import.meta.url).href;
+      const lib = new URL("../train/signals.ts", import.meta.url).href;
       const script = `${dir}/child.ts`;
       await Deno.writeTextFile(
         script,

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { loadSplit, randomSplit, saveSplit, stratifiedSplit } from "../datasets/split.ts";
 import { classBalancedWeights, RandomSampler, SequentialSampler, WeightedRandomSampler } from "../datasets/sampler.ts";
 import { MappedDataset, Subset } from "../datasets/subset.ts";

@@ -5,9 +5,9 @@
  * written here (bitwise CRC, its own protobuf decoding).
  */
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { crc32c, maskCrc32c, unmaskCrc32c } from "../tasks/lib/crc32c.ts";
-import { histogram, ProtoWriter, SummaryWriter, tfRecord } from "../tasks/lib/tfevents.ts";
-import { decodePng, type Raster } from "../tasks/lib/image_grid.ts";
+import { crc32c, maskCrc32c, unmaskCrc32c } from "../util/formats/crc32c.ts";
+import { histogram, ProtoWriter, SummaryWriter, tfRecord } from "../util/formats/tfevents.ts";
+import { decodePng, type Raster } from "../util/png.ts";
 
 const enc = new TextEncoder();
 const fixtureDir = new URL("./fixtures/tfevents/", import.meta.url);

@@ -5,7 +5,7 @@
  */
 import sharp from "sharp";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { type ArrayImage, DatasetError, type Raster, type Sample } from "../datasets/types.ts";
 import {
   adjustBrightness,

@@ -1,6 +1,6 @@
 /** 3D volume transforms on [C, D, H, W] and [D, H, W] arrays, against hand-computed small cases. */
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { Rng } from "../datasets/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../datasets/types.ts";
 import {
   cropOrPadVolume,

@@ -83,21 +83,3 @@ export {
 export type { AvgPoolModuleOptions, MaxPoolModuleOptions, UpsampleOptions } from "./pool.ts";
 export { MultiheadAttention } from "./attention.ts";
 export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from "./attention.ts";
-export {
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
-  checkpointPath,
-  fingerprintDifference,
-  latestCheckpoint,
-  loadCheckpoint,
-  modelFingerprint,
-  saveCheckpoint,
-} from "./checkpoint.ts";
-export type {
-  CheckpointInfo,
-  CheckpointNameOptions,
-  CheckpointState,
-  CheckpointTargets,
-  FingerprintEntry,
-  JsonValue,
-} from "./checkpoint.ts";

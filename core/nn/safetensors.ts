@@ -6,8 +6,8 @@
  * Writes F32, I32 and BOOL; reads those plus F16 and BF16 (as float32) and I64 (as int32,
  * range-checked). Every entry is validated before any tensor is created.
  */
-import { halfToFloat } from "../dtype.ts";
-import { writeFileAtomic } from "../io.ts";
+import { halfToFloat } from "../../util/half.ts";
+import { writeFileAtomic } from "../../util/io.ts";
 import type { DType } from "../dtype.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";

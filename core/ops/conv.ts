@@ -16,9 +16,9 @@ import {
   type ConvVariant,
   convWeightGrad,
   type DenseOperand,
-} from "../kernels/conv_launch.ts";
-import { selectConvVariant, tuneConv } from "../kernels/conv_select.ts";
-import type { TuneResult } from "../autotune.ts";
+} from "../backend/conv.ts";
+import { selectConvVariant, tuneConv } from "../backend/conv_select.ts";
+import type { TuneResult } from "../backend/autotune.ts";
 import { fmtShape, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { contiguous } from "./elementwise.ts";

@@ -2,14 +2,14 @@
 import { noGrad, record } from "../autograd.ts";
 import { autocastEnabled, withAutocastState } from "../amp.ts";
 import { MAX_BATCH_DIMS } from "../kernels/matmul.ts";
-import { launchMatmul, type MatmulOperand, type MatmulProblem } from "../kernels/matmul_launch.ts";
+import { launchMatmul, type MatmulOperand, type MatmulProblem } from "../backend/matmul.ts";
 import { fmtShape, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { contiguous } from "./elementwise.ts";
 import { empty, runMap } from "./map.ts";
 import { sumToShape } from "./reduce.ts";
 import { expand, squeeze, transpose, unsqueeze } from "./view.ts";
-import { selectMatmulVariant } from "../kernels/matmul_select.ts";
+import { selectMatmulVariant } from "../backend/matmul_select.ts";
 
 function checkInputs(a: Tensor, b: Tensor): void {
   for (const [name, t] of [["first", a], ["second", b]] as const) {
@@ -164,4 +164,4 @@ function matmulRaw(a: Tensor, b: Tensor, shapeA: readonly number[], shapeB: read
   return out;
 }
 
-export { tuneMatmul } from "../kernels/matmul_select.ts";
+export { tuneMatmul } from "../backend/matmul_select.ts";

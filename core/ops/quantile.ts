@@ -1,13 +1,13 @@
 /** `quantile`: PyTorch's `torch.quantile` (a number q) on the GPU, without sorting. */
 import { dispatch, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
-import { type QuantileInterpolation, quantileSource, SELECT_META_WORDS } from "../kernels/select.ts";
+import { type QuantileInterpolation, quantileSource, SELECT_META_WORDS } from "../kernels/quantile.ts";
 import { roundHalfEven } from "../numeric.ts";
 import { fmtShape, normDim } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { empty } from "./map.ts";
 import { flatten, reshape, transpose } from "./view.ts";
 
-export type { QuantileInterpolation } from "../kernels/select.ts";
+export type { QuantileInterpolation } from "../kernels/quantile.ts";
 
 const MODES: Record<QuantileInterpolation, number> = { linear: 0, lower: 1, higher: 2, midpoint: 3, nearest: 4 };
 

@@ -4,7 +4,7 @@
  * every geometric and colour operation is written once and returns the kind it was given.
  * @module
  */
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../types.ts";
 
 /** Pixel data of either image kind. */

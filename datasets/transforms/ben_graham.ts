@@ -27,7 +27,7 @@
  * to a square centred on it), which makes the middle-row radius estimate reliable.
  * @module
  */
-import { loadSharp } from "../sharp.ts";
+import { loadSharp } from "../../util/sharp.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../types.ts";
 import { gaussianKernel, separableFilter } from "./_filters.ts";
 import { allocLike, bound, imageTransform, type Img, toImage, viewImage, writePlane } from "./_image.ts";

@@ -10,7 +10,7 @@
  * {@linkcode ArrayImage}s alike.
  * @module
  */
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../types.ts";
 import { gaussianKernel, separableFilter } from "./_filters.ts";
 import {

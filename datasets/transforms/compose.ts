@@ -4,7 +4,7 @@
  * from the `rng` it is given, so a sample's augmentation is fixed by the rng state.
  * @module
  */
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import type { Sample, Transform } from "../types.ts";
 import { checkProbability } from "./_image.ts";
 

@@ -6,8 +6,8 @@
  * @module
  */
 import type { OutputInfo } from "sharp";
-import { loadSharp } from "../sharp.ts";
-import type { Rng } from "../rng.ts";
+import { loadSharp } from "../../util/sharp.ts";
+import type { Rng } from "../../util/rng.ts";
 import { DatasetError, type Raster, type Sample, type Transform } from "../types.ts";
 import { isRaster } from "./_image.ts";
 

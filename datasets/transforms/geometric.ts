@@ -17,7 +17,7 @@
  *   uniform number each (`< p` flips); rotation draws the angle.
  * @module
  */
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../types.ts";
 import {
   allocLike,

@@ -5,7 +5,7 @@
  * give the same array.
  * @module
  */
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import type { ArrayImage, Raster, Sample, Transform } from "../types.ts";
 import { imageTransform, isArrayImage, isRaster, viewImage } from "./_image.ts";
 

@@ -12,7 +12,7 @@
  *   {@linkcode randomFlipVolume}, {@linkcode randomRot90Volume}.
  * @module
  */
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import type { ArrayImage, Sample, Transform } from "../types.ts";
 import { centeredStart, checkProbability, isArrayImage } from "./_image.ts";
 

@@ -3,11 +3,12 @@
  * and `tasks/evaluate.ts` call them with `Deno.args`; tests call them directly).
  * @module
  */
-import { latestCheckpoint, loadCheckpoint } from "../../core/nn/checkpoint.ts";
+import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
 import { openImageData } from "../common/data.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { ConfigError, loadConfig } from "../lib/config.ts";
-import { joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
+import { ConfigError, loadConfig } from "../../train/config.ts";
+import { openRunDir, type RunDir } from "../../train/run_dir.ts";
+import { joinPath } from "../../util/path.ts";
 import { classifierSchema } from "./config.ts";
 import { prepareRun } from "../common/run_setup.ts";
 import { writeEvaluation } from "./evaluate.ts";

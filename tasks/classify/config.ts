@@ -4,7 +4,7 @@
  * @module
  */
 import { DATA_DEFAULTS, DATA_META } from "../common/data.ts";
-import { defineConfig } from "../lib/config.ts";
+import { defineConfig } from "../../train/config.ts";
 
 /** Model names `model.arch` accepts. */
 export const CLASSIFIER_ARCHS = ["resnet18", "resnet34", "resnet50", "efficientnetB0", "efficientnetB4", "vitS16"];

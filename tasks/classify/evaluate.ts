@@ -5,13 +5,13 @@
  * `confusion.png` and `curves.png` (training curves from `metrics.jsonl`).
  * @module
  */
-import { writeFileAtomic, writeJsonAtomic } from "../../core/io.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../util/io.ts";
 import { confusionMatrix } from "../../metrics/confusion.ts";
 import { classificationReport } from "../../metrics/report.ts";
 import { confusionMatrixPlot } from "../../plots/confusion.ts";
 import { trainingCurvesPlot } from "../../plots/curves.ts";
 import { rocPlot } from "../../plots/roc.ts";
-import { joinPath } from "../lib/run_dir.ts";
+import { joinPath } from "../../util/path.ts";
 import { classificationMetrics, type MetricValue, type Predictions } from "./predict.ts";
 
 /** Options of {@linkcode writeEvaluation}. */

@@ -16,9 +16,9 @@ import { compose, type TransformChain } from "../../datasets/transforms/compose.
 import { centerCrop, randomHorizontalFlip, resize } from "../../datasets/transforms/geometric.ts";
 import { normalize, toTensor } from "../../datasets/transforms/normalize.ts";
 import type { Dataset, Sample, Transform } from "../../datasets/types.ts";
-import type { KeyMeta } from "../lib/config.ts";
-import { ConfigError } from "../lib/config.ts";
-import { joinPath } from "../lib/run_dir.ts";
+import type { KeyMeta } from "../../train/config.ts";
+import { ConfigError } from "../../train/config.ts";
+import { joinPath } from "../../util/path.ts";
 
 /** Defaults of the `data` section (spread into a task's schema). */
 export const DATA_DEFAULTS = {

@@ -1,8 +1,9 @@
 /** `data.json` (and `split.json`) of a run: what sampling needs to know about the data without opening it. */
-import { writeJsonAtomic } from "../../core/io.ts";
+import { writeJsonAtomic } from "../../util/io.ts";
 import { saveSplit } from "../../datasets/split.ts";
 import type { ImageData } from "./data.ts";
-import { joinPath, type RunDir } from "../lib/run_dir.ts";
+import type { RunDir } from "../../train/run_dir.ts";
+import { joinPath } from "../../util/path.ts";
 
 /** Image shape and class names of a run's data (the class→index map). */
 export interface RunDataInfo {

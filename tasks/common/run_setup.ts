@@ -6,11 +6,12 @@
  * @module
  */
 import type { ParsedTaskArgs } from "../lib/args.ts";
-import { ConfigError, type ConfigSchema, loadConfig } from "../lib/config.ts";
-import { Logger } from "../lib/logger.ts";
-import { createRunDir, dirName, openRunDir, type RunDir } from "../lib/run_dir.ts";
+import { ConfigError, type ConfigSchema, loadConfig } from "../../train/config.ts";
+import { Logger } from "../../train/logger.ts";
+import { createRunDir, openRunDir, type RunDir } from "../../train/run_dir.ts";
+import { dirName } from "../../util/path.ts";
 import { type DataConfig, type ImageData, openImageData } from "./data.ts";
-import { resolveResume } from "./resume.ts";
+import { resolveResume } from "../../train/resume.ts";
 import { saveRunDataInfo } from "./run_info.ts";
 
 /** The part of a config every training task has. */

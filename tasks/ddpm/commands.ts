@@ -3,12 +3,13 @@
  * `tasks/sample.ts` call them with `Deno.args`; tests call them directly).
  * @module
  */
-import { latestCheckpoint, loadCheckpoint } from "../../core/nn/checkpoint.ts";
+import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
 import { EMA } from "../../core/optim/ema.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { ConfigError, loadConfig } from "../lib/config.ts";
-import type { InterruptController } from "../lib/signals.ts";
-import { joinPath, openRunDir, type RunDir } from "../lib/run_dir.ts";
+import { ConfigError, loadConfig } from "../../train/config.ts";
+import type { InterruptController } from "../../train/signals.ts";
+import { openRunDir, type RunDir } from "../../train/run_dir.ts";
+import { joinPath } from "../../util/path.ts";
 import { ddpmSchema } from "./config.ts";
 import { prepareRun } from "../common/run_setup.ts";
 import { buildUNet } from "./model.ts";

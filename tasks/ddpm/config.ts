@@ -5,7 +5,7 @@
  * @module
  */
 import { DATA_DEFAULTS, DATA_META } from "../common/data.ts";
-import { defineConfig } from "../lib/config.ts";
+import { defineConfig } from "../../train/config.ts";
 
 /** The DDPM workflow's configuration schema (every key can be overridden with `--key.path value`). */
 export const ddpmSchema = defineConfig({

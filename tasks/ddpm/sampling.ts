@@ -9,8 +9,9 @@ import type { Tensor } from "../../core/tensor.ts";
 import type { UNet } from "../../models/unet.ts";
 import { ClassifierFreeGuidance } from "../../samplers/guidance.ts";
 import { DiffusionPipeline } from "../../samplers/pipeline.ts";
-import { imageGrid, saveImageFolder, savePng } from "../lib/image_grid.ts";
-import { joinPath } from "../lib/run_dir.ts";
+import { imageGrid, saveImageFolder } from "../lib/image_grid.ts";
+import { savePng } from "../../util/png.ts";
+import { joinPath } from "../../util/path.ts";
 import type { DdpmConfig } from "./config.ts";
 import { buildSampler } from "./model.ts";
 

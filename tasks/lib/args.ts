@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { ConfigError, configHelp, type ConfigSchema } from "./config.ts";
+import { ConfigError, configHelp, type ConfigSchema } from "../../train/config.ts";
 
 /** A boolean task flag. */
 export interface FlagSpec {

@@ -1,6 +1,6 @@
 /**
  * Images out of a run: a batch of NCHW float images tiled into one 8-bit grid (the layout of
- * torchvision's `make_grid` + `save_image`), PNG encoding and decoding through sharp, and
+ * torchvision's `make_grid` + `save_image`; PNG coding is util/png.ts), and
  * one-PNG-per-image class folders (the `ImageFolder` layout) that never overwrite a file.
  *
  * @example
@@ -11,13 +11,9 @@
  *
  * @module
  */
-import type { Raster as DataRaster } from "../../datasets/types.ts";
-import { loadSharp } from "../../datasets/sharp.ts";
-import { writeFileAtomic } from "../../core/io.ts";
-import { joinPath, writeNew } from "./run_dir.ts";
-
-/** An 8-bit image (the data layer's HWC raster with uint8 pixels), rows top to bottom. */
-export type Raster = DataRaster & { data: Uint8Array };
+import { encodePng, type Raster } from "../../util/png.ts";
+import { writeNew } from "../../train/run_dir.ts";
+import { joinPath } from "../../util/path.ts";
 
 /**
  * How float values map to 0…255: `[lo, hi]` maps lo→0 and hi→255 (values outside are clamped);
@@ -143,78 +139,6 @@ export function imageToRaster(
     for (let ch = 0; ch < c; ch++) out[p * c + ch] = toByte(images[base + ch * plane + p], lo, scale);
   }
   return { data: out, width: w, height: h, channels: c };
-}
-
-function checkRaster(op: string, r: Raster): void {
-  if (!r || !(r.data instanceof Uint8Array)) throw new TypeError(`${op}: raster.data must be a Uint8Array`);
-  if (![1, 2, 3, 4].includes(r.channels)) {
-    throw new TypeError(`${op}: raster.channels must be 1 to 4, got ${r.channels}`);
-  }
-  if (!Number.isInteger(r.width) || !Number.isInteger(r.height) || r.width < 1 || r.height < 1) {
-    throw new TypeError(`${op}: raster width and height must be positive integers, got ${r.width}x${r.height}`);
-  }
-  if (r.data.length !== r.width * r.height * r.channels) {
-    throw new TypeError(
-      `${op}: raster.data has ${r.data.length} bytes, ${r.width}x${r.height}x${r.channels} needs ${
-        r.width * r.height * r.channels
-      }`,
-    );
-  }
-}
-
-/** Encodes a raster as PNG bytes (lossless; 1-channel rasters as grayscale PNG). */
-export async function encodePng(raster: Raster): Promise<Uint8Array> {
-  checkRaster("encodePng", raster);
-  const channels = raster.channels as 1 | 2 | 3 | 4;
-  const sharp = await loadSharp();
-  let img = sharp(raster.data, { raw: { width: raster.width, height: raster.height, channels } });
-  if (channels <= 2) img = img.toColourspace("b-w"); // a grayscale PNG, not RGB
-  const buf = await img.png().toBuffer();
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-}
-
-function size(info: { width: number; height: number }): { width: number; height: number } {
-  return { width: info.width, height: info.height };
-}
-
-/** Decodes PNG (or any format sharp reads) bytes or a file into an 8-bit raster. */
-export async function decodePng(input: Uint8Array | string): Promise<Raster> {
-  let bytes: Uint8Array;
-  if (typeof input === "string") {
-    try {
-      bytes = await Deno.readFile(input);
-    } catch (e) {
-      throw new Error(`decodePng: cannot read ${input}: ${(e as Error).message}`);
-    }
-  } else bytes = input;
-  const sharp = await loadSharp();
-  try {
-    const meta = await sharp(bytes).metadata();
-    const gray = meta.space === "b-w" || meta.channels === 1;
-    if (gray && meta.channels === 1) {
-      const { data, info } = await sharp(bytes).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
-      return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), ...size(info), channels: 1 };
-    }
-    const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
-    const all = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (gray && meta.channels === 2 && info.channels === 4) { // gray + alpha comes out as RGBA: keep G and A
-      const out = new Uint8Array(info.width * info.height * 2);
-      for (let p = 0; p < info.width * info.height; p++) {
-        out[2 * p] = all[4 * p];
-        out[2 * p + 1] = all[4 * p + 3];
-      }
-      return { data: out, ...size(info), channels: 2 };
-    }
-    return { data: all, ...size(info), channels: info.channels };
-  } catch (e) {
-    const what = typeof input === "string" ? input : "the bytes";
-    throw new Error(`decodePng: cannot decode ${what}: ${(e as Error).message}`);
-  }
-}
-
-/** Writes a raster as a PNG file, atomically (temporary file + rename). */
-export async function savePng(path: string, raster: Raster): Promise<void> {
-  await writeFileAtomic(path, await encodePng(raster));
 }
 
 /** Options of {@linkcode saveImageFolder}. */

@@ -20,8 +20,8 @@
  * order is transposed to C order (the result keeps `fortranOrder` to say what the file held).
  * @module
  */
-import { halfToFloat } from "../core/dtype.ts";
-import { DatasetError } from "./types.ts";
+import { halfToFloat } from "../half.ts";
+import { DatasetError } from "../errors.ts";
 
 /** The element types {@linkcode parseNpy} reads (NumPy's names). */
 export type NpyDType =

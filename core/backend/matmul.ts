@@ -11,9 +11,9 @@ import {
   naiveSource,
   type TiledOptions,
   tiledSource,
-} from "./matmul.ts";
-import { PACK_META_WORDS, packSource, type TextureOptions, textureSource } from "./matmul_texture.ts";
-import { HALF_PACK_META_WORDS, halfBlockedSource, halfPackSource } from "./matmul_half.ts";
+} from "../kernels/matmul.ts";
+import { PACK_META_WORDS, packSource, type TextureOptions, textureSource } from "../kernels/matmul_texture.ts";
+import { HALF_PACK_META_WORDS, halfBlockedSource, halfPackSource } from "../kernels/matmul_half.ts";
 
 /** One operand as the kernels see it: a matrix per batch index, read through strides. */
 export interface MatmulOperand {

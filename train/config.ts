@@ -23,8 +23,9 @@
  * @module
  */
 import { Document, isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, type YAMLMap } from "yaml";
-import { writeFileAtomic } from "../../core/io.ts";
-import { joinPath, type RunDir } from "./run_dir.ts";
+import { writeFileAtomic } from "../util/io.ts";
+import type { RunDir } from "./run_dir.ts";
+import { joinPath } from "../util/path.ts";
 
 /** A value a configuration may hold. */
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | { [key: string]: ConfigValue };

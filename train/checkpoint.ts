@@ -12,17 +12,17 @@
  * file in the same folder and renames it over the target. Loading validates the whole file
  * against the objects passed in before it changes any of them.
  */
-import { writeFileAtomic } from "../io.ts";
-import { fmtShape, sameShape } from "../shape.ts";
-import { scope } from "../scope.ts";
-import type { Tensor } from "../tensor.ts";
-import { tensor } from "../ops/creation.ts";
-import { defaultGenerator, type RngState } from "../ops/random.ts";
-import type { EMA } from "../optim/ema.ts";
-import type { LRScheduler, SchedulerStateDict } from "../optim/lr_scheduler.ts";
-import type { BaseHyper, HyperValue, Optimizer, OptimizerStateDict, ParamState } from "../optim/optimizer.ts";
-import type { Module } from "./module.ts";
-import { encodeSafetensors, type HostTensor, parseSafetensors } from "./safetensors.ts";
+import { writeFileAtomic } from "../util/io.ts";
+import { fmtShape, sameShape } from "../core/shape.ts";
+import { scope } from "../core/scope.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { tensor } from "../core/ops/creation.ts";
+import { defaultGenerator, type RngState } from "../core/ops/random.ts";
+import type { EMA } from "../core/optim/ema.ts";
+import type { LRScheduler, SchedulerStateDict } from "../core/optim/lr_scheduler.ts";
+import type { BaseHyper, HyperValue, Optimizer, OptimizerStateDict, ParamState } from "../core/optim/optimizer.ts";
+import type { Module } from "../core/nn/module.ts";
+import { encodeSafetensors, type HostTensor, parseSafetensors } from "../core/nn/safetensors.ts";
 
 /** Value of the `format` metadata entry of every checkpoint. */
 export const CHECKPOINT_FORMAT = "meddiff.checkpoint";

@@ -17,7 +17,7 @@
  */
 import { Inflate, inflateSync } from "fflate";
 import { type NpyArray, type NpyHeader, parseNpy, parseNpyHeader } from "./npy.ts";
-import { DatasetError } from "./types.ts";
+import { DatasetError } from "../errors.ts";
 
 /** One member of an `.npz` archive, as its ZIP central directory describes it. */
 export interface NpzEntry {

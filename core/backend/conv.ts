@@ -7,7 +7,7 @@
  * convolutions without dilation or groups; elsewhere they run `gemm`).
  */
 import { copyBuffer, dispatch, gpu, grid1d, pipeline } from "../device.ts";
-import { WG } from "./wgsl.ts";
+import { WG } from "../kernels/wgsl.ts";
 import {
   batchSumSource,
   biasSource,
@@ -17,8 +17,8 @@ import {
   directForwardSource,
   directWeightGradSource,
   im2colSource,
-} from "./conv.ts";
-import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul_launch.ts";
+} from "../kernels/conv.ts";
+import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul.ts";
 import { selectMatmulVariant } from "./matmul_select.ts";
 import {
   winogradConv,

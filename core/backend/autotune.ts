@@ -9,9 +9,9 @@
  * `$MEDDIFF_CACHE_DIR`, `$XDG_CACHE_HOME/meddiff` or `~/.cache/meddiff`. Without read/write
  * permission the cache silently stays in memory.
  */
-import { writeFileAtomicSync } from "./io.ts";
-import { gpu, synchronize } from "./device.ts";
-import { envFlag as envVar } from "./env.ts";
+import { writeFileAtomicSync } from "../../util/io.ts";
+import { gpu, synchronize } from "../device.ts";
+import { envFlag as envVar } from "../env.ts";
 
 /** What `tune()` needs to time the candidates of one (op, key). */
 export interface TuneBench {

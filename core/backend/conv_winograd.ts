@@ -19,7 +19,7 @@
  * Z_tᵀ·V_t over the tiles, and dw = Gᵀ·dU·G.
  */
 import { dispatch, flush, gpu, grid1d, pipeline } from "../device.ts";
-import { flatMain } from "./wgsl.ts";
+import { flatMain } from "../kernels/wgsl.ts";
 
 /** Output tile edge of a Winograd variant. */
 export type WinogradTile = 2 | 4;

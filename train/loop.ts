@@ -1,7 +1,7 @@
 /** Pieces every training loop shares: the per-epoch progress bar and the Ctrl-C watch. */
-import type { Logger } from "../lib/logger.ts";
-import { ProgressBar } from "../lib/progress.ts";
-import { type InterruptController, sharedInterrupts } from "../lib/signals.ts";
+import type { Logger } from "./logger.ts";
+import { ProgressBar } from "./progress.ts";
+import { type InterruptController, sharedInterrupts } from "./signals.ts";
 
 /** A progress bar for one epoch that the log prints above (a silent one when `quiet`). */
 export function epochBar(

@@ -16,7 +16,8 @@
  * @module
  */
 import type { LineSink } from "./progress.ts";
-import { joinPath, type RunDir } from "./run_dir.ts";
+import type { RunDir } from "./run_dir.ts";
+import { joinPath } from "../util/path.ts";
 
 /** Log levels, least to most severe. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -1,6 +1,6 @@
 /** What `--resume` names: a checkpoint file, or a run folder (its latest checkpoint). */
-import { latestCheckpoint } from "../../core/nn/checkpoint.ts";
-import { joinPath } from "../lib/run_dir.ts";
+import { latestCheckpoint } from "./checkpoint.ts";
+import { joinPath } from "../util/path.ts";
 
 /** The checkpoint `--resume` means: a checkpoint file, or the latest one in a run folder's `checkpoints/`. */
 export async function resolveResume(pathOrRun: string): Promise<string> {

@@ -3,7 +3,7 @@
  * simple kernel; otherwise the autotuner's winner for the shape bucket, or the adapter's
  * default while tuning runs (or when `MEDDIFF_AUTOTUNE=0`).
  */
-import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "../autotune.ts";
+import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "./autotune.ts";
 import { envFlag as envVar } from "../env.ts";
 import { gpu } from "../device.ts";
 import { autocastActive } from "../amp.ts";
@@ -15,7 +15,7 @@ import {
   type MatmulProblem,
   type MatmulVariant,
   variantApplies,
-} from "./matmul_launch.ts";
+} from "./matmul.ts";
 
 /** Below this many output elements (all batches) no tuning: the simple kernels win anyway. */
 const SMALL_OUTPUTS = 64 * 64;

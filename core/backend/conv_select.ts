@@ -6,7 +6,7 @@
  * The candidates are the variants that apply, less `direct` on large problems (it is orders
  * of magnitude slower there, and one timed run of it costs seconds).
  */
-import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "../autotune.ts";
+import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "./autotune.ts";
 import { gpu } from "../device.ts";
 import { autocastActive } from "../amp.ts";
 import { envFlag } from "../env.ts";
@@ -21,7 +21,7 @@ import {
   convWeightGrad,
   sizes,
   winogradPlan,
-} from "./conv_launch.ts";
+} from "./conv.ts";
 
 /** Below this many FLOPs a pass is not tuned: launch overhead dominates. */
 const SMALL_FLOPS = 1 << 22;

@@ -19,8 +19,8 @@
  * @module
  */
 import { crc32c, maskCrc32c } from "./crc32c.ts";
-import { encodePng, type Raster } from "./image_grid.ts";
-import { joinPath } from "./run_dir.ts";
+import { encodePng, type Raster } from "../png.ts";
+import { joinPath } from "../path.ts";
 
 /** Appends protobuf wire-format values to a growing byte buffer. */
 export class ProtoWriter {
