@@ -1,5 +1,6 @@
 /**
- * meddiff — GPU-native deep learning for medical imaging on Deno's WebGPU.
+ * meddiff — GPU-native deep learning for medical imaging on Deno's WebGPU. Importing it acquires
+ * no GPU device: a program awaits {@linkcode initGpu} once before its first tensor.
  * @module
  */
 export * from "./core/mod.ts";

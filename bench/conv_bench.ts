@@ -4,11 +4,13 @@
  * timed region ends with `await synchronize()` (tfjs: `await data()`); a table of ms and
  * GFLOP/s is printed at the end.
  */
-import { randn, synchronize, type Tensor } from "../mod.ts";
+import { initGpu, randn, synchronize, type Tensor } from "../mod.ts";
 import { conv2d, tuneConv2d } from "../core/ops/conv.ts";
 import { adapterDescription, tfPeer } from "./_common.ts";
 import { atEnd, bestOf, timed } from "./_record.ts";
 import type { Tensor4D } from "@tensorflow/tfjs-core";
+
+await initGpu();
 
 const [N, C, O, HW, K] = [64, 64, 64, 28, 3];
 /** Multiply-adds ×2 of one pass (each backward pass costs the same again). */

@@ -13,6 +13,9 @@ import {
   tfPeer,
 } from "./_common.ts";
 import { atEnd, bestOf, timed } from "./_record.ts";
+import { initGpu } from "../mod.ts";
+
+await initGpu();
 
 const peers = [await tfPeer("webgpu"), await tfPeer("wasm")];
 const gflops = (n: number, ms?: number): string => ms ? (matmulBatch(n) * matmulFlops(n) / ms / 1e6).toFixed(1) : "—";

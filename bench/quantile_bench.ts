@@ -5,8 +5,10 @@
  * 262,144). Each timed region runs 8 calls and waits once. The PyTorch CPU peer is
  * `bench/quantile_torch.py`.
  */
-import { dynamicThreshold, quantile, randn, synchronize, type Tensor } from "../mod.ts";
+import { dynamicThreshold, initGpu, quantile, randn, synchronize, type Tensor } from "../mod.ts";
 import { atEnd, bestOf, timed } from "./_record.ts";
+
+await initGpu();
 
 const CALLS = 8;
 const images = randn([64, 3, 28, 28]).mul(1.5);

@@ -4,7 +4,7 @@
  *
  *   XDG_RUNTIME_DIR=/tmp deno run -A bench/report.ts [--sizes 256,512,1024,2048] [--reps 5]
  */
-import { gpu, randn, synchronize } from "../mod.ts";
+import { gpu, initGpu, randn, synchronize } from "../mod.ts";
 import { MATMUL_VARIANTS } from "../core/backend/matmul.ts";
 import { tuneMatmul } from "../core/ops/matmul.ts";
 import {
@@ -20,6 +20,8 @@ import {
   STREAM_ELEMENTS,
   tfPeer,
 } from "./_common.ts";
+
+await initGpu();
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);

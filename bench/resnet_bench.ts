@@ -15,37 +15,20 @@
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/resnet_bench.ts`
  */
-import { AdamW, autotuneSettled, cat, crossEntropy, manualSeed, randint, randn, scope, synchronize } from "../mod.ts";
-import { resnet18 } from "../models/resnet.ts";
+import { autotuneSettled, cat, crossEntropy, initGpu, scope, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
+import { resnetWorkload } from "./_models.ts";
 import { atEnd, bestOf, timed } from "./_record.ts";
 
-const [N, C, HW, CLASSES] = [64, 3, 28, 10];
-const MICRO = Number(Deno.env.get("RESNET_BENCH_MICRO") ?? "1");
-if (!Number.isInteger(MICRO) || MICRO < 1 || N % MICRO !== 0) {
-  throw new RangeError(`RESNET_BENCH_MICRO must be a divisor of ${N}, got ${Deno.env.get("RESNET_BENCH_MICRO")}`);
-}
+await initGpu();
 
-manualSeed(0);
-const net = resnet18({ numClasses: CLASSES, smallInput: true });
-net.train();
-const opt = new AdamW(net.parameters(), { lr: 1e-3 });
-const x = randn([N, C, HW, HW]);
-const y = randint(0, CLASSES, [N]);
+const MICRO = Number(Deno.env.get("RESNET_BENCH_MICRO") ?? "1");
+const { net, x, y, dims, step } = resnetWorkload(MICRO);
+const { n: N, c: C, hw: HW, classes: CLASSES } = dims;
 
 /** Forward, loss, backward (per micro-batch) and the AdamW step, then a wait for the GPU. */
 async function trainStep(): Promise<void> {
-  scope(() => {
-    for (let i = 0; i < MICRO; i++) {
-      const [xs, ys] = MICRO === 1
-        ? [x, y]
-        : [x.narrow(0, i * (N / MICRO), N / MICRO), y.narrow(0, i * (N / MICRO), N / MICRO)];
-      const loss = crossEntropy(net.call(xs), ys);
-      (MICRO === 1 ? loss : loss.mul(1 / MICRO)).backward();
-    }
-    opt.step();
-    opt.zeroGrad();
-  });
+  step();
   await synchronize();
 }
 

@@ -1,7 +1,9 @@
 /** Memory-bound kernels: GB/s of a 16M-element elementwise add and a 16M-element sum. */
-import { randn, synchronize } from "../mod.ts";
+import { initGpu, randn, synchronize } from "../mod.ts";
 import { runAdd, runSum, STREAM_ELEMENTS } from "./_common.ts";
 import { atEnd, bestOf, timed } from "./_record.ts";
+
+await initGpu();
 
 const x = randn([STREAM_ELEMENTS]), y = randn([STREAM_ELEMENTS]);
 await synchronize();

@@ -14,58 +14,26 @@
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/unet_bench.ts`
  * (`UNET_BENCH_BATCH=n` changes the batch, e.g. for a quick look.)
  */
-import {
-  AdamW,
-  autotuneSettled,
-  dispatchCounters,
-  manualSeed,
-  mseLoss,
-  randint,
-  randn,
-  scope,
-  synchronize,
-} from "../mod.ts";
-import { UNet } from "../models/unet.ts";
+import { autotuneSettled, dispatchCounters, initGpu, mseLoss, scope, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
+import { unetWorkload } from "./_models.ts";
 import { atEnd, bestOf, timed } from "./_record.ts";
 
-const N = Number(Deno.env.get("UNET_BENCH_BATCH") ?? "64");
-const [C, HW, CLASSES] = [3, 28, 5];
-if (!Number.isInteger(N) || N < 1) {
-  throw new RangeError(`UNET_BENCH_BATCH must be a positive integer, got ${Deno.env.get("UNET_BENCH_BATCH")}`);
-}
+await initGpu();
 
-manualSeed(0);
-const net = new UNet({
-  inChannels: C,
-  baseChannels: 32,
-  channelMults: [1, 2, 4],
-  numResBlocks: 2,
-  attentionResolutions: [7],
-  numClasses: CLASSES,
-  imageSize: HW,
-});
-net.train();
-const opt = new AdamW(net.parameters(), { lr: 1e-4 });
-const x = randn([N, C, HW, HW]);
-const eps = randn([N, C, HW, HW]);
-const t = randint(0, 1000, [N]);
-const labels = randint(0, CLASSES, [N]);
+const { net, eps, dims, forward: netForward, step } = unetWorkload(Number(Deno.env.get("UNET_BENCH_BATCH") ?? "64"));
+const { n: N, c: C, hw: HW, classes: CLASSES } = dims;
 
 /** Forward, loss, backward and the AdamW step, then a wait for the GPU. */
 async function trainStep(): Promise<void> {
-  scope(() => {
-    mseLoss(net.call(x, t, labels), eps).backward();
-    opt.step();
-    opt.zeroGrad();
-  });
+  step();
   await synchronize();
 }
 
 /** The training-mode forward pass and loss alone (the graph is recorded, then freed). */
 async function forward(): Promise<void> {
   scope(() => {
-    mseLoss(net.call(x, t, labels), eps);
+    mseLoss(netForward(), eps);
   });
   await synchronize();
 }

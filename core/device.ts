@@ -2,9 +2,11 @@
  * The single WebGPU device of the process, and everything that talks to its queue:
  * pipeline cache, batched command recording, the uniform ring, buffer pool and readback.
  *
- * The device is requested once, when this module is first imported (WebGPU acquisition
- * is asynchronous but tensor ops are synchronous). With no adapter, importing still
- * succeeds and the first GPU operation throws an error that says what to install.
+ * Importing acquires nothing: WebGPU acquisition is asynchronous but tensor ops are
+ * synchronous, so a program awaits {@linkcode initGpu} once before its first GPU operation
+ * (the deno tasks, `gpuTest` and the benches do). A data-only program (reading a NIfTI,
+ * computing metrics) never takes a device. With no adapter, `initGpu` still resolves and
+ * the first GPU operation throws an error that says what to install.
  */
 import { BufferPool, type MemoryStats } from "./buffer_pool.ts";
 
@@ -59,8 +61,12 @@ let batchOps: string[] = [];
 let dispatchesInBatch = 0;
 const counters = { dispatches: 0, submits: 0 };
 
+const NOT_INITIALISED = "No WebGPU device has been acquired yet: `await initGpu()` (exported by meddiff) once " +
+  "before the first GPU operation. The deno tasks, the tests' `gpuTest` and the benches do this themselves.";
+
 let ctx: GpuContext | undefined;
 let initError: Error | undefined;
+let acquiring: Promise<boolean> | undefined;
 let pendingError: GpuError | undefined;
 
 async function acquire(): Promise<void> {
@@ -123,20 +129,40 @@ async function acquire(): Promise<void> {
   ringAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
 }
 
-try {
-  await acquire();
-} catch (e) {
-  initError = new Error(`Requesting a WebGPU device failed: ${(e as Error).message}. ${NO_ADAPTER_HELP}`);
+/**
+ * Acquires the process's WebGPU device. Idempotent: every call returns the first call's promise.
+ * Resolves to whether a device is available; it never rejects, and without an adapter the first
+ * GPU operation (see {@linkcode gpu}) throws an error that says what to install.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, tensor } from "@meddiff/meddiff";
+ * await initGpu();
+ * const x = tensor([1, 2, 3]);
+ * ```
+ */
+export function initGpu(): Promise<boolean> {
+  acquiring ??= acquire().then(
+    () => ctx !== undefined,
+    (e) => {
+      initError = new Error(`Requesting a WebGPU device failed: ${(e as Error).message}. ${NO_ADAPTER_HELP}`);
+      return false;
+    },
+  );
+  return acquiring;
 }
 
-/** The GPU context; throws the acquisition error or a pending GPU error. */
+/**
+ * The GPU context; throws a pending GPU error, the acquisition error (no adapter), or, before
+ * {@linkcode initGpu} has resolved, an error that says to await it.
+ */
 export function gpu(): GpuContext {
-  if (!ctx) throw initError ?? new Error(NO_ADAPTER_HELP);
+  if (!ctx) throw initError ?? new Error(NOT_INITIALISED);
   throwPendingError();
   return ctx;
 }
 
-/** True when a WebGPU device was acquired. */
+/** True when {@linkcode initGpu} has acquired a WebGPU device. */
 export function hasGpu(): boolean {
   return ctx !== undefined;
 }

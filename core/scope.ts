@@ -58,18 +58,21 @@ function endFrame(frame: Frame, result: unknown): void {
   const kept = new Set<Disposable>();
   collect(result, kept);
   const parent = stack[stack.length - 1];
-  // Graph nodes reachable from returned tensors must survive for a later backward().
+  // Graph nodes reachable from returned tensors must survive for a later backward(). The walk
+  // stays inside this frame: a node made before the frame opened has only older parents, so
+  // it cannot lead back in, and stopping there keeps `Module.call`'s scope from rewalking the
+  // whole graph recorded so far at every layer.
   const liveNodes = new Set<GraphNode>();
   const todo: GraphNode[] = [];
   for (const t of kept) {
     const fn = (t as { gradFn?: GraphNode | null }).gradFn;
-    if (fn) todo.push(fn);
+    if (fn && frame.nodes.has(fn)) todo.push(fn);
   }
   while (todo.length) {
     const n = todo.pop()!;
     if (liveNodes.has(n)) continue;
     liveNodes.add(n);
-    for (const p of n.parents()) todo.push(p);
+    for (const p of n.parents()) if (frame.nodes.has(p)) todo.push(p);
   }
   for (const n of frame.nodes) {
     if (liveNodes.has(n)) parent?.nodes.add(n);

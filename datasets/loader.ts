@@ -70,6 +70,12 @@ export interface Batch {
   dispose(): void;
 }
 
+/** Options of {@linkcode DataLoader.iterate} and {@linkcode DataLoader.cpuBatches}. */
+export interface IterateOptions {
+  /** First batch to yield (default 0); earlier ones are skipped without being loaded. */
+  from?: number;
+}
+
 /** Options of {@linkcode DataLoader}. */
 export interface DataLoaderOptions<S extends Sample = Sample> {
   /** Samples per batch (default 1). */
@@ -259,9 +265,12 @@ export class DataLoader<S extends Sample = Sample> {
     return this.iterate();
   }
 
-  /** Yields the batches of `epoch` as tensors (default: the counter's epoch, which then advances). */
-  async *iterate(epoch?: number): AsyncGenerator<Batch> {
-    for await (const b of this.cpuBatches(epoch)) {
+  /**
+   * Yields the batches of `epoch` as tensors (default: the counter's epoch, which then advances),
+   * from batch `from` on (default 0: a resumed run skips what it has seen without loading it).
+   */
+  async *iterate(epoch?: number, opts: IterateOptions = {}): AsyncGenerator<Batch> {
+    for await (const b of this.cpuBatches(epoch, opts)) {
       const t0 = performance.now();
       const images = tensor(b.images.data, [...b.images.shape]);
       const labels = tensor(b.labels, [b.labels.length]);
@@ -290,8 +299,9 @@ export class DataLoader<S extends Sample = Sample> {
    * counter's epoch, which then advances). Batches `k+1 … k+prefetch` are prepared while the
    * consumer holds batch `k`.
    */
-  async *cpuBatches(epoch?: number): AsyncGenerator<CollatedBatch> {
+  async *cpuBatches(epoch?: number, opts: IterateOptions = {}): AsyncGenerator<CollatedBatch> {
     const e = epoch === undefined ? this.#epoch++ : checkCount(epoch, "epoch", 0);
+    const from = checkCount(opts.from ?? 0, "from", 0);
     this.sampler.setEpoch(e);
     const order = this.sampler.indices();
     const n = this.dataset.length;
@@ -311,6 +321,7 @@ export class DataLoader<S extends Sample = Sample> {
     const limiter = new Limiter(this.concurrency);
     const state = { cancelled: false };
     const pending: Promise<CollatedBatch>[] = [];
+    pending.length = from; // batches before `from` are never prepared
     const launch = (k: number): void => {
       const start = k * this.batchSize, end = Math.min(start + this.batchSize, order.length);
       const p = this.#prepare(order.subarray(start, end), repeat.subarray(start, end), e, k, limiter, state);
@@ -318,7 +329,7 @@ export class DataLoader<S extends Sample = Sample> {
       pending.push(p);
     };
     try {
-      for (let k = 0; k < numBatches; k++) {
+      for (let k = from; k < numBatches; k++) {
         while (pending.length < Math.min(k + 1 + this.prefetch, numBatches)) launch(pending.length);
         const t0 = performance.now();
         const batch = await pending[k];

@@ -9,6 +9,15 @@ export { Rng } from "../util/rng.ts";
 export * from "../util/formats/npy.ts";
 export * from "../util/formats/npz.ts";
 export * from "./medmnist.ts";
+export {
+  MEDMNIST_INFO,
+  MEDMNIST_RECORD_URL,
+  medmnistFileName,
+  medmnistUrl,
+  parseMedMnistFileName,
+} from "./medmnist_info.ts";
+export type { MedMnistInfo, MedMnistSplit, MedMnistTask } from "./medmnist_info.ts";
+export * from "./medmnist_download.ts";
 export * from "./tensor_dataset.ts";
 export * from "./nifti.ts";
 export * from "./dicom.ts";

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { parseSafetensors } from "../core/nn/safetensors.ts";
+import { parseSafetensors } from "../util/formats/safetensors.ts";
 import { type ArrayImage, type Dataset, DatasetError, type Sample } from "./types.ts";
 
 /** Options of {@linkcode TensorDataset}. */

@@ -8,7 +8,7 @@ import { add, mul, sigmoid, silu } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { flatten } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { Sequential } from "../core/nn/containers.ts";
+import { chain, Sequential } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { kaimingNormal_, uniform_, zeros_ } from "../core/nn/init.ts";
 import { Dropout, Linear, SiLU, StochasticDepth } from "../core/nn/linear.ts";
@@ -86,18 +86,8 @@ export class SqueezeExcitation extends Module {
 
   /** Rescales each channel of x by its gate in (0, 1). */
   override forward(x: Tensor): Tensor {
-    const pooled = this.avgpool.call(x);
-    const s1 = this.fc1.call(pooled);
-    pooled.dispose();
-    const a = silu(s1);
-    s1.dispose();
-    const s2 = this.fc2.call(a);
-    a.dispose();
-    const gate = sigmoid(s2);
-    s2.dispose();
-    const y = mul(x, gate);
-    gate.dispose();
-    return y;
+    const gate = sigmoid(this.fc2.call(silu(this.fc1.call(this.avgpool.call(x)))));
+    return mul(x, gate);
   }
 }
 
@@ -129,11 +119,7 @@ export class MBConv extends Module {
   override forward(x: Tensor): Tensor {
     const branch = this.block.call(x);
     if (!this.useResidual) return branch;
-    const dropped = this.stochastic_depth.call(branch);
-    branch.dispose();
-    const y = add(dropped, x);
-    dropped.dispose();
-    return y;
+    return add(this.stochastic_depth.call(branch), x);
   }
 }
 
@@ -230,14 +216,7 @@ export class EfficientNet extends Module {
 
   /** (N, C, H, W) → logits (N, numClasses). */
   override forward(x: Tensor): Tensor {
-    const f = this.features.call(x);
-    const pooled = this.avgpool.call(f);
-    f.dispose();
-    const flat = flatten(pooled, 1);
-    pooled.dispose();
-    const y = this.classifier.call(flat);
-    flat.dispose();
-    return y;
+    return this.classifier.call(flatten(chain(x, this.features, this.avgpool), 1));
   }
 }
 

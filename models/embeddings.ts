@@ -9,8 +9,10 @@ import { tensor } from "../core/ops/creation.ts";
 import { cast, cos, mul, sin } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { reshape } from "../core/ops/view.ts";
+import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
+import { chain } from "../core/nn/containers.ts";
 import { Linear, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
 
@@ -58,22 +60,15 @@ export function timestepEmbedding(t: Tensor, dim: number, opts: TimestepEmbeddin
   const freqs = timestepFrequencies(dim, opts);
   const scale = opts.scale ?? 1;
   const half = freqs.length;
-  const tf = t.dtype === "float32" ? t : cast(t, "float32");
-  const col = reshape(tf, [-1, 1]);
-  if (tf !== t) tf.dispose();
-  const f = tensor(scale === 1 ? freqs : freqs.map((v) => v * scale), [1, half]);
-  const args = mul(col, f);
-  col.dispose();
-  f.dispose();
-  const s = sin(args), c = cos(args);
-  args.dispose();
-  const emb = cat(opts.flipSinToCos ?? true ? [c, s] : [s, c], 1);
-  s.dispose();
-  c.dispose();
-  if (dim % 2 === 0) return emb;
-  const padded = pad(emb, [0, 1]);
-  emb.dispose();
-  return padded;
+  // A scope of its own: a plain function, also called outside any module's `call`.
+  return scope(() => {
+    const tf = t.dtype === "float32" ? t : cast(t, "float32");
+    const f = tensor(scale === 1 ? freqs : freqs.map((v) => v * scale), [1, half]);
+    const args = mul(reshape(tf, [-1, 1]), f);
+    const s = sin(args), c = cos(args);
+    const emb = cat(opts.flipSinToCos ?? true ? [c, s] : [s, c], 1);
+    return dim % 2 === 0 ? emb : pad(emb, [0, 1]);
+  });
 }
 
 /** The parameter-free sinusoidal projection of timesteps (diffusers' `Timesteps`). */
@@ -126,11 +121,6 @@ export class TimestepEmbedding extends Module {
 
   /** (B, inChannels) → (B, timeEmbedDim). */
   override forward(x: Tensor): Tensor {
-    const h = this.linear_1.call(x);
-    const a = this.act.call(h);
-    h.dispose();
-    const y = this.linear_2.call(a);
-    a.dispose();
-    return y;
+    return chain(x, this.linear_1, this.act, this.linear_2);
   }
 }

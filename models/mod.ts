@@ -14,8 +14,8 @@ export {
   SqueezeExcitation,
 } from "./efficientnet.ts";
 export type { EfficientNetOptions } from "./efficientnet.ts";
-export { Encoder, EncoderBlock, VisionTransformer, vitB16, vitS16 } from "./vit.ts";
-export type { VisionTransformerOptions } from "./vit.ts";
+export { Encoder, EncoderBlock, resolveViTConfig, VisionTransformer, VIT_S16, vitB16, vitS16 } from "./vit.ts";
+export type { VisionTransformerConfig, VisionTransformerOptions } from "./vit.ts";
 export { resolveUNetConfig, UNet } from "./unet.ts";
 export type { UNetConfig, UNetOptions } from "./unet.ts";
 export {

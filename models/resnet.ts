@@ -9,7 +9,7 @@ import { add, relu } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { flatten } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { Sequential } from "../core/nn/containers.ts";
+import { chain, Sequential } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { constant_, kaimingNormal_ } from "../core/nn/init.ts";
 import { Linear, ReLU } from "../core/nn/linear.ts";
@@ -23,22 +23,6 @@ function conv3x3(inPlanes: number, outPlanes: number, stride: number, generator?
 
 function conv1x1(inPlanes: number, outPlanes: number, stride: number, generator?: Generator): Conv2d {
   return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator });
-}
-
-/** Adds the shortcut and applies ReLU: relu(out + identity); frees `out`. */
-function residual(out: Tensor, identity: Tensor): Tensor {
-  const s = add(out, identity);
-  out.dispose();
-  const y = relu(s);
-  s.dispose();
-  return y;
-}
-
-/** Runs `m` on `x` and frees `x`. */
-function step(m: Module, x: Tensor): Tensor {
-  const y = (m.forward as (x: Tensor) => Tensor)(x);
-  x.dispose();
-  return y;
 }
 
 /** A residual block of a ResNet stage. */
@@ -83,15 +67,9 @@ export class BasicBlock extends Module implements ResidualBlock {
 
   /** x → relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x)). */
   override forward(x: Tensor): Tensor {
-    let out = this.conv1.call(x);
-    out = step(this.bn1, out);
-    out = step(this.relu, out);
-    out = step(this.conv2, out);
-    out = step(this.bn2, out);
-    const shortcut = this.downsample ? this.downsample.call(x) : null;
-    const y = residual(out, shortcut ?? x);
-    shortcut?.dispose();
-    return y;
+    const out = chain(x, this.conv1, this.bn1, this.relu, this.conv2, this.bn2);
+    const identity = this.downsample ? this.downsample.call(x) : x;
+    return relu(add(out, identity));
   }
 }
 
@@ -135,18 +113,9 @@ export class Bottleneck extends Module implements ResidualBlock {
 
   /** x → relu(bn3(conv3(…conv1 x)) + shortcut(x)). */
   override forward(x: Tensor): Tensor {
-    let out = this.conv1.call(x);
-    out = step(this.bn1, out);
-    out = step(this.relu, out);
-    out = step(this.conv2, out);
-    out = step(this.bn2, out);
-    out = step(this.relu, out);
-    out = step(this.conv3, out);
-    out = step(this.bn3, out);
-    const shortcut = this.downsample ? this.downsample.call(x) : null;
-    const y = residual(out, shortcut ?? x);
-    shortcut?.dispose();
-    return y;
+    const out = chain(x, this.conv1, this.bn1, this.relu, this.conv2, this.bn2, this.relu, this.conv3, this.bn3);
+    const identity = this.downsample ? this.downsample.call(x) : x;
+    return relu(add(out, identity));
   }
 }
 
@@ -245,19 +214,13 @@ export class ResNet extends Module {
   }
 
   /** The stem: conv1 → bn1 → relu (→ maxpool). */
-  #stem(x: Tensor): Tensor {
-    let h = this.conv1.call(x);
-    h = step(this.bn1, h);
-    h = step(this.relu, h);
-    if (this.maxpool) h = step(this.maxpool, h);
-    return h;
+  #stem(): Module[] {
+    return this.maxpool ? [this.conv1, this.bn1, this.relu, this.maxpool] : [this.conv1, this.bn1, this.relu];
   }
 
   /** The outputs of `layer1`..`layer4` for (N, C, H, W) input (strides 1/2/4/8 of the stem's output). */
   forwardFeatures(x: Tensor): [Tensor, Tensor, Tensor, Tensor] {
-    const h = this.#stem(x);
-    const f1 = this.layer1.call(h);
-    h.dispose();
+    const f1 = chain(x, ...this.#stem(), this.layer1);
     const f2 = this.layer2.call(f1);
     const f3 = this.layer3.call(f2);
     const f4 = this.layer4.call(f3);
@@ -266,12 +229,8 @@ export class ResNet extends Module {
 
   /** (N, C, H, W) → logits (N, numClasses). */
   override forward(x: Tensor): Tensor {
-    let h = this.#stem(x);
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = step(layer, h);
-    h = step(this.avgpool, h);
-    const flat = flatten(h, 1);
-    h.dispose();
-    return step(this.fc, flat);
+    const h = chain(x, ...this.#stem(), this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool);
+    return this.fc.call(flatten(h, 1));
   }
 }
 

@@ -35,13 +35,15 @@ import { full } from "../core/ops/creation.ts";
 import { cast, silu } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { expand, reshape } from "../core/ops/view.ts";
+import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
-import { ModuleList } from "../core/nn/containers.ts";
+import { chain, ModuleList } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { Embedding, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
+import { OptionError } from "../util/errors.ts";
 import { TimestepEmbedding, Timesteps } from "./embeddings.ts";
 import {
   type AttentionHeadOptions,
@@ -125,44 +127,53 @@ export interface UNetConfig {
 
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new RangeError(`UNet: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new OptionError("UNet", name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
   }
   return v;
 }
 
-/** Fills in the defaults of `opts` and checks every value. */
+/**
+ * Fills in the defaults of `opts` and checks every value without building anything (the
+ * constructor's own validation): an {@linkcode OptionError} naming the option for a value the
+ * network cannot use, such as an attention resolution no level reaches at `imageSize`, or
+ * heads that do not divide an attention block's channels.
+ */
 export function resolveUNetConfig(opts: UNetOptions = {}): UNetConfig {
   const inChannels = positiveInt("inChannels", opts.inChannels ?? 3);
   const outChannels = positiveInt("outChannels", opts.outChannels ?? inChannels);
   const baseChannels = positiveInt("baseChannels", opts.baseChannels ?? 64);
   const mults = [...(opts.channelMults ?? [1, 2, 4])];
-  if (mults.length === 0) throw new RangeError("UNet: channelMults must not be empty");
+  if (mults.length === 0) throw new OptionError("UNet", "channelMults", "channelMults must not be empty");
   mults.forEach((m, i) => positiveInt(`channelMults[${i}]`, m));
   const numResBlocks = positiveInt("numResBlocks", opts.numResBlocks ?? 2);
   const imageSize = positiveInt("imageSize", opts.imageSize ?? 28);
   const numGroups = positiveInt("numGroups", opts.numGroups ?? 32);
   const numClasses = opts.numClasses ?? 0;
   if (!Number.isInteger(numClasses) || numClasses < 0) {
-    throw new RangeError(`UNet: numClasses must be a non-negative integer, got ${numClasses}`);
+    throw new OptionError("UNet", "numClasses", `numClasses must be a non-negative integer, got ${numClasses}`);
   }
   const dropout = opts.dropout ?? 0;
-  if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`UNet: dropout must be in [0, 1], got ${dropout}`);
+  if (!(dropout >= 0 && dropout <= 1)) {
+    throw new OptionError("UNet", "dropout", `dropout must be in [0, 1], got ${dropout}`);
+  }
   const normEps = opts.normEps ?? 1e-5;
-  if (!(normEps > 0)) throw new RangeError(`UNet: normEps must be positive, got ${normEps}`);
+  if (!(normEps > 0)) throw new OptionError("UNet", "normEps", `normEps must be positive, got ${normEps}`);
   const levelSizes = [imageSize];
   for (let i = 1; i < mults.length; i++) levelSizes.push(Math.ceil(levelSizes[i - 1] / 2));
   const attentionResolutions = [...(opts.attentionResolutions ?? [])];
   for (const r of attentionResolutions) {
     if (!levelSizes.includes(r)) {
-      throw new RangeError(
-        `UNet: attention resolution ${r} is not a level size; at imageSize ${imageSize} the levels are ${
+      throw new OptionError(
+        "UNet",
+        "attentionResolutions",
+        `attention resolution ${r} is not a level size; at imageSize ${imageSize} the levels are ${
           JSON.stringify(levelSizes)
-        }`,
+        } (one per channelMults entry, each half the one before, rounded up)`,
       );
     }
   }
   if (opts.numHeads !== undefined && opts.headDim !== undefined) {
-    throw new RangeError("UNet: give numHeads or headDim, not both");
+    throw new OptionError("UNet", "numHeads", "give numHeads or headDim, not both");
   }
   const cfg: UNetConfig = {
     inChannels,
@@ -279,13 +290,12 @@ export class UNet extends Module {
     this.conv_out = new Conv2d(ch[0], cfg.outChannels, 3, { padding: 1, generator: g });
   }
 
-  /** The conditioning vector emb = MLP(sinusoid(t)) (+ class row), before the blocks' SiLU: (B, timeEmbedDim). */
+  /**
+   * The conditioning vector emb = MLP(sinusoid(t)) (+ class row), before the blocks' SiLU: (B, timeEmbedDim).
+   * Called on its own (not through `call`), its intermediates belong to the caller's scope.
+   */
   embed(t: Tensor | number, batch: number, classLabels?: Tensor | null): Tensor {
-    const ts = this.#timesteps(t, batch);
-    const proj = this.time_proj.call(ts);
-    ts.dispose();
-    const emb = this.time_embedding.call(proj);
-    proj.dispose();
+    const emb = this.time_embedding.call(this.time_proj.call(this.#timesteps(t, batch)));
     if (!this.class_embedding) {
       if (classLabels) throw new RangeError("UNet: classLabels given, but the network is unconditional (numClasses 0)");
       return emb;
@@ -306,12 +316,7 @@ export class UNet extends Module {
       }
       labels = classLabels;
     }
-    const c = this.class_embedding.call(labels);
-    if (labels !== classLabels) labels.dispose();
-    const out = emb.add(c);
-    emb.dispose();
-    c.dispose();
-    return out;
+    return emb.add(this.class_embedding.call(labels));
   }
 
   /** t as a float32 (B) tensor. */
@@ -322,14 +327,7 @@ export class UNet extends Module {
     }
     if (!(t instanceof Tensor)) throw new TypeError(`UNet: t must be a Tensor or a number, got ${typeof t}`);
     if (t.dtype === "bool") throw new TypeError("UNet: t must be int32 or float32, got bool");
-    if (t.size === 1 && batch !== 1) {
-      const flat = reshape(t, [1]);
-      const e = expand(flat, [batch]);
-      flat.dispose();
-      const f = cast(e, "float32");
-      e.dispose();
-      return f;
-    }
+    if (t.size === 1 && batch !== 1) return cast(expand(reshape(t, [1]), [batch]), "float32");
     if (t.ndim !== 1 || t.shape[0] !== batch) {
       throw new RangeError(`UNet: t must have shape (${batch}) (or one element), got ${fmtShape(t.shape)}`);
     }
@@ -345,37 +343,27 @@ export class UNet extends Module {
         }`,
       );
     }
-    const B = x.shape[0];
-    const emb = this.embed(t, B, classLabels);
-    const tembAct = silu(emb);
-    emb.dispose();
-    // The skip stack owns every tensor in it; the up blocks pop and free them.
+    // Its own scope: the embedding's intermediates are freed before the blocks run.
+    const tembAct = scope(() => silu(this.embed(t, x.shape[0], classLabels)));
+    // The skip stack: every down-path output; the up blocks pop (and free) them in reverse order.
     const skips: Tensor[] = [this.conv_in.call(x)];
-    let h = skips[0];
-    for (const block of this.down_blocks) {
-      const [out, s] = (block as DownBlock2D).call(h, tembAct);
-      skips.push(...s);
-      h = out; // the last skip: owned by the stack
-    }
-    h = this.mid_block.call(h, tembAct);
-    for (const block of this.up_blocks) {
-      const up = block as UpBlock2D;
-      const n = up.resnets.length;
+    for (const block of this.down_blocks) skips.push(...(block as DownBlock2D).call(skips.at(-1)!, tembAct)[1]);
+    const upStage = (up: UpBlock2D) => (h: Tensor): Tensor => {
       // The upsampler meets the skip below this level's own skips: resample to its size.
-      const next = skips[skips.length - 1 - n];
+      const next = skips[skips.length - 1 - up.resnets.length];
       const size: UpsampleSize | undefined = up.upsamplers && next ? [next.shape[2], next.shape[3]] : undefined;
-      const out = up.call(h, skips, tembAct, size);
-      h.dispose();
-      h = out;
-    }
-    tembAct.dispose();
+      return up.call(h, skips, tembAct, size);
+    };
+    // One chain from the bottleneck up, so each level's output is freed once the next has read it.
+    const y = chain(
+      skips.at(-1)!,
+      (h) => this.mid_block.call(h, tembAct),
+      ...[...this.up_blocks].map((b) => upStage(b as UpBlock2D)),
+      this.conv_norm_out,
+      this.conv_act,
+      this.conv_out,
+    );
     if (skips.length) throw new Error(`UNet: ${skips.length} skip connections were left unused`);
-    let y = this.conv_norm_out.call(h);
-    h.dispose();
-    const a = this.conv_act.call(y);
-    y.dispose();
-    y = this.conv_out.call(a);
-    a.dispose();
     return y;
   }
 

@@ -12,13 +12,15 @@ import { interpolate } from "../core/ops/interpolate.ts";
 import { cat } from "../core/ops/join.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { permute, reshape, transpose } from "../core/ops/view.ts";
+import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { ModuleList } from "../core/nn/containers.ts";
+import { chain, type ChainStage, ModuleList } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { Dropout, Linear, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
+import { OptionError } from "../util/errors.ts";
 
 /**
  * The group count a GroupNorm over `channels` channels uses: the largest divisor of
@@ -35,13 +37,6 @@ export function normGroups(channels: number, maxGroups: number): number {
   }
   for (let g = Math.min(maxGroups, channels); g > 1; g--) if (channels % g === 0) return g;
   return 1;
-}
-
-/** Runs `m` on `x` and frees `x`. */
-function step(m: Module, x: Tensor): Tensor {
-  const y = (m.forward as (x: Tensor) => Tensor)(x);
-  x.dispose();
-  return y;
 }
 
 /** Options shared by the U-Net blocks. */
@@ -107,24 +102,20 @@ export class ResnetBlock2D extends Module {
         `ResnetBlock2D: expected (B, ${this.inChannels}, H, W) input, got shape ${fmtShape(x.shape)}`,
       );
     }
-    let h = this.norm1.call(x);
-    h = step(this.nonlinearity, h);
-    h = step(this.conv1, h);
-    const proj = this.time_emb_proj.call(tembAct);
-    const shift = reshape(proj, [proj.shape[0], this.outChannels, 1, 1]);
-    proj.dispose();
-    const hs = add(h, shift);
-    h.dispose();
-    shift.dispose();
-    h = step(this.norm2, hs);
-    h = step(this.nonlinearity, h);
-    h = step(this.dropout, h);
-    h = step(this.conv2, h);
-    const sc = this.conv_shortcut ? this.conv_shortcut.call(x) : x;
-    const out = add(sc, h);
-    if (sc !== x) sc.dispose();
-    h.dispose();
-    return out;
+    const shift = reshape(this.time_emb_proj.call(tembAct), [tembAct.shape[0], this.outChannels, 1, 1]);
+    const h = chain(
+      x,
+      this.norm1,
+      this.nonlinearity,
+      this.conv1,
+      (h) => add(h, shift),
+      this.norm2,
+      this.nonlinearity,
+      this.dropout,
+      this.conv2,
+    );
+    const shortcut = this.conv_shortcut ? this.conv_shortcut.call(x) : x;
+    return add(shortcut, h);
   }
 }
 
@@ -139,17 +130,25 @@ export interface AttentionHeadOptions {
 /** The number of heads for `channels` channels under `opts` (one head by default). */
 export function attentionHeads(channels: number, opts: AttentionHeadOptions): number {
   if (opts.numHeads !== undefined && opts.headDim !== undefined) {
-    throw new RangeError("AttentionBlock2D: give numHeads or headDim, not both");
+    throw new OptionError("AttentionBlock2D", "numHeads", "give numHeads or headDim, not both");
   }
   if (opts.headDim !== undefined) {
     if (!Number.isInteger(opts.headDim) || opts.headDim < 1 || channels % opts.headDim !== 0) {
-      throw new RangeError(`AttentionBlock2D: headDim ${opts.headDim} must be a positive divisor of ${channels}`);
+      throw new OptionError(
+        "AttentionBlock2D",
+        "headDim",
+        `headDim ${opts.headDim} must be a positive divisor of ${channels} (the block's channels)`,
+      );
     }
     return channels / opts.headDim;
   }
   const heads = opts.numHeads ?? 1;
   if (!Number.isInteger(heads) || heads < 1 || channels % heads !== 0) {
-    throw new RangeError(`AttentionBlock2D: numHeads ${heads} must be a positive divisor of ${channels}`);
+    throw new OptionError(
+      "AttentionBlock2D",
+      "numHeads",
+      `numHeads ${heads} must be a positive divisor of ${channels} (the block's channels)`,
+    );
   }
   return heads;
 }
@@ -198,41 +197,16 @@ export class AttentionBlock2D extends Module {
     }
     const [B, C, H, W] = x.shape;
     const L = H * W, nh = this.numHeads, hd = C / nh;
-    // Tokens as one dense (B·L, C) matrix, so each projection is a single 2-D product.
-    const n = this.group_norm.call(x);
-    const nv = reshape(n, [B, C, L]);
-    n.dispose();
-    const nt = transpose(nv, 1, 2);
-    nv.dispose();
-    const tokens = contiguous(nt);
-    nt.dispose();
-    const flat = reshape(tokens, [B * L, C]);
-    tokens.dispose();
-    const heads = (proj: Linear): Tensor => {
-      const y = proj.call(flat);
-      const y4 = reshape(y, [B, L, nh, hd]);
-      y.dispose();
-      const p = permute(y4, [0, 2, 1, 3]); // (B, nh, L, hd), a strided view
-      y4.dispose();
-      return p;
-    };
-    const q = heads(this.to_q), k = heads(this.to_k), v = heads(this.to_v);
-    flat.dispose();
-    const o = scaledDotProductAttention(q, k, v);
-    for (const t of [q, k, v]) t.dispose();
-    const ot = permute(o, [0, 2, 1, 3]);
-    o.dispose();
-    const merged = reshape(ot, [B * L, C]);
-    ot.dispose();
-    let y = step(this.to_out.at(0), merged);
-    y = step(this.to_out.at(1), y);
-    const y4 = reshape(y, [B, H, W, C]);
-    y.dispose();
-    const back = permute(y4, [0, 3, 1, 2]); // (B, C, H, W), a strided view
-    y4.dispose();
-    const out = add(back, x);
-    back.dispose();
-    return out;
+    // Its own scope: the normalised map, tokens and q/k/v are freed before the output projection.
+    const o = scope(() => {
+      // Tokens as one dense (B·L, C) matrix, so each projection is a single 2-D product.
+      const tokens = reshape(contiguous(transpose(reshape(this.group_norm.call(x), [B, C, L]), 1, 2)), [B * L, C]);
+      // (B, nh, L, hd), a strided view.
+      const heads = (proj: Linear) => permute(reshape(proj.call(tokens), [B, L, nh, hd]), [0, 2, 1, 3]);
+      return scaledDotProductAttention(heads(this.to_q), heads(this.to_k), heads(this.to_v));
+    });
+    const y = chain(reshape(permute(o, [0, 2, 1, 3]), [B * L, C]), this.to_out.at(0), this.to_out.at(1));
+    return add(permute(reshape(y, [B, H, W, C]), [0, 3, 1, 2]), x); // back to (B, C, H, W) as a strided view
   }
 }
 
@@ -273,8 +247,7 @@ export class Upsample2D extends Module {
 
   /** (B, C, H, W) → (B, C, size) (default (2H, 2W)). */
   override forward(x: Tensor, size?: UpsampleSize): Tensor {
-    const up = interpolate(x, size ? { size, mode: "nearest" } : { scaleFactor: 2, mode: "nearest" });
-    return step(this.conv, up);
+    return this.conv.call(interpolate(x, size ? { size, mode: "nearest" } : { scaleFactor: 2, mode: "nearest" }));
   }
 }
 
@@ -319,7 +292,7 @@ export class DownBlock2D extends Module {
     for (let i = 0; i < this.resnets.length; i++) {
       // The previous output stays alive: it is a skip connection.
       h = this.resnets.at<ResnetBlock2D>(i).call(h, tembAct);
-      if (this.attentions) h = step(this.attentions.at(i), h);
+      if (this.attentions) h = this.attentions.at<AttentionBlock2D>(i).call(h);
       skips.push(h);
     }
     if (this.downsamplers) {
@@ -373,23 +346,22 @@ export class UpBlock2D extends Module {
    * upsampler's target size → the level's output.
    */
   override forward(x: Tensor, skips: Tensor[], tembAct: Tensor, upsampleSize?: UpsampleSize): Tensor {
-    let h = x;
-    for (let i = 0; i < this.resnets.length; i++) {
+    const withSkip = (h: Tensor): Tensor => {
       const skip = skips.pop();
       if (!skip) throw new RangeError("UpBlock2D: the skip-connection stack ran out");
       const joined = cat([h, skip], 1);
-      if (h !== x) h.dispose();
+      // The stack hands each skip over: freed once read, or the up path would hold all of them to the end.
       skip.dispose();
-      h = this.resnets.at<ResnetBlock2D>(i).call(joined, tembAct);
-      joined.dispose();
-      if (this.attentions) h = step(this.attentions.at(i), h);
+      return joined;
+    };
+    // One chain, so each concatenation and block output is freed as soon as the next stage has read it.
+    const stages: ChainStage[] = [];
+    for (let i = 0; i < this.resnets.length; i++) {
+      stages.push(withSkip, (h) => this.resnets.at<ResnetBlock2D>(i).call(h, tembAct));
+      if (this.attentions) stages.push(this.attentions.at(i));
     }
-    if (this.upsamplers) {
-      const up = this.upsamplers.at<Upsample2D>(0).call(h, upsampleSize);
-      if (h !== x) h.dispose();
-      h = up;
-    }
-    return h;
+    if (this.upsamplers) stages.push((h) => this.upsamplers!.at<Upsample2D>(0).call(h, upsampleSize));
+    return chain(x, ...stages);
   }
 }
 
@@ -418,9 +390,7 @@ export class UNetMidBlock2D extends Module {
   /** x, silu(temb) → same shape. */
   override forward(x: Tensor, tembAct: Tensor): Tensor {
     let h = this.resnets.at<ResnetBlock2D>(0).call(x, tembAct);
-    if (this.attentions) h = step(this.attentions.at(0), h);
-    const out = this.resnets.at<ResnetBlock2D>(1).call(h, tembAct);
-    h.dispose();
-    return out;
+    if (this.attentions) h = this.attentions.at<AttentionBlock2D>(0).call(h);
+    return this.resnets.at<ResnetBlock2D>(1).call(h, tembAct);
   }
 }

@@ -12,21 +12,16 @@ import { zeros } from "../core/ops/creation.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { expand, flatten, narrow, reshape, transpose } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
+import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import { MultiheadAttention } from "../core/nn/attention.ts";
-import { Sequential } from "../core/nn/containers.ts";
+import { chain, Sequential } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { normal_, truncNormal_, xavierUniform_, zeros_ } from "../core/nn/init.ts";
 import { Dropout, GELU, Linear } from "../core/nn/linear.ts";
 import { Module, Parameter } from "../core/nn/module.ts";
 import { LayerNorm } from "../core/nn/norm.ts";
-
-/** Runs `m` on `x` and frees `x`. */
-function step(m: Module, x: Tensor): Tensor {
-  const y = (m.forward as (x: Tensor) => Tensor)(x);
-  x.dispose();
-  return y;
-}
+import { OptionError } from "../util/errors.ts";
 
 /** Linear → GELU → Dropout → Linear → Dropout (torchvision's `MLPBlock`, keys `0` and `3`). */
 function mlpBlock(dim: number, hidden: number, dropout: number, g?: Generator): Sequential {
@@ -69,15 +64,8 @@ export class EncoderBlock extends Module {
   override forward(x: Tensor): Tensor {
     const h = this.ln_1.call(x);
     const [a] = this.self_attention.call(h, h, h, { needWeights: false });
-    h.dispose();
-    const d = step(this.dropout, a);
-    const x1 = add(d, x);
-    d.dispose();
-    const y = step(this.mlp, this.ln_2.call(x1));
-    const out = add(x1, y);
-    x1.dispose();
-    y.dispose();
-    return out;
+    const x1 = add(this.dropout.call(a), x);
+    return add(x1, chain(x1, this.ln_2, this.mlp));
   }
 }
 
@@ -123,10 +111,7 @@ export class Encoder extends Module {
         }`,
       );
     }
-    let h = add(x, this.pos_embedding);
-    h = step(this.dropout, h);
-    h = step(this.layers, h);
-    return step(this.ln, h);
+    return chain(x, (h) => add(h, this.pos_embedding), this.dropout, this.layers, this.ln);
   }
 }
 
@@ -154,6 +139,43 @@ export interface VisionTransformerOptions {
   inChannels?: number;
   /** Generator for the initial weights and the dropout masks (default: the global one). */
   generator?: Generator;
+}
+
+/** The sizes of a `VisionTransformer`, every default filled in. */
+export type VisionTransformerConfig = Required<Omit<VisionTransformerOptions, "generator">>;
+
+const OWNER = "VisionTransformer";
+
+/**
+ * Fills in the defaults of `opts` (ViT-B/16's sizes) and checks them without building anything
+ * (the constructor's own validation): an {@linkcode OptionError} naming the option for a size
+ * that is not a positive integer, a `patchSize` that does not divide `imageSize`, or a
+ * `numHeads` that does not divide `hiddenDim`.
+ */
+export function resolveViTConfig(opts: VisionTransformerOptions = {}): VisionTransformerConfig {
+  const c: VisionTransformerConfig = {
+    imageSize: opts.imageSize ?? 224,
+    patchSize: opts.patchSize ?? 16,
+    numLayers: opts.numLayers ?? 12,
+    numHeads: opts.numHeads ?? 12,
+    hiddenDim: opts.hiddenDim ?? 768,
+    mlpDim: opts.mlpDim ?? 3072,
+    dropout: opts.dropout ?? 0,
+    attentionDropout: opts.attentionDropout ?? 0,
+    numClasses: opts.numClasses ?? 1000,
+    inChannels: opts.inChannels ?? 3,
+  };
+  const { dropout: _d, attentionDropout: _a, ...ints } = c;
+  for (const [n, v] of Object.entries(ints)) {
+    if (!Number.isInteger(v) || v < 1) throw new OptionError(OWNER, n, `${n} must be a positive integer, got ${v}`);
+  }
+  if (c.imageSize % c.patchSize !== 0) {
+    throw new OptionError(OWNER, "patchSize", `imageSize ${c.imageSize} is not divisible by patchSize ${c.patchSize}`);
+  }
+  if (c.hiddenDim % c.numHeads !== 0) {
+    throw new OptionError(OWNER, "numHeads", `hiddenDim ${c.hiddenDim} is not divisible by numHeads ${c.numHeads}`);
+  }
+  return c;
 }
 
 /**
@@ -186,22 +208,8 @@ export class VisionTransformer extends Module {
   /** A ViT; every size option has ViT-B/16's default. */
   constructor(opts: VisionTransformerOptions = {}) {
     super();
-    const imageSize = opts.imageSize ?? 224, patch = opts.patchSize ?? 16;
-    const numLayers = opts.numLayers ?? 12, heads = opts.numHeads ?? 12, dim = opts.hiddenDim ?? 768;
-    const mlpDim = opts.mlpDim ?? 3072, numClasses = opts.numClasses ?? 1000, inChannels = opts.inChannels ?? 3;
-    const g = opts.generator;
-    const ints = { imageSize, patchSize: patch, numLayers, numHeads: heads, hiddenDim: dim, mlpDim, numClasses };
-    for (const [n, v] of Object.entries({ ...ints, inChannels })) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new RangeError(`VisionTransformer: ${n} must be a positive integer, got ${v}`);
-      }
-    }
-    if (imageSize % patch !== 0) {
-      throw new RangeError(`VisionTransformer: imageSize ${imageSize} is not divisible by patchSize ${patch}`);
-    }
-    if (dim % heads !== 0) {
-      throw new RangeError(`VisionTransformer: hiddenDim ${dim} is not divisible by numHeads ${heads}`);
-    }
+    const c = resolveViTConfig(opts), g = opts.generator;
+    const { imageSize, patchSize: patch, hiddenDim: dim, inChannels } = c;
     this.imageSize = imageSize;
     this.patchSize = patch;
     this.hiddenDim = dim;
@@ -210,8 +218,8 @@ export class VisionTransformer extends Module {
     zeros_(this.conv_proj.bias!);
     this.class_token = new Parameter(zeros([1, 1, dim]));
     const seq = (imageSize / patch) ** 2 + 1;
-    this.encoder = new Encoder(seq, numLayers, heads, dim, mlpDim, opts.dropout ?? 0, opts.attentionDropout ?? 0, g);
-    const head = new Linear(dim, numClasses, { generator: g });
+    this.encoder = new Encoder(seq, c.numLayers, c.numHeads, dim, c.mlpDim, c.dropout, c.attentionDropout, g);
+    const head = new Linear(dim, c.numClasses, { generator: g });
     zeros_(head.weight);
     zeros_(head.bias!);
     this.heads = new Sequential({ head });
@@ -225,38 +233,36 @@ export class VisionTransformer extends Module {
         `VisionTransformer: expected (N, C, ${this.imageSize}, ${this.imageSize}) images, got ${fmtShape(x.shape)}`,
       );
     }
-    const p = this.conv_proj.call(x);
-    const flat = reshape(p, [n, this.hiddenDim, -1]);
-    p.dispose();
-    const t = transpose(flat, 1, 2);
-    flat.dispose();
-    return t;
+    return transpose(reshape(this.conv_proj.call(x), [n, this.hiddenDim, -1]), 1, 2);
   }
 
   /** The encoder's output tokens (N, 1 + patches, hiddenDim); token 0 is the class token. */
   forwardFeatures(x: Tensor): Tensor {
-    const tokens = this.#patchify(x);
-    const cls = expand(this.class_token, [x.shape[0], 1, this.hiddenDim]);
-    const seq = cat([cls, tokens], 1);
-    cls.dispose();
-    tokens.dispose();
-    return step(this.encoder, seq);
+    // A scope of its own: this method is also called directly, not only through `call`.
+    return scope(() => {
+      const cls = expand(this.class_token, [x.shape[0], 1, this.hiddenDim]);
+      return this.encoder.call(cat([cls, this.#patchify(x)], 1));
+    });
   }
 
   /** (N, C, H, W) → logits (N, numClasses). */
   override forward(x: Tensor): Tensor {
-    const h = this.forwardFeatures(x);
-    const first = narrow(h, 1, 0, 1);
-    h.dispose();
-    const cls = flatten(first, 1);
-    first.dispose();
-    return step(this.heads, cls);
+    return this.heads.call(flatten(narrow(this.forwardFeatures(x), 1, 0, 1), 1));
   }
 }
 
+/** ViT-S/16's sizes: 384 wide, 12 layers, 6 heads, MLP 1536, 16-pixel patches. */
+export const VIT_S16: Readonly<VisionTransformerOptions> = {
+  patchSize: 16,
+  numLayers: 12,
+  numHeads: 6,
+  hiddenDim: 384,
+  mlpDim: 1536,
+};
+
 /** ViT-S/16: 384 wide, 12 layers, 6 heads, MLP 1536 (22.05 M parameters at 224², 1000 classes). */
 export function vitS16(opts: VisionTransformerOptions = {}): VisionTransformer {
-  return new VisionTransformer({ patchSize: 16, numLayers: 12, numHeads: 6, hiddenDim: 384, mlpDim: 1536, ...opts });
+  return new VisionTransformer({ ...VIT_S16, ...opts });
 }
 
 /** ViT-B/16 (torchvision's `vit_b_16`): 768 wide, 12 layers, 12 heads, MLP 3072 (86.57 M parameters). */

@@ -5,15 +5,9 @@
  * @module
  */
 import { add, mul, randn, scope, type Tensor } from "../core/mod.ts";
-import {
-  axpby,
-  BaseScheduler,
-  resolveSchedulerConfig,
-  type SchedulerConfig,
-  type SchedulerOptions,
-  type StepOptions,
-  type StepOutput,
-} from "./schedule.ts";
+import { BaseScheduler, type StepOptions, type StepOutput } from "./scheduler.ts";
+import { resolveSchedulerConfig, type SchedulerConfig, type SchedulerOptions } from "./scheduler_config.ts";
+import { axpby } from "./tensor_helpers.ts";
 
 /**
  * Variance of the added noise: `fixed_small` is the posterior variance β̃ = (1 − ᾱ_prev)/(1 − ᾱ_t)·β,

@@ -5,7 +5,7 @@
  * @module
  */
 import { add, cat, full, mul, narrow, scope, std, sub, Tensor } from "../core/mod.ts";
-import { checkTensorArg } from "./schedule.ts";
+import { checkTensorArg } from "./tensor_helpers.ts";
 
 /** A conditional model: sample batch, int32 timesteps (B), conditioning with a leading batch dim (B, …). */
 export type ConditionalModel = (x: Tensor, t: Tensor, cond: Tensor) => Tensor;

@@ -4,27 +4,16 @@
  * pipeline that owns the denoising loop.
  * @module
  */
-export {
-  axpby,
-  BaseScheduler,
-  betasForAlphaBar,
-  cosineBetas,
-  dynamicThreshold,
-  makeBetas,
-  NoiseSchedule,
-  resolveSchedulerConfig,
-  spacedTimesteps,
-} from "./schedule.ts";
-export type {
-  BetaSchedule,
-  PredictionType,
-  Scheduler,
-  SchedulerConfig,
-  SchedulerOptions,
-  StepOptions,
-  StepOutput,
-  TimestepSpacing,
-} from "./schedule.ts";
+export { betasForAlphaBar, cosineBetas, makeBetas, NoiseSchedule } from "./noise_schedule.ts";
+export type { BetaSchedule } from "./noise_schedule.ts";
+export { spacedTimesteps } from "./timesteps.ts";
+export type { TimestepSpacing } from "./timesteps.ts";
+export { resolveSchedulerConfig } from "./scheduler_config.ts";
+export type { PredictionType, SchedulerConfig, SchedulerOptions } from "./scheduler_config.ts";
+export { BaseScheduler } from "./scheduler.ts";
+export type { Scheduler, StepOptions, StepOutput } from "./scheduler.ts";
+export { dynamicThreshold } from "./thresholding.ts";
+export { axpby } from "./tensor_helpers.ts";
 export { DDPMScheduler } from "./ddpm.ts";
 export type { DDPMSchedulerConfig, DDPMSchedulerOptions, DDPMVarianceType } from "./ddpm.ts";
 export { DDIMScheduler } from "./ddim.ts";

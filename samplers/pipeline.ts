@@ -6,7 +6,8 @@
  */
 import { full, Generator, noGrad, randn, scope, Tensor, tensor } from "../core/mod.ts";
 import type { ClassifierFreeGuidance } from "./guidance.ts";
-import { checkTensorArg, type Scheduler, type StepOptions } from "./schedule.ts";
+import type { Scheduler, StepOptions } from "./scheduler.ts";
+import { checkTensorArg } from "./tensor_helpers.ts";
 
 /** A denoising model: noisy samples (B, …), int32 timesteps (B), optional int32 class labels (B) → prediction shaped like x. */
 export type DiffusionModel = (x: Tensor, t: Tensor, classLabels?: Tensor) => Tensor;

@@ -6,8 +6,11 @@
  * @module
  */
 import { runTask } from "./lib/args.ts";
+import { exitCodeFor } from "../train/signals.ts";
 import { trainCommand } from "./ddpm/commands.ts";
 
 await runTask(async () => {
-  await trainCommand(Deno.args);
+  const out = await trainCommand(Deno.args);
+  // A run stopped by Ctrl-C / SIGTERM saved a checkpoint; exit 130 / 143 so schedulers see it did not finish.
+  return out?.result.interrupted ? exitCodeFor(out.result.interrupted) : 0;
 });

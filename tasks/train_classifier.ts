@@ -5,8 +5,11 @@
  * @module
  */
 import { runTask } from "./lib/args.ts";
+import { exitCodeFor } from "../train/signals.ts";
 import { trainClassifierCommand } from "./classify/commands.ts";
 
 await runTask(async () => {
-  await trainClassifierCommand(Deno.args);
+  const out = await trainClassifierCommand(Deno.args);
+  // A run stopped by Ctrl-C / SIGTERM saved a checkpoint; exit 130 / 143 so schedulers see it did not finish.
+  return out?.result.interrupted ? exitCodeFor(out.result.interrupted) : 0;
 });

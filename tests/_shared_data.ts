@@ -1,12 +1,13 @@
 /**
  * Access to the real data in `../shared/data/` (next to the project root, never copied into the
- * repository). Tests that use it register with `ignore: sharedDataPath(...) === null`; the helper
- * prints {@linkcode SHARED_DATA_MISSING_MESSAGE} once, so a checkout without the folder still passes.
+ * repository). Tests that use it register with `skippableTest` and `skip: needsSharedData(...)`;
+ * the helper prints {@linkcode SHARED_DATA_MISSING_MESSAGE} once, so a checkout without the folder
+ * still passes, and the run's summary counts the tests it ignored.
  *
  * @example
  * ```ts
  * const retina = sharedDataPath("medmnist/retinamnist.npz");
- * Deno.test({ name: "retina", ignore: retina === null, fn: async () => { ... } });
+ * skippableTest({ name: "retina", skip: needsSharedData(retina), fn: async () => { ... } });
  * ```
  */
 import { fileURLToPath } from "node:url";
@@ -49,4 +50,12 @@ export function sharedDataPath(rel: string, warn = true): string | null {
     }
     return null;
   }
+}
+
+/** The skip reason of a test on real data files. */
+export const NEEDS_SHARED_DATA = "../shared/data files";
+
+/** {@linkcode NEEDS_SHARED_DATA} when any of `paths` (from {@linkcode sharedDataPath}) is missing, else null. */
+export function needsSharedData(...paths: (string | null)[]): string | null {
+  return paths.some((p) => p === null) ? NEEDS_SHARED_DATA : null;
 }

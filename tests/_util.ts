@@ -1,12 +1,37 @@
-/** Shared test helpers: GPU test wrapper, closeness checks, seeded data, float64 gradient checks. */
-import { hasGpu, type QuantileInterpolation, scope, type Tensor, tensor } from "../mod.ts";
+/**
+ * Shared test helpers: GPU test wrapper, closeness checks, seeded data, float64 gradient checks.
+ * Importing this module acquires the WebGPU device (top-level `await initGpu()`), so a test file
+ * that imports it may make tensors at its top level.
+ */
+import { gpu, hasGpu, initGpu, type QuantileInterpolation, scope, type Tensor, tensor } from "../mod.ts";
 import type { Raster } from "../datasets/types.ts";
+import { envFlag } from "../core/env.ts";
+import { ignoredTests, skippableTest } from "./_skip.ts";
+import type { Module } from "../core/nn/module.ts";
+import { InterruptController, type InterruptSignal } from "../train/signals.ts";
 
-/** Registers a test that needs WebGPU (skipped with a message when there is no adapter). */
+/** The skip reason of {@linkcode gpuTest} on a machine without a WebGPU adapter. */
+export const NEEDS_GPU = "a WebGPU adapter";
+
+await initGpu();
+
+// CI sets MEDDIFF_REQUIRE_GPU=1: there, a missing adapter fails the run instead of ignoring half of it.
+if (!hasGpu() && envFlag("MEDDIFF_REQUIRE_GPU") === "1") {
+  Deno.test("MEDDIFF_REQUIRE_GPU=1: a WebGPU adapter is required", () => {
+    const n = ignoredTests().filter((t) => t.reason === NEEDS_GPU).length;
+    try {
+      gpu();
+    } catch (e) {
+      throw new Error(`MEDDIFF_REQUIRE_GPU=1, and the ${n} tests that need WebGPU cannot run. ${(e as Error).message}`);
+    }
+  });
+}
+
+/** Registers a test that needs WebGPU (ignored, with {@linkcode NEEDS_GPU} recorded, when there is no adapter). */
 export function gpuTest(name: string, fn: () => void | Promise<void>): void {
-  Deno.test({
+  skippableTest({
     name,
-    ignore: !hasGpu(),
+    skip: !hasGpu() && NEEDS_GPU,
     // WebGPU keeps device-level promises (device.lost, error scopes) pending across tests.
     sanitizeOps: false,
     sanitizeResources: false,
@@ -206,5 +231,30 @@ export function quantileReference(
     }
     default:
       return w < 0.5 ? lo + w * (hi - lo) : hi - (hi - lo) * (1 - w);
+  }
+}
+
+/**
+ * An interrupt source that delivers `signal` as soon as a training loop starts watching it:
+ * the loop stops after its first optimizer step, and must not exit the process.
+ */
+export function interruptAtFirstStep(signal: InterruptSignal = "SIGINT"): InterruptController {
+  return new InterruptController({
+    addListener: (listener) => queueMicrotask(() => listener(signal)),
+    removeListener: () => {},
+    exit: () => {
+      throw new Error("a training loop must not exit the process");
+    },
+    message: () => {},
+  });
+}
+
+/** Asserts two modules hold bit-identical state dicts (same names, same values). */
+export async function assertSameState(a: Module, b: Module, what: string): Promise<void> {
+  const sa = a.stateDict(), sb = b.stateDict();
+  for (const [k, t] of Object.entries(sa)) {
+    if (!sb[k]) throw new Error(`${what}: ${k} is missing`);
+    const [x, y] = [await t.data(), await sb[k].data()];
+    if (x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) throw new Error(`${what}: ${k} differs`);
   }
 }

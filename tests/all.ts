@@ -11,14 +11,17 @@ const files = [...Deno.readDirSync(dir)]
   .sort();
 for (const name of files) await import(new URL(name, dir).href);
 
-// Last: release the WebGPU device while the process is still healthy, so that its teardown does
-// not race the exit-time destructors of the native libraries (Mesa, libvips via sharp).
+// Last: say how many tests were ignored and why (a green run shows what it left out), and release
+// the WebGPU device while the process is still healthy, so that its teardown does not race the
+// exit-time destructors of the native libraries (Mesa, libvips via sharp).
 const { gpu, hasGpu, synchronize } = await import("../core/device.ts");
+const { ignoredSummary } = await import("./_skip.ts");
 Deno.test({
-  name: "(teardown) release the WebGPU device",
+  name: "(teardown) summary of ignored tests; release the WebGPU device",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
+    console.log(ignoredSummary());
     if (!hasGpu()) return;
     await synchronize();
     gpu().pool.trim();

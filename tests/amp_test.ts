@@ -10,6 +10,7 @@ import {
   crossEntropy,
   f16Supported,
   GradScaler,
+  hasGpu,
   manualSeed,
   matmul,
   nn,
@@ -20,14 +21,20 @@ import {
   type TensorData,
 } from "../mod.ts";
 import { assert, assertEquals } from "./_asserts.ts";
-import { assertClose, randomArray } from "./_util.ts";
+import { assertClose, NEEDS_GPU, randomArray } from "./_util.ts";
+import { skippableTest } from "./_skip.ts";
 
-const HAS_F16 = f16Supported();
+const HAS_F16 = hasGpu() && f16Supported();
 const NO_F16 = "skipped: this adapter lacks shader-f16 (try DENO_WEBGPU_BACKEND=vulkan with mesa-vulkan-drivers)";
-if (!HAS_F16) console.log(`amp_test: f16 tests ${NO_F16}`);
+if (hasGpu() && !HAS_F16) console.log(`amp_test: f16 tests ${NO_F16}`);
 
 function f16Test(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name: `${name}${HAS_F16 ? "" : ` (${NO_F16})`}`, ignore: !HAS_F16, fn, sanitizeResources: false });
+  skippableTest({
+    name: `${name}${HAS_F16 ? "" : ` (${NO_F16})`}`,
+    skip: !hasGpu() ? NEEDS_GPU : !HAS_F16 && "shader-f16",
+    fn,
+    sanitizeResources: false,
+  });
 }
 
 /** float64 reference of a @ b for row-major [M,K] @ [K,N], operands first rounded to f16. */
@@ -43,9 +50,9 @@ function matmulF16Ref(a: number[], b: number[], M: number, K: number, N: number)
   return out;
 }
 
-Deno.test({
+skippableTest({
   name: `autocast changes nothing where shader-f16 is missing${HAS_F16 ? " (skipped: this adapter has it)" : ""}`,
-  ignore: HAS_F16,
+  skip: !hasGpu() ? NEEDS_GPU : HAS_F16 && "an adapter without shader-f16",
   sanitizeResources: false,
   fn: async () => {
     const a = tensor(randomArray(37 * 29, 1), [37, 29]), b = tensor(randomArray(29 * 53, 2), [29, 53]);

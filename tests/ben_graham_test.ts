@@ -5,7 +5,8 @@
  */
 import sharp from "sharp";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { sharedDataPath } from "./_shared_data.ts";
+import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
+import { skippableTest } from "./_skip.ts";
 import { Rng } from "../util/rng.ts";
 import type { Raster, Sample } from "../datasets/types.ts";
 import {
@@ -210,9 +211,9 @@ Deno.test("autoCropFundus: crops to the non-black box, with a margin, or squared
 
 const retinaPath = sharedDataPath("images/fundus/skimage_retina.jpg");
 
-Deno.test({
+skippableTest({
   name: "benGraham on a real fundus photograph: before/after picture, mask and local-contrast statistics",
-  ignore: retinaPath === null,
+  skip: needsSharedData(retinaPath),
   fn: async () => {
     const full = await decodeRaster(retinaPath!, { channels: 3 });
     const img = resizeImage(autoCropFundusImage(full, { square: true }), 512, 512);

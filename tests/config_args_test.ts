@@ -318,10 +318,10 @@ Deno.test("parseTaskArgs: task flags and options out, everything else kept in or
     spec,
   );
   assertEquals(a.options, { config: "cfg.yaml", resume: "latest", device: "auto" });
-  assertEquals(a.flags, { help: false, "dry-run": true });
+  assertEquals(a.flags, { help: false, debug: false, "dry-run": true });
   assertEquals(a.overrides, ["--train.lr", "0.1", "--train.amp", "--model.arch=resnet50"]);
   assertEquals(a.positionals, ["x"]);
-  assertEquals(a.known, ["help", "dry-run", "config", "resume", "device"]);
+  assertEquals(a.known, ["help", "debug", "dry-run", "config", "resume", "device"]);
   const b = parseTaskArgs(["--resume", "runs/r1", "--config=c.yaml", "-n", "--dry-run=false", "-h"], spec);
   assertEquals(b.options.resume, "runs/r1");
   assertEquals(b.options.config, "c.yaml");

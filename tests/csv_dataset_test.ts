@@ -2,7 +2,8 @@ import sharp from "sharp";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 import { CsvImageDataset, parseCsv } from "../datasets/csv_dataset.ts";
 import { DatasetError } from "../datasets/types.ts";
-import { sharedDataPath } from "./_shared_data.ts";
+import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
+import { skippableTest } from "./_skip.ts";
 import { withTempDir } from "./_util.ts";
 
 async function writePng(path: string, value: number, size = 4): Promise<void> {
@@ -167,9 +168,9 @@ Deno.test("CsvImageDataset: multi-label columns → Sample.labels", async () => 
   });
 });
 
-Deno.test({
+skippableTest({
   name: "CsvImageDataset over the ISIC dermoscopy JPEGs in ../shared/data",
-  ignore: sharedDataPath("images/dermoscopy/ISIC_0000000.jpg") === null,
+  skip: needsSharedData(sharedDataPath("images/dermoscopy/ISIC_0000000.jpg")),
   fn: async () => {
     await withTempDir("meddiff_csv_", async (dir) => {
       const csv = `${dir}/isic.csv`;

@@ -77,7 +77,7 @@ gpuTest("ddpm quality: a short v-prediction run samples images with the data's c
       b.dispose();
     }
     const want = channelStats(real!, C, S * S);
-    result.ema.copyTo();
+    result.ema!.copyTo(); // the quality run keeps an EMA (train.emaDecay > 0)
     result.unet.eval();
     const scheduler = buildSampler(resolved, "ddim");
     const { samples } = await new DiffusionPipeline({

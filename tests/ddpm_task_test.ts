@@ -8,9 +8,8 @@ import { sampleCommand, trainCommand } from "../tasks/ddpm/commands.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
 import { readJsonl } from "../train/run_dir.ts";
-import { InterruptController } from "../train/signals.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { gpuTest } from "./_util.ts";
+import { assertSameState, gpuTest, interruptAtFirstStep } from "./_util.ts";
 
 const TINY = [
   "--data.length=48",
@@ -107,10 +106,7 @@ gpuTest("deno task train --resume continues the run exactly (same weights as an 
     assert(resumed);
     assertEquals(resumed.run.path, first.run.path, "the same run folder");
     assertEquals(resumed.result.step, 6);
-    const a = straight.result.unet.stateDict(), b = resumed.result.unet.stateDict();
-    for (const [k, t] of Object.entries(a)) {
-      assertEquals(await b[k].data(), await t.data(), `${k} equal after resuming`);
-    }
+    await assertSameState(straight.result.unet, resumed.result.unet, "after resuming");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -122,15 +118,7 @@ gpuTest("deno task train: Ctrl-C saves a checkpoint mid-epoch, and --resume fini
     const args = [...TINY, `--output.root=${root}`, "--no-sample", "--train.epochs=2"];
     const straight = await trainCommand(args, true);
     // A Ctrl-C that arrives as soon as training registers its handler: the loop stops after one step.
-    const ctrlC = new InterruptController({
-      addListener: (listener) => queueMicrotask(listener),
-      removeListener: () => {},
-      exit: () => {
-        throw new Error("a training loop must not exit the process");
-      },
-      message: () => {},
-    });
-    const cut = await trainCommand(args, true, ctrlC);
+    const cut = await trainCommand(args, true, interruptAtFirstStep());
     assert(straight && cut);
     assert(cut.result.interrupted, "stopped by the interrupt");
     assertEquals(cut.result.step, 1);
@@ -138,10 +126,7 @@ gpuTest("deno task train: Ctrl-C saves a checkpoint mid-epoch, and --resume fini
     const resumed = await trainCommand(["--resume", cut.run.path, "--no-sample"], true);
     assert(resumed);
     assertEquals(resumed.result.step, 6);
-    const a = straight.result.unet.stateDict(), b = resumed.result.unet.stateDict();
-    for (const [k, t] of Object.entries(a)) {
-      assertEquals(await b[k].data(), await t.data(), `${k} equal after an interrupted run is resumed`);
-    }
+    await assertSameState(straight.result.unet, resumed.result.unet, "after an interrupted run is resumed");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -11,7 +11,8 @@ import { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "../
 import { Rng } from "../util/rng.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import { sharedDataPath } from "./_shared_data.ts";
+import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
+import { skippableTest } from "./_skip.ts";
 
 const FIXTURES = new URL("./fixtures/medical/", import.meta.url);
 const fixturePath = (name: string): string => new URL(name, FIXTURES).pathname;
@@ -501,9 +502,9 @@ function checkReal(pixels: Float32Array, ref: RealCase, what: string): void {
 }
 
 const ct = sharedDataPath(DIR + "CT_small.dcm");
-Deno.test({
+skippableTest({
   name: "dicom: real CT_small.dcm decodes to 128×128 HU",
-  ignore: ct === null,
+  skip: needsSharedData(ct),
   fn: async () => {
     const img = await readDicom(ct!);
     assertEquals([img.rows, img.columns, img.frames, img.samplesPerPixel], [128, 128, 1, 1]);
@@ -523,9 +524,9 @@ Deno.test({
 
 const mrNames = ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_RLE.dcm"];
 const mrPaths = mrNames.map((n) => sharedDataPath(DIR + n));
-Deno.test({
+skippableTest({
   name: "dicom: real MR_small in four encodings (explicit, implicit, big endian, RLE) decode identically",
-  ignore: mrPaths.some((p) => p === null),
+  skip: needsSharedData(...mrPaths),
   fn: async () => {
     const imgs = await Promise.all(mrPaths.map((p) => readDicom(p!)));
     const syntaxes = imgs.map((i) => i.meta.transferSyntaxUID);
@@ -542,9 +543,9 @@ Deno.test({
 });
 
 const rgbPath = sharedDataPath(DIR + "ExplVR_BigEnd.dcm");
-Deno.test({
+skippableTest({
   name: "dicom: real ExplVR_BigEnd.dcm (big-endian RGB, planar) decodes to 60×80×3",
-  ignore: rgbPath === null,
+  skip: needsSharedData(rgbPath),
   fn: async () => {
     const img = await readDicom(rgbPath!);
     assertEquals([img.rows, img.columns, img.samplesPerPixel, img.meta.photometricInterpretation], [60, 80, 3, "RGB"]);
@@ -558,9 +559,9 @@ const compressed: [string, string, string][] = [
   ["MR_small_jpeg_ls_lossless.dcm", "1.2.840.10008.1.2.4.80", "JPEG-LS Lossless Image Compression"],
   ["JPEG-lossy.dcm", "1.2.840.10008.1.2.4.51", "JPEG Extended (Process 2 & 4)"],
 ];
-Deno.test({
+skippableTest({
   name: "dicom: real JPEG 2000 / JPEG-LS / lossy JPEG files give the unsupported-codec error",
-  ignore: compressed.some(([n]) => sharedDataPath(DIR + n) === null),
+  skip: needsSharedData(...compressed.map(([n]) => sharedDataPath(DIR + n))),
   fn: async () => {
     for (const [name, uid, title] of compressed) {
       const path = sharedDataPath(DIR + name)!;

@@ -2,7 +2,8 @@ import sharp from "sharp";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { checkImageFiles, ImageFolder, loadClassMap, readRasterFile } from "../datasets/image_folder.ts";
 import { DatasetError } from "../datasets/types.ts";
-import { sharedDataPath } from "./_shared_data.ts";
+import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
+import { skippableTest } from "./_skip.ts";
 import { withTempDir } from "./_util.ts";
 
 /** Writes a w×h PNG whose pixel (x, y) channel c holds `(seed + 7x + 13y + 50c) % 256`. */
@@ -210,9 +211,9 @@ Deno.test("ImageFolder: corrupt, truncated and wrong-size images (throw, header 
   });
 });
 
-Deno.test({
+skippableTest({
   name: "ImageFolder over the ISIC dermoscopy images in ../shared/data (symlinked into class folders)",
-  ignore: sharedDataPath("images/dermoscopy/ISIC_0000000.jpg") === null,
+  skip: needsSharedData(sharedDataPath("images/dermoscopy/ISIC_0000000.jpg")),
   fn: async () => {
     const src = sharedDataPath("images/dermoscopy")!;
     await withTempDir("meddiff_if_", async (root) => {

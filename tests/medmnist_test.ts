@@ -6,20 +6,14 @@
  */
 import { createHash } from "node:crypto";
 import { zipSync } from "fflate";
-import {
-  downloadMedMnist,
-  md5File,
-  MedMnist,
-  MEDMNIST_INFO,
-  medmnistFileName,
-  medmnistUrl,
-  parseMedMnistFileName,
-  verifyMd5,
-} from "../datasets/medmnist.ts";
+import { MedMnist } from "../datasets/medmnist.ts";
+import { downloadMedMnist, md5File, verifyMd5 } from "../datasets/medmnist_download.ts";
+import { MEDMNIST_INFO, medmnistFileName, medmnistUrl, parseMedMnistFileName } from "../datasets/medmnist_info.ts";
 import { encodeNpy, type NpyDType } from "../util/formats/npy.ts";
 import { NpzArchive } from "../util/formats/npz.ts";
 import { type ArrayImage, DatasetError, type Raster } from "../datasets/types.ts";
-import { sharedDataPath } from "./_shared_data.ts";
+import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
+import { skippableTest } from "./_skip.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 
 const RETINA = sharedDataPath("medmnist/retinamnist.npz");
@@ -46,9 +40,9 @@ function volume(image: Raster | ArrayImage): ArrayImage {
 
 // --- the real files --------------------------------------------------------------------------
 
-Deno.test({
+skippableTest({
   name: "MedMnist: RetinaMNIST splits, 28×28×3 uint8 rasters and train class counts match the data README",
-  ignore: RETINA === null,
+  skip: needsSharedData(RETINA),
   fn: async () => {
     const sizes = { train: 1080, val: 120, test: 400 } as const;
     for (const split of ["train", "val", "test"] as const) {
@@ -74,9 +68,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+skippableTest({
   name: "MedMnist: BreastMNIST splits, 28×28 greyscale and train class counts match the data README",
-  ignore: BREAST === null,
+  skip: needsSharedData(BREAST),
   fn: async () => {
     const sizes = { train: 546, val: 78, test: 156 } as const;
     for (const split of ["train", "val", "test"] as const) {
@@ -92,9 +86,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+skippableTest({
   name: "MedMnist: AdrenalMNIST3D 28³ volumes as [1, 28, 28, 28] float32 in [0, 1]",
-  ignore: ADRENAL === null,
+  skip: needsSharedData(ADRENAL),
   fn: async () => {
     const sizes = { train: 1188, val: 98, test: 298 } as const;
     for (const split of ["train", "val", "test"] as const) {
@@ -117,9 +111,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+skippableTest({
   name: "MedMnist: AdrenalMNIST3D 64³ (MedMNIST+) headers for every split, one split and one volume",
-  ignore: ADRENAL64 === null,
+  skip: needsSharedData(ADRENAL64),
   fn: async () => {
     assertEquals(parseMedMnistFileName(ADRENAL64!), { name: "adrenalmnist3d", size: 64 });
     const arch = await NpzArchive.open(ADRENAL64!);
@@ -137,9 +131,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+skippableTest({
   name: "MedMNIST MD5: the shared files match OFFICIAL_MD5.txt, and so does the built-in table",
-  ignore: OFFICIAL_MD5 === null,
+  skip: needsSharedData(OFFICIAL_MD5),
   fn: async () => {
     const lines = (await Deno.readTextFile(OFFICIAL_MD5!)).split("\n").filter((l) =>
       /^\S+\.npz\s+[0-9a-f]{32}$/.test(l)
@@ -159,9 +153,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+skippableTest({
   name: "verifyMd5: a corrupted copy is rejected with both digests; md5File matches node:crypto",
-  ignore: BREAST === null,
+  skip: needsSharedData(BREAST),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "meddiff-md5-" });
     try {
@@ -466,9 +460,9 @@ Deno.test("downloadMedMnist: keeps a matching file, writes a verified download a
   });
 });
 
-Deno.test({
+skippableTest({
   name: "downloadMedMnist: a served copy of the real BreastMNIST passes the built-in MD5",
-  ignore: BREAST === null,
+  skip: needsSharedData(BREAST),
   fn: async () => {
     await withDir(async (dir) => {
       const bytes = await Deno.readFile(BREAST!);

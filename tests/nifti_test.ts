@@ -9,7 +9,8 @@ import { type NiftiVolume, parseNifti, quaternToAffine, readNifti } from "../dat
 import { NiftiDataset } from "../datasets/volume_dataset.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
-import { sharedDataPath } from "./_shared_data.ts";
+import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
+import { skippableTest } from "./_skip.ts";
 
 const FIXTURES = new URL("./fixtures/medical/", import.meta.url);
 const fixturePath = (name: string): string => new URL(name, FIXTURES).pathname;
@@ -269,9 +270,9 @@ function checkReal(v: NiftiVolume, ref: RealCase, what: string): void {
 }
 
 const anatomical = sharedDataPath("nifti/nibabel/anatomical.nii");
-Deno.test({
+skippableTest({
   name: "nifti: real anatomical.nii (big-endian int16) matches nibabel",
-  ignore: anatomical === null,
+  skip: needsSharedData(anatomical),
   fn: async () => {
     const v = await readNifti(anatomical!);
     assertEquals([v.meta.endianness, v.meta.datatype, v.meta.scaled], ["big", "int16", false]);
@@ -283,9 +284,9 @@ Deno.test({
 });
 
 const functional = sharedDataPath("nifti/nibabel/functional.nii");
-Deno.test({
+skippableTest({
   name: "nifti: real functional.nii (4D 17×21×3×20, scaled) matches nibabel",
-  ignore: functional === null,
+  skip: needsSharedData(functional),
   fn: async () => {
     const v = await readNifti(functional!);
     assertEquals(v.shape, [20, 3, 21, 17]);
@@ -297,9 +298,9 @@ Deno.test({
 
 for (const name of ["ch2", "ch2bet"]) {
   const path = sharedDataPath(`nifti/mricron/${name}.nii.gz`);
-  Deno.test({
+  skippableTest({
     name: `nifti: real ${name}.nii.gz (181×217×181 uint8, gzip) matches nibabel`,
-    ignore: path === null,
+    skip: needsSharedData(path),
     fn: async () => {
       const v = await readNifti(path!);
       assertEquals(v.shape, [181, 217, 181]);

@@ -9,7 +9,7 @@ import { encodeNpy, type NpyArray, parseNpy, parseNpyHeader, readNpy } from "../
 import { crc32, NpzArchive, parseNpz, readNpz } from "../util/formats/npz.ts";
 import { SafetensorsDataset, TensorDataset } from "../datasets/tensor_dataset.ts";
 import { DatasetError } from "../datasets/types.ts";
-import { encodeSafetensors } from "../core/nn/safetensors.ts";
+import { encodeSafetensors } from "../util/formats/safetensors.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 
 /** Item size and DataView writer for a NumPy type code (kind + size). */

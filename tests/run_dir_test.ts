@@ -9,6 +9,7 @@ import { baseName, dirName, joinPath } from "../util/path.ts";
 import { Logger, logTimestamp } from "../train/logger.ts";
 import { InterruptController, type SignalHost } from "../train/signals.ts";
 import { withTempDir } from "./_util.ts";
+import { skippableTest } from "./_skip.ts";
 
 Deno.test("path helpers", () => {
   assertEquals(joinPath("runs/", "/a", "b.txt"), "runs/a/b.txt");
@@ -227,9 +228,9 @@ Deno.test("InterruptController: a second Ctrl-C exits at once; exit:false handle
 
 const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
 
-Deno.test({
+skippableTest({
   name: "onInterrupt: a real SIGINT to a child process runs its handler, then it exits with 130",
-  ignore: !canRun || Deno.build.os === "windows",
+  skip: !canRun ? "--allow-run" : Deno.build.os === "windows" && "POSIX signals (not Windows)",
   async fn() {
     await withTempDir("sigint_", async (dir) => {
       const lib = new URL("../train/signals.ts", import.meta.url).href;

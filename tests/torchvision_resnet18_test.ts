@@ -8,9 +8,10 @@
 import { createHash } from "node:crypto";
 import { loadSafetensors } from "../core/nn/safetensors.ts";
 import { resnet18 } from "../models/mod.ts";
-import { noGrad, tensor } from "../mod.ts";
+import { hasGpu, noGrad, tensor } from "../mod.ts";
 import { assertEquals } from "./_asserts.ts";
-import { assertClose } from "./_util.ts";
+import { assertClose, NEEDS_GPU } from "./_util.ts";
+import { skippableTest } from "./_skip.ts";
 
 const fixture = JSON.parse(
   Deno.readTextFileSync(new URL("./fixtures/resnet18_tv_small.json", import.meta.url)),
@@ -23,9 +24,9 @@ try {
 const SKIP = "skipped: run `python3 scripts/make_torchvision_resnet18.py` (torch + torchvision) to make the weights";
 if (!present) console.log(`torchvision_resnet18_test: ${SKIP}`);
 
-Deno.test({
+skippableTest({
   name: `torchvision ResNet-18 safetensors: loads unchanged, same logits as PyTorch${present ? "" : ` (${SKIP})`}`,
-  ignore: !present,
+  skip: !present ? "the torchvision fixture (.cache/fixtures)" : !hasGpu() && NEEDS_GPU,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -22,7 +22,7 @@ import type { EMA } from "../core/optim/ema.ts";
 import type { LRScheduler, SchedulerStateDict } from "../core/optim/lr_scheduler.ts";
 import type { BaseHyper, HyperValue, Optimizer, OptimizerStateDict, ParamState } from "../core/optim/optimizer.ts";
 import type { Module } from "../core/nn/module.ts";
-import { encodeSafetensors, type HostTensor, parseSafetensors } from "../core/nn/safetensors.ts";
+import { encodeSafetensors, type HostTensor, parseSafetensors } from "../util/formats/safetensors.ts";
 
 /** Value of the `format` metadata entry of every checkpoint. */
 export const CHECKPOINT_FORMAT = "meddiff.checkpoint";
@@ -48,6 +48,29 @@ export interface CheckpointState {
   epoch?: number;
   /** Anything else JSON-able (best metric, data-loader position, config…). */
   extra?: Record<string, JsonValue>;
+  /** Refuse to write a file holding a NaN or infinity (a {@linkcode NonFiniteError} names the tensor). */
+  requireFinite?: boolean;
+}
+
+/** Training produced a NaN or infinity (in a loss, a gradient, a metric or the weights). */
+export class NonFiniteError extends Error {
+  /** Makes the error with its message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFiniteError";
+  }
+}
+
+/** "tensor <name> holds <value> at index <i>" for the first non-finite float, or null. */
+function firstNonFinite(host: Record<string, HostTensor>): string | null {
+  for (const [name, t] of Object.entries(host)) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) return `tensor ${name} holds ${d[i]} at index ${i}`;
+    }
+  }
+  return null;
 }
 
 /** What `loadCheckpoint` restores into (everything passed must be present in the file). */
@@ -228,6 +251,10 @@ export async function saveCheckpoint(path: string | URL, state: CheckpointState)
     for (const t of Object.values(handles)) t.dispose();
   }
   const host = await reads;
+  if (state.requireFinite) {
+    const bad = firstNonFinite(host);
+    if (bad) throw new NonFiniteError(`${op}: not written: ${bad} (the last good checkpoint is left as it was)`);
+  }
   await writeFileAtomic(file, encodeSafetensors(host, meta), { what: op });
 }
 

@@ -1,7 +1,7 @@
-/** Pieces every training loop shares: the per-epoch progress bar and the Ctrl-C watch. */
+/** Pieces of the training loop: the per-epoch progress bar and the interrupt (Ctrl-C / SIGTERM) watch. */
 import type { Logger } from "./logger.ts";
 import { ProgressBar } from "./progress.ts";
-import { type InterruptController, sharedInterrupts } from "./signals.ts";
+import { type InterruptController, type InterruptSignal, sharedInterrupts } from "./signals.ts";
 
 /** A progress bar for one epoch that the log prints above (a silent one when `quiet`). */
 export function epochBar(
@@ -26,10 +26,12 @@ export function endEpochBar(log: Logger, bar: ProgressBar): void {
   log.console = undefined;
 }
 
-/** Whether Ctrl-C asked the loop to stop (at the next step boundary); `dispose()` unregisters. */
+/** Whether an interrupt asked the loop to stop (at the next step boundary); `dispose()` unregisters. */
 export interface StopWatch {
-  /** True once Ctrl-C was pressed while watching. */
+  /** True once Ctrl-C or SIGTERM arrived while watching. */
   readonly stopped: boolean;
+  /** The signal that stopped the loop (SIGINT when it is not known), or null. */
+  readonly signal: InterruptSignal | null;
   /** Stops watching. */
   dispose(): void;
 }
@@ -44,6 +46,9 @@ export function watchInterrupts(interrupts: InterruptController = sharedInterrup
   return {
     get stopped() {
       return stopped || interrupts.requested;
+    },
+    get signal() {
+      return interrupts.signal ?? (stopped || interrupts.requested ? "SIGINT" : null);
     },
     dispose: () => void interrupts.remove(handler),
   };

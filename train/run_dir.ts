@@ -19,6 +19,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "../util/io.ts";
 import { baseName, joinPath } from "../util/path.ts";
 
 /** Paths inside one run folder. */
@@ -299,4 +300,37 @@ export async function readJsonl(path: string): Promise<Record<string, unknown>[]
     }
   }
   return out;
+}
+
+/**
+ * Rewrites the JSON Lines file at `path` (atomically) without the rows whose `step` is greater
+ * than `step`: a resumed run replays those steps, so their rows are written again, not twice.
+ * A missing file is left missing. Returns the number of rows dropped.
+ */
+export async function dropRowsAfterStep(path: string, step: number): Promise<number> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    return 0;
+  }
+  const rows = await readJsonl(path);
+  const kept = rows.filter((r) => !(typeof r.step === "number" && r.step > step));
+  if (kept.length === rows.length) return 0;
+  await writeFileAtomic(path, kept.map((r) => JSON.stringify(r, jsonReplacer) + "\n").join(""));
+  return rows.length - kept.length;
+}
+
+/**
+ * Whether a run folder holds a checkpoint (a `.safetensors` file in `checkpoints/`), i.e.
+ * whether it has trained far enough to be resumed.
+ */
+export async function hasCheckpoint(run: RunDir): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(run.checkpointsDir)) {
+      if (e.isFile && e.name.endsWith(".safetensors") && !e.name.startsWith(".")) return true;
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return false;
 }

@@ -1,6 +1,8 @@
 /**
- * Ctrl-C handling for long tasks: the first Ctrl-C (SIGINT) runs the registered handlers (save
- * a checkpoint, close files) and then exits with code 130; a second Ctrl-C exits at once.
+ * Ctrl-C and SIGTERM handling for long tasks: the first interrupt — Ctrl-C (SIGINT), or SIGTERM
+ * as Slurm, `timeout` and `kill` send — runs the registered handlers (save a checkpoint, close
+ * files) and then exits with code 130 (SIGINT) or 143 (SIGTERM), so that schedulers see the run
+ * did not finish; a second interrupt exits at once.
  *
  * Two ways to use it:
  * - `onInterrupt(async () => { await saveCheckpoint(…); })`: the handler does the work and the
@@ -20,28 +22,53 @@ export interface InterruptOptions {
   exit?: boolean;
 }
 
+/** The signals that interrupt a task. */
+export type InterruptSignal = "SIGINT" | "SIGTERM";
+
 /** What {@linkcode InterruptController} needs from the runtime; tests pass a fake one. */
 export interface SignalHost {
-  /** Starts delivering SIGINT to `listener`. */
-  addListener(listener: () => void): void;
-  /** Stops delivering SIGINT to `listener`. */
-  removeListener(listener: () => void): void;
+  /** Starts delivering SIGINT and SIGTERM to `listener` (called without a signal, SIGINT is meant). */
+  addListener(listener: (signal?: InterruptSignal) => void): void;
+  /** Stops delivering the signals to `listener`. */
+  removeListener(listener: (signal?: InterruptSignal) => void): void;
   /** Ends the process with `code`. */
   exit(code: number): void;
   /** Prints a message for the user. */
   message(text: string): void;
 }
 
-/** The Deno runtime as a {@linkcode SignalHost}: SIGINT listeners, Deno.exit, messages on stderr. */
+const INTERRUPT_SIGNALS: readonly InterruptSignal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+const denoListeners = new Map<(signal?: InterruptSignal) => void, (() => void)[]>();
+
+/** The Deno runtime as a {@linkcode SignalHost}: SIGINT/SIGTERM listeners, Deno.exit, messages on stderr. */
 export const denoSignalHost: SignalHost = {
-  addListener: (listener) => Deno.addSignalListener("SIGINT", listener),
-  removeListener: (listener) => Deno.removeSignalListener("SIGINT", listener),
+  addListener: (listener) => {
+    const bound = INTERRUPT_SIGNALS.map((signal) => {
+      const f = () => listener(signal);
+      Deno.addSignalListener(signal, f);
+      return f;
+    });
+    denoListeners.set(listener, bound);
+  },
+  removeListener: (listener) => {
+    const bound = denoListeners.get(listener) ?? [];
+    INTERRUPT_SIGNALS.forEach((signal, i) => bound[i] && Deno.removeSignalListener(signal, bound[i]));
+    denoListeners.delete(listener);
+  },
   exit: (code) => Deno.exit(code),
   message: (text) => console.error(text),
 };
 
-/** Exit code after an interrupt (128 + SIGINT), as shells report it. */
+/** Exit code after a Ctrl-C (128 + SIGINT), as shells report it. */
 export const INTERRUPT_EXIT_CODE = 130;
+
+/** Exit code after SIGTERM (128 + 15), as shells and Slurm report it. */
+export const TERMINATE_EXIT_CODE = 143;
+
+/** The exit code a task ends with after `signal`: 130 for SIGINT, 143 for SIGTERM. */
+export function exitCodeFor(signal: InterruptSignal): number {
+  return signal === "SIGTERM" ? TERMINATE_EXIT_CODE : INTERRUPT_EXIT_CODE;
+}
 
 /**
  * Keeps the interrupt handlers and the SIGINT listener. The SIGINT listener is installed while
@@ -53,17 +80,23 @@ export class InterruptController {
   readonly #handlers: { handler: InterruptHandler; exit: boolean }[] = [];
   #installed = false;
   #requested = false;
+  #signal: InterruptSignal | null = null;
   #running = false;
-  readonly #listener = (): void => void this.#onSignal();
+  readonly #listener = (signal?: InterruptSignal): void => void this.#onSignal(signal ?? "SIGINT");
 
   /** A controller using `host` (default: the Deno runtime). */
   constructor(host: SignalHost = denoSignalHost) {
     this.#host = host;
   }
 
-  /** Whether Ctrl-C was pressed since the controller was made (or reset). */
+  /** Whether Ctrl-C (or SIGTERM) arrived since the controller was made (or reset). */
   get requested(): boolean {
     return this.#requested;
+  }
+
+  /** The first interrupt's signal since the controller was made (or reset), or null. */
+  get signal(): InterruptSignal | null {
+    return this.#signal;
   }
 
   /** Number of registered handlers. */
@@ -96,20 +129,22 @@ export class InterruptController {
   /** Forgets the interrupt request (`requested` becomes false again). */
   reset(): void {
     this.#requested = false;
+    this.#signal = null;
   }
 
-  async #onSignal(): Promise<void> {
+  async #onSignal(signal: InterruptSignal): Promise<void> {
     if (this.#requested || this.#running) {
-      this.#host.message("\nInterrupted again: exiting now.");
-      this.#host.exit(INTERRUPT_EXIT_CODE);
+      this.#host.message(`\nInterrupted again (${signal}): exiting now.`);
+      this.#host.exit(exitCodeFor(signal));
       return;
     }
     this.#requested = true;
+    this.#signal = signal;
     this.#running = true;
     const handlers = [...this.#handlers].reverse();
     const exit = handlers.some((h) => h.exit);
     this.#host.message(
-      `\nInterrupted: ${exit ? "saving state before exiting" : "stopping at the next step"}` +
+      `\nInterrupted (${signal}): ${exit ? "saving state before exiting" : "stopping at the next step"}` +
         " (press Ctrl-C again to exit immediately).",
     );
     for (const h of handlers) {
@@ -124,7 +159,7 @@ export class InterruptController {
       this.#host.removeListener(this.#listener);
       this.#installed = false;
     }
-    if (exit) this.#host.exit(INTERRUPT_EXIT_CODE);
+    if (exit) this.#host.exit(exitCodeFor(signal));
   }
 }
 

@@ -8,7 +8,7 @@ export * from "./io.ts";
 export * from "./path.ts";
 export { Rng } from "./rng.ts";
 export type { Raster } from "./raster.ts";
-export { DatasetError } from "./errors.ts";
+export { DatasetError, OptionError } from "./errors.ts";
 export { decodePng, encodePng, savePng } from "./png.ts";
 export * from "./formats/crc32c.ts";
 export * from "./formats/tfevents.ts";

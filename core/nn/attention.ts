@@ -3,10 +3,11 @@
  * `in_proj_bias`, `q_proj_weight`/`k_proj_weight`/`v_proj_weight` when kdim/vdim differ,
  * `out_proj.weight`, `out_proj.bias`), initialisation and mask conventions.
  */
+import { scope } from "../scope.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { tensor, zeros } from "../ops/creation.ts";
-import { add, identity, mul } from "../ops/elementwise.ts";
+import { add, mul } from "../ops/elementwise.ts";
 import { dropout as dropoutOp } from "../ops/dropout.ts";
 import { runMap } from "../ops/map.ts";
 import { matmul } from "../ops/matmul.ts";
@@ -16,6 +17,7 @@ import { softmax } from "../ops/softmax.ts";
 import { scaledDotProductAttention } from "../ops/attention.ts";
 import { narrow, permute, reshape, squeeze, t, transpose, unsqueeze } from "../ops/view.ts";
 import { constant_, xavierUniform_ } from "./init.ts";
+import { chain } from "./containers.ts";
 import { Linear } from "./linear.ts";
 import { Module, Parameter } from "./module.ts";
 
@@ -167,28 +169,14 @@ export class MultiheadAttention extends Module {
 
   /** x (N, L, in) · W[rows i·E…]ᵀ + b[i·E…], split into heads → (N, H, L, D). */
   #project(x: Tensor, i: number): Tensor {
-    const E = this.embedDim;
+    const E = this.embedDim, [N, L] = x.shape;
     const packed = this.inProjWeight;
-    const w = packed
-      ? narrow(packed, 0, i * E, E)
-      : identity([this.qProjWeight, this.kProjWeight, this.vProjWeight][i]!);
-    const wt = t(w);
-    let y = matmul(x, wt);
-    w.dispose();
-    wt.dispose();
-    if (this.inProjBias) {
-      const b = narrow(this.inProjBias, 0, i * E, E);
-      const yb = add(y, b);
-      y.dispose();
-      b.dispose();
-      y = yb;
-    }
-    const [N, L] = x.shape;
-    const split = reshape(y, [N, L, this.numHeads, this.headDim]);
-    const heads = permute(split, [0, 2, 1, 3]);
-    y.dispose();
-    split.dispose();
-    return heads;
+    const w = packed ? narrow(packed, 0, i * E, E) : [this.qProjWeight, this.kProjWeight, this.vProjWeight][i]!;
+    const bias = this.inProjBias;
+    const product = (x: Tensor) => matmul(x, t(w));
+    // Chained, so the product without bias is freed as soon as the bias is added.
+    const y = bias ? chain(x, product, (y) => add(y, narrow(bias, 0, i * E, E))) : product(x);
+    return permute(reshape(y, [N, L, this.numHeads, this.headDim]), [0, 2, 1, 3]);
   }
 
   /** The combined mask for (N, H, L, S) scores: bool (true = attend) when every mask is bool, else additive float. */
@@ -225,50 +213,30 @@ export class MultiheadAttention extends Module {
     if (parts.length === 0) return null;
     if (parts.every((m) => m.dtype === "bool")) {
       const names = parts.map((_, i) => `m${i}`);
-      const out = runMap({
+      return runMap({
         op: `${op}.attendMask`,
         expr: `select(1u, 0u, ${names.map((n) => `${n} != 0u`).join(" || ")})`,
         inputs: parts,
         names,
         out: "bool",
       });
-      parts.forEach((m) => m.dispose());
-      return out;
     }
-    let sum: Tensor | null = null;
-    for (const m of parts) {
-      const f = additive(m, true);
-      m.dispose();
-      if (sum) {
-        const s2 = add(sum, f);
-        sum.dispose();
-        f.dispose();
-        sum = s2;
-      } else sum = f;
-    }
-    return sum;
+    return parts.map((m) => additive(m, true)).reduce((sum, f) => add(sum, f));
   }
 
   /** Scores → weights explicitly (for `needWeights`): softmax(q·kᵀ·scale + mask), with dropout. */
   #weights(q: Tensor, k: Tensor, mask: Tensor | null): Tensor {
-    const kt = transpose(k, -2, -1);
-    const raw = matmul(q, kt);
-    kt.dispose();
-    let s = mul(raw, 1 / Math.sqrt(this.headDim));
-    raw.dispose();
-    if (mask) {
-      const f = additive(mask, false); // bool masks here mean attend
-      const sm = add(s, f);
-      s.dispose();
-      f.dispose();
-      s = sm;
+    // A chain: each (N, H, L, S) score tensor is freed as soon as the next step has read it.
+    const stages: ((s: Tensor) => Tensor)[] = [
+      (q) => matmul(q, transpose(k, -2, -1)),
+      (s) => mul(s, 1 / Math.sqrt(this.headDim)),
+    ];
+    if (mask) stages.push((s) => add(s, additive(mask, false))); // bool masks here mean attend
+    stages.push((s) => softmax(s, -1));
+    if (this.training && this.dropout > 0) {
+      stages.push((p) => dropoutOp(p, this.dropout, true, { generator: this.#generator }));
     }
-    const p = softmax(s, -1);
-    s.dispose();
-    if (!this.training || this.dropout === 0) return p;
-    const pd = dropoutOp(p, this.dropout, true, { generator: this.#generator });
-    p.dispose();
-    return pd;
+    return chain(q, ...stages);
   }
 
   /**
@@ -299,7 +267,7 @@ export class MultiheadAttention extends Module {
       );
     }
     // Everything batch first from here on.
-    const toBatch = (x: Tensor) => unbatched ? unsqueeze(x, 0) : this.batchFirst ? identity(x) : transpose(x, 0, 1);
+    const toBatch = (x: Tensor) => unbatched ? unsqueeze(x, 0) : this.batchFirst ? x : transpose(x, 0, 1);
     const [qb, kb, vb] = [toBatch(query), toBatch(key), toBatch(value)];
     if (kb.shape[0] !== qb.shape[0] || vb.shape[0] !== qb.shape[0] || kb.shape[1] !== vb.shape[1]) {
       throw new RangeError(
@@ -309,40 +277,20 @@ export class MultiheadAttention extends Module {
       );
     }
     const [N, L] = qb.shape, S = kb.shape[1];
-    const q = this.#project(qb, 0), k = this.#project(kb, 1), v = this.#project(vb, 2);
-    [qb, kb, vb].forEach((x) => x.dispose());
-    const mask = this.#mask(N, L, S, unbatched, opts);
-    const needWeights = opts.needWeights ?? true;
-    let heads: Tensor, weights: Tensor | null = null;
-    if (needWeights) {
-      const p = this.#weights(q, k, mask);
-      heads = matmul(p, v);
-      if (opts.averageAttnWeights ?? true) {
-        weights = mean(p, 1);
-        p.dispose();
-      } else weights = p;
-      if (unbatched) {
-        const w1 = squeeze(weights, 0);
-        weights.dispose();
-        weights = w1;
+    // Its own scope: q, k, v and the mask are freed before the output projection runs.
+    const [heads, weights] = scope((): [Tensor, Tensor | null] => {
+      const q = this.#project(qb, 0), k = this.#project(kb, 1), v = this.#project(vb, 2);
+      const mask = this.#mask(N, L, S, unbatched, opts);
+      if (!(opts.needWeights ?? true)) {
+        const dropoutP = this.training ? this.dropout : 0;
+        return [scaledDotProductAttention(q, k, v, { mask, dropoutP, generator: this.#generator }), null];
       }
-    } else {
-      heads = scaledDotProductAttention(q, k, v, {
-        mask,
-        dropoutP: this.training ? this.dropout : 0,
-        generator: this.#generator,
-      });
-    }
-    [q, k, v].forEach((x) => x.dispose());
-    mask?.dispose();
-    const merged = permute(heads, [0, 2, 1, 3]);
-    const flat = reshape(merged, [N, L, this.embedDim]);
-    [heads, merged].forEach((x) => x.dispose());
-    const y = this.outProj.call(flat);
-    flat.dispose();
-    const out = unbatched ? squeeze(y, 0) : this.batchFirst ? identity(y) : transpose(y, 0, 1);
-    y.dispose();
-    return [out, weights];
+      const p = this.#weights(q, k, mask);
+      const w = opts.averageAttnWeights ?? true ? mean(p, 1) : p;
+      return [matmul(p, v), unbatched ? squeeze(w, 0) : w];
+    });
+    const y = this.outProj.call(reshape(permute(heads, [0, 2, 1, 3]), [N, L, this.embedDim]));
+    return [unbatched ? squeeze(y, 0) : this.batchFirst ? y : transpose(y, 0, 1), weights];
   }
 
   /** The hyper-parameters. */

@@ -140,16 +140,37 @@ export class Sequential extends ModuleList {
     }
   }
 
-  /** Feeds `x` through every child in order. */
+  /** Feeds `x` through every child in order (see `chain`). */
   override forward(x: Tensor): Tensor {
-    let h = x;
-    for (const [, m] of this.items()) {
-      const next = (m.forward as (x: Tensor) => Tensor)(h);
-      if (h !== x && next !== h) h.dispose();
-      h = next;
-    }
+    const h = chain(x, ...this.items().map(([, m]) => m));
     return h === x ? identity(x) : h;
   }
+}
+
+/** One stage of a `chain`: a module (run through `call`) or a function of the running tensor. */
+export type ChainStage = Module | ((h: Tensor) => Tensor);
+
+/**
+ * Runs `stages` one after another on `x` (`last(…(first(x)))`; modules through `call`), as
+ * `Sequential` does with its children, and returns the last output. Each intermediate output is
+ * freed as soon as the next stage has read it, so a chain of n layers holds two activations at
+ * a time rather than n until the caller's scope ends (tensors autograd saved for backward stay
+ * alive either way). `x` itself is left alone.
+ *
+ * @example
+ * ```ts
+ * const y = chain(x, this.conv1, this.bn1, (h) => add(h, shift), this.relu); // relu(bn1(conv1 x) + shift)
+ * ```
+ */
+export function chain(x: Tensor, ...stages: ChainStage[]): Tensor {
+  let h = x;
+  for (const s of stages) {
+    const next = s instanceof Module ? s.call(h) as Tensor : s(h);
+    // Freed here rather than at the end of the caller's scope: this caps a chain's peak memory.
+    if (h !== x && next !== h) h.dispose();
+    h = next;
+  }
+  return h;
 }
 
 /** Children by string key, in insertion order (PyTorch's `nn.ModuleDict`). */

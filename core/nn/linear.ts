@@ -66,13 +66,8 @@ export class Linear extends Module {
         `Linear: expected input with last dim ${this.inFeatures}, got shape ${fmtShape(x.shape)}`,
       );
     }
-    const wt = t(this.weight);
-    const y = matmul(x, wt);
-    wt.dispose();
-    if (!this.bias) return y;
-    const out = add(y, this.bias);
-    y.dispose();
-    return out;
+    const y = matmul(x, t(this.weight));
+    return this.bias ? add(y, this.bias) : y;
   }
 
   /** The hyper-parameters, as PyTorch prints them. */
@@ -138,18 +133,10 @@ export class Embedding extends Module {
     let rows = indexSelect(this.weight, 0, flat);
     if (this.paddingIdx !== null && this.weight.requiresGrad && isGradEnabled()) {
       // Same values, but the padding positions read a detached copy, so its row gets no gradient.
-      const frozenW = this.weight.detach();
-      const frozen = indexSelect(frozenW, 0, flat);
-      const keepMask = ne(flat, this.paddingIdx);
-      const mask = unsqueeze(keepMask, 1);
-      const mixed = where(mask, rows, frozen);
-      for (const x of [frozenW, frozen, keepMask, mask, rows]) x.dispose();
-      rows = mixed;
+      const frozen = indexSelect(this.weight.detach(), 0, flat);
+      rows = where(unsqueeze(ne(flat, this.paddingIdx), 1), rows, frozen);
     }
-    const out = reshape(rows, [...indices.shape, this.embeddingDim]);
-    flat.dispose();
-    rows.dispose();
-    return out;
+    return reshape(rows, [...indices.shape, this.embeddingDim]);
   }
 
   /** The hyper-parameters, as PyTorch prints them. */

@@ -22,7 +22,8 @@ export {
   zeros_,
 } from "./init.ts";
 export type { FanMode, InitOptions, KaimingOptions, Nonlinearity } from "./init.ts";
-export { ModuleDict, ModuleList, Sequential } from "./containers.ts";
+export { chain, ModuleDict, ModuleList, Sequential } from "./containers.ts";
+export type { ChainStage } from "./containers.ts";
 export {
   Dropout,
   Embedding,
@@ -39,15 +40,9 @@ export {
   Tanh,
 } from "./linear.ts";
 export type { DropoutModuleOptions, EmbeddingOptions, LinearOptions } from "./linear.ts";
-export {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadSafetensors,
-  parseSafetensors,
-  saveSafetensors,
-  toHost,
-} from "./safetensors.ts";
-export type { HostTensor, SafetensorsContents } from "./safetensors.ts";
+export { decodeSafetensors, loadSafetensors, saveSafetensors, toHost } from "./safetensors.ts";
+export { encodeSafetensors, parseSafetensors } from "../../util/formats/safetensors.ts";
+export type { HostTensor, SafetensorsContents } from "../../util/formats/safetensors.ts";
 export { Conv1d, Conv2d, Conv3d, ConvNd, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d } from "./conv.ts";
 export type { ConvModuleOptions, ConvTransposeModuleOptions, PaddingMode } from "./conv.ts";
 export {

@@ -7,7 +7,7 @@
  */
 import { noGrad } from "../autograd.ts";
 import { storageType } from "../dtype.ts";
-import { keep } from "../scope.ts";
+import { keep, scope } from "../scope.ts";
 import { fmtShape, sameShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { cast, contiguous } from "../ops/elementwise.ts";
@@ -79,7 +79,10 @@ function checkName(owner: Module, name: string, what: string): void {
 
 /**
  * Base class of every layer and model. Subclasses assign parameters, child modules and
- * buffers to fields and implement `forward`; `call(...)` runs `forward` with its types.
+ * buffers to fields and implement `forward`; `call(...)` runs `forward` with its types, in a
+ * scope that frees the intermediates `forward` made (so `forward` reads like PyTorch: no
+ * `dispose()`). State a `forward` stores on the module must be registered (`registerBuffer`)
+ * or `keep`-ed, else the scope frees it.
  *
  * @example
  * ```ts
@@ -105,9 +108,16 @@ export class Module {
     throw new Error(`${this.constructor.name}: forward() is not implemented`);
   }
 
-  /** Runs `forward` (the typed equivalent of calling a PyTorch module). */
+  /**
+   * Runs `forward` (the typed equivalent of calling a PyTorch module) inside a `scope`: every
+   * tensor `forward` creates and does not return is freed when it returns, so layers need no
+   * `dispose()`. What it returns (tensors, or arrays/objects of them) survives into the
+   * caller's scope together with its autograd graph; tensors the graph saved for backward are
+   * separate handles that no scope frees, so freeing intermediates never breaks `backward()`.
+   * Nested calls nest scopes. Call `forward` directly to skip the scope.
+   */
   call<M extends Module>(this: M, ...args: Parameters<M["forward"]>): ReturnType<M["forward"]> {
-    return (this.forward as (...a: unknown[]) => unknown)(...args) as ReturnType<M["forward"]>;
+    return scope(() => (this.forward as (...a: unknown[]) => unknown)(...args)) as ReturnType<M["forward"]>;
   }
 
   /**

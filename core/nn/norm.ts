@@ -15,7 +15,10 @@ function positive(op: string, name: string, v: number): number {
   return v;
 }
 
-/** Writes `expr` over `inputs` (named a, b, c) into a new tensor, then copies it into `dst`. */
+/**
+ * Writes `expr` over `inputs` (named a, b, c) into a new tensor, then copies it into `dst`
+ * (called from `forward`, whose scope frees the temporary).
+ */
 function updateInPlace(op: string, dst: Tensor, expr: string, inputs: Tensor[]): void {
   // A dispatch cannot read and write one buffer, so the result goes through a temporary.
   const tmp = runMap({
@@ -29,7 +32,6 @@ function updateInPlace(op: string, dst: Tensor, expr: string, inputs: Tensor[]):
     shape: dst.shape,
   });
   runMap({ op: `${op}.copy`, expr: "x", inputs: [tmp], names: ["x"], out: dst.dtype, into: dst });
-  tmp.dispose();
 }
 
 /** Options of `BatchNorm1d/2d/3d` (PyTorch's keyword arguments, camelCased). */
@@ -153,8 +155,6 @@ export abstract class BatchNormBase extends Module {
     const y = batchNorm(x, bm, bv, this.weight, this.bias, { training: true, momentum: 1, eps: this.eps });
     updateInPlace("BatchNorm.cumulativeMean", rm, "a + (b - a) / c", [rm, bm, count]);
     updateInPlace("BatchNorm.cumulativeVar", rv, "a + (b - a) / c", [rv, bv, count]);
-    bm.dispose();
-    bv.dispose();
     return y;
   }
 
@@ -355,14 +355,7 @@ export abstract class InstanceNormBase extends Module {
     if (x.ndim !== d + 1 && x.ndim !== d + 2) {
       throw new RangeError(`${op}: expected a ${d + 1}-D (unbatched) or ${d + 2}-D input, got ${fmtShape(x.shape)}`);
     }
-    if (x.ndim === d + 1) {
-      const xb = x.unsqueeze(0);
-      const yb = this.forward(xb);
-      const y = yb.squeeze(0);
-      xb.dispose();
-      yb.dispose();
-      return y;
-    }
+    if (x.ndim === d + 1) return this.forward(x.unsqueeze(0)).squeeze(0);
     if (x.shape[1] !== this.numFeatures && this.affine) {
       throw new RangeError(`${op}: expected ${this.numFeatures} channels (dim 1), got input ${fmtShape(x.shape)}`);
     }

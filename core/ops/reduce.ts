@@ -75,7 +75,9 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
   const second = reduceRaw(target, [1], kind, outDtype, op);
   target.dispose();
   out.dispose();
-  return reshape(second, shapeNoKeep);
+  const result = reshape(second, shapeNoKeep);
+  second.dispose(); // the view keeps the storage alive
+  return result;
 }
 
 function withKeepdim(t: Tensor, shape: readonly number[], dims: number[], keepdim: boolean): Tensor {

@@ -115,6 +115,39 @@ export class StepLR extends LRScheduler {
   }
 }
 
+/** Options of `MultiStepLR`. */
+export interface MultiStepLROptions {
+  /** Steps at which the rate is multiplied by `gamma` (increasing). */
+  milestones: readonly number[];
+  /** Multiplicative factor (default 0.1). */
+  gamma?: number;
+}
+
+/** Decays the learning rate by `gamma` at each milestone: `lr = base·γ^(milestones ≤ t)` (PyTorch's MultiStepLR). */
+export class MultiStepLR extends LRScheduler {
+  /** The milestones, in steps. */
+  readonly milestones: readonly number[];
+  /** Decay factor. */
+  readonly gamma: number;
+
+  /** Attaches the schedule to `optimizer` and applies the step-0 learning rate. */
+  constructor(optimizer: Optimizer<BaseHyper>, opts: MultiStepLROptions) {
+    super(optimizer);
+    const m = [...opts.milestones];
+    if (m.some((v, i) => !Number.isInteger(v) || v < 0 || (i > 0 && v <= m[i - 1]))) {
+      throw new RangeError(`MultiStepLR: milestones must be increasing integers >= 0, got [${m.join(", ")}]`);
+    }
+    this.milestones = m;
+    this.gamma = opts.gamma ?? 0.1;
+    this.initialStep();
+  }
+
+  /** `base·γ^k`, k = milestones passed by `step`. */
+  lrAt(step: number, group = 0): number {
+    return this.base(group) * this.gamma ** this.milestones.filter((m) => m <= step).length;
+  }
+}
+
 /** Options of `CosineAnnealingLR`. */
 export interface CosineAnnealingLROptions {
   /** Half-period in steps. */

@@ -25,6 +25,7 @@ export {
   CosineAnnealingWarmRestarts,
   LinearWarmupCosine,
   LRScheduler,
+  MultiStepLR,
   OneCycleLR,
   StepLR,
 } from "./lr_scheduler.ts";
@@ -32,6 +33,7 @@ export type {
   CosineAnnealingLROptions,
   CosineAnnealingWarmRestartsOptions,
   LinearWarmupCosineOptions,
+  MultiStepLROptions,
   OneCycleLROptions,
   SchedulerStateDict,
   StepLROptions,

@@ -10,12 +10,14 @@ import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
 import { classifierSchema } from "./config.ts";
-import { prepareRun } from "../common/run_setup.ts";
+import { inPreparedRun, prepareRun } from "../common/run_setup.ts";
 import { writeEvaluation } from "./evaluate.ts";
-import { buildClassifier } from "./model.ts";
+import { buildClassifier, checkClassifierFits } from "./model.ts";
 import type { MetricValue } from "./predict.ts";
 import { predict } from "./predict.ts";
-import { bestClassifierPath, type ClassifierTrainResult, evalLoader, trainClassifier } from "./trainer.ts";
+import { type ClassifierTrainResult, evalLoader, trainClassifier } from "./trainer.ts";
+import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
+import type { InterruptController } from "../../train/signals.ts";
 
 /** What `deno task train-classifier` did. */
 export interface TrainClassifierResult {
@@ -29,6 +31,7 @@ export interface TrainClassifierResult {
 export async function trainClassifierCommand(
   argv: readonly string[],
   quiet = false,
+  interrupts?: InterruptController,
 ): Promise<TrainClassifierResult | null> {
   const args = parseTaskArgs(argv, {
     name: "train-classifier",
@@ -50,7 +53,8 @@ export async function trainClassifierCommand(
   if (args.options.resume && args.overrides.length > 0) {
     throw new ConfigError(["a resumed classifier run keeps its config: no --key overrides"]);
   }
-  const { cfg, data, run, log, resumeFrom } = await prepareRun(args, classifierSchema, quiet, async (c) => {
+  const prepared = await prepareRun(args, classifierSchema, quiet, async (c, d) => {
+    checkClassifierFits(c, d);
     if (c.model.pretrained === null) return;
     try {
       await Deno.stat(c.model.pretrained);
@@ -58,17 +62,16 @@ export async function trainClassifierCommand(
       throw new ConfigError([`model.pretrained ${c.model.pretrained} does not exist`]);
     }
   });
-  try {
-    const result = await trainClassifier(cfg, data, run, log, { resumeFrom, quiet });
+  const { cfg, data, run, log, resumeFrom } = prepared;
+  return await inPreparedRun(prepared, async () => {
+    const result = await trainClassifier(cfg, data, run, log, { resumeFrom, quiet, interrupts });
     log.info(
       `trained ${result.step} steps in ${result.epochsDone} epochs (${result.seconds.toFixed(0)} s, ` +
         `${result.imagesPerSecond.toFixed(1)} images/s); best validation ${cfg.train.selectMetric} ` +
         `${result.best?.toFixed(4) ?? "n/a"}; evaluate with: deno task evaluate --run ${run.path}`,
     );
     return { run, result };
-  } finally {
-    log.close();
-  }
+  });
 }
 
 /** What `deno task evaluate` wrote. */
@@ -118,7 +121,7 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
   if (split === "test" && !data.test) {
     throw new ConfigError([`the run's data (${cfg.data.dataset}) has no test split; use --split val`]);
   }
-  let ckpt: string | undefined = o.checkpoint === "best" ? bestClassifierPath(run) : o.checkpoint;
+  let ckpt: string | undefined = o.checkpoint === "best" ? bestCheckpointPath(run.checkpointsDir) : o.checkpoint;
   if (o.checkpoint === "latest") ckpt = await latestCheckpoint(run.checkpointsDir);
   if (!ckpt) throw new Error(`${run.path}: no checkpoint to evaluate`);
   const model = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);

@@ -5,6 +5,7 @@
  */
 import { DATA_DEFAULTS, DATA_META } from "../common/data.ts";
 import { defineConfig } from "../../train/config.ts";
+import { TRAIN_META, trainSection } from "../../train/options.ts";
 
 /** Model names `model.arch` accepts. */
 export const CLASSIFIER_ARCHS = ["resnet18", "resnet34", "resnet50", "efficientnetB0", "efficientnetB4", "vitS16"];
@@ -24,27 +25,20 @@ export const classifierSchema = defineConfig({
     patchSize: 4,
     pretrained: null as string | null,
   },
-  train: {
+  train: trainSection({
     epochs: 10,
     batchSize: 64,
-    optimizer: "adamw",
     lr: 1e-3,
     weightDecay: 1e-4,
-    momentum: 0.9,
     lrSchedule: "cosine",
-    warmupFraction: 0.1,
+    selectMetric: "macro_f1",
+    logEvery: 10,
     loss: "ce",
     focalGamma: 2.0,
     classWeights: "none",
     balancedSampling: false,
     labelSmoothing: 0.0,
-    clipGradNorm: 0.0,
-    mixedPrecision: false,
-    validateEvery: 1,
-    selectMetric: "macro_f1",
-    logEvery: 10,
-    concurrency: 4,
-  },
+  }),
   evaluate: {
     bootstrap: 1000,
     eceBins: 15,
@@ -63,25 +57,13 @@ export const classifierSchema = defineConfig({
     type: "string",
     help: "safetensors weights (e.g. exported from torchvision); a head of another size is skipped",
   },
-  "train.epochs": { type: "integer", min: 1 },
-  "train.batchSize": { type: "integer", min: 1 },
-  "train.optimizer": { choices: ["adamw", "sgd"] },
-  "train.lr": { min: 0 },
-  "train.weightDecay": { min: 0 },
-  "train.momentum": { min: 0, max: 1, help: "SGD momentum" },
-  "train.lrSchedule": { choices: ["cosine", "onecycle", "constant"] },
-  "train.warmupFraction": { min: 0, max: 0.9, help: "OneCycle's rising share of the steps" },
+  ...TRAIN_META,
+  "train.selectMetric": { choices: SELECT_METRICS, help: "validation metric that picks best.safetensors" },
   "train.loss": { choices: ["ce", "focal"], help: "cross-entropy or focal loss" },
   "train.focalGamma": { min: 0 },
   "train.classWeights": { choices: ["none", "balanced"], help: "inverse-frequency class weights in the loss" },
   "train.balancedSampling": { help: "draw training batches class-balanced (inverse-frequency sampler)" },
   "train.labelSmoothing": { min: 0, max: 0.5 },
-  "train.clipGradNorm": { min: 0, help: "max global gradient norm (0 = no clipping)" },
-  "train.mixedPrecision": { help: "f16 matmul/conv where the adapter has shader-f16" },
-  "train.validateEvery": { type: "integer", min: 1 },
-  "train.selectMetric": { choices: SELECT_METRICS, help: "validation metric that picks the best checkpoint" },
-  "train.logEvery": { type: "integer", min: 1, help: "optimizer steps between loss read-backs" },
-  "train.concurrency": { type: "integer", min: 1 },
   "evaluate.bootstrap": { type: "integer", min: 0, help: "bootstrap resamples for confidence intervals (0 = none)" },
   "evaluate.eceBins": { type: "integer", min: 2 },
 });

@@ -1,14 +1,40 @@
-/** The classifier of a run, built from its configuration (and optional pretrained weights). */
+/** The classifier of a run, built from its configuration (and optional pretrained weights), and checked against its data. */
 import type { Module } from "../../core/nn/module.ts";
 import { loadSafetensors } from "../../core/nn/safetensors.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { efficientnetB0, efficientnetB4 } from "../../models/efficientnet.ts";
 import { resnet18, resnet34, resnet50 } from "../../models/resnet.ts";
-import { vitS16 } from "../../models/vit.ts";
+import { resolveViTConfig, VisionTransformer, type VisionTransformerOptions, VIT_S16 } from "../../models/vit.ts";
+import type { ImageData } from "../common/data.ts";
+import { checkModelFits } from "../common/run_setup.ts";
 import type { ClassifierConfig } from "./config.ts";
 
 /** A module mapping (N, C, H, W) images to (N, classes) logits. */
 export type Classifier = Module & { forward(x: Tensor): Tensor };
+
+/** ViT-S/16 with the configured patch size, for this data. */
+function vitOptions(
+  cfg: ClassifierConfig,
+  channels: number,
+  imageSize: number,
+  numClasses: number,
+): VisionTransformerOptions {
+  return { ...VIT_S16, numClasses, inChannels: channels, imageSize, patchSize: cfg.model.patchSize };
+}
+
+/**
+ * Checks, without building it, that the configured architecture works on the opened data (the
+ * model's own validation): a ViT's `model.patchSize` must divide the image size. ResNet and
+ * EfficientNet take any image of the data's minimum size. A {@linkcode ConfigError} names the key.
+ */
+export function checkClassifierFits(cfg: ClassifierConfig, data: ImageData): void {
+  if (cfg.model.arch !== "vitS16") return;
+  checkModelFits(
+    cfg,
+    data,
+    () => resolveViTConfig(vitOptions(cfg, data.channels, data.imageSize, data.classes.length)),
+  );
+}
 
 /** The configured architecture for `channels`-channel `imageSize` images and `numClasses` classes. */
 export function buildClassifier(
@@ -30,7 +56,7 @@ export function buildClassifier(
     case "efficientnetB4":
       return efficientnetB4({ ...common, dropout: m.dropout });
     case "vitS16":
-      return vitS16({ ...common, imageSize, patchSize: m.patchSize });
+      return new VisionTransformer(vitOptions(cfg, channels, imageSize, numClasses));
     default:
       throw new Error(`model.arch: unknown architecture ${m.arch}`);
   }

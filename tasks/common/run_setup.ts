@@ -1,17 +1,23 @@
 /**
- * What every training command does before its loop: resolve `--resume` to a checkpoint and its
- * run folder (or take `--config`), load the configuration with the command-line overrides, open
- * the data (bad paths fail here, before any folder is made), create the run folder with the
- * resolved config, `data.json` and `split.json`, and open the log.
+ * What every training command does before and around its loop: resolve `--resume` to a
+ * checkpoint and its run folder (or take `--config`), load the configuration with the
+ * command-line overrides, open the data and check the configuration against it (bad paths, and
+ * a model that cannot work on the data, fail here, before any folder is made), create the run
+ * folder with the resolved config, `data.json` and `split.json`, and open the log
+ * ({@linkcode prepareRun}); then run the training in it ({@linkcode inPreparedRun}), so that an
+ * error goes to `train.log` and never leaves a half-made folder behind: a folder this run made
+ * is removed while it holds no checkpoint (nothing in it could be resumed), and kept — with the
+ * command that resumes it in the log — once it does.
  * @module
  */
-import type { ParsedTaskArgs } from "../lib/args.ts";
+import { errorLine, errorStack, type ParsedTaskArgs } from "../lib/args.ts";
 import { ConfigError, type ConfigSchema, loadConfig } from "../../train/config.ts";
 import { Logger } from "../../train/logger.ts";
-import { createRunDir, openRunDir, type RunDir } from "../../train/run_dir.ts";
+import { createRunDir, hasCheckpoint, openRunDir, type RunDir } from "../../train/run_dir.ts";
+import { OptionError } from "../../util/errors.ts";
 import { dirName } from "../../util/path.ts";
 import { type DataConfig, type ImageData, openImageData } from "./data.ts";
-import { resolveResume } from "../../train/resume.ts";
+import { resolveResume } from "../../train/checkpoint_files.ts";
 import { saveRunDataInfo } from "./run_info.ts";
 
 /** The part of a config every training task has. */
@@ -34,8 +40,12 @@ export interface PreparedRun<C> {
   data: ImageData;
   /** The run folder (new, or the resumed one). */
   run: RunDir;
-  /** The log (close it when done). */
+  /** The log ({@linkcode inPreparedRun} closes it; close it yourself otherwise). */
   log: Logger;
+  /** Whether this call made the run folder (false when resuming). */
+  created: boolean;
+  /** The task's name, for the resume hint (`deno task <task> --resume <run>`). */
+  task: string;
   /** The checkpoint to resume from, when resuming. */
   resumeFrom?: string;
   /**
@@ -45,12 +55,16 @@ export interface PreparedRun<C> {
   onResumed?: () => Promise<void>;
 }
 
-/** Prepares a run from parsed `--config` / `--resume` / overrides (see the module doc); `check` vets the config first. */
+/**
+ * Prepares a run from parsed `--config` / `--resume` / overrides (see the module doc). `check`
+ * vets the configuration against the opened data, before a folder is made (also on `--resume`):
+ * it throws a {@linkcode ConfigError} naming the key that cannot work.
+ */
 export async function prepareRun<C extends RunConfig>(
   args: ParsedTaskArgs<string, "config" | "resume">,
   schema: ConfigSchema<C>,
   quiet: boolean,
-  check?: (cfg: C) => Promise<void> | void,
+  check?: (cfg: C, data: ImageData) => Promise<void> | void,
 ): Promise<PreparedRun<C>> {
   let run: RunDir | undefined, resumeFrom: string | undefined;
   if (args.options.resume) {
@@ -66,20 +80,87 @@ export async function prepareRun<C extends RunConfig>(
     taskOptions: args.known,
   });
   const cfg = loaded.config;
-  await check?.(cfg); // task-specific checks, before anything is made
   const data = await openImageData(cfg.data, cfg.seed);
-  let onResumed: (() => Promise<void>) | undefined;
-  if (!run) {
-    run = await createRunDir(cfg.output.root, cfg.name);
-    await loaded.saveResolvedConfig(run);
-    await saveRunDataInfo(run, data);
-  } else if (args.overrides.length > 0) {
-    const resumed = run;
-    onResumed = async () => {
-      await loaded.saveResolvedConfig(resumed);
-    };
+  await check?.(cfg, data); // task-specific checks against the data, before anything is made
+  const created = !run;
+  run ??= await createRunDir(cfg.output.root, cfg.name);
+  try {
+    let onResumed: (() => Promise<void>) | undefined;
+    if (created) {
+      await loaded.saveResolvedConfig(run);
+      await saveRunDataInfo(run, data);
+    } else if (args.overrides.length > 0) {
+      const resumed = run;
+      onResumed = async () => {
+        await loaded.saveResolvedConfig(resumed);
+      };
+    }
+    const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
+    log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
+    return { cfg, data, run, log, created, task: args.name, resumeFrom, onResumed };
+  } catch (e) {
+    if (created) await Deno.remove(run.path, { recursive: true }).catch(() => {});
+    throw e;
   }
-  const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
-  log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
-  return { cfg, data, run, log, resumeFrom, onResumed };
+}
+
+/**
+ * Runs `work` (the training and what follows it) in a prepared run, then closes the run's log.
+ * When `work` throws, the error is written to `train.log` (one ERROR line, its stack as DEBUG
+ * lines; the terminal line is {@linkcode runTask}'s) and thrown on, after the folder is dealt
+ * with: one this run made that holds no checkpoint is removed, any other is kept and the log
+ * says how to resume it.
+ */
+export async function inPreparedRun<C, R>(prepared: PreparedRun<C>, work: () => Promise<R>): Promise<R> {
+  const { log, run } = prepared;
+  try {
+    return await work();
+  } catch (e) {
+    try {
+      const echo = log.console;
+      log.console = null;
+      try {
+        log.error(errorLine(e));
+        const stack = errorStack(e);
+        if (stack) log.debug(stack);
+      } finally {
+        log.console = echo;
+      }
+      if (prepared.created && !(await hasCheckpoint(run))) {
+        log.info(`removing the run folder ${run.path}: the run failed before its first checkpoint`);
+        log.close();
+        await Deno.remove(run.path, { recursive: true });
+      } else {
+        log.info(
+          `the run folder ${run.path} is kept; continue it with: deno task ${prepared.task} --resume ${run.path}`,
+        );
+      }
+    } catch {
+      // Reporting must not hide the error that ended the run.
+    }
+    throw e;
+  } finally {
+    log.close();
+  }
+}
+
+/**
+ * Runs a model's option validation (`validate`: e.g. `resolveUNetConfig` of the options the
+ * configuration and the data give) before any folder is made. An {@linkcode OptionError} about
+ * an option the configuration's `model` section sets becomes a {@linkcode ConfigError} naming
+ * that key, its value and the data's image shape; any other OptionError, one about the data.
+ */
+export function checkModelFits(cfg: { model: object }, data: ImageData, validate: () => unknown): void {
+  try {
+    validate();
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    const shape = `${data.imageSize}×${data.imageSize}×${data.channels} images, ${data.classes.length} classes`;
+    const option = e.option.replace(/\[\d+\]$/, "");
+    if (option in cfg.model) {
+      const value = JSON.stringify((cfg.model as Record<string, unknown>)[option]);
+      throw new ConfigError([`model.${option} ${value} cannot work on the data (${shape}): ${e.problem}`]);
+    }
+    throw new ConfigError([`the model cannot take the data (${shape}): ${e.message}`]);
+  }
 }

@@ -11,11 +11,12 @@ import type { InterruptController } from "../../train/signals.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
 import { ddpmSchema } from "./config.ts";
-import { prepareRun } from "../common/run_setup.ts";
-import { buildUNet } from "./model.ts";
+import { inPreparedRun, prepareRun } from "../common/run_setup.ts";
+import { buildUNet, checkUNetFits } from "./model.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { writeSampleGrids } from "./sampling.ts";
-import { bestCheckpointPath, trainDdpm, type TrainResult } from "./trainer.ts";
+import { trainDdpm, type TrainResult } from "./trainer.ts";
+import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
 
 /** What `deno task train` did. */
 export interface TrainCommandResult {
@@ -47,8 +48,9 @@ export async function trainCommand(
     console.log(args.helpText);
     return null;
   }
-  const { cfg, data, run, log, resumeFrom, onResumed } = await prepareRun(args, ddpmSchema, quiet);
-  try {
+  const prepared = await prepareRun(args, ddpmSchema, quiet, checkUNetFits);
+  const { cfg, data, run, log, resumeFrom, onResumed } = prepared;
+  return await inPreparedRun(prepared, async () => {
     const result = await trainDdpm(cfg, data, run, log, { resumeFrom, quiet, onResumed, interrupts });
     const summary: TrainCommandResult = { run, result, samples: [] };
     log.info(
@@ -57,8 +59,8 @@ export async function trainCommand(
     );
     if (!result.interrupted && !args.flags["no-sample"]) {
       const s = cfg.sample;
-      result.ema.store(); // sample with the averaged weights, keep the training ones in the model
-      result.ema.copyTo();
+      result.ema?.store(); // sample with the averaged weights, keep the training ones in the model
+      result.ema?.copyTo();
       try {
         const out = await writeSampleGrids(result.unet, cfg, data, run.samplesDir, { ...s, imageFolder: null });
         summary.samples = out.files;
@@ -67,13 +69,11 @@ export async function trainCommand(
             out.files.map((f) => `${run!.samplesDir}/${f}`).join(", "),
         );
       } finally {
-        result.ema.restore();
+        result.ema?.restore();
       }
     }
     return summary;
-  } finally {
-    log.close();
-  }
+  });
 }
 
 function numberOption(
@@ -156,14 +156,16 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
   };
   const which = o.checkpoint ?? "best";
   let ckpt: string | undefined;
-  if (which === "best") ckpt = (await exists(bestCheckpointPath(run))) ? bestCheckpointPath(run) : undefined;
-  else if (which !== "latest") ckpt = which;
+  if (which === "best") {
+    ckpt = (await exists(bestCheckpointPath(run.checkpointsDir))) ? bestCheckpointPath(run.checkpointsDir) : undefined;
+  } else if (which !== "latest") ckpt = which;
   ckpt ??= await latestCheckpoint(run.checkpointsDir);
   if (!ckpt) throw new Error(`${run.path}: no checkpoint to sample from (checkpoints/ is empty)`);
   const unet = buildUNet(cfg, { channels: info.channels, imageSize: info.imageSize, numClasses: info.classes.length });
-  const ema = new EMA(() => unet.namedParameters(), { decay: cfg.train.emaDecay });
+  // Sample with the EMA weights when the run kept an EMA (train.emaDecay > 0).
+  const ema = cfg.train.emaDecay > 0 ? new EMA(() => unet.namedParameters(), { decay: cfg.train.emaDecay }) : undefined;
   await loadCheckpoint(ckpt, { model: unet, ema, restoreRng: false });
-  ema.copyTo();
+  ema?.copyTo();
   const out = o.out ?? run.samplesDir;
   const result = await writeSampleGrids(unet, cfg, info, out, opts);
   if (!quiet) {

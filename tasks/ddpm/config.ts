@@ -6,6 +6,7 @@
  */
 import { DATA_DEFAULTS, DATA_META } from "../common/data.ts";
 import { defineConfig } from "../../train/config.ts";
+import { TRAIN_META, trainSection } from "../../train/options.ts";
 
 /** The DDPM workflow's configuration schema (every key can be overridden with `--key.path value`). */
 export const ddpmSchema = defineConfig({
@@ -25,23 +26,16 @@ export const ddpmSchema = defineConfig({
     betaSchedule: "squaredcos_cap_v2",
     predictionType: "v_prediction",
   },
-  train: {
+  train: trainSection({
     epochs: 4,
     batchSize: 32,
-    gradAccumulation: 1,
     lr: 2e-3,
-    weightDecay: 0.0,
     lrSchedule: "onecycle",
-    warmupFraction: 0.1,
     clipGradNorm: 1.0,
     emaDecay: 0.995,
+    selectMetric: "loss",
     labelDropout: 0.1,
-    mixedPrecision: false,
-    validateEvery: 1,
-    checkpointEvery: 1,
-    logEvery: 20,
-    concurrency: 4,
-  },
+  }),
   sample: {
     sampler: "ddim",
     steps: 25,
@@ -66,21 +60,9 @@ export const ddpmSchema = defineConfig({
   "diffusion.numTrainTimesteps": { type: "integer", min: 2 },
   "diffusion.betaSchedule": { choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine"] },
   "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },
-  "train.epochs": { type: "integer", min: 1 },
-  "train.batchSize": { type: "integer", min: 1 },
-  "train.gradAccumulation": { type: "integer", min: 1, help: "micro-batches per optimizer step" },
-  "train.lr": { min: 0, help: "peak learning rate (AdamW)" },
-  "train.weightDecay": { min: 0 },
-  "train.lrSchedule": { choices: ["onecycle", "cosine", "constant"] },
-  "train.warmupFraction": { min: 0, max: 0.9, help: "OneCycle's rising share of the steps" },
-  "train.clipGradNorm": { min: 0, help: "max global gradient norm (0 = no clipping)" },
-  "train.emaDecay": { min: 0, max: 1 },
+  ...TRAIN_META,
+  "train.selectMetric": { choices: ["loss"], help: "validation metric that picks best.safetensors (EMA v/ε-MSE)" },
   "train.labelDropout": { min: 0, max: 1, help: "share of labels replaced by the null class (for CFG)" },
-  "train.mixedPrecision": { help: "f16 matmul/conv where the adapter has shader-f16 (f32 elsewhere)" },
-  "train.validateEvery": { type: "integer", min: 1, help: "epochs between validations (EMA weights)" },
-  "train.checkpointEvery": { type: "integer", min: 1, help: "epochs between checkpoints" },
-  "train.logEvery": { type: "integer", min: 1, help: "optimizer steps between loss read-backs" },
-  "train.concurrency": { type: "integer", min: 1, help: "samples the loader prepares at once" },
   "sample.sampler": { choices: ["ddim", "ddpm"] },
   "sample.steps": { type: "integer", min: 1 },
   "sample.guidance": { min: 0, help: "classifier-free guidance scale (1 = none)" },

@@ -1,10 +1,13 @@
-/** The U-Net and the noise schedulers of a DDPM run, built from its configuration. */
+/** The U-Net and the noise schedulers of a DDPM run, built from its configuration (and checked against its data). */
 import type { Generator } from "../../core/ops/random.ts";
-import { UNet } from "../../models/unet.ts";
+import { resolveUNetConfig, UNet, type UNetOptions } from "../../models/unet.ts";
 import { DDIMScheduler } from "../../samplers/ddim.ts";
 import { DDPMScheduler } from "../../samplers/ddpm.ts";
-import type { BetaSchedule, PredictionType } from "../../samplers/schedule.ts";
+import type { BetaSchedule } from "../../samplers/noise_schedule.ts";
+import type { PredictionType } from "../../samplers/scheduler_config.ts";
 import type { DdpmConfig } from "./config.ts";
+import type { ImageData } from "../common/data.ts";
+import { checkModelFits } from "../common/run_setup.ts";
 
 /** What the model needs to know about the data. */
 export interface DataShape {
@@ -16,10 +19,10 @@ export interface DataShape {
   numClasses: number;
 }
 
-/** The class-conditional U-Net of the configuration. */
-export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generator): UNet {
+/** The U-Net options of the configuration for data of this shape. */
+function unetOptions(cfg: DdpmConfig, data: DataShape): UNetOptions {
   const m = cfg.model;
-  return new UNet({
+  return {
     inChannels: data.channels,
     outChannels: data.channels,
     baseChannels: m.baseChannels,
@@ -30,8 +33,22 @@ export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generato
     dropout: m.dropout,
     numClasses: data.numClasses,
     imageSize: data.imageSize,
-    generator,
-  });
+  };
+}
+
+/** The class-conditional U-Net of the configuration. */
+export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generator): UNet {
+  return new UNet({ ...unetOptions(cfg, data), generator });
+}
+
+/**
+ * Checks, without building it, that the configuration's U-Net works on the opened data (the
+ * U-Net's own validation): e.g. every `model.attentionResolutions` entry must be a feature-map
+ * size the network reaches from the data's image size. A {@linkcode ConfigError} names the key.
+ */
+export function checkUNetFits(cfg: DdpmConfig, data: ImageData): void {
+  const shape = { channels: data.channels, imageSize: data.imageSize, numClasses: data.classes.length };
+  checkModelFits(cfg, data, () => resolveUNetConfig(unetOptions(cfg, shape)));
 }
 
 function common(cfg: DdpmConfig) {

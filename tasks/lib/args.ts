@@ -1,7 +1,9 @@
 /**
  * Command-line arguments of a task: its own flags and options (`--config`, `--resume`, `--run`,
- * `--help`) are taken out; every other argument is passed on, in order, as configuration
- * overrides for {@linkcode loadConfig}.
+ * `--help`, `--debug`) are taken out; every other argument is passed on, in order, as
+ * configuration overrides for {@linkcode loadConfig}. {@linkcode runTask} runs a task's `main`
+ * and turns any error into one line on stderr and an exit code (2 for a bad configuration, 1
+ * otherwise; the stack trace only with `--debug`).
  *
  * @example
  * ```ts
@@ -22,6 +24,7 @@
  * @module
  */
 import { ConfigError, configHelp, type ConfigSchema } from "../../train/config.ts";
+import { initGpu } from "../../core/device.ts";
 
 /** A boolean task flag. */
 export interface FlagSpec {
@@ -62,8 +65,10 @@ export interface TaskArgsSpec<F extends string = string, O extends string = stri
 
 /** The result of {@linkcode parseTaskArgs}. */
 export interface ParsedTaskArgs<F extends string = string, O extends string = string> {
-  /** Each flag: whether it was given. */
-  flags: Record<F | "help", boolean>;
+  /** The task's name (the spec's `name`, default `task`), for messages such as how to resume. */
+  name: string;
+  /** Each flag: whether it was given (`help` and `debug` are always there). */
+  flags: Record<F | "help" | "debug", boolean>;
   /** Each option's value (its default, or undefined, when absent). */
   options: Record<O, string | undefined>;
   /** Every other argument, in order: the configuration overrides. */
@@ -72,6 +77,8 @@ export interface ParsedTaskArgs<F extends string = string, O extends string = st
   positionals: string[];
   /** Whether `--help` or `-h` was given. */
   help: boolean;
+  /** Whether `--debug` was given: errors show their stack trace. */
+  debug: boolean;
   /** The generated help text (usage, flags, options and every config key). */
   helpText: string;
   /** The names of the task's flags and options, for suggestions in {@linkcode loadConfig}. */
@@ -81,7 +88,7 @@ export interface ParsedTaskArgs<F extends string = string, O extends string = st
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 function checkSpec(spec: TaskArgsSpec): void {
-  const seen = new Map<string, string>([["help", "flag"], ["h", "alias"]]);
+  const seen = new Map<string, string>([["help", "flag"], ["h", "alias"], ["debug", "flag"]]);
   const add = (name: string, what: string) => {
     if (seen.has(name)) {
       throw new TypeError(`parseTaskArgs: ${what} ${name} is defined twice (also as ${seen.get(name)})`);
@@ -106,7 +113,7 @@ function checkSpec(spec: TaskArgsSpec): void {
 
 /**
  * Splits a task's command line: its flags (`--name`, `--name=true|false`, `-x`), its options
- * (`--name value`, `--name=value`, `-x value`) and `--help`; everything else stays, in order, in
+ * (`--name value`, `--name=value`, `-x value`), `--help` and `--debug`; everything else stays, in order, in
  * `overrides` for {@linkcode loadConfig}. Throws a {@linkcode ConfigError} for an option without
  * its value or a flag with a value that is not a boolean.
  */
@@ -117,7 +124,7 @@ export function parseTaskArgs<F extends string = never, O extends string = never
   checkSpec(spec as TaskArgsSpec);
   const flagSpecs = (spec.flags ?? {}) as Record<string, FlagSpec>;
   const optionSpecs = (spec.options ?? {}) as Record<string, OptionSpec>;
-  const flags: Record<string, boolean> = { help: false };
+  const flags: Record<string, boolean> = { help: false, debug: false };
   for (const name of Object.keys(flagSpecs)) flags[name] = false;
   const options: Record<string, string | undefined> = {};
   for (const [name, s] of Object.entries(optionSpecs)) options[name] = s.default;
@@ -171,15 +178,17 @@ export function parseTaskArgs<F extends string = never, O extends string = never
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    flags: flags as Record<F | "help", boolean>,
+    name: spec.name ?? "task",
+    flags: flags as Record<F | "help" | "debug", boolean>,
     options: options as Record<O, string | undefined>,
     overrides,
     positionals,
     help: flags.help,
+    debug: flags.debug,
     get helpText(): string {
       return formatTaskHelp(spec as TaskArgsSpec);
     },
-    known: ["help", ...Object.keys(flagSpecs), ...Object.keys(optionSpecs)],
+    known: ["help", "debug", ...Object.keys(flagSpecs), ...Object.keys(optionSpecs)],
   };
 }
 
@@ -188,7 +197,10 @@ export function formatTaskHelp(spec: TaskArgsSpec): string {
   const name = spec.name ?? "task";
   const lines: string[] = [`Usage: deno task ${name} [options] [--key.path value ...]`];
   if (spec.description) lines.push("", spec.description);
-  const rows: [string, string][] = [["--help, -h", "show this help"]];
+  const rows: [string, string][] = [
+    ["--help, -h", "show this help"],
+    ["--debug", "on an error, show its stack trace (train.log always has it)"],
+  ];
   for (const [n, s] of Object.entries((spec.flags ?? {}) as Record<string, FlagSpec>)) {
     rows.push([`--${n}${s.alias ? `, -${s.alias}` : ""}`, s.description]);
   }
@@ -210,19 +222,89 @@ export function formatTaskHelp(spec: TaskArgsSpec): string {
   return lines.join("\n");
 }
 
+/** The built-in JavaScript errors whose message means little without their name (likely a bug). */
+const INTERNAL_ERRORS = new Set(["TypeError", "ReferenceError", "SyntaxError", "EvalError", "URIError"]);
+
 /**
- * Runs a task's `main`, turning a {@linkcode ConfigError} (bad arguments or configuration) into
- * a one-paragraph message on stderr and exit code 2, without a stack trace. Other errors are
- * thrown on.
+ * One line describing `e` for the terminal and the run's log: the message of an error (with
+ * its name for a built-in JavaScript error such as a TypeError, and the message of its `cause`),
+ * or the thrown value as text.
  */
-export async function runTask(main: () => Promise<void> | void): Promise<void> {
+export function errorLine(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const line = INTERNAL_ERRORS.has(e.name) ? `${e.name}: ${e.message}` : e.message;
+  const cause = e.cause === undefined ? "" : errorLine(e.cause);
+  return cause && !line.includes(cause) ? `${line} (${cause})` : line;
+}
+
+/** The stack trace of `e` and of its causes (empty when it has none). */
+export function errorStack(e: unknown): string {
+  if (!(e instanceof Error) || !e.stack) return "";
+  const cause = e.cause !== undefined ? errorStack(e.cause) : "";
+  return cause ? `${e.stack}\nCaused by: ${cause}` : e.stack;
+}
+
+/** What a failed task reports: the text for stderr and the exit code. */
+export interface TaskErrorReport {
+  /** `error: <one line>` (a ConfigError: its problems, then a hint at `--help`); the stack with `debug`. */
+  message: string;
+  /** 2 for a {@linkcode ConfigError} (bad arguments or configuration), 1 for any other error. */
+  exitCode: number;
+}
+
+/**
+ * How a task reports the error `e` that ended it: exit code 2 and the problems for a
+ * {@linkcode ConfigError}, exit code 1 and {@linkcode errorLine} for anything else; with `debug`
+ * the stack trace follows.
+ */
+export function describeTaskError(e: unknown, debug = false): TaskErrorReport {
+  const config = e instanceof ConfigError;
+  let message = `error: ${config ? e.message : errorLine(e)}`;
+  if (config) message += "\n(run with --help to list the options and config keys)";
+  else if (!debug && e instanceof Error && INTERNAL_ERRORS.has(e.name)) {
+    message += " (run with --debug for the stack trace)";
+  }
+  const stack = debug ? errorStack(e) : "";
+  if (stack) message += `\n${stack}`;
+  return { message, exitCode: config ? 2 : 1 };
+}
+
+/** Options of {@linkcode runTask} (tests replace the process's exit and stderr). */
+export interface RunTaskOptions {
+  /** The command line, read for `--debug` (default `Deno.args`). */
+  argv?: readonly string[];
+  /** Ends the process (default `Deno.exit`). */
+  exit?: (code: number) => void;
+  /** Prints the error report (default `console.error`, i.e. stderr). */
+  print?: (text: string) => void;
+}
+
+/** Whether `argv` asks for `--debug` (as {@linkcode parseTaskArgs} reads it; false if it cannot be read). */
+function debugRequested(argv: readonly string[]): boolean {
   try {
-    await main();
+    return parseTaskArgs(argv, {}).debug;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a task's `main`; when it throws, prints {@linkcode describeTaskError}'s report on stderr
+ * (the stack trace only with `--debug` in `argv`) and exits with its code: 2 for a
+ * {@linkcode ConfigError}, 1 otherwise. A task that made a run folder has written the error to
+ * its `train.log` already (see tasks/common/run_setup.ts). When `main` returns a non-zero number
+ * (a run stopped by SIGINT / SIGTERM), the process exits with it. It first acquires the WebGPU device
+ * ({@linkcode initGpu}): importing meddiff acquires none.
+ */
+export async function runTask(main: () => Promise<unknown> | unknown, opts: RunTaskOptions = {}): Promise<void> {
+  try {
+    await initGpu();
+    const code = await main();
+    // A task that ends early on purpose (an interrupt: 130 / 143) returns its exit code.
+    if (typeof code === "number" && code !== 0) (opts.exit ?? Deno.exit)(code);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`error: ${e.message}\n(run with --help to list the options and config keys)`);
-      Deno.exit(2);
-    }
-    throw e;
+    const report = describeTaskError(e, debugRequested(opts.argv ?? Deno.args));
+    (opts.print ?? console.error)(report.message);
+    (opts.exit ?? Deno.exit)(report.exitCode);
   }
 }

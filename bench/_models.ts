@@ -1,0 +1,137 @@
+/**
+ * The two training-step workloads the benches share: ResNet-18 (small-input stem, batch 64 of
+ * 28×28×3, 10 classes) and the DDPM U-Net of the class-conditional MedMNIST generator (batch
+ * 64 of 28×28×3, 5 classes), each with its AdamW optimizer and fixed random inputs. One place
+ * for the configurations, so the timing benches and `memory_peak.ts` measure the same thing.
+ */
+import { AdamW, crossEntropy, manualSeed, mseLoss, randint, randn, scope, type Tensor } from "../mod.ts";
+import { type ResNet, resnet18 } from "../models/resnet.ts";
+import { UNet } from "../models/unet.ts";
+
+/** A model, its optimizer and inputs, and one training step over them. */
+export interface TrainWorkload<M> {
+  /** The network, in training mode. */
+  net: M;
+  /** Its AdamW optimizer. */
+  opt: AdamW;
+  /** Input batch, NCHW. */
+  x: Tensor;
+  /** The whole batch's forward pass (the caller owns the output). */
+  forward(): Tensor;
+  /** Forward, loss, backward, `opt.step()` and `opt.zeroGrad()` inside one scope (no GPU wait). */
+  step(): void;
+  /** Frees the network, the optimizer state and the inputs. */
+  dispose(): void;
+}
+
+/** ResNet-18 workload: `y` holds the class targets; `micro` splits the step into micro-batches. */
+export interface ResNetWorkload extends TrainWorkload<ResNet> {
+  /** Class targets, int32 [N]. */
+  y: Tensor;
+  /** Batch size, channels, side and classes. */
+  dims: { n: number; c: number; hw: number; classes: number };
+}
+
+/** U-Net workload: noise target, timesteps and class labels beside `x`. */
+export interface UNetWorkload extends TrainWorkload<UNet> {
+  /** The noise the U-Net regresses (MSE target). */
+  eps: Tensor;
+  /** Timesteps, int32 [N]. */
+  t: Tensor;
+  /** Class labels, int32 [N]. */
+  labels: Tensor;
+  /** Batch size, channels, side and classes. */
+  dims: { n: number; c: number; hw: number; classes: number };
+}
+
+/**
+ * ResNet-18 (`smallInput`: 3×3 stride-1 stem, no max-pool) on [64, 3, 28, 28], 10 classes,
+ * AdamW lr 1e-3. With `micro` = k > 1 the step accumulates gradients over k micro-batches of
+ * 64/k before the one AdamW step (for adapters whose buffer-size limit a batch-64 step exceeds).
+ */
+export function resnetWorkload(micro = 1): ResNetWorkload {
+  const dims = { n: 64, c: 3, hw: 28, classes: 10 };
+  if (!Number.isInteger(micro) || micro < 1 || dims.n % micro !== 0) {
+    throw new RangeError(`micro must be a divisor of ${dims.n}, got ${micro}`);
+  }
+  manualSeed(0);
+  const net = resnet18({ numClasses: dims.classes, smallInput: true });
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr: 1e-3 });
+  const x = randn([dims.n, dims.c, dims.hw, dims.hw]);
+  const y = randint(0, dims.classes, [dims.n]);
+  const m = dims.n / micro;
+  return {
+    net,
+    opt,
+    x,
+    y,
+    dims,
+    forward: () => net.call(x),
+    step() {
+      scope(() => {
+        for (let i = 0; i < micro; i++) {
+          const [xs, ys] = micro === 1 ? [x, y] : [x.narrow(0, i * m, m), y.narrow(0, i * m, m)];
+          const loss = crossEntropy(net.call(xs), ys);
+          (micro === 1 ? loss : loss.mul(1 / micro)).backward();
+        }
+        opt.step();
+        opt.zeroGrad();
+      });
+    },
+    dispose() {
+      opt.disposeState();
+      net.dispose();
+      x.dispose();
+      y.dispose();
+    },
+  };
+}
+
+/**
+ * The DDPM U-Net (base 32 channels, multipliers 1/2/4, 2 residual blocks per level, attention
+ * at 7×7 and in the mid block, 5 classes; 3,941,315 parameters) on [n, 3, 28, 28] with int32
+ * timesteps and labels, MSE against fixed noise, AdamW lr 1e-4.
+ */
+export function unetWorkload(n = 64): UNetWorkload {
+  const dims = { n, c: 3, hw: 28, classes: 5 };
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`the U-Net batch must be a positive integer, got ${n}`);
+  manualSeed(0);
+  const net = new UNet({
+    inChannels: dims.c,
+    baseChannels: 32,
+    channelMults: [1, 2, 4],
+    numResBlocks: 2,
+    attentionResolutions: [7],
+    numClasses: dims.classes,
+    imageSize: dims.hw,
+  });
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
+  const x = randn([n, dims.c, dims.hw, dims.hw]);
+  const eps = randn([n, dims.c, dims.hw, dims.hw]);
+  const t = randint(0, 1000, [n]);
+  const labels = randint(0, dims.classes, [n]);
+  return {
+    net,
+    opt,
+    x,
+    eps,
+    t,
+    labels,
+    dims,
+    forward: () => net.call(x, t, labels),
+    step() {
+      scope(() => {
+        mseLoss(net.call(x, t, labels), eps).backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+    },
+    dispose() {
+      opt.disposeState();
+      net.dispose();
+      for (const v of [x, eps, t, labels]) v.dispose();
+    },
+  };
+}

@@ -1,0 +1,468 @@
+/**
+ * The training engine every workflow runs on. A task says what is specific to it — how one
+ * batch becomes a loss (plus extra scalars to log) and how to validate (named metrics) — and
+ * {@linkcode fit} owns the rest, the same way for every task: epochs and steps, gradient
+ * accumulation and clipping, autocast with dynamic loss scaling, an EMA of the weights
+ * (validation and the best checkpoint use it), the learning-rate schedule, logging every N steps
+ * (progress bar, train.log, metrics.jsonl, TensorBoard), validation every N epochs, the best
+ * checkpoint by any metric, periodic checkpoints (per epoch and/or per N steps, old ones
+ * pruned), exact resume at the batch position, the non-finite policy, a throughput meter, and
+ * SIGINT / SIGTERM (save, then report the signal so the task exits 130 / 143).
+ *
+ * Nothing is read back from the GPU inside a step except every `train.logEvery` steps (the
+ * losses of the window, at once) and, with loss scaling, the overflow flag (as PyTorch's
+ * GradScaler does).
+ *
+ * Data-parallel seams ({@linkcode DataParallel}): gradients are all-reduced after the last
+ * micro-batch's backward, and only rank 0 writes files.
+ * @module
+ */
+import { autocast, f16Supported } from "../core/amp.ts";
+import { noGrad } from "../core/autograd.ts";
+import { synchronize } from "../core/device.ts";
+import type { Module, Parameter } from "../core/nn/module.ts";
+import { clipGradNorm } from "../core/optim/clip.ts";
+import { EMA } from "../core/optim/ema.ts";
+import { GradScaler, type GradScalerState } from "../core/optim/grad_scaler.ts";
+import { keep, scope } from "../core/scope.ts";
+import type { Tensor } from "../core/tensor.ts";
+import type { Batch, DataLoader } from "../datasets/loader.ts";
+import { SummaryWriter } from "../util/formats/tfevents.ts";
+import { Rng } from "../util/rng.ts";
+import { checkpointPath, type JsonValue, loadCheckpoint, NonFiniteError, saveCheckpoint } from "./checkpoint.ts";
+import { bestCheckpointPath, pruneCheckpoints, removeTemporaryFiles } from "./checkpoint_files.ts";
+import { ConfigError } from "./config.ts";
+import type { Logger } from "./logger.ts";
+import { endEpochBar, epochBar, watchInterrupts } from "./loop.ts";
+import { buildOptimizer, buildSchedule } from "./optimizer.ts";
+import { smallerIsBetter, type TrainOptions } from "./options.ts";
+import { dropRowsAfterStep, JsonlWriter, type RunDir } from "./run_dir.ts";
+import type { InterruptController, InterruptSignal } from "./signals.ts";
+
+/** Where a micro-batch sits in the run, handed to {@linkcode TrainTask.loss}. */
+export interface StepContext {
+  /** Epoch (from 0). */
+  epoch: number;
+  /** Batch index within the epoch (from 0). */
+  batchInEpoch: number;
+  /** Optimizer steps taken before this micro-batch. */
+  step: number;
+  /** A CPU generator seeded by (seed, epoch, batch): the same numbers on a resumed run. */
+  rng: Rng;
+}
+
+/** What one micro-batch gives: its loss, and optional scalars logged as their window means. */
+export interface StepOutput {
+  /** The scalar loss to minimise. */
+  loss: Tensor;
+  /** Extra scalars (e.g. parts of the loss), logged as `train_<name>`. */
+  scalars?: Record<string, Tensor>;
+}
+
+/** A validation's outcome: named metrics, and optionally the line to log. */
+export interface ValidationResult {
+  /** Metric values by name (logged as `val_<name>`). */
+  metrics: Record<string, number>;
+  /** A one-line summary for the log (default: every metric). */
+  summary?: string;
+}
+
+/** What a workflow gives the engine. */
+export interface TrainTask {
+  /** The model trained and checkpointed. */
+  model: Module;
+  /** Training batches. */
+  loader: DataLoader;
+  /** One micro-batch to its loss (called inside a scope, and inside autocast when mixed precision is on). */
+  loss(batch: Batch, ctx: StepContext): StepOutput;
+  /** Validation with the model in eval mode and the EMA weights applied; null when there is nothing to validate. */
+  validate?(ctx: { epoch: number; step: number }): Promise<ValidationResult | null>;
+  /** The metric names `validate` returns (checked against `train.selectMetric` before training). */
+  metricNames?: readonly string[];
+  /** Parameters to optimise (default: every parameter of the model). */
+  parameters?: Parameter[];
+  /** A phrase naming the model for the log (e.g. "U-Net"). */
+  describe?: string;
+}
+
+/**
+ * The data-parallel seams a distributed launcher fills: this process's rank among `worldSize`,
+ * and the gradient all-reduce run after each accumulated backward (before unscaling and
+ * clipping). Only rank 0 writes files. Samplers are sharded by the task's loader.
+ */
+export interface DataParallel {
+  /** This process's rank (0-based). */
+  rank: number;
+  /** Number of processes. */
+  worldSize: number;
+  /** Averages the gradients of `params` over the processes. */
+  allReduceGradients(params: readonly Parameter[]): void | Promise<void>;
+}
+
+/** One process: no communication. */
+export const SINGLE_PROCESS: DataParallel = { rank: 0, worldSize: 1, allReduceGradients: () => {} };
+
+/** How {@linkcode fit} runs. */
+export interface FitOptions {
+  /** The `train` section. */
+  train: TrainOptions;
+  /** The run's seed (per-batch CPU generators derive from it). */
+  seed: number;
+  /** The run folder. */
+  run: RunDir;
+  /** The run's log. */
+  log: Logger;
+  /** A checkpoint to resume from. */
+  resumeFrom?: string;
+  /** No progress bar. */
+  quiet?: boolean;
+  /** Called once the checkpoint has loaded (e.g. to save a config changed on the command line). */
+  onResumed?: () => Promise<void>;
+  /** Where interrupts come from (default: the process's SIGINT and SIGTERM). */
+  interrupts?: InterruptController;
+  /** Data-parallel seams (default: one process). */
+  parallel?: DataParallel;
+  /** Dynamic loss scaling (default: on exactly when f16 autocast runs). */
+  lossScaling?: boolean;
+}
+
+/** Where a task's run starts and how it is watched: the engine options a task command decides. */
+export type TrainStart = Pick<FitOptions, "resumeFrom" | "quiet" | "onResumed" | "interrupts" | "parallel">;
+
+/** What a finished (or interrupted) run reports. */
+export interface FitResult {
+  /** Optimizer steps taken in total. */
+  step: number;
+  /** Epochs completed. */
+  epochsDone: number;
+  /** The best value of `train.selectMetric` (null when never validated). */
+  best: number | null;
+  /** The metrics of the last validation (null when never validated). */
+  lastValidation: Record<string, number> | null;
+  /** Mean training loss of the last logged window. */
+  lastTrainLoss: number | null;
+  /** Training throughput of this process's part of the run, images per second. */
+  imagesPerSecond: number;
+  /** Wall time of this process's part of the run, seconds. */
+  seconds: number;
+  /** The EMA of the weights (null without one). */
+  ema: EMA | null;
+  /** The signal that stopped the run early (after a checkpoint was saved), or null. */
+  interrupted: InterruptSignal | null;
+  /** Optimizer steps skipped because loss scaling found an overflow. */
+  skippedSteps: number;
+}
+
+/** One step's tensors waiting to be read back at the next log (or save). */
+interface PendingStep {
+  step: number;
+  losses: Tensor[];
+  scalars: Record<string, Tensor>[];
+  gradNorm: Tensor | null;
+}
+
+/** Trains `task` as `opts.train` says, resuming from `opts.resumeFrom` when given (see the module doc). */
+export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult> {
+  const t = opts.train, log = opts.log, run = opts.run;
+  const parallel = opts.parallel ?? SINGLE_PROCESS;
+  const writer = parallel.rank === 0;
+  const { model, loader } = task;
+  const params = task.parameters ?? model.parameters();
+  checkSelectMetric(task, t);
+  const stepsPerEpoch = Math.floor(loader.length / t.gradAccumulation);
+  if (loader.length === 0) throw new Error(`the training set gives no batch of ${t.batchSize}`);
+  if (stepsPerEpoch === 0) {
+    throw new ConfigError([
+      `train.gradAccumulation ${t.gradAccumulation} exceeds the ${loader.length} batches of an epoch`,
+    ]);
+  }
+  const batchesPerEpoch = stepsPerEpoch * t.gradAccumulation; // a last partial accumulation is left out
+  const totalSteps = stepsPerEpoch * t.epochs;
+  const opt = buildOptimizer(params, t);
+  const schedule = buildSchedule(opt, t, stepsPerEpoch);
+  const ema = t.emaDecay > 0 ? new EMA(() => model.namedParameters(), { decay: t.emaDecay, warmup: true }) : null;
+  const mixed = t.mixedPrecision && f16Supported();
+  if (t.mixedPrecision && !mixed) log.warn("train.mixedPrecision: this adapter lacks shader-f16; training in f32");
+  const scaler = (opts.lossScaling ?? mixed) ? new GradScaler() : null;
+  const lowerIsBetter = smallerIsBetter(t.selectMetric, t.selectMode);
+  const ckpt = { model, optimizer: opt, ema: ema ?? undefined, scheduler: schedule ?? undefined };
+
+  if (writer) {
+    const leftovers = await removeTemporaryFiles([run.path, run.checkpointsDir]);
+    if (leftovers.length) {
+      log.warn(`removed ${leftovers.length} unfinished file(s) of an earlier run: ${leftovers.join(", ")}`);
+    }
+  }
+  let step = 0, epoch = 0, skipBatches = 0, best: number | null = null, skippedSteps = 0;
+  let lastSaved: string | null = null;
+  if (opts.resumeFrom) {
+    const info = await loadCheckpoint(opts.resumeFrom, ckpt);
+    step = info.step;
+    epoch = info.epoch ?? 0;
+    const x = info.extra;
+    skipBatches = typeof x.batchInEpoch === "number" ? x.batchInEpoch : 0;
+    best = typeof x.best === "number" ? x.best : null;
+    skippedSteps = typeof x.skippedSteps === "number" ? x.skippedSteps : 0;
+    if (scaler && x.scaler && typeof x.scaler === "object") {
+      scaler.loadStateDict(x.scaler as unknown as GradScalerState);
+    }
+    lastSaved = opts.resumeFrom;
+    log.info(`resumed from ${opts.resumeFrom}: step ${step}, epoch ${epoch + 1}, batch ${skipBatches}`);
+    if (writer) {
+      const dropped = await dropRowsAfterStep(run.metricsPath, step);
+      if (dropped) log.info(`metrics.jsonl: ${dropped} row(s) after step ${step} dropped (they are replayed)`);
+    }
+    await opts.onResumed?.();
+  }
+  log.info(
+    `model: ${task.describe ?? model.constructor.name} ${
+      params.reduce((n, p) => n + p.size, 0).toLocaleString("en-US")
+    } ` +
+      `parameters; ${t.optimizer} lr ${t.lr} ${t.lrSchedule}; ${totalSteps} optimizer steps (${stepsPerEpoch}/epoch × ` +
+      `${t.epochs}), batch ${t.batchSize}${t.gradAccumulation > 1 ? ` × ${t.gradAccumulation} accumulated` : ""}` +
+      `${ema ? `, EMA ${t.emaDecay}` : ""}${mixed ? ", f16 autocast" : ""}${scaler ? ", loss scaling" : ""}`,
+  );
+
+  const metrics = writer ? new JsonlWriter(run.metricsPath) : null;
+  const tb = writer ? new SummaryWriter(run.path) : null;
+  const save = async (path: string, nextEpoch: number, batchInEpoch: number): Promise<void> => {
+    if (!writer) return;
+    await saveCheckpoint(path, {
+      ...ckpt,
+      step,
+      epoch: nextEpoch,
+      requireFinite: true,
+      extra: {
+        batchInEpoch,
+        best,
+        skippedSteps,
+        ...(scaler ? { scaler: scaler.stateDict() as unknown as JsonValue } : {}),
+      },
+    });
+    lastSaved = path;
+  };
+  const savePeriodic = async (nextEpoch: number, batchInEpoch: number): Promise<string> => {
+    const path = checkpointPath(run.checkpointsDir, step);
+    await save(path, nextEpoch, batchInEpoch);
+    if (writer) await pruneCheckpoints(run.checkpointsDir, t.keepCheckpoints);
+    return path;
+  };
+  const nonFinite = (what: string): NonFiniteError =>
+    new NonFiniteError(
+      `${what}; training stopped. ${
+        lastSaved
+          ? `The last good checkpoint is ${lastSaved} (resume with --resume ${run.path}, e.g. with a lower train.lr)`
+          : "No checkpoint was written yet"
+      }.`,
+    );
+
+  // Losses are read back every logEvery steps (and before any save), never inside a step.
+  const pending: PendingStep[] = [];
+  let window = { loss: 0, n: 0, scalars: {} as Record<string, number> };
+  let lastTrainLoss: number | null = null;
+  const readPending = async (): Promise<void> => {
+    const steps = pending.splice(0);
+    try {
+      for (const p of steps) {
+        const losses = await Promise.all(p.losses.map((l) => l.item()));
+        const norm = p.gradNorm ? await p.gradNorm.item() : 0;
+        // With loss scaling an overflow skips the step (counted in skippedSteps); without it, stop.
+        if (!scaler && !losses.every(Number.isFinite)) {
+          throw nonFinite(`the training loss is ${losses.find((v) => !Number.isFinite(v))} at step ${p.step}`);
+        }
+        if (!scaler && !Number.isFinite(norm)) throw nonFinite(`the gradient norm is ${norm} at step ${p.step}`);
+        for (const v of losses) {
+          if (!Number.isFinite(v)) continue;
+          window.loss += v;
+          window.n++;
+        }
+        for (const s of p.scalars) {
+          for (const [k, v] of Object.entries(s)) window.scalars[k] = (window.scalars[k] ?? 0) + (await v.item());
+        }
+      }
+    } finally {
+      steps.forEach(disposeStep);
+    }
+  };
+
+  const ctrlC = watchInterrupts(opts.interrupts);
+  const started = performance.now();
+  let images = 0, interrupted: InterruptSignal | null = null, lastValidation: Record<string, number> | null = null;
+  try {
+    for (; epoch < t.epochs; epoch++) {
+      model.train();
+      const bar = epochBar(log, {
+        total: batchesPerEpoch,
+        batchSize: t.batchSize,
+        epoch: epoch + 1,
+        epochs: t.epochs,
+        quiet: opts.quiet,
+      });
+      bar.update(Math.min(skipBatches, batchesPerEpoch));
+      let batchInEpoch = skipBatches;
+      let micro: PendingStep = { step: step + 1, losses: [], scalars: [], gradNorm: null };
+      for await (const batch of loader.iterate(epoch, { from: skipBatches })) {
+        if (batchInEpoch >= batchesPerEpoch) {
+          batch.dispose();
+          break;
+        }
+        const ctx: StepContext = { epoch, batchInEpoch, step, rng: Rng.derive(opts.seed, 7, epoch, batchInEpoch) };
+        const size = batch.ids.length;
+        scope(() => {
+          const out = autocast(() => task.loss(batch, ctx), { enabled: mixed });
+          const scaled = t.gradAccumulation > 1 ? out.loss.div(t.gradAccumulation) : out.loss;
+          (scaler ? scaler.scale(scaled) : scaled).backward();
+          noGrad(() => {
+            micro.losses.push(keep(out.loss.detach()));
+            if (out.scalars) {
+              micro.scalars.push(
+                Object.fromEntries(Object.entries(out.scalars).map(([k, v]) => [k, keep(v.detach())])),
+              );
+            }
+          });
+        });
+        batch.dispose();
+        batchInEpoch++;
+        images += size;
+        if (batchInEpoch % t.gradAccumulation !== 0) {
+          bar.update(1);
+          continue;
+        }
+        // An optimizer step.
+        await parallel.allReduceGradients(params);
+        if (scaler) scaler.unscale_(opt);
+        if (t.clipGradNorm > 0) micro.gradNorm = keep(clipGradNorm(params, t.clipGradNorm));
+        const lr = opt.paramGroups[0].lr; // the rate this step uses
+        if (scaler) {
+          if (!(await scaler.step(opt))) skippedSteps++;
+          await scaler.update();
+        } else opt.step();
+        opt.zeroGrad();
+        schedule?.step();
+        step++;
+        ema?.update(step);
+        pending.push(micro);
+        micro = { step: step + 1, losses: [], scalars: [], gradNorm: null };
+        if (step % t.logEvery === 0) {
+          await readPending();
+          lastTrainLoss = window.n > 0 ? window.loss / window.n : lastTrainLoss;
+          const seconds = (performance.now() - started) / 1000;
+          const row: Record<string, number> = {
+            epoch: epoch + 1,
+            step,
+            train_loss: lastTrainLoss ?? NaN,
+            lr,
+            images_per_s: images / Math.max(seconds, 1e-9),
+          };
+          for (const [k, v] of Object.entries(window.scalars)) row[`train_${k}`] = v / Math.max(1, window.n);
+          if (scaler) Object.assign(row, { loss_scale: scaler.getScale(), skipped_steps: skippedSteps });
+          metrics?.write(row);
+          for (const [k, v] of Object.entries(row)) {
+            if (k !== "epoch" && k !== "step") tb?.addScalar(`train/${k.replace(/^train_/, "")}`, v, step);
+          }
+          log.debug(
+            `step ${step}/${totalSteps}: loss ${lastTrainLoss?.toFixed(4) ?? "n/a"}, lr ${lr.toExponential(3)}, ` +
+              `${row.images_per_s.toFixed(1)} images/s`,
+          );
+          window = { loss: 0, n: 0, scalars: {} };
+        }
+        bar.update(1, lastTrainLoss === null ? {} : { loss: lastTrainLoss });
+        const stepCheckpoint = t.checkpointEverySteps > 0 && step % t.checkpointEverySteps === 0;
+        if (ctrlC.stopped || (stepCheckpoint && batchInEpoch < batchesPerEpoch)) {
+          await readPending();
+          const path = await savePeriodic(epoch, batchInEpoch);
+          if (ctrlC.stopped) {
+            interrupted = ctrlC.signal ?? "SIGINT";
+            log.info(
+              `interrupted (${interrupted}) at epoch ${epoch + 1}, batch ${batchInEpoch}: saved ${path}; ` +
+                `resume with --resume ${run.path}`,
+            );
+            break;
+          }
+        }
+      }
+      disposeStep(micro);
+      endEpochBar(log, bar);
+      skipBatches = 0;
+      if (interrupted) break;
+      await readPending();
+      const done = epoch + 1;
+      if (task.validate && (done % t.validateEvery === 0 || done === t.epochs)) {
+        const v = await validateWith(task, model, ema, { epoch: done, step });
+        if (v) {
+          lastValidation = v.metrics;
+          const value = v.metrics[t.selectMetric];
+          if (!Number.isFinite(value)) throw nonFinite(`validation ${t.selectMetric} is ${value} after epoch ${done}`);
+          const better = best === null || (lowerIsBetter ? value < best : value > best);
+          const row: Record<string, number> = { epoch: done, step };
+          for (const [k, x] of Object.entries(v.metrics)) {
+            row[`val_${k}`] = x;
+            if (Number.isFinite(x)) tb?.addScalar(`val/${k}`, x, step);
+          }
+          metrics?.write(row);
+          log.info(
+            `epoch ${done}/${t.epochs}: train loss ${lastTrainLoss?.toFixed(4) ?? "n/a"}, ` +
+              `${v.summary ?? Object.entries(v.metrics).map(([k, x]) => `val ${k} ${x.toFixed(4)}`).join(", ")}` +
+              `${ema ? " (EMA)" : ""}${better ? ` — best ${t.selectMetric} so far` : ""}`,
+          );
+          if (better) {
+            best = value;
+            await save(bestCheckpointPath(run.checkpointsDir), done, 0);
+          }
+        }
+      } else log.info(`epoch ${done}/${t.epochs}: train loss ${lastTrainLoss?.toFixed(4) ?? "n/a"}`);
+      if (done % t.checkpointEvery === 0 || done === t.epochs) await savePeriodic(done, 0);
+      tb?.flush();
+    }
+  } finally {
+    pending.forEach(disposeStep);
+    ctrlC.dispose();
+    metrics?.close();
+    tb?.close();
+    await synchronize();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    step,
+    epochsDone: epoch,
+    best,
+    lastValidation,
+    lastTrainLoss,
+    imagesPerSecond: images / Math.max(seconds, 1e-9),
+    seconds,
+    ema,
+    interrupted,
+    skippedSteps,
+  };
+}
+
+/** `train.selectMetric` must be a metric the task's validation returns (checked before training). */
+function checkSelectMetric(task: TrainTask, t: TrainOptions): void {
+  if (!task.validate || !task.metricNames || task.metricNames.includes(t.selectMetric)) return;
+  throw new ConfigError([
+    `train.selectMetric "${t.selectMetric}" is not a validation metric of this task (${task.metricNames.join(", ")})`,
+  ]);
+}
+
+/** Runs the task's validation in eval mode with the EMA weights swapped in (and out again). */
+async function validateWith(
+  task: TrainTask,
+  model: Module,
+  ema: EMA | null,
+  at: { epoch: number; step: number },
+): Promise<ValidationResult | null> {
+  ema?.store();
+  ema?.copyTo();
+  model.eval();
+  try {
+    return await task.validate!(at);
+  } finally {
+    ema?.restore();
+    model.train();
+  }
+}
+
+/** Frees a step's read-back tensors. */
+function disposeStep(p: PendingStep): void {
+  for (const x of [...p.losses, ...p.scalars.flatMap(Object.values), ...(p.gradNorm ? [p.gradNorm] : [])]) x.dispose();
+}
