@@ -5,6 +5,7 @@
  */
 import { joinPath } from "../util/path.ts";
 import { latestCheckpoint } from "./checkpoint.ts";
+import { ConfigError } from "./config.ts";
 
 /** The name of a run's best checkpoint in its `checkpoints/` folder. */
 export const BEST_CHECKPOINT = "best.safetensors";
@@ -53,7 +54,7 @@ export async function resolveResume(pathOrRun: string): Promise<string> {
   try {
     stat = await Deno.stat(pathOrRun);
   } catch {
-    throw new Error(`--resume ${pathOrRun}: no such file or run folder`);
+    throw new ConfigError([`--resume ${pathOrRun}: no such file or run folder`]);
   }
   if (stat.isFile) return pathOrRun;
   const dir = joinPath(pathOrRun, "checkpoints");
@@ -61,7 +62,9 @@ export async function resolveResume(pathOrRun: string): Promise<string> {
   const best = bestCheckpointPath(dir);
   const bestStep = await checkpointStep(best);
   if (bestStep !== null && (!latest || bestStep > ((await checkpointStep(latest)) ?? -1))) return best;
-  if (!latest) throw new Error(`--resume ${pathOrRun}: the run folder has no checkpoints/ckpt-*.safetensors yet`);
+  if (!latest) {
+    throw new ConfigError([`--resume ${pathOrRun}: the run folder has no checkpoints/ckpt-*.safetensors yet`]);
+  }
   return latest;
 }
 
