@@ -18,7 +18,7 @@ import { scope } from "../core/scope.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { tensor } from "../core/ops/creation.ts";
 import { defaultGenerator, type RngState } from "../core/ops/random.ts";
-import type { EMA } from "../core/optim/ema.ts";
+import type { EMA, EMAStateDict } from "../core/optim/ema.ts";
 import type { LRScheduler, SchedulerStateDict } from "../core/optim/lr_scheduler.ts";
 import type { BaseHyper, HyperValue, Optimizer, OptimizerStateDict, ParamState } from "../core/optim/optimizer.ts";
 import type { Module } from "../core/nn/module.ts";
@@ -115,15 +115,8 @@ interface OptimizerMeta {
   tensors: Record<string, string[]>;
 }
 
-interface EmaMeta {
-  decay: number;
-  warmup: boolean;
-  updateEvery: number;
-  startStep: number;
-  step: number;
-  numUpdates: number;
-  names: string[];
-}
+/** The EMA's counters as stored in the metadata, with the names of its shadow tensors. */
+type EmaMeta = Omit<EMAStateDict, "shadow"> & { names: string[] };
 
 interface SchedulerMeta extends SchedulerStateDict {
   type: string;

@@ -1,6 +1,7 @@
 /**
- * The training layer: training-state checkpoints with exact resume, run folders, typed YAML
- * configuration, logs, progress bars and interrupt handling (the engine builds on these).
+ * The training layer: the engine (`fit`) every workflow trains with, the shared `train` options,
+ * training-state checkpoints with exact resume, run folders, typed YAML configuration, logs,
+ * progress bars and interrupt handling.
  * @module
  */
 export {
@@ -26,3 +27,7 @@ export * from "./run_dir.ts";
 export * from "./progress.ts";
 export * from "./logger.ts";
 export * from "./signals.ts";
+export * from "./engine.ts";
+export * from "./options.ts";
+export * from "./optimizer.ts";
+export * from "./checkpoint_files.ts";
