@@ -263,9 +263,18 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
   const readPending = async (): Promise<void> => {
     const steps = pending.splice(0);
     try {
-      for (const p of steps) {
-        const losses = await Promise.all(p.losses.map((l) => l.item()));
-        const norm = p.gradNorm ? await p.gradNorm.item() : 0;
+      // Every value of the window in one read-back (each item() alone would wait for the GPU once).
+      const read = (ts: Tensor[]) => Promise.all(ts.map((x) => x.item()));
+      const values = await Promise.all(steps.map(async (p) => ({
+        losses: await read(p.losses),
+        norm: p.gradNorm ? await p.gradNorm.item() : 0,
+        scalars: await Promise.all(p.scalars.map(async (s) => {
+          const vs = await read(Object.values(s));
+          return Object.keys(s).map((k, i) => [k, vs[i]] as const);
+        })),
+      })));
+      steps.forEach((p, i) => {
+        const { losses, norm, scalars } = values[i];
         // With loss scaling an overflow skips the step (counted in skippedSteps); without it, stop.
         if (!scaler && !losses.every(Number.isFinite)) {
           throw nonFinite(`the training loss is ${losses.find((v) => !Number.isFinite(v))} at step ${p.step}`);
@@ -276,10 +285,8 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
           window.loss += v;
           window.n++;
         }
-        for (const s of p.scalars) {
-          for (const [k, v] of Object.entries(s)) window.scalars[k] = (window.scalars[k] ?? 0) + (await v.item());
-        }
-      }
+        for (const [k, v] of scalars.flat()) window.scalars[k] = (window.scalars[k] ?? 0) + v;
+      });
     } finally {
       steps.forEach(disposeStep);
     }
