@@ -4,9 +4,9 @@
  * {@linkcode parseCsv}, a small RFC 4180 parser (quoted fields, `""` escapes, line breaks inside
  * quotes, LF / CRLF / CR line ends, a UTF-8 byte-order mark).
  *
- * Every row is checked when the dataset opens — a missing image file, a label that is not an
- * integer or is out of range, a duplicate id — and a problem throws a {@linkcode DatasetError}
- * naming the CSV file and line (or, under `onError: "skip"`, drops the row and lists it in
+ * Every row is checked when the dataset opens — a missing image file, an id that leads outside
+ * `imageDir` (`../x`, an absolute path), a label that is not an integer or is out of range, a
+ * duplicate id — and a problem throws a {@linkcode DatasetError} naming the CSV file and line (or, under `onError: "skip"`, drops the row and lists it in
  * `skipReport`). Image contents are checked as {@linkcode ImageFolder} does (see `validate`).
  *
  * @example
@@ -169,6 +169,8 @@ export interface CsvImageDatasetOptions {
   concurrency?: number;
   /** CSV field separator (default `","`). */
   delimiter?: string;
+  /** Most bytes one decoded image may take (default: the decode limit, see `util/limits.ts`). */
+  maxDecodedBytes?: number;
 }
 
 /** One row of a {@linkcode CsvImageDataset}. */
@@ -189,6 +191,18 @@ function parseLabel(value: string): number | null {
   const v = value.trim();
   if (v === "" || !/^[+-]?\d+(\.0*)?$/.test(v)) return null;
   return Number(v);
+}
+
+/** Why the image path `relative` (an id plus extension) would leave the image folder, or null. */
+function leavesFolder(relative: string): string | null {
+  if (/^([\\/]|[A-Za-z]:)/.test(relative)) return "is an absolute path";
+  let depth = 0;
+  for (const part of relative.split(/[\\/]+/)) {
+    if (part === "..") depth--;
+    else if (part !== "." && part !== "") depth++;
+    if (depth < 0) return "leads outside the image folder";
+  }
+  return null;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -279,8 +293,8 @@ export class CsvImageDataset implements Dataset<Sample<Raster>> {
     const multiCols = labelColumns?.map((c) => column(c, "label")) ?? [];
 
     const bad: { line: number; reason: string }[] = [];
-    const fail = (line: number, problem: string): void => {
-      if (onError === "throw") throw new DatasetError(csv, `line ${line}: ${problem}`);
+    const fail = (line: number, problem: string, field?: string): void => {
+      if (onError === "throw") throw new DatasetError(csv, `line ${line}: ${problem}`, { field });
       bad.push({ line, reason: problem });
     };
     let entries: CsvImageEntry[] = [];
@@ -293,7 +307,13 @@ export class CsvImageDataset implements Dataset<Sample<Raster>> {
       }
       const id = row[idCol].trim();
       if (id === "") {
-        fail(line, `empty id in column "${idColumn}"`);
+        fail(line, `empty id in column "${idColumn}"`, idColumn);
+        continue;
+      }
+      // The id names a file: it must stay inside imageDir.
+      const outside = leavesFolder(id + extension);
+      if (outside) {
+        fail(line, `id "${id}" ${outside}; ids must name files inside the image folder ${imageDir}`, idColumn);
         continue;
       }
       if (seen.has(id)) {
@@ -304,11 +324,11 @@ export class CsvImageDataset implements Dataset<Sample<Raster>> {
       if (labelCol >= 0) {
         const l = parseLabel(row[labelCol]);
         if (l === null) {
-          fail(line, `label "${row[labelCol]}" in column "${labelColumn}" is not an integer`);
+          fail(line, `label "${row[labelCol]}" in column "${labelColumn}" is not an integer`, labelColumn);
           continue;
         }
         if (l < 0 || (numClasses !== undefined && l >= numClasses)) {
-          fail(line, `label ${l} in column "${labelColumn}" is out of range [0, ${numClasses ?? "∞"})`);
+          fail(line, `label ${l} in column "${labelColumn}" is out of range [0, ${numClasses ?? "∞"})`, labelColumn);
           continue;
         }
         label = l;
@@ -341,6 +361,7 @@ export class CsvImageDataset implements Dataset<Sample<Raster>> {
         mode: validate,
         expectSize: options.expectSize,
         concurrency: options.concurrency,
+        maxDecodedBytes: options.maxDecodedBytes,
       });
       problems.forEach((p, i) => p && fail(entries[i].line, `image ${entries[i].path}: ${p}`));
       entries = entries.filter((_, i) => problems[i] === null);
@@ -353,6 +374,7 @@ export class CsvImageDataset implements Dataset<Sample<Raster>> {
     return new CsvImageDataset(csv, classes, entries, skipped, labelled, {
       channels: options.channels,
       expectSize: options.expectSize,
+      maxDecodedBytes: options.maxDecodedBytes,
     });
   }
 

@@ -3,7 +3,7 @@
  * physical units (Hounsfield units for CT).
  *
  * Transfer syntaxes read: Implicit VR Little Endian (1.2.840.10008.1.2), Explicit VR Little
- * Endian (…1.2.1), Deflated Explicit VR Little Endian (…1.2.1.99, inflated with `fflate`),
+ * Endian (…1.2.1), Deflated Explicit VR Little Endian (…1.2.1.99, inflated under the decode limit),
  * Explicit VR Big Endian (…1.2.2), Encapsulated Uncompressed Explicit VR Little Endian
  * (…1.2.1.98) and RLE Lossless (…1.2.5, decoded by `dicom_rle.ts`). A file without the 128-byte
  * preamble and "DICM" marker is read as a bare data set when its first bytes look like one.
@@ -23,73 +23,33 @@
  * {@linkcode DicomImage.pixels} is `frames × rows × columns × samplesPerPixel`, row-major
  * (samples interleaved), whatever the file's planar configuration.
  *
+ * Untrusted files: the size the attributes declare (Rows × Columns × Number of Frames × Samples
+ * per Pixel × Bits Allocated, stored and as float32 output) is checked against the decode limit
+ * (`maxDecodedBytes`, see `util/limits.ts`) before any pixel buffer is allocated; values that come
+ * out NaN or ±Inf (float pixel data holding them, or a rescale that overflows float32) are
+ * reported per the `nonFinite` option (a warning by default).
+ *
  * Privacy: `meta` holds acquisition and geometry facts and never patient names, IDs, dates or
  * UIDs that identify a study, unless `includeIdentifiers` is set.
  * @module
  */
 import dicomParser from "dicom-parser";
 import type { DataSet, Element } from "dicom-parser";
-import { inflateSync } from "fflate";
-import { decodeRleFrame } from "./dicom_rle.ts";
+import { checkDeclaredSize, decodeLimit, type DecodeLimitOptions } from "../util/limits.ts";
+import { decodeRleFrame, rleMinFrameBytes } from "./dicom_rle.ts";
+import {
+  ENCAPSULATED_UNCOMPRESSED,
+  EXPLICIT_BE,
+  parseDataSet,
+  problem,
+  RLE,
+  tag,
+  TRANSFER_SYNTAX_NAMES,
+} from "./dicom_syntax.ts";
 import { DatasetError } from "./types.ts";
+import { asDatasetError, countNonFinite, type NonFinitePolicy, nonFinitePolicy, reportNonFinite } from "./untrusted.ts";
 
-const IMPLICIT_LE = "1.2.840.10008.1.2";
-const EXPLICIT_LE = "1.2.840.10008.1.2.1";
-const DEFLATED_LE = "1.2.840.10008.1.2.1.99";
-const ENCAPSULATED_UNCOMPRESSED = "1.2.840.10008.1.2.1.98";
-const EXPLICIT_BE = "1.2.840.10008.1.2.2";
-const RLE = "1.2.840.10008.1.2.5";
-
-/** Transfer syntax UIDs and their names (PS3.6 Annex A). */
-const TRANSFER_SYNTAX_NAMES: Record<string, string> = {
-  [IMPLICIT_LE]: "Implicit VR Little Endian",
-  [EXPLICIT_LE]: "Explicit VR Little Endian",
-  [ENCAPSULATED_UNCOMPRESSED]: "Encapsulated Uncompressed Explicit VR Little Endian",
-  [DEFLATED_LE]: "Deflated Explicit VR Little Endian",
-  [EXPLICIT_BE]: "Explicit VR Big Endian",
-  [RLE]: "RLE Lossless",
-  "1.2.840.10008.1.2.4.50": "JPEG Baseline (Process 1)",
-  "1.2.840.10008.1.2.4.51": "JPEG Extended (Process 2 & 4)",
-  "1.2.840.10008.1.2.4.57": "JPEG Lossless, Non-Hierarchical (Process 14)",
-  "1.2.840.10008.1.2.4.70": "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])",
-  "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless Image Compression",
-  "1.2.840.10008.1.2.4.81": "JPEG-LS Lossy (Near-Lossless) Image Compression",
-  "1.2.840.10008.1.2.4.90": "JPEG 2000 Image Compression (Lossless Only)",
-  "1.2.840.10008.1.2.4.91": "JPEG 2000 Image Compression",
-  "1.2.840.10008.1.2.4.92": "JPEG 2000 Part 2 Multi-component Image Compression (Lossless Only)",
-  "1.2.840.10008.1.2.4.93": "JPEG 2000 Part 2 Multi-component Image Compression",
-  "1.2.840.10008.1.2.4.94": "JPIP Referenced",
-  "1.2.840.10008.1.2.4.95": "JPIP Referenced Deflate",
-  "1.2.840.10008.1.2.4.100": "MPEG2 Main Profile / Main Level",
-  "1.2.840.10008.1.2.4.101": "MPEG2 Main Profile / High Level",
-  "1.2.840.10008.1.2.4.102": "MPEG-4 AVC/H.264 High Profile / Level 4.1",
-  "1.2.840.10008.1.2.4.103": "MPEG-4 AVC/H.264 BD-compatible High Profile / Level 4.1",
-  "1.2.840.10008.1.2.4.104": "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 2D Video",
-  "1.2.840.10008.1.2.4.105": "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 3D Video",
-  "1.2.840.10008.1.2.4.106": "MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2",
-  "1.2.840.10008.1.2.4.107": "HEVC/H.265 Main Profile / Level 5.1",
-  "1.2.840.10008.1.2.4.108": "HEVC/H.265 Main 10 Profile / Level 5.1",
-  "1.2.840.10008.1.2.4.110": "JPEG XL Lossless",
-  "1.2.840.10008.1.2.4.111": "JPEG XL JPEG Recompression",
-  "1.2.840.10008.1.2.4.112": "JPEG XL",
-  "1.2.840.10008.1.2.4.201": "High-Throughput JPEG 2000 Image Compression (Lossless Only)",
-  "1.2.840.10008.1.2.4.202": "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)",
-  "1.2.840.10008.1.2.4.203": "High-Throughput JPEG 2000 Image Compression",
-  "1.2.840.10008.1.2.4.204": "JPIP HTJ2K Referenced",
-  "1.2.840.10008.1.2.4.205": "JPIP HTJ2K Referenced Deflate",
-};
-
-const READABLE = new Set([IMPLICIT_LE, EXPLICIT_LE, DEFLATED_LE, EXPLICIT_BE, RLE, ENCAPSULATED_UNCOMPRESSED]);
-
-/** The name of a transfer syntax UID (e.g. `"RLE Lossless"`), or `undefined` for an unknown UID. */
-export function transferSyntaxName(uid: string): string | undefined {
-  return TRANSFER_SYNTAX_NAMES[uid];
-}
-
-/** Whether {@linkcode parseDicom} decodes pixel data in this transfer syntax. */
-export function isTransferSyntaxSupported(uid: string): boolean {
-  return READABLE.has(uid);
-}
+export { isTransferSyntaxSupported, transferSyntaxName } from "./dicom_syntax.ts";
 
 /** Image facts from a DICOM file; absent attributes are `undefined`. */
 export interface DicomMeta {
@@ -184,11 +144,16 @@ export interface DicomImage {
 }
 
 /** Options of {@linkcode parseDicom} and {@linkcode readDicom}. */
-export interface DicomReadOptions {
+export interface DicomReadOptions extends DecodeLimitOptions {
   /** Apply RescaleSlope/RescaleIntercept (default `true`); `false` gives the stored values. */
   rescale?: boolean;
   /** Put patient name/ID, study date and study/series/instance UIDs into `meta` (default `false`). */
   includeIdentifiers?: boolean;
+  /**
+   * Pixels that come out NaN or ±Inf (float pixel data holding them, or a rescale that overflows
+   * float32): `"warn"` (default) one console line, `"error"` a {@linkcode DatasetError}, `"ignore"` nothing.
+   */
+  nonFinite?: NonFinitePolicy;
 }
 
 /** The VOI LUT functions (0028,1056) that {@linkcode applyWindow} implements. */
@@ -249,39 +214,6 @@ export function applyWindow(
   return out;
 }
 
-function problem(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (typeof e === "string") return e;
-  if (e && typeof e === "object" && "exception" in e) return problem((e as { exception: unknown }).exception);
-  return String(e);
-}
-
-const VRS = new Set(
-  "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split(" "),
-);
-
-/** For a file without "DICM": the transfer syntax its first element suggests, or null if it is not DICOM. */
-function guessBareSyntax(bytes: Uint8Array): string | null {
-  if (bytes.length < 8) return null;
-  const group = bytes[0] | (bytes[1] << 8);
-  if (group !== 0x0002 && group !== 0x0008) return null;
-  const vr = String.fromCharCode(bytes[4], bytes[5]);
-  return VRS.has(vr) ? EXPLICIT_LE : IMPLICIT_LE;
-}
-
-function unsupportedSyntax(file: string, uid: string): DatasetError {
-  const name = TRANSFER_SYNTAX_NAMES[uid];
-  const what = name ? `${name} (${uid})` : `transfer syntax ${uid} (unknown UID)`;
-  return new DatasetError(
-    file,
-    `${what} is not supported: meddiff decodes uncompressed, deflated and RLE Lossless DICOM only; convert the file ` +
-      `first, e.g. \`gdcmconv --raw in.dcm out.dcm\` (GDCM), \`dcmdjpeg\` / \`dcmdjpls\` (DCMTK) or pydicom's ` +
-      `\`ds.decompress(); ds.save_as(out)\``,
-  );
-}
-
-const tag = (g: number, e: number): string => `x${g.toString(16).padStart(4, "0")}${e.toString(16).padStart(4, "0")}`;
-
 function str(ds: DataSet, t: string): string | undefined {
   const el = ds.elements[t];
   if (!el || !el.length) return undefined;
@@ -334,62 +266,10 @@ function groupRescale(item: DataSet | undefined): [number, number] | undefined {
   return [slope ?? 1, inter ?? 0];
 }
 
-function parseDataSet(bytes: Uint8Array, file: string): { ds: DataSet; syntax: string } {
-  const hasPreamble = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 &&
-    bytes[131] === 0x4d; // "DICM"
-  let bareSyntax: string | null = null;
-  if (!hasPreamble) {
-    bareSyntax = guessBareSyntax(bytes);
-    if (!bareSyntax) {
-      throw new DatasetError(
-        file,
-        bytes.length < 132
-          ? `not a DICOM file: only ${bytes.length} bytes, and they do not start a data set`
-          : `not a DICOM file: no "DICM" marker at byte 128, and the first bytes do not start a data set`,
-      );
-    }
-  }
-  // The transfer syntax first, so that an unsupported codec is reported as such.
-  let syntax = bareSyntax ?? "";
-  if (hasPreamble) {
-    let header: DataSet;
-    try {
-      header = dicomParser.readPart10Header(bytes);
-    } catch (e) {
-      throw new DatasetError(file, `truncated or corrupt file meta information: ${problem(e)}`, { cause: e });
-    }
-    const el = header.elements[tag(0x0002, 0x0010)];
-    if (!el) throw new DatasetError(file, "the file meta information has no Transfer Syntax UID (0002,0010)");
-    syntax = (header.string(tag(0x0002, 0x0010)) ?? "").replace(/\0/g, "").trim();
-  }
-  if (!READABLE.has(syntax)) throw unsupportedSyntax(file, syntax);
-  try {
-    const ds = dicomParser.parseDicom(bytes, {
-      ...(bareSyntax ? { TransferSyntaxUID: bareSyntax } : {}),
-      inflater: ((arr: Uint8Array, position: number): Uint8Array => {
-        const inflated = inflateSync(arr.subarray(position));
-        const full = new Uint8Array(position + inflated.length);
-        full.set(arr.subarray(0, position));
-        full.set(inflated, position);
-        return full;
-      }) as unknown as (arr: Uint8Array, position: number) => void,
-    });
-    return { ds, syntax };
-  } catch (e) {
-    const partial = (e && typeof e === "object" && "dataSet" in e) ? (e as { dataSet?: DataSet }).dataSet : undefined;
-    const px = partial?.elements?.[tag(0x7fe0, 0x0010)];
-    if (px && px.dataOffset + px.length > partial!.byteArray.length) {
-      throw new DatasetError(
-        file,
-        `truncated pixel data: Pixel Data (7FE0,0010) claims ${px.length} bytes at offset ${px.dataOffset}, but the ` +
-          `file ends after ${partial!.byteArray.length} bytes`,
-        { cause: e },
-      );
-    }
-    throw new DatasetError(file, `cannot parse the DICOM data set (truncated or corrupt?): ${problem(e)}`, {
-      cause: e,
-    });
-  }
+/** The attributes that size the pixel data, for errors. */
+function sizeFields(frames: number, samplesPerPixel: number): string {
+  return "(0028,0010) Rows, (0028,0011) Columns" + (frames > 1 ? ", (0028,0008) Number of Frames" : "") +
+    (samplesPerPixel > 1 ? ", (0028,0002) Samples per Pixel" : "");
 }
 
 /** Reads `count` stored values from little-endian bytes and returns them as numbers (masked, sign-extended). */
@@ -477,11 +357,27 @@ function encapsulatedFrames(ds: DataSet, el: Element, frames: number, file: stri
  * Decodes a DICOM file held in memory. `name` is used in error messages. Throws a
  * {@linkcode DatasetError} naming `name` for a file that is not DICOM, a truncated or corrupt
  * one, an unsupported transfer syntax (named, with how to convert it), missing image attributes,
- * or pixel data shorter than Rows × Columns × Frames × Samples × BitsAllocated needs.
+ * or pixel data shorter than Rows × Columns × Frames × Samples × BitsAllocated needs; a
+ * `SizeLimitError` when that size (or a deflated data set) exceeds `options.maxDecodedBytes`.
  */
 export function parseDicom(bytes: Uint8Array, name = "<dicom>", options: DicomReadOptions = {}): DicomImage {
-  const file = name;
-  const { ds, syntax } = parseDataSet(bytes, file);
+  const limit = decodeLimit(options.maxDecodedBytes);
+  const policy = nonFinitePolicy(options.nonFinite);
+  try {
+    return decode(bytes, name, options, limit, policy);
+  } catch (e) {
+    throw asDatasetError(name, e); // e.g. an allocation failure, or dicom-parser's own error
+  }
+}
+
+function decode(
+  bytes: Uint8Array,
+  file: string,
+  options: DicomReadOptions,
+  limit: number,
+  policy: NonFinitePolicy,
+): DicomImage {
+  const { ds, syntax } = parseDataSet(bytes, file, limit);
   const bigEndian = syntax === EXPLICIT_BE;
 
   const need = (t: string, label: string): number => {
@@ -548,6 +444,16 @@ export function parseDicom(bytes: Uint8Array, name = "<dicom>", options: DicomRe
   // Little-endian, pixel-interleaved bytes of all frames.
   const bytesPerSample = bitsAllocated / 8;
   const frameBytes = bitsAllocated === 1 ? 0 : pixelsPerFrame * samplesPerPixel * bytesPerSample;
+  const needBytes = bitsAllocated === 1 ? Math.ceil(count / 8) : count * bytesPerSample;
+  // Checked before any pixel buffer is allocated: the declared size, stored and as float32.
+  checkDeclaredSize(
+    file,
+    `Rows × Columns × Number of Frames × Samples per Pixel declare ${rows}×${columns}×${frames}×` +
+      `${samplesPerPixel} samples of ${bitsAllocated} bits (stored, then as float32):`,
+    needBytes + 4 * count,
+    limit,
+    sizeFields(frames, samplesPerPixel),
+  );
   let le: Uint8Array;
   const encapsulatedSyntax = syntax === RLE || syntax === ENCAPSULATED_UNCOMPRESSED;
   if (encapsulatedSyntax !== Boolean(el.encapsulatedPixelData)) {
@@ -560,23 +466,39 @@ export function parseDicom(bytes: Uint8Array, name = "<dicom>", options: DicomRe
   if (encapsulatedSyntax) {
     if (bitsAllocated === 1) throw new DatasetError(file, "encapsulated 1-bit pixel data is not supported");
     const parts = encapsulatedFrames(ds, el, frames, file);
+    const info = { rows, columns, samplesPerPixel, bitsAllocated };
+    // A frame too short to hold what the attributes declare fails before the output is allocated.
+    let least = frameBytes;
+    if (syntax === RLE) {
+      try {
+        least = rleMinFrameBytes(info);
+      } catch (e) {
+        throw new DatasetError(file, problem(e), { cause: e });
+      }
+    }
+    parts.forEach((part, f) => {
+      if (part.length >= least) return;
+      throw new DatasetError(
+        file,
+        syntax === RLE
+          ? `frame ${
+            f + 1
+          }: RLE: the frame has ${part.length} bytes; ${frameBytes} decoded bytes need at least ${least}`
+          : `frame ${f + 1} holds ${part.length} bytes, expected ${frameBytes}`,
+        { field: "(7FE0,0010) Pixel Data" },
+      );
+    });
     le = new Uint8Array(frameBytes * frames);
     parts.forEach((part, f) => {
-      if (syntax === RLE) {
-        try {
-          le.set(decodeRleFrame(part, { rows, columns, samplesPerPixel, bitsAllocated }), f * frameBytes);
-        } catch (e) {
-          throw new DatasetError(file, `frame ${f + 1}: ${problem(e)}`, { cause: e });
-        }
-      } else {
-        if (part.length < frameBytes) {
-          throw new DatasetError(file, `frame ${f + 1} holds ${part.length} bytes, expected ${frameBytes}`);
-        }
-        le.set(part.subarray(0, frameBytes), f * frameBytes);
+      const target = le.subarray(f * frameBytes, (f + 1) * frameBytes);
+      if (syntax !== RLE) return target.set(part.subarray(0, frameBytes));
+      try {
+        decodeRleFrame(part, info, target);
+      } catch (e) {
+        throw new DatasetError(file, `frame ${f + 1}: ${problem(e)}`, { cause: e });
       }
     });
   } else {
-    const needBytes = bitsAllocated === 1 ? Math.ceil(count / 8) : count * bytesPerSample;
     const end = el.dataOffset + el.length;
     if (el.length === 0xffffffff || end > ds.byteArray.length) {
       throw new DatasetError(
@@ -620,6 +542,11 @@ export function parseDicom(bytes: Uint8Array, name = "<dicom>", options: DicomRe
   if (kind === "float") pixels.set(new Float32Array(le.buffer, le.byteOffset, count));
   else if (kind === "double") pixels.set(new Float64Array(le.buffer, le.byteOffset, count));
   else pixels.set(storedValues(le, count, bitsAllocated, bitsStored, highBit, pixelRepresentation === 1));
+  if (kind !== "integer") {
+    const field = kind === "float" ? "(7FE0,0008) Float Pixel Data" : "(7FE0,0009) Double Float Pixel Data";
+    const how = kind === "float" ? "as stored" : "as stored or once rounded to float32";
+    reportNonFinite(file, field, how, countNonFinite(pixels), count, policy);
+  }
 
   // Modality LUT (linear): top level, else the enhanced functional groups.
   let slope = number(ds, tag(0x0028, 0x1053));
@@ -645,11 +572,26 @@ export function parseDicom(bytes: Uint8Array, name = "<dicom>", options: DicomRe
   const rescale = options.rescale ?? true;
   if (rescale && kind === "integer") {
     const per = pixelsPerFrame * samplesPerPixel;
+    let overflowed = 0;
     for (let f = 0; f < frames; f++) {
       const [s, b] = frameRescale?.[f] ?? [slope, intercept];
       if (s === 1 && b === 0) continue;
-      for (let i = f * per; i < (f + 1) * per; i++) pixels[i] = pixels[i] * s + b;
+      for (let i = f * per; i < (f + 1) * per; i++) {
+        pixels[i] = pixels[i] * s + b;
+        if (pixels[i] - pixels[i] !== 0) overflowed++; // stored integers are finite: the rescale overflowed
+      }
     }
+    const how = frameRescale
+      ? "after the per-frame rescale"
+      : `after rescaling by Rescale Slope ${slope}, Rescale Intercept ${intercept}`;
+    reportNonFinite(
+      file,
+      "(0028,1053) Rescale Slope",
+      `${how} (float32 holds ±3.4e38 at most)`,
+      overflowed,
+      count,
+      policy,
+    );
   }
 
   const meta: DicomMeta = {

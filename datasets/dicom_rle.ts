@@ -55,6 +55,16 @@ function checkInfo(info: RleFrameInfo): { bytes: number; segments: number; pixel
   return { bytes, segments, pixels: rows * columns };
 }
 
+/**
+ * The fewest bytes an encoded frame of this geometry can have: the 64-byte header and, in every
+ * segment, 2 bytes per 128 decoded bytes (a replicate run is PackBits' densest code). A shorter
+ * frame cannot decode, so readers reject it before allocating the output.
+ */
+export function rleMinFrameBytes(info: RleFrameInfo): number {
+  const { segments, pixels } = checkInfo(info);
+  return 64 + segments * 2 * Math.ceil(pixels / 128);
+}
+
 /** Decodes one PackBits segment into `out[start + k * stride]` for k < count; returns how many it wrote. */
 function decodeSegment(
   src: Uint8Array,
@@ -98,9 +108,10 @@ function decodeSegment(
  * (`rows × columns × samplesPerPixel × bitsAllocated/8` of them), the layout of uncompressed
  * Explicit VR Little Endian data with PlanarConfiguration 0. Throws {@linkcode RleError} for a
  * bad header, a segment count that does not match the geometry, or a segment that decodes to
- * fewer bytes than a frame needs (extra bytes, such as padding, are ignored).
+ * fewer bytes than a frame needs (extra bytes, such as padding, are ignored). `out`, when given,
+ * receives the bytes instead of a new array (it must hold exactly that many).
  */
-export function decodeRleFrame(frame: Uint8Array, info: RleFrameInfo): Uint8Array {
+export function decodeRleFrame(frame: Uint8Array, info: RleFrameInfo, out?: Uint8Array): Uint8Array {
   const { bytes, segments, pixels } = checkInfo(info);
   if (frame.length < 64) throw new RleError(`RLE: the frame has ${frame.length} bytes, less than its 64-byte header`);
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -109,6 +120,12 @@ export function decodeRleFrame(frame: Uint8Array, info: RleFrameInfo): Uint8Arra
     throw new RleError(
       `RLE: the header lists ${count} segments, but ${info.samplesPerPixel} sample(s) of ${info.bitsAllocated} bits ` +
         `need ${segments}`,
+    );
+  }
+  const least = rleMinFrameBytes(info);
+  if (frame.length < least) {
+    throw new RleError(
+      `RLE: the frame has ${frame.length} bytes; ${count} segments of ${pixels} bytes need at least ${least}`,
     );
   }
   const offsets: number[] = [];
@@ -120,7 +137,10 @@ export function decodeRleFrame(frame: Uint8Array, info: RleFrameInfo): Uint8Arra
     }
   }
   const stride = bytes * info.samplesPerPixel;
-  const out = new Uint8Array(pixels * stride);
+  if (out && out.length !== pixels * stride) {
+    throw new RleError(`RLE: the output holds ${out.length} bytes, the frame decodes to ${pixels * stride}`);
+  }
+  out ??= new Uint8Array(pixels * stride);
   for (let s = 0; s < count; s++) {
     const sample = Math.floor(s / bytes);
     const plane = bytes - 1 - (s % bytes); // segments run most significant byte first

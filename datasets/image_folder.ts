@@ -10,7 +10,9 @@
  * file's header with `sharp().metadata()`, which catches unreadable files, non-images and
  * wrong sizes cheaply; `"decode"` decodes every pixel, which also catches truncated data —
  * and under `"skip"` leaves the bad files out and lists them in `skipReport`. A file that
- * passes the header check but fails to decode later still throws from `get()`.
+ * passes the header check but fails to decode later still throws from `get()`. Every decode
+ * and header check also compares the header's width × height × channels with the decode limit
+ * (`maxDecodedBytes`), so an image declaring a huge size fails before its pixels are decoded.
  *
  * @example
  * ```ts
@@ -20,9 +22,9 @@
  * ```
  * @module
  */
-import { loadSharp } from "../util/sharp.ts";
 import { writeJsonAtomic } from "../util/io.ts";
-import { checkChannels, decodeRaster } from "./transforms/decode.ts";
+import { checkChannels, decodeRaster, readImageHeader } from "./transforms/decode.ts";
+import { decodeLimit, type DecodeLimitOptions } from "../util/limits.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
 import { joinPath } from "../util/path.ts";
 
@@ -38,7 +40,7 @@ export interface ImageSize {
 }
 
 /** Options of {@linkcode readRasterFile}. */
-export interface ReadRasterOptions {
+export interface ReadRasterOptions extends DecodeLimitOptions {
   /**
    * Convert to 1 (greyscale) or 3 (sRGB) channels, dropping alpha. Default: as stored — grey
    * files give 1 channel (2 with alpha), colour files 3 (4 with alpha; CMYK becomes sRGB).
@@ -77,14 +79,15 @@ export async function readRasterFile(path: string, options: ReadRasterOptions = 
   checkChannels(options.channels, "readRasterFile");
   checkSize(options.expectSize, "readRasterFile");
   // One decoder for the whole data layer: greyscale is PIL's luma, as torchvision's ImageFolder.
-  const raster = await decodeRaster(path, { channels: options.channels, name: path });
+  const { channels, maxDecodedBytes } = options;
+  const raster = await decodeRaster(path, { channels, name: path, maxDecodedBytes });
   const bad = sizeProblem(raster.width, raster.height, options.expectSize);
   if (bad) throw new DatasetError(path, bad);
   return raster;
 }
 
 /** Options of {@linkcode checkImageFiles}. */
-export interface CheckImagesOptions {
+export interface CheckImagesOptions extends DecodeLimitOptions {
   /** `"header"`: read each header (`sharp().metadata()`); `"decode"`: decode every pixel. */
   mode?: "header" | "decode";
   /** Reject images of another size. */
@@ -101,7 +104,7 @@ export async function checkImageFiles(
   paths: readonly string[],
   options: CheckImagesOptions = {},
 ): Promise<(string | null)[]> {
-  const { mode = "header", expectSize, concurrency = 8 } = options;
+  const { mode = "header", expectSize, concurrency = 8, maxDecodedBytes } = options;
   if (mode !== "header" && mode !== "decode") {
     throw new RangeError(`checkImageFiles: mode must be "header" or "decode", got ${mode}`);
   }
@@ -109,24 +112,20 @@ export async function checkImageFiles(
     throw new RangeError(`checkImageFiles: concurrency must be a positive integer, got ${concurrency}`);
   }
   checkSize(expectSize, "checkImageFiles");
+  const limit = decodeLimit(maxDecodedBytes);
   const out: (string | null)[] = new Array(paths.length).fill(null);
   let next = 0;
   const worker = async () => {
     while (next < paths.length) {
       const i = next++;
-      if (mode === "decode") {
-        try {
-          await readRasterFile(paths[i], { expectSize });
-        } catch (e) {
-          out[i] = e instanceof DatasetError ? e.problem : message(e);
-        }
-        continue;
-      }
       try {
-        const m = await (await loadSharp())(paths[i]).metadata();
-        out[i] = sizeProblem(m.width, m.height, expectSize);
+        if (mode === "decode") await readRasterFile(paths[i], { expectSize, maxDecodedBytes: limit });
+        else {
+          const m = await readImageHeader(paths[i], paths[i], limit);
+          out[i] = sizeProblem(m.width, m.height, expectSize);
+        }
       } catch (e) {
-        out[i] = `cannot read the image header (${message(e)})`;
+        out[i] = e instanceof DatasetError ? e.problem : message(e);
       }
     }
   };
@@ -158,6 +157,8 @@ export interface ImageFolderOptions {
   validate?: boolean | "header" | "decode";
   /** Files checked at once during validation (default 8). */
   concurrency?: number;
+  /** Most bytes one decoded image may take (default: the decode limit, see `util/limits.ts`). */
+  maxDecodedBytes?: number;
 }
 
 /** One image of an {@linkcode ImageFolder}. */
@@ -250,7 +251,7 @@ export class ImageFolder implements Dataset<Sample<Raster>> {
   /** Scans `root` (and validates the files, when asked) and returns the dataset. */
   static async open(root: string, options: ImageFolderOptions = {}): Promise<ImageFolder> {
     const op = "ImageFolder.open";
-    const { split, channels, expectSize, onError = "throw" } = options;
+    const { split, channels, expectSize, onError = "throw", maxDecodedBytes } = options;
     checkChannels(channels, op);
     checkSize(expectSize, op);
     if (onError !== "throw" && onError !== "skip") {
@@ -324,12 +325,13 @@ export class ImageFolder implements Dataset<Sample<Raster>> {
         mode: validate,
         expectSize,
         concurrency: options.concurrency,
+        maxDecodedBytes,
       });
       problems.forEach((p, i) => p && fail(entries[i].path, p));
       entries = entries.filter((_, i) => problems[i] === null);
     }
     if (!entries.length) throw new DatasetError(base, "no readable images found");
-    return new ImageFolder(root, split, classes, entries, skipped, { channels, expectSize });
+    return new ImageFolder(root, split, classes, entries, skipped, { channels, expectSize, maxDecodedBytes });
   }
 
   /** Number of images. */

@@ -11,6 +11,10 @@
  * file name (`<name>.npz`, `<name>_<size>.npz`) unless given; `medmnist_download.ts` fetches
  * and verifies the files.
  *
+ * Files are untrusted: members are inflated under the decode limit (`maxDecodedBytes`), and the
+ * class count of a file that is not a known MedMNIST set is inferred from its labels only when
+ * they are contiguous class indices (see `labels.ts`, `labelCheck`).
+ *
  * @example
  * ```ts
  * const train = await MedMnist.open("data/retinamnist.npz", { split: "train" });
@@ -22,6 +26,8 @@
 
 import type { NpyArray } from "../util/formats/npy.ts";
 import { NpzArchive } from "../util/formats/npz.ts";
+import type { DecodeLimitOptions } from "../util/limits.ts";
+import { checkLabelCheckOption, inferClassCount, type LabelCheck } from "./labels.ts";
 import {
   type ArrayImage,
   type Dataset,
@@ -34,7 +40,7 @@ import {
 import { MEDMNIST_INFO, type MedMnistInfo, type MedMnistSplit, parseMedMnistFileName } from "./medmnist_info.ts";
 
 /** Options of {@linkcode MedMnist.open} and {@linkcode MedMnist.fromArrays}. */
-export interface MedMnistOptions {
+export interface MedMnistOptions extends DecodeLimitOptions {
   /** Which split to read. */
   split: MedMnistSplit;
   /** The dataset flag (e.g. `"retinamnist"`) when the file name does not say it. */
@@ -43,6 +49,12 @@ export interface MedMnistOptions {
   classes?: readonly string[];
   /** `"throw"` (default): a bad label stops loading; `"skip"`: leave the sample out and list it in `skipReport`. */
   onError?: OnError;
+  /**
+   * When the classes are inferred from the labels (an unknown dataset without `classes`): labels
+   * that are not contiguous 0..K−1 with two or more examples each are an error (`"error"`,
+   * default), a console warning (`"warn"`) or accepted (`"off"`).
+   */
+  labelCheck?: LabelCheck;
 }
 
 const SPLITS: readonly MedMnistSplit[] = ["train", "val", "test"];
@@ -117,7 +129,7 @@ export class MedMnist implements Dataset<Sample> {
    */
   static async open(path: string, options: MedMnistOptions): Promise<MedMnist> {
     checkOptions(options, "MedMnist.open");
-    const archive = await NpzArchive.open(path);
+    const archive = await NpzArchive.open(path, { maxDecodedBytes: options.maxDecodedBytes });
     const images = archive.read(`${options.split}_images`);
     const labels = archive.read(`${options.split}_labels`);
     const parsed = parseMedMnistFileName(path);
@@ -197,11 +209,10 @@ export class MedMnist implements Dataset<Sample> {
     const rows = Int32Array.from(labels.data as ArrayLike<number>);
     let classes = options.classes ?? info?.classes;
     if (!classes) {
-      let max = -1;
-      for (const v of rows) if (v > max) max = v;
-      classes = multiLabel
-        ? Array.from({ length: width }, (_, i) => String(i))
-        : Array.from({ length: max + 1 }, (_, i) => String(i));
+      const k = multiLabel
+        ? width
+        : inferClassCount(rows, { file: source, what: labName, labelCheck: options.labelCheck });
+      classes = Array.from({ length: k }, (_, i) => String(i));
     }
     if (multiLabel && classes.length !== width) {
       fail(`${labName} has ${width} label columns but there are ${classes.length} class names`);
@@ -316,4 +327,5 @@ function checkOptions(options: MedMnistOptions, op: string): void {
   if (options.onError !== undefined && options.onError !== "throw" && options.onError !== "skip") {
     throw new RangeError(`${op}: options.onError must be "throw" or "skip", got ${JSON.stringify(options.onError)}`);
   }
+  checkLabelCheckOption(options.labelCheck, op);
 }

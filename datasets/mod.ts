@@ -19,6 +19,7 @@ export {
 export type { MedMnistInfo, MedMnistSplit, MedMnistTask } from "./medmnist_info.ts";
 export * from "./medmnist_download.ts";
 export * from "./tensor_dataset.ts";
+export { inferClassCount, type InferClassesOptions, type LabelCheck, MAX_INFERRED_CLASSES } from "./labels.ts";
 export * from "./nifti.ts";
 export * from "./dicom.ts";
 export { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "./dicom_rle.ts";

@@ -25,7 +25,15 @@
  * | 1024 | int64 (to float, may round) | | 1280 | uint64 (to float, may round) |
  * | 128 | RGB24 (unscaled) | | 2304 | RGBA32 (unscaled) |
  *
- * Complex, float128 and 1-bit data give a {@linkcode DatasetError}.
+ * Complex, float128 and 1-bit data give a {@linkcode DatasetError}. Values that come out NaN or
+ * ±Inf (float data holding them, or scaling that overflows float32) are reported per the
+ * `nonFinite` option: a warning by default, or an error.
+ *
+ * **Untrusted files.** The header is read first (from the first decoded bytes of a `.gz`), and the
+ * size it declares (voxel bytes up to the end of the data, plus the float32 output) is checked
+ * against the decode limit (`maxDecodedBytes`, see `util/limits.ts`) before anything is inflated
+ * or allocated; a `.gz` too small to hold what its header declares fails at once, and the gzip
+ * stream is inflated under a cap near the declared size, with its CRC-32 and length checked.
  *
  * **Affine.** `meta.affine` maps voxel indices `(i, j, k, 1)` to world millimetres (RAS+, as
  * NIfTI defines it): the sform rows when `sform_code > 0`, else the qform built from the
@@ -34,9 +42,12 @@
  * fallback; both are guesses, as the file says nothing about orientation).
  * @module
  */
-import { decompressSync } from "fflate";
 import { isNIFTI1, isNIFTI2, NIFTI1, NIFTI2 } from "nifti-reader-js";
-import { DatasetError } from "./types.ts";
+import { formatBytes } from "../util/errors.ts";
+import { gunzip, gunzipPrefix, isGzip } from "../util/formats/inflate.ts";
+import { checkDeclaredSize, decodeLimit, type DecodeLimitOptions } from "../util/limits.ts";
+import { DatasetError, SizeLimitError } from "./types.ts";
+import { asDatasetError, countNonFinite, type NonFinitePolicy, nonFinitePolicy, reportNonFinite } from "./untrusted.ts";
 
 /** What a NIfTI header says, besides the voxels. */
 export interface NiftiMeta {
@@ -109,7 +120,7 @@ export interface NiftiVolume {
 }
 
 /** Options of {@linkcode parseNifti}. */
-export interface ParseNiftiOptions {
+export interface ParseNiftiOptions extends NiftiReadOptions {
   /**
    * The voxel bytes of a two-file `.hdr`/`.img` pair (the `.img` contents, gunzipped). Without it a
    * `"ni1"`/`"ni2"` header is an error, since its voxels live in another file.
@@ -193,19 +204,12 @@ export function quaternToAffine(
   ];
 }
 
-function isGzip(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-}
+/** The most DEFLATE can inflate one compressed byte to (a 258-byte match in 2 bits): 1032. */
+const MAX_DEFLATE_RATIO = 1032;
+/** Decoded bytes a gzipped file may hold past the end of its voxels (padding some writers add). */
+const TRAILING_SLACK = 1 << 20;
 
-function gunzip(bytes: Uint8Array, name: string): Uint8Array {
-  try {
-    return decompressSync(bytes);
-  } catch (e) {
-    throw new DatasetError(name, `gzip data is corrupt or truncated (${(e as Error).message})`, { cause: e });
-  }
-}
-
-/** A copy in a fresh, aligned ArrayBuffer (the header reader and typed arrays need one). */
+/** A copy in a fresh, aligned ArrayBuffer (the header reader needs one). */
 function ownBuffer(bytes: Uint8Array, start = 0, end = bytes.length): ArrayBuffer {
   const out = new Uint8Array(end - start);
   out.set(bytes.subarray(start, end));
@@ -255,120 +259,139 @@ function sniff(bytes: Uint8Array): { version: 1 | 2; little: boolean } | null {
   return null;
 }
 
+/** What the header says about the size and place of the voxels. */
+interface Layout {
+  version: 1 | 2;
+  little: boolean;
+  headerSize: number;
+  /** A `ni1`/`ni2` header, whose voxels are in a separate `.img` file. */
+  pair: boolean;
+  magic: string;
+  code: number;
+  dt: DatatypeInfo;
+  dims: number[];
+  voxels: number;
+  dataBytes: number;
+  /** `vox_offset`, rounded (raised past the header and extension flag for a single file). */
+  offset: number;
+}
+
 /**
- * Decodes a NIfTI-1 or NIfTI-2 image held in memory (gzipped or not). `name` is used in error
- * messages. Throws a {@linkcode DatasetError} naming `name` for a truncated header, a wrong magic
- * string, an unsupported datatype, impossible dimensions, or fewer voxel bytes than the header
- * announces.
+ * Reads the fields that size the decode (sizeof_hdr, magic, datatype, dim, vox_offset) from the
+ * first bytes of the decoded file, so that the size is checked before anything is inflated.
  */
-export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNiftiOptions = {}): NiftiVolume {
-  if (isGzip(bytes)) bytes = gunzip(bytes, name);
-  const kind = sniff(bytes);
+function readLayout(head: Uint8Array, name: string): Layout {
+  const kind = sniff(head);
   if (!kind) {
     throw new DatasetError(
       name,
-      bytes.length < 4
-        ? `not a NIfTI file: only ${bytes.length} bytes`
+      head.length < 4
+        ? `not a NIfTI file: only ${head.length} bytes`
         : "not a NIfTI file: the first 4 bytes (sizeof_hdr) are neither 348 (NIfTI-1) nor 540 (NIfTI-2) in either byte order",
     );
   }
-  const headerSize = kind.version === 1 ? 348 : 540;
-  if (bytes.length < headerSize) {
+  const { version, little } = kind;
+  const headerSize = version === 1 ? 348 : 540;
+  if (head.length < headerSize) {
     throw new DatasetError(
       name,
-      `truncated NIfTI-${kind.version} header: ${bytes.length} bytes, the header alone needs ${headerSize}`,
+      `truncated NIfTI-${version} header: ${head.length} bytes, the header alone needs ${headerSize}`,
     );
   }
-  const magicAt = kind.version === 1 ? 344 : 4;
-  const magic = magicOf(bytes, magicAt);
-  const pair = kind.version === 1 ? magic.startsWith("ni1") : magic.startsWith("ni2");
-  const single = kind.version === 1 ? magic.startsWith("n+1") : magic.startsWith("n+2");
-  if (!pair && !single) {
+  const magicAt = version === 1 ? 344 : 4;
+  const magic = magicOf(head, magicAt);
+  const pair = magic.startsWith(`ni${version}`);
+  if (!pair && !magic.startsWith(`n+${version}`)) {
     throw new DatasetError(
       name,
-      `wrong NIfTI-${kind.version} magic "${magic}" at byte ${magicAt} (expected "n+${kind.version}" or "ni${kind.version}")`,
+      `wrong NIfTI-${version} magic "${magic}" at byte ${magicAt} (expected "n+${version}" or "ni${version}")`,
+      { field: "magic" },
     );
   }
-  // The library wants the header and its extensions (up to vox_offset) in one ArrayBuffer.
-  const hv = new DataView(bytes.buffer, bytes.byteOffset, headerSize);
-  const rawOffset = kind.version === 1 ? hv.getFloat32(108, kind.little) : Number(hv.getBigInt64(168, kind.little));
-  const headerEnd = pair
-    ? bytes.length
-    : rawOffset > headerSize
-    ? Math.min(bytes.length, Math.ceil(rawOffset))
-    : Math.min(bytes.length, headerSize + 4);
-  const headerBuf = ownBuffer(bytes, 0, headerEnd);
-  const ok = kind.version === 1 ? isNIFTI1(headerBuf, true) : isNIFTI2(headerBuf, true);
-  if (!ok) throw new DatasetError(name, `nifti-reader-js does not recognise the NIfTI-${kind.version} header`);
-  const header = kind.version === 1 ? new NIFTI1() : new NIFTI2();
-  try {
-    header.readHeader(headerBuf);
-  } catch (e) {
-    throw new DatasetError(name, `bad NIfTI header: ${(e as Error).message}`, { cause: e });
-  }
-  const little = header.littleEndian;
-
-  const code = header.datatypeCode;
+  const v = new DataView(head.buffer, head.byteOffset, headerSize);
+  const code = v.getInt16(version === 1 ? 70 : 12, little);
   const dt = DATATYPES[code];
   if (!dt) {
     const what = UNSUPPORTED_DATATYPES[code] ?? `code ${code}`;
-    throw new DatasetError(name, `NIfTI datatype ${what} is not supported (readable: uint8..uint64, float32/64, RGB)`);
-  }
-  const ndim = header.dims[0];
-  if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7) {
-    throw new DatasetError(name, `bad dim[0] = ${ndim} (expected 1..7 dimensions)`);
-  }
-  const dims = header.dims.slice(1, 1 + ndim);
-  for (let i = 0; i < ndim; i++) {
-    if (!Number.isSafeInteger(dims[i]) || dims[i] < 1) {
-      throw new DatasetError(name, `bad dim[${i + 1}] = ${dims[i]} (sizes must be positive integers)`);
-    }
-  }
-  const voxels = dims.reduce((p, d) => p * d, 1);
-  const itemBytes = dt.bytes * dt.channels;
-  const dataBytes = voxels * itemBytes;
-  if (voxels * dt.channels > 2 ** 31 - 1) {
-    throw new DatasetError(name, `the volume has ${voxels} voxels, too many for one Float32Array`);
-  }
-
-  let source = bytes;
-  let offset = Math.round(Number(header.vox_offset));
-  if (pair) {
-    if (!options.image) {
-      throw new DatasetError(
-        name,
-        `a "${
-          magic.slice(0, 3)
-        }" header keeps its voxels in a separate .img file; read the pair with readNifti(<.hdr path>)`,
-      );
-    }
-    source = options.image;
-  } else if (offset < headerSize + 4) {
-    // Single-file NIfTI puts data after the header and the 4 extension bytes at the least.
-    offset = headerSize + 4;
-  }
-  if (!(offset >= 0) || offset + dataBytes > source.length) {
     throw new DatasetError(
       name,
-      `truncated voxel data: the header announces ${dims.join("×")} ${dt.name} voxels (${dataBytes} bytes at offset ` +
-        `${offset}), but ${pair ? "the .img file" : "the file"} has ${Math.max(0, source.length - offset)} bytes there`,
+      `NIfTI datatype ${what} is not supported (readable: uint8..uint64, float32/64, RGB)`,
+      { field: "datatype" },
     );
   }
-
-  const raw = new Uint8Array(ownBuffer(source, offset, offset + dataBytes));
-  if (!little && dt.bytes > 1) {
-    const w = dt.bytes;
-    for (let p = 0; p < raw.length; p += w) {
-      for (let i = 0, j = w - 1; i < j; i++, j--) {
-        const t = raw[p + i];
-        raw[p + i] = raw[p + j];
-        raw[p + j] = t;
-      }
-    }
+  const dim = (i: number): number =>
+    version === 1 ? v.getInt16(40 + 2 * i, little) : Number(v.getBigInt64(16 + 8 * i, little));
+  const ndim = dim(0);
+  if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7) {
+    throw new DatasetError(name, `bad dim[0] = ${ndim} (expected 1..7 dimensions)`, { field: "dim[0]" });
   }
-  const n = voxels * dt.channels;
+  const dims: number[] = [];
+  for (let i = 1; i <= ndim; i++) {
+    const d = dim(i);
+    if (!Number.isSafeInteger(d) || d < 1) {
+      throw new DatasetError(name, `bad dim[${i}] = ${d} (sizes must be positive integers)`, { field: `dim[${i}]` });
+    }
+    dims.push(d);
+  }
+  const rawOffset = version === 1 ? v.getFloat32(108, little) : Number(v.getBigInt64(168, little));
+  let offset = Math.round(rawOffset);
+  if (!(offset >= 0) || !Number.isSafeInteger(offset)) {
+    throw new DatasetError(name, `bad vox_offset = ${rawOffset}`, { field: "vox_offset" });
+  }
+  // Single-file NIfTI puts data after the header and the 4 extension bytes at the least.
+  if (!pair && offset < headerSize + 4) offset = headerSize + 4;
+  const voxels = dims.reduce((p, d) => p * d, 1);
+  return {
+    version,
+    little,
+    headerSize,
+    pair,
+    magic,
+    code,
+    dt,
+    dims,
+    voxels,
+    dataBytes: voxels * dt.bytes * dt.channels,
+    offset,
+  };
+}
+
+/**
+ * Gunzips the file holding the voxels, whose header declares `need` decoded bytes (up to the end
+ * of the voxels; 0 for a `.hdr`). A file too small to inflate to `need` fails before inflating;
+ * the output is capped at `need` plus a little slack, so a stream that inflates to much more than
+ * declared stops there.
+ */
+function inflateDeclared(gz: Uint8Array, file: string, need: number, what: string, limit: number): Uint8Array {
+  const most = gz.length * MAX_DEFLATE_RATIO + 1024;
+  if (need > most) {
+    throw new DatasetError(
+      file,
+      `the header declares ${what}: ${formatBytes(need)} of decoded data, but ${formatBytes(gz.length)} of gzip ` +
+        `data inflates to ${formatBytes(most)} at most (${MAX_DEFLATE_RATIO}× its size): the file is truncated or ` +
+        `its header is wrong`,
+      { field: "dim" },
+    );
+  }
+  const cap = need > 0 ? Math.min(limit, need + TRAILING_SLACK) : limit;
+  try {
+    return gunzip(gz, { file, limit: cap });
+  } catch (e) {
+    if (!(e instanceof SizeLimitError) || cap >= limit) throw e;
+    throw new DatasetError(
+      file,
+      `the gzip data inflates to more than the ${need} bytes its header declares (${what}) plus ` +
+        `${TRAILING_SLACK} bytes of slack: the file is corrupt or a decompression bomb`,
+      { cause: e, field: "dim" },
+    );
+  }
+}
+
+/** Stored voxel bytes to floats: `raw` is little-endian and aligned to the item size. */
+function toFloat(raw: Uint8Array, dt: DatatypeInfo, n: number): Float32Array {
   const data = new Float32Array(n);
   const buf = raw.buffer;
+  const at = raw.byteOffset;
   switch (dt.name) {
     case "uint8":
     case "rgb24":
@@ -376,36 +399,142 @@ export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNi
       data.set(raw);
       break;
     case "int8":
-      data.set(new Int8Array(buf));
+      data.set(new Int8Array(buf, at, n));
       break;
     case "int16":
-      data.set(new Int16Array(buf));
+      data.set(new Int16Array(buf, at, n));
       break;
     case "uint16":
-      data.set(new Uint16Array(buf));
+      data.set(new Uint16Array(buf, at, n));
       break;
     case "int32":
-      data.set(new Int32Array(buf));
+      data.set(new Int32Array(buf, at, n));
       break;
     case "uint32":
-      data.set(new Uint32Array(buf));
+      data.set(new Uint32Array(buf, at, n));
       break;
     case "float32":
-      data.set(new Float32Array(buf));
+      data.set(new Float32Array(buf, at, n));
       break;
     case "float64":
-      data.set(new Float64Array(buf));
+      data.set(new Float64Array(buf, at, n));
       break;
     case "int64": {
-      const a = new BigInt64Array(buf);
+      const a = new BigInt64Array(buf, at, n);
       for (let i = 0; i < n; i++) data[i] = Number(a[i]);
       break;
     }
     case "uint64": {
-      const a = new BigUint64Array(buf);
+      const a = new BigUint64Array(buf, at, n);
       for (let i = 0; i < n; i++) data[i] = Number(a[i]);
       break;
     }
+  }
+  return data;
+}
+
+/** Options of {@linkcode readNifti} (and {@linkcode parseNifti}). */
+export interface NiftiReadOptions extends DecodeLimitOptions {
+  /**
+   * Voxels that come out NaN or ±Inf (float data holding them, or `scl_slope`/`scl_inter`
+   * scaling that overflows float32): `"warn"` (default) one console line, `"error"` a
+   * {@linkcode DatasetError}, `"ignore"` nothing.
+   */
+  nonFinite?: NonFinitePolicy;
+}
+
+/** The `.img` half of a pair, as read. */
+interface ImageFile {
+  bytes: Uint8Array;
+  file: string;
+  gzipped: boolean;
+}
+
+function decodeNifti(bytes: Uint8Array, name: string, options: NiftiReadOptions, image?: ImageFile): NiftiVolume {
+  const limit = decodeLimit(options.maxDecodedBytes);
+  const policy = nonFinitePolicy(options.nonFinite);
+  try {
+    return decode(bytes, name, limit, policy, image);
+  } catch (e) {
+    throw asDatasetError(name, e); // e.g. an allocation failure, or nifti-reader-js's own error
+  }
+}
+
+function decode(
+  bytes: Uint8Array,
+  name: string,
+  limit: number,
+  policy: NonFinitePolicy,
+  image: ImageFile | undefined,
+): NiftiVolume {
+  const gz = isGzip(bytes);
+  const layout = readLayout(gz ? gunzipPrefix(bytes, 540, name) : bytes, name);
+  const { version, headerSize, pair, magic, code, dt, dims, voxels, dataBytes, offset } = layout;
+  const n = voxels * dt.channels;
+  const what = `${dims.join("×")} ${dt.name} voxels`;
+  // The size check comes before anything is inflated or allocated: the stored bytes, then floats.
+  checkDeclaredSize(
+    name,
+    `the header declares ${what} (${pair ? "in the .img file" : `at vox_offset ${offset}`}, then as float32):`,
+    offset + dataBytes + 4 * n,
+    limit,
+    offset > dataBytes ? "vox_offset" : "dim",
+  );
+  if (n > 2 ** 31 - 1) {
+    throw new DatasetError(name, `the volume has ${voxels} voxels, too many for one Float32Array`, { field: "dim" });
+  }
+  if (pair && !image) {
+    throw new DatasetError(
+      name,
+      `a "${magic.slice(0, 3)}" header keeps its voxels in a separate .img file; read the pair with ` +
+        `readNifti(<.hdr path>)`,
+    );
+  }
+  if (gz) bytes = inflateDeclared(bytes, name, pair ? 0 : offset + dataBytes, what, limit);
+  let source = bytes;
+  if (pair && image) {
+    source = image.gzipped ? inflateDeclared(image.bytes, image.file, offset + dataBytes, what, limit) : image.bytes;
+  }
+  if (offset + dataBytes > source.length) {
+    throw new DatasetError(
+      name,
+      `truncated voxel data: the header announces ${dims.join("×")} ${dt.name} voxels (${dataBytes} bytes at offset ` +
+        `${offset}), but ${pair ? "the .img file" : "the file"} has ${Math.max(0, source.length - offset)} bytes there`,
+    );
+  }
+
+  // The library wants the header and its extensions (up to vox_offset) in one ArrayBuffer.
+  const headerEnd = pair ? bytes.length : Math.min(bytes.length, offset);
+  const headerBuf = ownBuffer(bytes, 0, Math.max(headerEnd, headerSize));
+  const ok = version === 1 ? isNIFTI1(headerBuf, true) : isNIFTI2(headerBuf, true);
+  if (!ok) throw new DatasetError(name, `nifti-reader-js does not recognise the NIfTI-${version} header`);
+  const header = version === 1 ? new NIFTI1() : new NIFTI2();
+  try {
+    header.readHeader(headerBuf);
+  } catch (e) {
+    throw new DatasetError(name, `bad NIfTI header: ${(e as Error).message}`, { cause: e });
+  }
+  const little = header.littleEndian;
+
+  // Stored bytes, little-endian and aligned; copied only when they are not already.
+  const w = dt.bytes;
+  let raw = source.subarray(offset, offset + dataBytes);
+  if (w > 1 && (!little || raw.byteOffset % w !== 0)) {
+    raw = raw.slice();
+    if (!little) {
+      for (let p = 0; p < raw.length; p += w) {
+        for (let i = 0, j = w - 1; i < j; i++, j--) {
+          const t = raw[p + i];
+          raw[p + i] = raw[p + j];
+          raw[p + j] = t;
+        }
+      }
+    }
+  }
+  const data = toFloat(raw, dt, n);
+  if (dt.name === "float32" || dt.name === "float64") {
+    const how = dt.name === "float32" ? "as stored" : "as stored or once rounded to float32";
+    reportNonFinite(name, "datatype", `${how} (${dt.name} data)`, countNonFinite(data), n, policy);
   }
 
   const slope = Number(header.scl_slope);
@@ -414,10 +543,24 @@ export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNi
     !(slope === 1 && (inter === 0 || !Number.isFinite(inter)));
   if (scaled) {
     const b = Number.isFinite(inter) ? inter : 0;
-    for (let i = 0; i < n; i++) data[i] = slope * data[i] + b;
+    let overflowed = 0;
+    for (let i = 0; i < n; i++) {
+      const x = data[i];
+      data[i] = slope * x + b;
+      if (data[i] - data[i] !== 0 && x - x === 0) overflowed++; // finite before, NaN/±Inf as float32 after
+    }
+    reportNonFinite(
+      name,
+      "scl_slope",
+      `after scaling by scl_slope = ${slope}, scl_inter = ${inter} (float32 holds ±3.4e38 at most)`,
+      overflowed,
+      n,
+      policy,
+    );
   }
 
   const view = new DataView(headerBuf);
+  const ndim = dims.length;
   const pixdim = header.pixDims.slice(0, 8).map(Number);
   while (pixdim.length < 8) pixdim.push(0);
   const voxelSize: [number, number, number] = [
@@ -431,7 +574,7 @@ export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNi
     [pixdim[1], pixdim[2], pixdim[3]],
     pixdim[0],
   );
-  const sform = readSrows(view, kind.version, little);
+  const sform = readSrows(view, version, little);
   const qformCode = Number(header.qform_code);
   const sformCode = Number(header.sform_code);
   let affine: number[][];
@@ -450,7 +593,7 @@ export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNi
   const shape = dims.slice().reverse();
   if (dt.channels > 1) shape.push(dt.channels);
   const meta: NiftiMeta = {
-    version: kind.version,
+    version,
     endianness: little ? "little" : "big",
     datatypeCode: code,
     datatype: dt.name,
@@ -470,10 +613,10 @@ export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNi
     scaled,
     calMin: Number(header.cal_min),
     calMax: Number(header.cal_max),
-    description: cString(bytes, kind.version === 1 ? 148 : 240, 80),
-    auxFile: cString(bytes, kind.version === 1 ? 228 : 320, 24),
+    description: cString(bytes, version === 1 ? 148 : 240, 80),
+    auxFile: cString(bytes, version === 1 ? 228 : 320, 24),
     intentCode: Number(header.intent_code),
-    intentName: cString(bytes, kind.version === 1 ? 328 : 508, 16),
+    intentName: cString(bytes, version === 1 ? 328 : 508, 16),
     spatialUnit: SPATIAL_UNITS[units & 0x07] ?? "unknown",
     temporalUnit: TEMPORAL_UNITS[units & 0x38] ?? "unknown",
     voxOffset: offset,
@@ -482,7 +625,20 @@ export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNi
   return { shape, data, meta };
 }
 
-async function readMaybeGz(path: string): Promise<Uint8Array> {
+/**
+ * Decodes a NIfTI-1 or NIfTI-2 image held in memory (gzipped or not). `name` is used in error
+ * messages. Throws a {@linkcode DatasetError} naming `name` for a truncated header, a wrong magic
+ * string, an unsupported datatype, impossible dimensions, fewer voxel bytes than the header
+ * announces, or gzip data that fails its CRC-32 or length check; a {@linkcode SizeLimitError}
+ * when the header declares more than `options.maxDecodedBytes` (see `util/limits.ts`), before
+ * anything is inflated or allocated.
+ */
+export function parseNifti(bytes: Uint8Array, name = "<nifti>", options: ParseNiftiOptions = {}): NiftiVolume {
+  const image = options.image ? { bytes: options.image, file: name, gzipped: false } : undefined;
+  return decodeNifti(bytes, name, options, image);
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
@@ -493,7 +649,8 @@ async function readMaybeGz(path: string): Promise<Uint8Array> {
 
 /**
  * Reads a NIfTI file: `.nii`, `.nii.gz`, or a `.hdr` (`.hdr.gz`) whose voxels are in the
- * `.img` (`.img.gz`) file beside it. See the module notes for the layout of the result.
+ * `.img` (`.img.gz`) file beside it. See the module notes for the layout of the result, and
+ * {@linkcode parseNifti} for the errors.
  *
  * @example
  * ```ts
@@ -501,23 +658,28 @@ async function readMaybeGz(path: string): Promise<Uint8Array> {
  * const x = tensor(v.data, [1, 1, ...v.shape]); // [N, C, D, H, W]
  * ```
  */
-export async function readNifti(path: string): Promise<NiftiVolume> {
-  const bytes = await readMaybeGz(path);
+export async function readNifti(path: string, options: NiftiReadOptions = {}): Promise<NiftiVolume> {
+  const bytes = await readBytes(path);
   const lower = path.toLowerCase();
   if (lower.endsWith(".hdr") || lower.endsWith(".hdr.gz")) {
     const base = path.slice(0, path.length - (lower.endsWith(".gz") ? 7 : 4));
-    let image: Uint8Array | undefined;
+    let image: ImageFile | undefined;
     for (const ext of [".img", ".img.gz", ".IMG", ".IMG.GZ"]) {
       try {
-        image = await Deno.readFile(base + ext);
-        if (isGzip(image)) image = gunzip(image, base + ext);
+        image = {
+          bytes: await Deno.readFile(base + ext),
+          file: base + ext,
+          gzipped: ext.toLowerCase().endsWith(".gz"),
+        };
         break;
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        if (!(e instanceof Deno.errors.NotFound)) {
+          throw new DatasetError(base + ext, `cannot read the file: ${(e as Error).message}`, { cause: e });
+        }
       }
     }
     if (!image) throw new DatasetError(path, `the image file ${base}.img (or .img.gz) beside this header is missing`);
-    return parseNifti(bytes, path, { image });
+    return decodeNifti(bytes, path, options, image);
   }
-  return parseNifti(bytes, path);
+  return decodeNifti(bytes, path, options);
 }

@@ -14,12 +14,21 @@
  * @module
  */
 import { parseSafetensors } from "../util/formats/safetensors.ts";
-import { type ArrayImage, type Dataset, DatasetError, type Sample } from "./types.ts";
+import { type ArrayImage, type Dataset, DatasetError, type Sample, SizeLimitError } from "./types.ts";
+import { checkLabelCheckOption, inferClassCount, type LabelCheck } from "./labels.ts";
 
 /** Options of {@linkcode TensorDataset}. */
 export interface TensorDatasetOptions {
-  /** Class names by index; labels must lie in `[0, classes.length)`. Default: `"0"…"max"` when there are labels. */
+  /**
+   * Class names by index; labels must lie in `[0, classes.length)`. Default: `"0"…"K-1"` when
+   * there are labels, inferred from them (see `labelCheck`).
+   */
   classes?: readonly string[];
+  /**
+   * When the classes are inferred: labels that are not contiguous 0..K−1 with two or more
+   * examples each are an error (`"error"`, default), a console warning (`"warn"`) or accepted (`"off"`).
+   */
+  labelCheck?: LabelCheck;
   /** Names the data in errors and in each sample's `meta.source` (default `"tensors"`). */
   source?: string;
 }
@@ -50,6 +59,7 @@ export class TensorDataset implements Dataset<Sample<ArrayImage>> {
     options: TensorDatasetOptions = {},
   ) {
     const source = options.source ?? "tensors";
+    checkLabelCheckOption(options.labelCheck, "TensorDataset");
     const fail = (problem: string): never => {
       throw new DatasetError(source, problem);
     };
@@ -71,13 +81,15 @@ export class TensorDataset implements Dataset<Sample<ArrayImage>> {
     if (labels) {
       if (!(labels instanceof Int32Array)) fail("labels must be an Int32Array");
       if (labels.length !== n) fail(`${n} latents but ${labels.length} labels`);
+      const k = options.classes?.length ??
+        inferClassCount(labels, { file: source, what: "labels", labelCheck: options.labelCheck });
       let max = -1;
       for (let i = 0; i < n; i++) {
         const v = labels[i];
         if (v < 0) fail(`label ${i} is ${v}; labels must be class indices ≥ 0`);
         if (v > max) max = v;
       }
-      const classes = options.classes ?? Array.from({ length: max + 1 }, (_, i) => String(i));
+      const classes = options.classes ?? Array.from({ length: k }, (_, i) => String(i));
       if (max >= classes.length) {
         fail(`label ${labels.indexOf(max)} is ${max}, outside 0..${classes.length - 1} (${classes.length} classes)`);
       }
@@ -120,6 +132,8 @@ export interface SafetensorsDatasetOptions {
   labelsKey?: string | null;
   /** Class names by index. */
   classes?: readonly string[];
+  /** What to do with labels that are not contiguous class indices, when classes are inferred (see {@linkcode TensorDatasetOptions}). */
+  labelCheck?: LabelCheck;
 }
 
 /** A {@linkcode TensorDataset} read from a safetensors file (latents, optional labels, metadata). */
@@ -146,8 +160,8 @@ export class SafetensorsDataset extends TensorDataset {
     try {
       parsed = parseSafetensors(bytes, source);
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      fail(msg.replace(`safetensors ${source}: `, "not a valid safetensors file: "), e);
+      if (e instanceof SizeLimitError || !(e instanceof DatasetError)) throw e;
+      fail(`not a valid safetensors file: ${e.problem}`, e);
     }
     const { tensors, metadata } = parsed!;
     const names = Object.keys(tensors);
@@ -173,7 +187,7 @@ export class SafetensorsDataset extends TensorDataset {
     return new SafetensorsDataset(
       { data: lat.data as Float32Array, shape: lat.shape },
       labels,
-      { classes: options.classes, source },
+      { classes: options.classes, source, labelCheck: options.labelCheck },
       metadata,
     );
   }

@@ -54,4 +54,4 @@ export interface SkipReport {
   skipped: { file: string; reason: string }[];
 }
 
-export { DatasetError } from "../util/errors.ts";
+export { DatasetError, SizeLimitError } from "../util/errors.ts";

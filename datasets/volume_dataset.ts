@@ -21,9 +21,11 @@
  * @module
  */
 import { parseCsv } from "./csv_dataset.ts";
-import { readNifti } from "./nifti.ts";
+import { type NiftiReadOptions, readNifti } from "./nifti.ts";
 import { type ArrayImage, type Dataset, DatasetError, type OnError, type Sample, type SkipReport } from "./types.ts";
 import { baseName, joinPath } from "../util/path.ts";
+import { decodeLimit } from "../util/limits.ts";
+import { nonFinitePolicy } from "./untrusted.ts";
 
 /** File name endings {@linkcode NiftiDataset} picks up in a folder. */
 export const NIFTI_EXTENSIONS: readonly string[] = [".nii.gz", ".nii", ".hdr", ".hdr.gz"];
@@ -40,8 +42,11 @@ export interface NiftiCsvLabels {
   delimiter?: string;
 }
 
-/** Options of {@linkcode NiftiDataset.open}. */
-export interface NiftiDatasetOptions {
+/**
+ * Options of {@linkcode NiftiDataset.open}; `maxDecodedBytes` and `nonFinite` are passed to
+ * {@linkcode readNifti} for every volume.
+ */
+export interface NiftiDatasetOptions extends NiftiReadOptions {
   /** Volume files. */
   files?: readonly string[];
   /** A folder: every file in it ending in one of {@linkcode NIFTI_EXTENSIONS} (not recursive). */
@@ -113,13 +118,16 @@ export class NiftiDataset implements Dataset<Sample<ArrayImage>> {
   readonly skipReport: SkipReport;
   /** Class index of every sample; present when the dataset has labels. */
   readonly labels?: () => Int32Array;
+  readonly #read: NiftiReadOptions;
 
   private constructor(
     entries: NiftiEntry[],
     classes: readonly string[] | undefined,
     skip: SkipReport,
     labelled: boolean,
+    read: NiftiReadOptions,
   ) {
+    this.#read = read;
     this.entries = Object.freeze(entries);
     if (classes) this.classes = Object.freeze([...classes]);
     this.skipReport = skip;
@@ -137,6 +145,8 @@ export class NiftiDataset implements Dataset<Sample<ArrayImage>> {
       throw new RangeError(`${op}: onError must be "throw" or "skip", got ${onError}`);
     }
     if (!files && !dir) throw new TypeError(`${op}: give files or dir`);
+    nonFinitePolicy(options.nonFinite); // a bad option fails here, not at the first get()
+    if (options.maxDecodedBytes !== undefined) decodeLimit(options.maxDecodedBytes);
     if (csv && options.labels) throw new TypeError(`${op}: give labels either in csv or in labels, not both`);
     const numClasses = options.numClasses ?? options.classes?.length;
     if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 1)) {
@@ -263,7 +273,8 @@ export class NiftiDataset implements Dataset<Sample<ArrayImage>> {
     if (!entries.length) {
       throw new DatasetError(csv?.path ?? dir ?? "<files>", "no usable NIfTI volumes (none found, or all skipped)");
     }
-    return new NiftiDataset(entries, options.classes, { skipped }, labelled);
+    const read = { maxDecodedBytes: options.maxDecodedBytes, nonFinite: options.nonFinite };
+    return new NiftiDataset(entries, options.classes, { skipped }, labelled, read);
   }
 
   /** Number of volumes. */
@@ -277,7 +288,7 @@ export class NiftiDataset implements Dataset<Sample<ArrayImage>> {
       throw new RangeError(`NiftiDataset.get: index must be an integer in [0, ${this.length}), got ${index}`);
     }
     const e = this.entries[index];
-    const v = await readNifti(e.path);
+    const v = await readNifti(e.path, this.#read);
     const image = toChannels(v.shape, v.data, v.meta.channels, e.path);
     const [dx, dy, dz] = v.meta.voxelSize;
     return {

@@ -258,3 +258,16 @@ export async function assertSameState(a: Module, b: Module, what: string): Promi
     if (x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) throw new Error(`${what}: ${k} differs`);
   }
 }
+
+/** Runs `fn` (sync or async), returning what it printed with console.warn. */
+export async function captureWarnings(fn: () => unknown): Promise<string[]> {
+  const seen: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void seen.push(args.map(String).join(" "));
+  try {
+    await fn();
+  } finally {
+    console.warn = warn;
+  }
+  return seen;
+}

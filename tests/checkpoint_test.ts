@@ -1,6 +1,7 @@
 /**
  * Training checkpoints: round trip of model + AdamW + EMA + scheduler + RNG, bit-exact resume,
- * and the failure modes (other architecture, missing optimizer state, corrupt file, failed save).
+ * and the failure modes (other architecture, missing optimizer state, corrupt file, a flipped bit
+ * caught by the checksum, malformed metadata, failed save).
  */
 import {
   AdamW,
@@ -30,6 +31,8 @@ import {
   saveCheckpoint,
 } from "../train/checkpoint.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
+import { DatasetError, WriteError } from "../util/errors.ts";
+import { CHECKSUM_KEY } from "../util/formats/safetensors.ts";
 import { gpuTest, rng } from "./_util.ts";
 
 const B = 8, HW = 8, CLASSES = 3;
@@ -196,7 +199,14 @@ gpuTest("checkpoint: round trip of model, AdamW, EMA, scheduler, RNG and extras"
     manualSeed(99);
     const b = build();
     const info = await loadCheckpoint(path, { model: b.net, optimizer: b.opt, ema: b.ema, scheduler: b.sched });
-    assertEquals(info, { step: 2, epoch: 1, extra: { best: 0.5, note: "x" }, rng: rngState, version: 1 });
+    assertEquals(info, {
+      step: 2,
+      epoch: 1,
+      extra: { best: 0.5, note: "x" },
+      rng: rngState,
+      version: 1,
+      checksum: "verified",
+    });
     assertEquals(defaultGenerator.getState(), rngState);
     assertEquals(await snapshot(b), want);
     assertEquals(b.opt.paramGroups[0].lr, 0.0123);
@@ -247,7 +257,7 @@ gpuTest("checkpoint: another architecture or missing state is refused before any
     await assertRejects(
       () => loadCheckpoint(`${dir}/absent.safetensors`, { model: net }),
       Error,
-      `loadCheckpoint ${dir}/absent.safetensors: cannot read the file`,
+      `${dir}/absent.safetensors: cannot read the file`,
     );
     for (const x of [net, other, opt, ema]) x.dispose();
   } finally {
@@ -264,12 +274,16 @@ gpuTest("checkpoint: truncated and corrupt files fail with the safetensors error
     await saveCheckpoint(path, { model: net, step: 4 });
     const bytes = await Deno.readFile(path);
     await Deno.writeFile(path, bytes.subarray(0, bytes.length - 10));
-    await assertRejects(() => loadCheckpoint(path, { model: net }), Error, `safetensors ${path}:`);
+    await assertRejects(() => loadCheckpoint(path, { model: net }), DatasetError, `${path}:`);
     const garbled = bytes.slice();
     garbled[9] = 0x7b; // inside the JSON header
     garbled[10] = 0x7b;
     await Deno.writeFile(path, garbled);
-    await assertRejects(() => loadCheckpoint(path, { model: net }), Error, `safetensors ${path}:`);
+    await assertRejects(
+      () => loadCheckpoint(path, { model: net }),
+      DatasetError,
+      `${path}: the header is not valid JSON`,
+    );
     await Deno.writeFile(path, new Uint8Array(3));
     await assertRejects(() => loadCheckpoint(path, { model: net }), Error, "truncated");
     net.dispose();
@@ -295,8 +309,8 @@ gpuTest("checkpoint: a failed save leaves the old file intact and no temporary f
     const fresh = new TinyNet();
     await assertRejects(
       () => saveCheckpoint(`${dir}/no/such/dir/x.safetensors`, { model: fresh, step: 0 }),
-      Error,
-      "cannot write the file",
+      WriteError,
+      "x.safetensors: cannot write the checkpoint (",
     );
     fresh.dispose();
     assertEquals(await Deno.readFile(path), good);
@@ -323,6 +337,75 @@ gpuTest("checkpoint: latestCheckpoint picks the highest step and ignores other f
     assertEquals(await latestCheckpoint(dir), `${dir}/ckpt-000010.safetensors`);
     assertEquals(checkpointPath(`${dir}/`, 123), `${dir}/ckpt-000123.safetensors`);
     assertEquals(checkpointPath("runs", 7, { prefix: "ema-", digits: 3 }), "runs/ema-007.safetensors");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** `bytes` (a safetensors file) with header JSON edited by `edit`, re-padded to 8 bytes. */
+function editHeader(bytes: Uint8Array, edit: (h: Record<string, Record<string, unknown>>) => void): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  edit(h);
+  let text = JSON.stringify(h);
+  text += " ".repeat((8 - (text.length % 8)) % 8);
+  const head = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + head.length + bytes.length - 8 - n);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  out.set(bytes.subarray(8 + n), 8 + head.length);
+  return out;
+}
+
+gpuTest("checkpoint: one flipped bit in an Adam moment fails the checksum; nothing is loaded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meddiff-ckpt-" });
+  try {
+    manualSeed(3);
+    const r = build();
+    for (let s = 0; s < 2; s++) await trainStep(r, s);
+    const path = `${dir}/ckpt.safetensors`;
+    await saveCheckpoint(path, { model: r.net, optimizer: r.opt, step: 2 });
+    const bytes = await Deno.readFile(path);
+    // The first moment tensor's first float: its top exponent bit turns ~1e-5 into ~1e33.
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    const name = Object.keys(header).find((k) => k.startsWith("optim.") && k.endsWith(".expAvgSq"))!;
+    assert(name, Object.keys(header).join(", "));
+    const at = 8 + n + header[name].data_offsets[0] + 3;
+    const flipped = bytes.slice();
+    flipped[at] ^= 0x40;
+    await Deno.writeFile(path, flipped);
+    const fresh = build();
+    const before = await snapshot(fresh);
+    const e = await assertRejects(
+      () => loadCheckpoint(path, { model: fresh.net, optimizer: fresh.opt }),
+      DatasetError,
+    ) as DatasetError;
+    assertEquals(e.file, path);
+    assert(e.message.includes("does not match its checksum"), e.message);
+    assertEquals(await snapshot(fresh), before, "nothing was loaded");
+
+    // A checkpoint written before checksums (none in its metadata) still loads, reported absent.
+    await Deno.writeFile(path, editHeader(bytes, (h) => delete h.__metadata__[CHECKSUM_KEY]));
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      const info = await loadCheckpoint(path, { model: fresh.net, optimizer: fresh.opt, restoreRng: false });
+      assertEquals([info.step, info.checksum], [2, "absent"]);
+    } finally {
+      console.warn = warn;
+    }
+    // Metadata of valid JSON but the wrong shape is a DatasetError, not a TypeError.
+    await Deno.writeFile(path, editHeader(bytes, (h) => (h.__metadata__.fingerprint = '{"a": 1}')));
+    await assertRejects(() => loadCheckpoint(path, { model: fresh.net }), DatasetError, "fingerprint");
+    await Deno.writeFile(path, editHeader(bytes, (h) => (h.__metadata__.optimizer = '{"type": "AdamW"}')));
+    await assertRejects(
+      () => loadCheckpoint(path, { model: fresh.net, optimizer: fresh.opt }),
+      DatasetError,
+      `${path}:`,
+    );
+    dispose(r);
+    dispose(fresh);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -137,6 +137,31 @@ Deno.test("CsvImageDataset: bad rows give DatasetError with the CSV file and lin
   });
 });
 
+Deno.test("CsvImageDataset: an id that leads outside imageDir is refused, naming the CSV, line and id", async () => {
+  await withTempDir("meddiff_csv_", async (dir) => {
+    await Deno.mkdir(`${dir}/images/sub`, { recursive: true });
+    for (const p of ["images/a.png", "images/sub/b.png", "secret.png"]) await writePng(`${dir}/${p}`, 9);
+    const csv = `${dir}/labels.csv`;
+    const open = (extra: Record<string, unknown> = {}) =>
+      CsvImageDataset.open({ csv, imageDir: `${dir}/images`, idColumn: "id", extension: ".png", ...extra });
+    const cases: [string, string][] = [
+      ["../secret", 'line 3: id "../secret" leads outside the image folder'],
+      ["sub/../../secret", 'line 3: id "sub/../../secret" leads outside the image folder'],
+      [`${dir}/secret`, `line 3: id "${dir}/secret" is an absolute path`],
+      ["..\\secret", "leads outside the image folder"],
+    ];
+    for (const [id, msg] of cases) {
+      await Deno.writeTextFile(csv, `id\na\n${id}\n`);
+      const e = await assertRejects(() => open(), DatasetError, msg);
+      assertEquals([(e as DatasetError).file, (e as DatasetError).field], [csv, "id"]);
+    }
+    await Deno.writeTextFile(csv, "id\na\n../secret\nsub/b\n./sub/b2\n");
+    const skipped = await open({ onError: "skip" });
+    assertEquals(skipped.entries.map((e) => e.id), ["a", "sub/b"], "ids in subfolders stay allowed");
+    assertEquals(skipped.skipReport.skipped.map((s) => s.file), [`${csv}:3`, `${csv}:5`]);
+  });
+});
+
 Deno.test("CsvImageDataset: multi-label columns → Sample.labels", async () => {
   await withTempDir("meddiff_csv_", async (dir) => {
     for (const id of ["p1", "p2", "p3"]) await writePng(`${dir}/${id}.jpg.png`, 50);

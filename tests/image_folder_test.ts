@@ -1,10 +1,11 @@
 import sharp from "sharp";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { checkImageFiles, ImageFolder, loadClassMap, readRasterFile } from "../datasets/image_folder.ts";
-import { DatasetError } from "../datasets/types.ts";
+import { DatasetError, SizeLimitError } from "../datasets/types.ts";
 import { needsSharedData, sharedDataPath } from "./_shared_data.ts";
 import { skippableTest } from "./_skip.ts";
 import { withTempDir } from "./_util.ts";
+import { pngDeclaring } from "../scripts/malformed/images.ts";
 
 /** Writes a w×h PNG whose pixel (x, y) channel c holds `(seed + 7x + 13y + 50c) % 256`. */
 async function writePng(path: string, w: number, h: number, channels: 1 | 3, seed: number): Promise<Uint8Array> {
@@ -208,6 +209,60 @@ Deno.test("ImageFolder: corrupt, truncated and wrong-size images (throw, header 
     assertEquals(problems[0], null);
     assert(problems[1]!.includes("missing"), problems[1]!);
     await assertRejects(() => readRasterFile(`${root}/missing.png`), DatasetError, "missing.png");
+  });
+});
+
+Deno.test("readRasterFile: empty, text, truncated and bit-flipped PNG/JPEG files give DatasetErrors naming them", async () => {
+  await withTempDir("meddiff_if_", async (dir) => {
+    await writePng(`${dir}/good.png`, 16, 16, 3, 5);
+    const png = await Deno.readFile(`${dir}/good.png`);
+    const jpg = await sharp(png).jpeg({ quality: 90 }).toBuffer();
+    const flipped = png.slice();
+    flipped[png.length - 20] ^= 0x10; // inside IDAT: the chunk CRC no longer matches
+    const files: Record<string, Uint8Array> = {
+      "empty.png": new Uint8Array(0),
+      "text.png": new TextEncoder().encode("this is not an image\n"),
+      "cut.png": png.subarray(0, png.length - 30),
+      "flipped.png": flipped,
+      "cut.jpg": new Uint8Array(jpg.subarray(0, Math.floor(jpg.length / 2))),
+      "header.jpg": new Uint8Array(jpg.subarray(0, 20)),
+    };
+    for (const [name, bytes] of Object.entries(files)) {
+      const path = `${dir}/${name}`;
+      await Deno.writeFile(path, bytes);
+      const e = await assertRejects(() => readRasterFile(path), DatasetError, `${path}: `);
+      assertEquals((e as DatasetError).file, path);
+      const [problem] = await checkImageFiles([path], { mode: "decode" });
+      assert(problem !== null, `${name} fails a decode check`);
+    }
+    await assertRejects(() => readRasterFile(`${dir}/empty.png`), DatasetError, "empty file");
+  });
+});
+
+Deno.test("readRasterFile: a PNG declaring 100000×100000 pixels fails from its header, before decoding", async () => {
+  await withTempDir("meddiff_if_", async (dir) => {
+    const path = `${dir}/huge.png`;
+    await Deno.writeFile(path, pngDeclaring(100000, 100000));
+    const e = await assertRejects(
+      () => readRasterFile(path, { maxDecodedBytes: 1 << 30 }),
+      SizeLimitError,
+      `${path}: the image header declares 100000×100000 pixels × 3 channels:`,
+    );
+    assertEquals((e as SizeLimitError).declared, 3e10);
+    // A small limit catches an ordinary image too; header validation reports it per file.
+    await writePng(`${dir}/ok.png`, 32, 32, 3, 1);
+    await assertRejects(() => readRasterFile(`${dir}/ok.png`, { maxDecodedBytes: 1000 }), SizeLimitError, "32×32");
+    const [huge, ok] = await checkImageFiles([path, `${dir}/ok.png`], { maxDecodedBytes: 1 << 30 });
+    assert(huge !== null && huge.includes("100000×100000"), String(huge));
+    assertEquals(ok, null);
+    await Deno.mkdir(`${dir}/root/a`, { recursive: true });
+    await Deno.rename(path, `${dir}/root/a/huge.png`);
+    const err = await assertRejects(
+      () => ImageFolder.open(`${dir}/root`, { validate: true }),
+      DatasetError,
+      "100000×100000",
+    );
+    assertEquals((err as DatasetError).file, `${dir}/root/a/huge.png`);
   });
 });
 

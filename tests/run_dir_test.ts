@@ -9,6 +9,7 @@ import { baseName, dirName, joinPath } from "../util/path.ts";
 import { Logger, logTimestamp } from "../train/logger.ts";
 import { InterruptController, type SignalHost } from "../train/signals.ts";
 import { withTempDir } from "./_util.ts";
+import { WriteError } from "../util/errors.ts";
 import { skippableTest } from "./_skip.ts";
 
 Deno.test("path helpers", () => {
@@ -70,7 +71,7 @@ Deno.test("writeNew: writes whole files, never replaces one, leaves no temporary
     assertEquals(wins.filter(Boolean).length, 1);
     assertEquals(await Deno.readTextFile(`${dir}/c.txt`), `w${wins.indexOf(true)}`);
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["b.txt", "bytes.bin", "c.txt"]);
-    await assertRejects(() => writeNew(`${dir}/missing/x.txt`, "x"), Error, `writeNew ${dir}/missing/x.txt`);
+    await assertRejects(() => writeNew(`${dir}/missing/x.txt`, "x"), WriteError, `${dir}/missing/x.txt: cannot write`);
     await assertRejects(() => writeNew("", "x"), TypeError, "path must be a non-empty string");
     assertEquals([...Deno.readDirSync(dir)].length, 3);
   });
@@ -102,7 +103,7 @@ Deno.test("JsonlWriter / readJsonl: one object per line, written at once, NaN an
     assertEquals((await readJsonl(p)).length, 3);
     await Deno.writeTextFile(`${dir}/bad.jsonl`, '{"a":1}\nnot json\n{"a":2}\n');
     await assertRejects(() => readJsonl(`${dir}/bad.jsonl`), Error, "bad.jsonl line 2 is not JSON");
-    assertThrows(() => new JsonlWriter(`${dir}/no/such/dir/m.jsonl`), Error, "cannot open");
+    assertThrows(() => new JsonlWriter(`${dir}/no/such/dir/m.jsonl`), WriteError, "m.jsonl: cannot write JSON lines");
   });
 });
 

@@ -13,6 +13,7 @@ import {
 import { type Tensor, tensor } from "../mod.ts";
 import { assertClose, gpuTest } from "./_util.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
+import { DatasetError } from "../util/errors.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
@@ -96,8 +97,9 @@ Deno.test("safetensors: corrupt files give errors naming the file and the proble
     ],
   ];
   for (const [what, bytes, msg] of cases) {
-    const e = assertThrows(() => parseSafetensors(bytes, "model.safetensors"), Error, msg);
-    assert(e.message.startsWith("safetensors model.safetensors: "), `${what}: ${e.message}`);
+    const e = assertThrows(() => parseSafetensors(bytes, "model.safetensors"), DatasetError, msg);
+    assert(e.message.startsWith("model.safetensors: "), `${what}: ${e.message}`);
+    assertEquals((e as DatasetError).file, "model.safetensors");
   }
 });
 

@@ -114,7 +114,7 @@ Deno.test("parseTaskArgs: --debug is every task's flag (not a config override) a
 
 // --- item: train.log and no half-made folder --------------------------------------------------
 
-const TINY = ["--data.length=16", "--data.imageSize=8", "--model.attentionResolutions=[4]"];
+const TINY = ["--data.length=16", "--data.imageSize=8", "--model.attentionResolutions=[4]", "--train.batchSize=4"];
 
 function prepare(argv: string[]) {
   const args = parseTaskArgs(argv, {
@@ -228,6 +228,7 @@ Deno.test("deno task train --resume: the check runs against the run's data too, 
       "--data.dataset=medmnist",
       `--data.path=${npz}`,
       "--model.attentionResolutions=[14]",
+      "--train.batchSize=4",
       `--output.root=${root}/runs`,
     ]);
     first.log.close();

@@ -5,7 +5,7 @@
  * written here (bitwise CRC, its own protobuf decoding).
  */
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { crc32c, maskCrc32c, unmaskCrc32c } from "../util/formats/crc32c.ts";
+import { crc32c, maskCrc32c, unmaskCrc32c } from "../util/formats/crc.ts";
 import { histogram, ProtoWriter, SummaryWriter, tfRecord } from "../util/formats/tfevents.ts";
 import { decodePng, type Raster } from "../util/png.ts";
 

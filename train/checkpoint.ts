@@ -9,8 +9,10 @@
  * architecture fingerprint is the sorted list of state-dict names with their shapes.
  *
  * Saving reads every tensor back from the GPU before a byte is written, then writes a temporary
- * file in the same folder and renames it over the target. Loading validates the whole file
- * against the objects passed in before it changes any of them.
+ * file in the same folder and renames it over the target; the file carries the CRC-32C of its
+ * tensor data (`meddiff.crc32c`, see util/formats/safetensors.ts). Loading verifies it and
+ * validates the whole file against the objects passed in before it changes any of them; every
+ * problem with the file is a DatasetError naming it.
  */
 import { writeFileAtomic } from "../util/io.ts";
 import { fmtShape, sameShape } from "../core/shape.ts";
@@ -22,7 +24,8 @@ import type { EMA, EMAStateDict } from "../core/optim/ema.ts";
 import type { LRScheduler, SchedulerStateDict } from "../core/optim/lr_scheduler.ts";
 import type { BaseHyper, HyperValue, Optimizer, OptimizerStateDict, ParamState } from "../core/optim/optimizer.ts";
 import type { Module } from "../core/nn/module.ts";
-import { encodeSafetensors, type HostTensor, parseSafetensors } from "../util/formats/safetensors.ts";
+import { encodeSafetensors, type HostTensor, readSafetensorsFile } from "../util/formats/safetensors.ts";
+import { DatasetError } from "../util/errors.ts";
 
 /** Value of the `format` metadata entry of every checkpoint. */
 export const CHECKPOINT_FORMAT = "meddiff.checkpoint";
@@ -99,6 +102,8 @@ export interface CheckpointInfo {
   rng: RngState;
   /** Layout version of the file. */
   version: number;
+  /** `verified`: the tensor data matched its checksum; `absent`: the file has none (written before checksums). */
+  checksum: "verified" | "absent";
 }
 
 /** One fingerprint entry: a state-dict name and its shape. */
@@ -248,7 +253,7 @@ export async function saveCheckpoint(path: string | URL, state: CheckpointState)
     const bad = firstNonFinite(host);
     if (bad) throw new NonFiniteError(`${op}: not written: ${bad} (the last good checkpoint is left as it was)`);
   }
-  await writeFileAtomic(file, encodeSafetensors(host, meta), { what: op });
+  await writeFileAtomic(file, encodeSafetensors(host, meta), { what: "the checkpoint" });
 }
 
 function optimizerMeta(opt: Optimizer<BaseHyper>, model: Module, tensors: Map<string, Tensor>): OptimizerMeta {
@@ -289,8 +294,9 @@ function metaJson<T>(meta: Record<string, string>, key: string, fail: (m: string
  * Loads a checkpoint written by `saveCheckpoint` into `targets` and restores the default random
  * generator's state. The whole file is validated against the targets first — architecture
  * (the first differing parameter is named), optimizer type and parameter layout, EMA names,
- * scheduler type — and nothing is changed unless every check passes. Truncated or corrupt files
- * fail with the safetensors reader's errors.
+ * scheduler type — and nothing is changed unless every check passes. A truncated or corrupt
+ * file, or one whose data does not match its checksum, fails with a DatasetError naming it; a
+ * checkpoint written before checksums loads with `checksum: "absent"` (and a note on the console).
  *
  * @example
  * ```ts
@@ -300,21 +306,78 @@ function metaJson<T>(meta: Record<string, string>, key: string, fail: (m: string
  */
 export async function loadCheckpoint(path: string | URL, targets: CheckpointTargets): Promise<CheckpointInfo> {
   const file = toPath(path, "loadCheckpoint");
-  const op = `loadCheckpoint ${file}`;
-  const fail = (m: string): never => {
-    throw new Error(`${op}: ${m}`);
-  };
   if (!targets || typeof targets !== "object" || !targets.model) {
-    throw new TypeError(`${op}: targets.model is required`);
+    throw new TypeError(`loadCheckpoint ${file}: targets.model is required`);
   }
-  let bytes: Uint8Array;
+  const { tensors: host, metadata: meta, checksum } = await readSafetensorsFile(file);
+  let checked: Checked;
   try {
-    bytes = await Deno.readFile(file);
+    checked = checkCheckpoint(file, meta, host, targets);
   } catch (e) {
-    throw new Error(`${op}: cannot read the file (${e instanceof Error ? e.message : e})`);
+    // Metadata of the right JSON syntax but the wrong shape (the checksum covers the data only).
+    if (e instanceof TypeError) throw new DatasetError(file, `malformed checkpoint metadata (${e.message})`);
+    throw e;
   }
-  const { tensors: host, metadata: meta } = parseSafetensors(bytes, file);
+  const { step, epochRaw, extra, rng, version, saved, optMeta, emaMeta, schedMeta } = checked;
+  const { model, optimizer: opt, ema, scheduler: sched } = targets;
 
+  // ---- everything checked: apply ----
+  scope(() => {
+    const gpuOf = (name: string): Tensor => {
+      const h = host[name];
+      return tensor(h.data, h.shape, { dtype: h.dtype });
+    };
+    const sd = new Map(saved.map(([name]) => [name, gpuOf(`model.${name}`)]));
+    model.loadStateDict(sd);
+    if (opt && optMeta) {
+      const state: Record<string, ParamState> = {};
+      for (const [idx, nums] of Object.entries(optMeta.numbers)) {
+        state[idx] = { ...nums };
+        for (const k of optMeta.tensors[idx] ?? []) state[idx][k] = gpuOf(`optim.${idx}.${k}`);
+      }
+      opt.loadStateDict({ state, paramGroups: optMeta.paramGroups });
+    }
+    if (ema && emaMeta) {
+      const { names, ...counters } = emaMeta;
+      ema.loadStateDict({ ...counters, shadow: Object.fromEntries(names.map((n) => [n, gpuOf(`ema.${n}`)])) });
+    }
+    if (sched && schedMeta) {
+      const { type: _type, ...sd } = schedMeta;
+      sched.loadStateDict(sd);
+    }
+  });
+  if (targets.restoreRng ?? true) defaultGenerator.setState(rng);
+  return { step, epoch: epochRaw, extra, rng, version, checksum };
+}
+
+/** What {@linkcode checkCheckpoint} found valid, ready to apply. */
+interface Checked {
+  step: number;
+  epochRaw: number | null;
+  extra: Record<string, JsonValue>;
+  rng: RngState;
+  version: number;
+  saved: FingerprintEntry[];
+  optMeta?: OptimizerMeta;
+  emaMeta?: EmaMeta;
+  schedMeta?: SchedulerMeta;
+}
+
+function isFingerprintEntry(e: unknown): e is FingerprintEntry {
+  return Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && Array.isArray(e[1]) &&
+    e[1].every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+/** Validates a checkpoint's metadata and tensors against `targets` without changing anything. */
+function checkCheckpoint(
+  file: string,
+  meta: Record<string, string>,
+  host: Record<string, HostTensor>,
+  targets: CheckpointTargets,
+): Checked {
+  const fail = (m: string): never => {
+    throw new DatasetError(file, m);
+  };
   // ---- header ----
   if (meta.format !== CHECKPOINT_FORMAT) {
     fail(
@@ -331,8 +394,12 @@ export async function loadCheckpoint(path: string | URL, targets: CheckpointTarg
   const epochRaw = metaJson<number | null>(meta, "epoch", fail) ?? null;
   if (epochRaw !== null && !Number.isSafeInteger(epochRaw)) fail(`bad "epoch" metadata ${meta.epoch}`);
   const extra = metaJson<Record<string, JsonValue>>(meta, "extra", fail) ?? {};
+  if (extra === null || typeof extra !== "object" || Array.isArray(extra)) fail(`bad "extra" metadata ${meta.extra}`);
   const rng = metaJson<RngState>(meta, "rng", fail) ?? fail(`the "rng" metadata is missing`);
-  if (!Number.isSafeInteger(rng.seed) || rng.seed < 0 || !Number.isSafeInteger(rng.offset) || rng.offset < 0) {
+  if (
+    typeof rng !== "object" || !Number.isSafeInteger(rng.seed) || rng.seed < 0 || !Number.isSafeInteger(rng.offset) ||
+    rng.offset < 0
+  ) {
     fail(`bad "rng" metadata ${meta.rng}`);
   }
 
@@ -340,6 +407,7 @@ export async function loadCheckpoint(path: string | URL, targets: CheckpointTarg
   const { model } = targets;
   const saved = metaJson<FingerprintEntry[]>(meta, "fingerprint", fail) ??
     fail(`the "fingerprint" metadata is missing`);
+  if (!Array.isArray(saved) || !saved.every(isFingerprintEntry)) fail(`the "fingerprint" metadata is malformed`);
   const diff = fingerprintDifference(saved, modelFingerprint(model));
   if (diff) fail(`the checkpoint is for a different architecture (${model.constructor.name}): ${diff}`);
   for (const [name, shape] of saved) {
@@ -392,33 +460,7 @@ export async function loadCheckpoint(path: string | URL, targets: CheckpointTarg
     }
   }
 
-  // ---- everything checked: apply ----
-  scope(() => {
-    const gpuOf = (name: string): Tensor => {
-      const h = host[name];
-      return tensor(h.data, h.shape, { dtype: h.dtype });
-    };
-    const sd = new Map(saved.map(([name]) => [name, gpuOf(`model.${name}`)]));
-    model.loadStateDict(sd);
-    if (opt && optMeta) {
-      const state: Record<string, ParamState> = {};
-      for (const [idx, nums] of Object.entries(optMeta.numbers)) {
-        state[idx] = { ...nums };
-        for (const k of optMeta.tensors[idx] ?? []) state[idx][k] = gpuOf(`optim.${idx}.${k}`);
-      }
-      opt.loadStateDict({ state, paramGroups: optMeta.paramGroups });
-    }
-    if (ema && emaMeta) {
-      const { names, ...counters } = emaMeta;
-      ema.loadStateDict({ ...counters, shadow: Object.fromEntries(names.map((n) => [n, gpuOf(`ema.${n}`)])) });
-    }
-    if (sched && schedMeta) {
-      const { type: _type, ...sd } = schedMeta;
-      sched.loadStateDict(sd);
-    }
-  });
-  if (targets.restoreRng ?? true) defaultGenerator.setState(rng);
-  return { step, epoch: epochRaw, extra, rng, version };
+  return { step, epochRaw, extra, rng, version, saved, optMeta, emaMeta, schedMeta };
 }
 
 function checkOptimizer(

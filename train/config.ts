@@ -56,13 +56,24 @@ export interface KeyMeta {
   choices?: readonly (string | number | boolean)[];
   /** Smallest allowed number (each element, for a list). */
   min?: number;
-  /** Largest allowed number (each element, for a list). */
+  /** Largest allowed number (each element, for a list); integers default to {@linkcode MAX_CONFIG_INTEGER}. */
   max?: number;
+  /** Whether the number must be greater than 0 (where zero makes no sense, e.g. a learning rate). */
+  positive?: boolean;
   /** Whether `null` is allowed (always true when the default is `null`). */
   nullable?: boolean;
   /** One line shown by `--help`. */
   help?: string;
 }
+
+/**
+ * The largest integer a key takes unless its meta says otherwise (2^31 − 1): counts, steps,
+ * seeds and sizes beyond it are typing slips (`1e20`) that would exhaust memory or never end.
+ */
+export const MAX_CONFIG_INTEGER = 2 ** 31 - 1;
+
+/** The largest configuration file read (1 MiB): a config is a few hundred bytes of YAML. */
+export const MAX_CONFIG_FILE_BYTES = 1 << 20;
 
 /** One key of a schema, as {@linkcode defineConfig} resolved it. */
 export interface ConfigKey {
@@ -80,6 +91,8 @@ export interface ConfigKey {
   readonly min?: number;
   /** Largest allowed number. */
   readonly max?: number;
+  /** Whether the number must be greater than 0. */
+  readonly positive?: boolean;
   /** Help text. */
   readonly help?: string;
 }
@@ -224,6 +237,7 @@ export function defineConfig<T extends ConfigSection>(
         ...(m?.choices !== undefined ? { choices: [...m.choices] } : {}),
         ...(m?.min !== undefined ? { min: m.min } : {}),
         ...(m?.max !== undefined ? { max: m.max } : {}),
+        ...(m?.positive ? { positive: true } : {}),
         ...(m?.help !== undefined ? { help: m.help } : {}),
       };
       const err = checkValue(key, value);
@@ -272,13 +286,25 @@ function checkValue(key: ConfigKey, v: unknown): string | undefined {
       return `expected ${expected}, got ${describe(list ? v : e)}${quote}`;
     }
     if (typeof e === "number") {
-      if (key.min !== undefined && e < key.min) return `expected ${expected} >= ${key.min}, got ${show(e)}`;
-      if (key.max !== undefined && e > key.max) return `expected ${expected} <= ${key.max}, got ${show(e)}`;
+      const err = checkNumber(key, elemType === "integer", e);
+      if (err) return list ? `${err} (in ${show(v)})` : err;
     }
     if (key.choices && !key.choices.includes(e as string | number | boolean)) {
       return `expected one of ${key.choices.map((c) => show(c)).join(", ")}, got ${show(e)}`;
     }
   }
+  return undefined;
+}
+
+/** Bounds of one number: finite (an infinite lr only fails later, in the optimizer), min/max, integers capped. */
+function checkNumber(key: ConfigKey, integer: boolean, e: number): string | undefined {
+  const expected = integer ? "an integer" : "a number";
+  if (!Number.isFinite(e)) return `expected a finite number, got ${show(e)}`;
+  if (key.positive && !(e > 0)) return `expected ${expected} > 0, got ${show(e)}`;
+  if (key.min !== undefined && e < key.min) return `expected ${expected} >= ${key.min}, got ${show(e)}`;
+  const max = key.max ?? (integer ? MAX_CONFIG_INTEGER : undefined);
+  if (max !== undefined && e > max) return `expected ${expected} <= ${max}, got ${show(e)}`;
+  if (integer && e < -MAX_CONFIG_INTEGER) return `expected ${expected} >= ${-MAX_CONFIG_INTEGER}, got ${show(e)}`;
   return undefined;
 }
 
@@ -438,6 +464,13 @@ function cloneValue<V>(v: V): V {
   return v === null || typeof v !== "object" ? v : structuredClone(v);
 }
 
+/** A problem for YAML the library refused to turn into values (`where`: the file, and the line when known). */
+function yamlFailure(where: string, e: unknown): string {
+  const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  const hint = /alias/i.test(msg) ? " (too many aliases: an alias bomb?)" : "";
+  return `${where}: cannot read the YAML: ${msg}${hint}`;
+}
+
 /** Flattens the YAML mapping `node` against the schema, recording problems and line numbers. */
 function mergeYaml<T>(
   schema: ConfigSchema<T>,
@@ -448,7 +481,13 @@ function mergeYaml<T>(
   problems: string[],
 ): void {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  } catch (e) {
+    problems.push(yamlFailure(fileName, e)); // e.g. nesting deep enough to overflow the stack
+    return;
+  }
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const pos = e.linePos?.[0] ?? (e.pos ? lc.linePos(e.pos[0]) : undefined);
@@ -463,9 +502,14 @@ function mergeYaml<T>(
   if (root === null || (isScalar(root) && root.value === null)) return; // empty file
   if (!isMap(root)) {
     const line = root.range ? lc.linePos(root.range[0]).line : 1;
-    problems.push(
-      `${fileName} line ${line}: expected a mapping of keys at the top level, got ${describe(root.toJS(doc))}`,
-    );
+    let got: string;
+    try {
+      got = describe(root.toJS(doc));
+    } catch (e) {
+      problems.push(yamlFailure(`${fileName} line ${line}`, e));
+      return;
+    }
+    problems.push(`${fileName} line ${line}: expected a mapping of keys at the top level, got ${got}`);
     return;
   }
   const allPaths = [...schema.keys.map((k) => k.path), ...schema.sections];
@@ -500,7 +544,14 @@ function mergeYaml<T>(
         continue;
       }
       const valueNode = pair.value as { toJS?: (d: Document) => unknown } | null;
-      const value = valueNode && typeof valueNode.toJS === "function" ? valueNode.toJS(doc) : null;
+      let value: unknown;
+      try {
+        // The yaml library stops alias bombs ("billion laughs") here, with a ReferenceError.
+        value = valueNode && typeof valueNode.toJS === "function" ? valueNode.toJS(doc) : null;
+      } catch (e) {
+        problems.push(yamlFailure(where, e));
+        continue;
+      }
       visit(prefix + String(keyNode.value), value, where, pair.value);
     }
   };
@@ -615,10 +666,28 @@ export function resolveConfig<T>(schema: ConfigSchema<T>, opts: ResolveConfigOpt
     toYaml: () => toYamlText(schema, config, sources),
     saveResolvedConfig: async (runDir: string | RunDir): Promise<string> => {
       const path = typeof runDir === "string" ? joinPath(runDir, "config.yaml") : runDir.configPath;
-      await writeFileAtomic(path, toYamlText(schema, config, sources));
+      await writeFileAtomic(path, toYamlText(schema, config, sources), { what: "the resolved configuration" });
       return path;
     },
   };
+}
+
+/** The text of a config file: a regular file of at most {@linkcode MAX_CONFIG_FILE_BYTES}. */
+async function readConfigFile(file: string): Promise<string> {
+  const fail = (why: string): never => {
+    throw new ConfigError([`cannot read the config file ${file}: ${why}`]);
+  };
+  try {
+    const info = await Deno.stat(file);
+    if (!info.isFile) fail("it is not a file");
+    if (info.size > MAX_CONFIG_FILE_BYTES) {
+      fail(`it is ${info.size} bytes, more than a config can be (${MAX_CONFIG_FILE_BYTES})`);
+    }
+    return await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    return fail(e instanceof Deno.errors.NotFound ? "it does not exist" : (e as Error).message);
+  }
 }
 
 /**
@@ -629,20 +698,33 @@ export function resolveConfig<T>(schema: ConfigSchema<T>, opts: ResolveConfigOpt
  */
 export async function loadConfig<T>(schema: ConfigSchema<T>, opts: LoadConfigOptions = {}): Promise<LoadedConfig<T>> {
   let yaml: string | undefined;
-  if (opts.file !== undefined) {
-    try {
-      yaml = await Deno.readTextFile(opts.file);
-    } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "it does not exist" : (e as Error).message;
-      throw new ConfigError([`cannot read the config file ${opts.file}: ${why}`]);
-    }
-  }
+  if (opts.file !== undefined) yaml = await readConfigFile(opts.file);
   return resolveConfig(schema, {
     yaml,
     fileName: opts.file,
     overrides: opts.overrides,
     taskOptions: opts.taskOptions,
   });
+}
+
+/**
+ * The value of a task option that stands for a config key (`--steps` for `sample.steps`),
+ * parsed and checked as that key is; a {@linkcode ConfigError} names the option and the key.
+ */
+export function parseConfigOption<T>(schema: ConfigSchema<T>, path: string, option: string, raw: string): ConfigValue {
+  const key = schema.key(path);
+  if (!key) throw new TypeError(`parseConfigOption: ${path} is not a key of the schema`);
+  let value: unknown;
+  try {
+    value = parseCliValue(key, raw);
+  } catch (e) {
+    throw new ConfigError([
+      `--${option} (${path}): expected ${typeDescription(key)}, got ${show(raw)}: ${(e as Error).message}`,
+    ]);
+  }
+  const err = checkValue(key, value);
+  if (err) throw new ConfigError([`--${option} (${path}): ${err}`]);
+  return value as ConfigValue;
 }
 
 function formatDefault(v: ConfigValue): string {
@@ -664,6 +746,7 @@ export function configHelp<T>(schema: ConfigSchema<T>): string {
     if (k.choices) extras.push(`one of ${k.choices.join("|")}`);
     if (k.min !== undefined) extras.push(`>= ${k.min}`);
     if (k.max !== undefined) extras.push(`<= ${k.max}`);
+    if (k.positive) extras.push("> 0");
     const desc = [k.help, `default ${formatDefault(k.default)}`, ...extras].filter(Boolean).join("; ");
     return [`--${k.path} ${type}`, desc];
   });

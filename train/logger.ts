@@ -18,6 +18,7 @@
 import type { LineSink } from "./progress.ts";
 import type { RunDir } from "./run_dir.ts";
 import { joinPath } from "../util/path.ts";
+import { WriteError } from "../util/errors.ts";
 
 /** Log levels, least to most severe. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -80,7 +81,7 @@ export class Logger {
     try {
       this.#file = Deno.openSync(file, { append: true, create: true });
     } catch (e) {
-      throw new Error(`Logger: cannot open the log file ${file}: ${(e as Error).message}`);
+      throw new WriteError(file, "the log", e);
     }
   }
 
@@ -91,7 +92,11 @@ export class Logger {
     const prefix = `${logTimestamp(this.#clock())} ${level.toUpperCase().padEnd(5)} `;
     const lines = String(message).split("\n").map((l) => prefix + l);
     const bytes = this.#enc.encode(lines.join("\n") + "\n");
-    for (let done = 0; done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
+    try {
+      for (let done = 0; done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
+    } catch (e) {
+      throw new WriteError(this.path, "the log", e); // a full disk: say which file
+    }
     if (ORDER[level] >= this.#consoleLevel && this.console !== null) {
       const sink = this.console ?? stdoutLines;
       for (const l of lines) sink.println(l);

@@ -45,7 +45,11 @@ export type TrainOptions = {
 /** The learning-rate schedules `train.lrSchedule` names. */
 export const LR_SCHEDULES = ["constant", "cosine", "warmup-cosine", "onecycle", "step"] as const;
 
-/** Constraints and help of the engine's keys (prefixed `train.`). */
+/**
+ * Constraints and help of the engine's keys (prefixed `train.`). Integers are capped at
+ * 2^31 − 1 unless a max is given here; `train.batchSize` is checked against the data once it is
+ * open (tasks/common/run_setup.ts).
+ */
 export const TRAIN_META: Record<string, KeyMeta> = {
   "train.epochs": { type: "integer", min: 1 },
   "train.batchSize": { type: "integer", min: 1 },
@@ -54,7 +58,7 @@ export const TRAIN_META: Record<string, KeyMeta> = {
     choices: ["adamw", "adam", "sgd"],
     help: "adamw (decoupled weight decay), adam (L2 weight decay) or sgd (Nesterov momentum)",
   },
-  "train.lr": { min: 0, help: "base (peak, for onecycle / warmup-cosine) learning rate" },
+  "train.lr": { positive: true, help: "base (peak, for onecycle / warmup-cosine) learning rate" },
   "train.weightDecay": { min: 0 },
   "train.momentum": { min: 0, max: 1, help: "SGD momentum" },
   "train.amsgrad": { help: "adam / adamw: the AMSGrad variant" },
@@ -94,7 +98,7 @@ export const TRAIN_META: Record<string, KeyMeta> = {
   },
   "train.keepCheckpoints": { type: "integer", min: 0, help: "periodic checkpoints kept (0 = all); best is kept apart" },
   "train.logEvery": { type: "integer", min: 1, help: "optimizer steps between loss read-backs and log rows" },
-  "train.concurrency": { type: "integer", min: 1, help: "samples the loader prepares at once" },
+  "train.concurrency": { type: "integer", min: 1, max: 1024, help: "samples the loader prepares at once" },
 };
 
 /**

@@ -20,6 +20,7 @@
  */
 
 import { writeFileAtomic } from "../util/io.ts";
+import { WriteError } from "../util/errors.ts";
 import { baseName, joinPath } from "../util/path.ts";
 
 /** Paths inside one run folder. */
@@ -108,7 +109,7 @@ export async function writeNew(path: string, data: Uint8Array | string): Promise
       return true;
     }
   } catch (e) {
-    throw new Error(`writeNew ${path}: ${errorText(e)}`);
+    throw new WriteError(path, "the file", e);
   } finally {
     if (tmp) await Deno.remove(tmp).catch(() => {});
   }
@@ -160,7 +161,7 @@ export async function createRunDir(root = "runs", name = "run", opts: CreateRunD
   try {
     await Deno.mkdir(root, { recursive: true });
   } catch (e) {
-    throw new Error(`createRunDir: cannot create the root folder ${root}: ${errorText(e)}`);
+    throw new WriteError(root, "the folder of the runs", e);
   }
   const base = joinPath(root, `${name}-${runTimestamp(now)}`);
   for (let n = 0; n < 10000; n++) {
@@ -169,13 +170,17 @@ export async function createRunDir(root = "runs", name = "run", opts: CreateRunD
       await Deno.mkdir(path); // not recursive: fails when it exists, so two runs never share a folder
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) continue;
-      throw new Error(`createRunDir: cannot create ${path}: ${errorText(e)}`);
+      throw new WriteError(path, "the run folder", e);
     }
     const run = runDirAt(path);
-    await Deno.mkdir(run.checkpointsDir);
-    await Deno.mkdir(run.samplesDir);
-    await Deno.writeFile(run.logPath, new Uint8Array(0), { createNew: true });
-    await Deno.writeFile(run.metricsPath, new Uint8Array(0), { createNew: true });
+    try {
+      await Deno.mkdir(run.checkpointsDir);
+      await Deno.mkdir(run.samplesDir);
+      await Deno.writeFile(run.logPath, new Uint8Array(0), { createNew: true });
+      await Deno.writeFile(run.metricsPath, new Uint8Array(0), { createNew: true });
+    } catch (e) {
+      throw new WriteError(path, "the run folder", e);
+    }
     return run;
   }
   throw new Error(`createRunDir: 10000 folders named ${base}-<n> exist already in ${root}`);
@@ -236,7 +241,7 @@ export class JsonlWriter {
     try {
       this.#file = Deno.openSync(path, { append: true, create: true });
     } catch (e) {
-      throw new Error(`JsonlWriter: cannot open ${path}: ${errorText(e)}`);
+      throw new WriteError(path, "JSON lines", e);
     }
   }
 
@@ -247,7 +252,11 @@ export class JsonlWriter {
       throw new TypeError(`JsonlWriter ${this.path}: record must be a plain object, got ${typeof record}`);
     }
     const bytes = this.#enc.encode(JSON.stringify(record, jsonReplacer) + "\n");
-    for (let done = 0; done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
+    try {
+      for (let done = 0; done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
+    } catch (e) {
+      throw new WriteError(this.path, "JSON lines", e);
+    }
   }
 
   /** Flushes the file's data to disk (fsync). */
@@ -316,7 +325,9 @@ export async function dropRowsAfterStep(path: string, step: number): Promise<num
   const rows = await readJsonl(path);
   const kept = rows.filter((r) => !(typeof r.step === "number" && r.step > step));
   if (kept.length === rows.length) return 0;
-  await writeFileAtomic(path, kept.map((r) => JSON.stringify(r, jsonReplacer) + "\n").join(""));
+  await writeFileAtomic(path, kept.map((r) => JSON.stringify(r, jsonReplacer) + "\n").join(""), {
+    what: "JSON lines",
+  });
   return rows.length - kept.length;
 }
 

@@ -2,15 +2,16 @@
  * Atomic file writes shared by every layer: the bytes go to a temporary file next to the
  * target, are flushed to disk, and the file is renamed over the target. A reader sees the old
  * file or the new one, never a partial one; on failure the target is untouched and the
- * temporary file removed.
+ * temporary file removed, and a {@linkcode WriteError} names the file and what was being written.
  * @module
  */
+import { WriteError } from "./errors.ts";
 
 /** Options of {@linkcode writeFileAtomic}. */
 export interface WriteAtomicOptions {
   /** Create the parent folder first (default false). */
   mkdir?: boolean;
-  /** Name used in the error message (default: the path). */
+  /** What is written, for the {@linkcode WriteError} (`"the checkpoint"`; default `"the file"`). */
   what?: string;
 }
 
@@ -50,9 +51,7 @@ export async function writeFileAtomic(
       file?.close();
     } catch { /* already closed */ }
     await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${opts.what ?? path}: cannot write the file (${e instanceof Error ? e.message : e})`, {
-      cause: e,
-    });
+    throw new WriteError(path, opts.what ?? "the file", e);
   }
 }
 
@@ -69,9 +68,7 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, opt
     try {
       Deno.removeSync(tmp);
     } catch { /* never created */ }
-    throw new Error(`${opts.what ?? path}: cannot write the file (${e instanceof Error ? e.message : e})`, {
-      cause: e,
-    });
+    throw new WriteError(path, opts.what ?? "the file", e);
   }
 }
 

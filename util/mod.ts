@@ -8,7 +8,16 @@ export * from "./io.ts";
 export * from "./path.ts";
 export { Rng } from "./rng.ts";
 export type { Raster } from "./raster.ts";
-export { DatasetError, OptionError } from "./errors.ts";
+export {
+  DatasetError,
+  type DatasetErrorOptions,
+  formatBytes,
+  OptionError,
+  SizeLimitError,
+  WriteError,
+} from "./errors.ts";
+export * from "./limits.ts";
+export * from "./formats/inflate.ts";
 export { decodePng, encodePng, savePng } from "./png.ts";
-export * from "./formats/crc32c.ts";
+export * from "./formats/crc.ts";
 export * from "./formats/tfevents.ts";

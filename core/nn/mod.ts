@@ -41,7 +41,12 @@ export {
 } from "./linear.ts";
 export type { DropoutModuleOptions, EmbeddingOptions, LinearOptions } from "./linear.ts";
 export { decodeSafetensors, loadSafetensors, saveSafetensors, toHost } from "./safetensors.ts";
-export { encodeSafetensors, parseSafetensors } from "../../util/formats/safetensors.ts";
+export {
+  CHECKSUM_KEY,
+  encodeSafetensors,
+  parseSafetensors,
+  readSafetensorsFile,
+} from "../../util/formats/safetensors.ts";
 export type { HostTensor, SafetensorsContents } from "../../util/formats/safetensors.ts";
 export { Conv1d, Conv2d, Conv3d, ConvNd, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d } from "./conv.ts";
 export type { ConvModuleOptions, ConvTransposeModuleOptions, PaddingMode } from "./conv.ts";

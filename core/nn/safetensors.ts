@@ -4,13 +4,21 @@
  * @module
  */
 import { writeFileAtomic } from "../../util/io.ts";
-import { encodeSafetensors, type HostTensor, parseSafetensors } from "../../util/formats/safetensors.ts";
+import {
+  encodeSafetensors,
+  type HostTensor,
+  parseSafetensors,
+  readSafetensorsFile,
+} from "../../util/formats/safetensors.ts";
 import { Tensor } from "../tensor.ts";
 import { tensor } from "../ops/creation.ts";
 
 /** Creates GPU tensors from safetensors bytes (validated completely first). */
 export function decodeSafetensors(bytes: Uint8Array, source = "data"): Record<string, Tensor> {
-  const { tensors } = parseSafetensors(bytes, source);
+  return toTensors(parseSafetensors(bytes, source).tensors);
+}
+
+function toTensors(tensors: Record<string, HostTensor>): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   try {
     for (const [name, h] of Object.entries(tensors)) out[name] = tensor(h.data, h.shape, { dtype: h.dtype });
@@ -21,16 +29,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = "data"): Record<st
   return out;
 }
 
-/** Reads a safetensors file into GPU tensors by name (nothing is created unless the whole file is valid). */
+/**
+ * Reads a safetensors file into GPU tensors by name (nothing is created unless the whole file is
+ * valid and, when it has one, matches its checksum; see `readSafetensorsFile`).
+ */
 export async function loadSafetensors(path: string | URL): Promise<Record<string, Tensor>> {
-  const source = String(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`safetensors ${source}: cannot read the file (${e instanceof Error ? e.message : e})`);
-  }
-  return decodeSafetensors(bytes, source);
+  const file = path instanceof URL
+    ? (path.protocol === "file:" ? decodeURIComponent(path.pathname) : String(path))
+    : path;
+  return toTensors((await readSafetensorsFile(file)).tensors);
 }
 
 /** Reads the tensors back from the GPU into host arrays. */
@@ -47,9 +54,10 @@ export async function toHost(tensors: Record<string, Tensor>): Promise<Record<st
 }
 
 /**
- * Writes tensors to a safetensors file atomically: the bytes go to a temporary file in the same
- * folder, which is then renamed over `path`; on failure `path` is untouched and the temporary
- * file removed.
+ * Writes tensors to a safetensors file atomically, with the CRC-32C of their data in the
+ * metadata (`meddiff.crc32c`): the bytes go to a temporary file in the same folder, which is then
+ * renamed over `path`; on failure `path` is untouched, the temporary file removed, and a
+ * WriteError names the file.
  */
 export async function saveSafetensors(
   path: string | URL,
@@ -61,5 +69,5 @@ export async function saveSafetensors(
     path = decodeURIComponent(path.pathname);
   }
   const bytes = encodeSafetensors(await toHost(tensors), metadata);
-  await writeFileAtomic(path, bytes, { what: `saveSafetensors ${path}` });
+  await writeFileAtomic(path, bytes, { what: "the safetensors weights" });
 }

@@ -3,10 +3,16 @@
  * encoded bytes (PNG, JPEG, TIFF, WebP, ...) into a uint8 HWC {@linkcode Raster} with `sharp`;
  * {@linkcode decodeRaster} is the same step as a plain function. A sample that already holds a
  * raster passes through (converted to the requested channel count).
+ *
+ * Files are untrusted: the header's width × height × channels is checked against the decode
+ * limit (`maxDecodedBytes`, see `util/limits.ts`) before any pixel is decoded, so a small PNG
+ * that declares 100000×100000 pixels fails at once with a {@linkcode SizeLimitError}; any decoder
+ * failure (empty, truncated, corrupt or non-image files) is a {@linkcode DatasetError} naming the file.
  * @module
  */
-import type { OutputInfo } from "sharp";
+import type { Metadata, OutputInfo } from "sharp";
 import { loadSharp } from "../../util/sharp.ts";
+import { checkDeclaredSize, decodeLimit, type DecodeLimitOptions } from "../../util/limits.ts";
 import type { Rng } from "../../util/rng.ts";
 import { DatasetError, type Raster, type Sample, type Transform } from "../types.ts";
 import { isRaster } from "./_image.ts";
@@ -15,7 +21,7 @@ import { isRaster } from "./_image.ts";
 export type ImageSource = string | Uint8Array | ArrayBuffer;
 
 /** Options of {@linkcode decodeImage} and {@linkcode decodeRaster}. */
-export interface DecodeOptions {
+export interface DecodeOptions extends DecodeLimitOptions {
   /** 1 (greyscale) or 3 (sRGB) channels, alpha dropped; default: as stored in the file. */
   channels?: 1 | 3;
 }
@@ -29,6 +35,51 @@ export function checkChannels(channels: unknown, op: string): void {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Bytes per sample of sharp's band formats (libvips decodes at this depth before converting). */
+const DEPTH_BYTES: Record<string, number> = { ushort: 2, short: 2, uint: 4, int: 4, float: 4, complex: 8, double: 8 };
+
+/**
+ * Throws a {@linkcode SizeLimitError} naming `name` when the pixels an image header declares
+ * (width × height × channels × bytes per sample) exceed `limit` bytes.
+ */
+export function checkImageHeader(name: string, meta: Metadata, limit: number): void {
+  const { width = 0, height = 0, channels = 3 } = meta;
+  const depth = DEPTH_BYTES[meta.depth ?? "uchar"] ?? 1;
+  const of = depth > 1 ? ` of ${8 * depth}-bit samples` : "";
+  const what = `the image header declares ${width}×${height} pixels × ${channels} channels${of}:`;
+  checkDeclaredSize(name, what, width * height * channels * depth, limit, "dimensions");
+}
+
+/** The problem when sharp fails on `source` while doing `what`; an empty file is named as such. */
+async function failure(source: string | Uint8Array, what: string, e: unknown): Promise<string> {
+  let empty = typeof source !== "string" && source.length === 0;
+  if (typeof source === "string") {
+    try {
+      empty = (await Deno.stat(source)).size === 0;
+    } catch {
+      // Missing or unreadable: sharp's message says so.
+    }
+  }
+  return empty ? "empty file (0 bytes): not an image" : `${what} (${message(e)})`;
+}
+
+/**
+ * Reads an image's header with sharp and checks its size against the decode limit; a file
+ * sharp cannot read is a {@linkcode DatasetError} naming `name` ("cannot read the image header").
+ */
+export async function readImageHeader(source: string | Uint8Array, name: string, limit: number): Promise<Metadata> {
+  const sharp = await loadSharp();
+  let meta: Metadata;
+  try {
+    // No pixel cap here: the header holds no pixels, and checkImageHeader applies the limit.
+    meta = await sharp(source, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new DatasetError(name, await failure(source, "cannot read the image header", e), { cause: e });
+  }
+  checkImageHeader(name, meta, limit);
+  return meta;
 }
 
 /**
@@ -45,23 +96,26 @@ export async function decodeRaster(
   options: DecodeOptions & { name?: string } = {},
 ): Promise<Raster> {
   checkChannels(options.channels, "decodeRaster");
+  const limit = decodeLimit(options.maxDecodedBytes);
   const name = options.name ?? (typeof source === "string" ? source : "<bytes>");
   if (typeof source !== "string" && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
     throw new TypeError(`decodeRaster: ${name}: expected a file path or encoded bytes, got ${typeof source}`);
   }
+  const input = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
   let result: { data: Uint8Array; info: OutputInfo };
   const sharp = await loadSharp();
   try {
-    let img = sharp(source instanceof ArrayBuffer ? new Uint8Array(source) : source, { failOn: "warning" });
+    // sharp's own pixel cap is lifted: the header is checked against the decode limit first.
+    let img = sharp(input, { failOn: "warning", limitInputPixels: false });
+    const m = await img.metadata();
+    checkImageHeader(name, m, limit);
     if (options.channels !== undefined) img = img.removeAlpha().toColourspace("srgb");
-    else {
-      // sharp outputs sRGB by default; keep a greyscale file (with or without alpha) grey.
-      const m = await img.metadata();
-      if ((m.channels ?? 3) - (m.hasAlpha ? 1 : 0) === 1) img = img.toColourspace("b-w");
-    }
+    // sharp outputs sRGB by default; keep a greyscale file (with or without alpha) grey.
+    else if ((m.channels ?? 3) - (m.hasAlpha ? 1 : 0) === 1) img = img.toColourspace("b-w");
     result = await img.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new DatasetError(name, `cannot decode the image (${message(e)})`, { cause: e });
+    if (e instanceof DatasetError) throw e;
+    throw new DatasetError(name, await failure(input, "cannot decode the image", e), { cause: e });
   }
   const { data, info } = result;
   const raster: Raster = {
@@ -109,7 +163,7 @@ export function convertChannels(raster: Raster, channels: 1 | 3): Raster {
  */
 export function decodeImage(options: DecodeOptions = {}): Transform<Sample<unknown>, Sample<Raster>> {
   checkChannels(options.channels, "decodeImage");
-  const { channels } = options;
+  const { channels, maxDecodedBytes } = options;
   return async (sample: Sample<unknown>, _rng: Rng): Promise<Sample<Raster>> => {
     const src = sample.image;
     if (isRaster(src)) return { ...sample, image: channels ? convertChannels(src, channels) : src };
@@ -121,6 +175,6 @@ export function decodeImage(options: DecodeOptions = {}): Transform<Sample<unkno
           (src === null ? "null" : typeof src === "object" ? `an object with keys {${Object.keys(src)}}` : typeof src),
       );
     }
-    return { ...sample, image: await decodeRaster(src, { channels, name }) };
+    return { ...sample, image: await decodeRaster(src, { channels, name, maxDecodedBytes }) };
   };
 }

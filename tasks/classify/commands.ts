@@ -6,7 +6,7 @@
 import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
 import { openImageData } from "../common/data.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { ConfigError, loadConfig } from "../../train/config.ts";
+import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
 import { classifierSchema } from "./config.ts";
@@ -112,10 +112,7 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
   const cfg = (await loadConfig(classifierSchema, { file: run.configPath })).config;
   let bootstrap = cfg.evaluate.bootstrap;
   if (o.bootstrap !== undefined) {
-    bootstrap = Number(o.bootstrap);
-    if (!Number.isInteger(bootstrap) || bootstrap < 0) {
-      throw new ConfigError([`--bootstrap must be an integer ≥ 0, got ${o.bootstrap}`]);
-    }
+    bootstrap = parseConfigOption(classifierSchema, "evaluate.bootstrap", "bootstrap", o.bootstrap) as number;
   }
   const data = await openImageData(cfg.data, cfg.seed);
   if (split === "test" && !data.test) {

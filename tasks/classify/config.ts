@@ -3,7 +3,7 @@
  * evaluate`). The defaults train a small-input ResNet-18 on the embedded procedural dataset.
  * @module
  */
-import { DATA_DEFAULTS, DATA_META } from "../common/data.ts";
+import { DATA_DEFAULTS, DATA_META, MAX_IMAGE_SIZE } from "../common/data.ts";
 import { defineConfig } from "../../train/config.ts";
 import { TRAIN_META, trainSection } from "../../train/options.ts";
 
@@ -52,7 +52,7 @@ export const classifierSchema = defineConfig({
   "model.arch": { choices: CLASSIFIER_ARCHS },
   "model.smallInput": { help: "ResNet: 3×3 stride-1 stem without max-pool, for 28–64 px images" },
   "model.dropout": { min: 0, max: 0.9, help: "EfficientNet classifier dropout" },
-  "model.patchSize": { type: "integer", min: 1, help: "ViT patch size" },
+  "model.patchSize": { type: "integer", min: 1, max: MAX_IMAGE_SIZE, help: "ViT patch size" },
   "model.pretrained": {
     type: "string",
     help: "safetensors weights (e.g. exported from torchvision); a head of another size is skipped",
@@ -64,8 +64,13 @@ export const classifierSchema = defineConfig({
   "train.classWeights": { choices: ["none", "balanced"], help: "inverse-frequency class weights in the loss" },
   "train.balancedSampling": { help: "draw training batches class-balanced (inverse-frequency sampler)" },
   "train.labelSmoothing": { min: 0, max: 0.5 },
-  "evaluate.bootstrap": { type: "integer", min: 0, help: "bootstrap resamples for confidence intervals (0 = none)" },
-  "evaluate.eceBins": { type: "integer", min: 2 },
+  "evaluate.bootstrap": {
+    type: "integer",
+    min: 0,
+    max: 1_000_000,
+    help: "bootstrap resamples for confidence intervals (0 = none)",
+  },
+  "evaluate.eceBins": { type: "integer", min: 2, max: 10_000 },
 });
 
 /** The resolved configuration of a classifier run. */

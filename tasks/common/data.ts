@@ -8,6 +8,7 @@
  */
 import { CsvImageDataset } from "../../datasets/csv_dataset.ts";
 import { ImageFolder } from "../../datasets/image_folder.ts";
+import type { LabelCheck } from "../../datasets/labels.ts";
 import { MedMnist } from "../../datasets/medmnist.ts";
 import { ProceduralDataset } from "../../datasets/procedural.ts";
 import { stratifiedSplit } from "../../datasets/split.ts";
@@ -36,6 +37,7 @@ export const DATA_DEFAULTS = {
   valFraction: 0.1,
   hflip: true,
   cache: true,
+  labelCheck: "error",
 };
 
 /** The `data` section's values. */
@@ -46,6 +48,9 @@ export type DataConfig = {
     : (typeof DATA_DEFAULTS)[K];
 };
 
+/** The largest `data.imageSize`: one 4096² RGB image is 200 MB as float32, a batch of them tens of GB. */
+export const MAX_IMAGE_SIZE = 4096;
+
 /** Constraints and help of the `data` keys (prefixed `data.`). */
 export const DATA_META: Record<string, KeyMeta> = {
   "data.dataset": {
@@ -55,11 +60,20 @@ export const DATA_META: Record<string, KeyMeta> = {
   "data.path": { type: "string", help: "the .npz (medmnist), the folder root (imagefolder) or the CSV (csv)" },
   "data.imageDir": { type: "string", help: "csv: folder of the images named <id><extension>" },
   "data.testCsv": { type: "string", help: "csv: a CSV of the test images (optional)" },
-  "data.imageSize": { type: "integer", min: 8, help: "image side (procedural; folder/CSV images are resized)" },
+  "data.imageSize": {
+    type: "integer",
+    min: 8,
+    max: MAX_IMAGE_SIZE,
+    help: "image side (procedural; folder/CSV images are resized)",
+  },
   "data.channels": { type: "integer", choices: [1, 3] },
-  "data.numClasses": { type: "integer", min: 1, help: "classes of the procedural set or of a CSV" },
-  "data.length": { type: "integer", min: 8, help: "samples of the procedural set" },
+  "data.numClasses": { type: "integer", min: 1, max: 100_000, help: "classes of the procedural set or of a CSV" },
+  "data.length": { type: "integer", min: 8, max: 10_000_000, help: "samples of the procedural set" },
   "data.valFraction": { min: 0, max: 0.9, help: "stratified validation share where the data has no val split" },
+  "data.labelCheck": {
+    choices: ["error", "warn", "off"],
+    help: "medmnist files of an unknown set: labels not contiguous 0..K-1, or a class with one example",
+  },
 };
 
 /** The opened data of a run. */
@@ -170,7 +184,7 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
   if (d.dataset === "medmnist") {
     const path = await checkedPath("data.path", d.path, "file", 'for data.dataset "medmnist"');
     const [train, val, test] = await Promise.all(
-      (["train", "val", "test"] as const).map((split) => MedMnist.open(path, { split })),
+      (["train", "val", "test"] as const).map((split) => MedMnist.open(path, { split, labelCheck: d.labelCheck as LabelCheck })),
     );
     if (train.is3d) throw new ConfigError([`data.path ${path} holds 3D volumes; this task needs a 2D MedMNIST set`]);
     const [h, w, c] = train.sampleShape;

@@ -30,6 +30,8 @@ export interface RunConfig {
   data: DataConfig;
   /** Where runs go. */
   output: { root: string };
+  /** The batch keys checked against the data. */
+  train: { batchSize: number; gradAccumulation: number };
 }
 
 /** A prepared run. */
@@ -82,6 +84,7 @@ export async function prepareRun<C extends RunConfig>(
   const cfg = loaded.config;
   const data = await openImageData(cfg.data, cfg.seed);
   await check?.(cfg, data); // task-specific checks against the data, before anything is made
+  checkBatches(cfg, data, loaded.sources);
   const created = !run;
   run ??= await createRunDir(cfg.output.root, cfg.name);
   try {
@@ -101,6 +104,36 @@ export async function prepareRun<C extends RunConfig>(
   } catch (e) {
     if (created) await Deno.remove(run.path, { recursive: true }).catch(() => {});
     throw e;
+  }
+}
+
+/**
+ * `train.batchSize` must fit the training set (a batch larger than the data is a typing slip,
+ * e.g. 1e20, not a wish), and `train.gradAccumulation` the batches of an epoch: checked here so
+ * that the run fails before its folder is made.
+ */
+export function checkBatches(
+  cfg: RunConfig,
+  data: ImageData,
+  sources: Readonly<Record<string, string>> = {},
+): void {
+  const n = data.train.length, { batchSize, gradAccumulation } = cfg.train;
+  const from = (key: string): string => {
+    const src = sources[key];
+    if (!src || src === "default") return "";
+    return ` (from ${src.startsWith("command line") ? "the " : ""}${src})`; // as config problems say it
+  };
+  if (batchSize > n) {
+    throw new ConfigError([
+      `train.batchSize ${batchSize}${from("train.batchSize")} exceeds the ${n} training samples of the data`,
+    ]);
+  }
+  const batches = Math.floor(n / batchSize);
+  if (gradAccumulation > batches) {
+    throw new ConfigError([
+      `train.gradAccumulation ${gradAccumulation}${from("train.gradAccumulation")} exceeds the ${batches} ` +
+      `batches of ${batchSize} in an epoch (${n} training samples)`,
+    ]);
   }
 }
 

@@ -6,7 +6,7 @@
 import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
 import { EMA } from "../../core/optim/ema.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { ConfigError, loadConfig } from "../../train/config.ts";
+import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
 import type { InterruptController } from "../../train/signals.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
@@ -76,19 +76,9 @@ export async function trainCommand(
   });
 }
 
-function numberOption(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  integer: boolean,
-  min: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
-    throw new ConfigError([`--${name} must be ${integer ? "an integer" : "a number"} ≥ ${min}, got ${value}`]);
-  }
-  return n;
+/** A task option standing for a `sample` key: absent, the run's value; given, checked as that key is. */
+function sampleOption(name: string, value: string | undefined, path: string, fallback: number): number {
+  return value === undefined ? fallback : parseConfigOption(ddpmSchema, path, name, value) as number;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -146,14 +136,19 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
   }
   const opts = {
     sampler,
-    guidance: numberOption("guidance", o.guidance, cfg.sample.guidance, false, 0),
-    steps: numberOption("steps", o.steps, cfg.sample.steps, true, 1),
-    perClass: numberOption("per-class", o["per-class"], cfg.sample.perClass, true, 1),
-    seed: numberOption("seed", o.seed, cfg.sample.seed, true, 0),
+    guidance: sampleOption("guidance", o.guidance, "sample.guidance", cfg.sample.guidance),
+    steps: sampleOption("steps", o.steps, "sample.steps", cfg.sample.steps),
+    perClass: sampleOption("per-class", o["per-class"], "sample.perClass", cfg.sample.perClass),
+    seed: sampleOption("seed", o.seed, "sample.seed", cfg.sample.seed),
     progressionSteps: cfg.sample.progressionSteps,
     thresholding: args.flags.thresholding || cfg.sample.thresholding,
     imageFolder: o.images === undefined ? null : o.images === "" ? joinPath(run.path, "generated") : o.images,
   };
+  if (opts.steps > cfg.diffusion.numTrainTimesteps) {
+    throw new ConfigError([
+      `--steps ${opts.steps} exceeds diffusion.numTrainTimesteps ${cfg.diffusion.numTrainTimesteps}`,
+    ]);
+  }
   const which = o.checkpoint ?? "best";
   let ckpt: string | undefined;
   if (which === "best") {

@@ -4,7 +4,7 @@
  * fundus-like dataset, sized to finish in a few minutes on a 2-core CPU adapter.
  * @module
  */
-import { DATA_DEFAULTS, DATA_META } from "../common/data.ts";
+import { DATA_DEFAULTS, DATA_META, MAX_IMAGE_SIZE } from "../common/data.ts";
 import { defineConfig } from "../../train/config.ts";
 import { TRAIN_META, trainSection } from "../../train/options.ts";
 
@@ -51,24 +51,34 @@ export const ddpmSchema = defineConfig({
 }, {
   "seed": { type: "integer", min: 0, help: "seed of weights, data order, augmentation, noise" },
   ...DATA_META,
-  "model.channelMults": { type: "integer[]", min: 1 },
-  "model.numResBlocks": { type: "integer", min: 1 },
-  "model.attentionResolutions": { type: "integer[]", min: 1, help: "feature-map sizes with self-attention" },
-  "model.numHeads": { type: "integer", min: 1 },
-  "model.baseChannels": { type: "integer", min: 1 },
+  "model.channelMults": { type: "integer[]", min: 1, max: 64 },
+  "model.numResBlocks": { type: "integer", min: 1, max: 64 },
+  "model.attentionResolutions": {
+    type: "integer[]",
+    min: 1,
+    max: MAX_IMAGE_SIZE,
+    help: "feature-map sizes with self-attention",
+  },
+  "model.numHeads": { type: "integer", min: 1, max: 1024 },
+  "model.baseChannels": { type: "integer", min: 1, max: 4096 },
   "model.dropout": { min: 0, max: 0.9 },
-  "diffusion.numTrainTimesteps": { type: "integer", min: 2 },
+  "diffusion.numTrainTimesteps": { type: "integer", min: 2, max: 100_000 },
   "diffusion.betaSchedule": { choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine"] },
   "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },
   ...TRAIN_META,
   "train.selectMetric": { choices: ["loss"], help: "validation metric that picks best.safetensors (EMA v/ε-MSE)" },
   "train.labelDropout": { min: 0, max: 1, help: "share of labels replaced by the null class (for CFG)" },
   "sample.sampler": { choices: ["ddim", "ddpm"] },
-  "sample.steps": { type: "integer", min: 1 },
+  "sample.steps": { type: "integer", min: 1, max: 100_000, help: "denoising steps (at most numTrainTimesteps)" },
   "sample.guidance": { min: 0, help: "classifier-free guidance scale (1 = none)" },
-  "sample.perClass": { type: "integer", min: 1 },
+  "sample.perClass": { type: "integer", min: 1, max: 4096 },
   "sample.seed": { type: "integer", min: 0 },
-  "sample.progressionSteps": { type: "integer", min: 2, help: "columns of the denoising-progression grid" },
+  "sample.progressionSteps": {
+    type: "integer",
+    min: 2,
+    max: 256,
+    help: "columns of the denoising-progression grid",
+  },
   "sample.thresholding": { help: "dynamic thresholding of x̂₀ instead of clipping (Imagen; for strong guidance)" },
 });
 

@@ -8,6 +8,7 @@ import type { PredictionType } from "../../samplers/scheduler_config.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
 import { checkModelFits } from "../common/run_setup.ts";
+import { ConfigError } from "../../train/config.ts";
 
 /** What the model needs to know about the data. */
 export interface DataShape {
@@ -49,6 +50,12 @@ export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generato
 export function checkUNetFits(cfg: DdpmConfig, data: ImageData): void {
   const shape = { channels: data.channels, imageSize: data.imageSize, numClasses: data.classes.length };
   checkModelFits(cfg, data, () => resolveUNetConfig(unetOptions(cfg, shape)));
+  // The sampler refuses this only after training, when the sample grids are made.
+  if (cfg.sample.steps > cfg.diffusion.numTrainTimesteps) {
+    throw new ConfigError([
+      `sample.steps ${cfg.sample.steps} exceeds diffusion.numTrainTimesteps ${cfg.diffusion.numTrainTimesteps}`,
+    ]);
+  }
 }
 
 function common(cfg: DdpmConfig) {

@@ -21,7 +21,8 @@
  * @module
  */
 import { halfToFloat } from "../half.ts";
-import { DatasetError } from "../errors.ts";
+import { asDatasetError, DatasetError } from "../errors.ts";
+import { checkDeclaredSize, decodeLimit, type DecodeLimitOptions } from "../limits.ts";
 
 /** The element types {@linkcode parseNpy} reads (NumPy's names). */
 export type NpyDType =
@@ -81,6 +82,9 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const MAX_HEADER = 1 << 24;
+
+/** Most bytes an `.npy` header (magic, version, length and dict) can occupy. */
+export const MAX_NPY_HEADER_BYTES = 12 + MAX_HEADER;
 
 /** Item size per dtype. */
 const ITEM_SIZE: Record<NpyDType, number> = {
@@ -242,8 +246,16 @@ class PyLiteral {
  * or the dtype is unsupported.
  */
 export function parseNpyHeader(bytes: Uint8Array, name = "data"): NpyHeader {
-  const fail = (problem: string): never => {
-    throw new DatasetError(name, problem);
+  try {
+    return readHeader(bytes, name);
+  } catch (err) {
+    throw asDatasetError(name, err, "malformed .npy header");
+  }
+}
+
+function readHeader(bytes: Uint8Array, name: string): NpyHeader {
+  const fail = (problem: string, field?: string): never => {
+    throw new DatasetError(name, problem, { field });
   };
   if (bytes.length < 10) fail(`truncated: ${bytes.length} bytes is too short for an .npy header`);
   for (let i = 0; i < MAGIC.length; i++) {
@@ -281,23 +293,25 @@ export function parseNpyHeader(bytes: Uint8Array, name = "data"): NpyHeader {
   for (const key of ["descr", "fortran_order", "shape"]) if (!d.has(key)) fail(`the header has no '${key}' key`);
   const descr = d.get("descr");
   if (typeof descr !== "string") {
-    fail(`unsupported dtype ${JSON.stringify(descr)}: structured arrays are not supported`);
+    fail(`unsupported dtype ${JSON.stringify(descr)}: structured arrays are not supported`, "descr");
   }
   const m = /^([<>|=])([a-z]\d+)$/.exec(descr as string);
   const dtype = m ? CODES[m[2]] : undefined;
   if (!m || !dtype) {
-    fail(`unsupported dtype '${descr}' (supported: ${Object.keys(CODES).join(" ")}, with byte order < > | =)`);
+    fail(`unsupported dtype '${descr}' (supported: ${Object.keys(CODES).join(" ")}, with byte order < > | =)`, "descr");
   }
-  if (m![1] === "|" && ITEM_SIZE[dtype!] > 1) fail(`dtype '${descr}' needs a byte order (< or >), not |`);
+  if (m![1] === "|" && ITEM_SIZE[dtype!] > 1) fail(`dtype '${descr}' needs a byte order (< or >), not |`, "descr");
   const fortran = d.get("fortran_order");
-  if (typeof fortran !== "boolean") fail(`'fortran_order' must be True or False, got ${JSON.stringify(fortran)}`);
+  if (typeof fortran !== "boolean") {
+    fail(`'fortran_order' must be True or False, got ${JSON.stringify(fortran)}`, "fortran_order");
+  }
   const shape = d.get("shape");
   if (!Array.isArray(shape) || !shape.every((s) => typeof s === "number" && Number.isSafeInteger(s) && s >= 0)) {
-    fail(`'shape' must be a tuple of non-negative integers, got ${JSON.stringify(shape)}`);
+    fail(`'shape' must be a tuple of non-negative integers, got ${JSON.stringify(shape)}`, "shape");
   }
   const dims = shape as number[];
   const dataBytes = numel(dims) * ITEM_SIZE[dtype!];
-  if (!Number.isSafeInteger(dataBytes)) fail(`shape (${dims.join(", ")}) is too large`);
+  if (!Number.isSafeInteger(dataBytes)) fail(`shape (${dims.join(", ")}) is too large`, "shape");
   return {
     dtype: dtype!,
     descr: descr as string,
@@ -400,40 +414,78 @@ function fortranToC<T extends NpyData>(src: T, shape: readonly number[]): T {
 }
 
 /**
- * Parses `.npy` bytes into a row-major typed array (see the module docs for the dtype table).
- * Throws a {@linkcode DatasetError} naming `name` on bad magic, an unknown version, a malformed
- * header, an unsupported dtype, or data shorter or longer than the shape needs. The returned
- * `data` may be a view into `bytes` (native byte order, C order, aligned).
+ * Checks the data size a header declares, before anything is allocated: first against the
+ * decode `limit` (a {@linkcode SizeLimitError}), then against the `have` bytes after the header.
+ * Errors name `file` and the field `shape`; `prefix` leads each problem (e.g. `member "x.npy": `).
  */
-export function parseNpy(bytes: Uint8Array, name = "data"): NpyArray {
-  const h = parseNpyHeader(bytes, name);
-  const have = bytes.length - h.dataOffset;
-  if (have < h.dataBytes) {
-    throw new DatasetError(
-      name,
-      `truncated: ${h.dtype} (${h.shape.join(", ")}) needs ${h.dataBytes} data bytes, the file has ${have}`,
-    );
+export function checkNpyData(h: NpyHeader, have: number, file: string, limit: number, prefix = ""): void {
+  const array = `${h.dtype} (${h.shape.join(", ")})`;
+  const what = `${prefix}the header declares ${h.dtype} shape (${h.shape.join(", ")}):`;
+  checkDeclaredSize(file, what, h.dataBytes, limit, "shape");
+  if (have !== h.dataBytes) {
+    const problem = have < h.dataBytes
+      ? `truncated: ${array} needs ${h.dataBytes} data bytes, the file has ${have}`
+      : `${have - h.dataBytes} unexpected bytes after the data of ${array}`;
+    throw new DatasetError(file, prefix + problem, { field: "shape" });
   }
-  if (have > h.dataBytes) {
-    throw new DatasetError(
-      name,
-      `${have - h.dataBytes} unexpected bytes after the data of ${h.dtype} (${h.shape.join(", ")})`,
-    );
-  }
-  let data = decodeElements(bytes.subarray(h.dataOffset), h, name);
-  if (h.fortranOrder) data = fortranToC(data, h.shape);
-  return { dtype: h.dtype, shape: h.shape, data, fortranOrder: h.fortranOrder };
 }
 
-/** Reads and parses an `.npy` file; errors name the path. */
-export async function readNpy(path: string): Promise<NpyArray> {
+/**
+ * Parses `.npy` bytes into a row-major typed array (see the module docs for the dtype table).
+ * Throws a {@linkcode DatasetError} naming `name` on bad magic, an unknown version, a malformed
+ * header, an unsupported dtype, or data shorter or longer than the shape needs, and a
+ * {@linkcode SizeLimitError} when the shape declares more than the decode limit
+ * (`options.maxDecodedBytes`, see `util/limits.ts`). The returned `data` may be a view into
+ * `bytes` (native byte order, C order, aligned).
+ */
+export function parseNpy(bytes: Uint8Array, name = "data", options: DecodeLimitOptions = {}): NpyArray {
+  const limit = decodeLimit(options.maxDecodedBytes);
+  try {
+    const h = parseNpyHeader(bytes, name);
+    checkNpyData(h, bytes.length - h.dataOffset, name, limit);
+    let data = decodeElements(bytes.subarray(h.dataOffset), h, name);
+    if (h.fortranOrder) data = fortranToC(data, h.shape);
+    return { dtype: h.dtype, shape: h.shape, data, fortranOrder: h.fortranOrder };
+  } catch (err) {
+    throw asDatasetError(name, err);
+  }
+}
+
+async function readPrefix(path: string, n: number): Promise<Uint8Array> {
+  const file = await Deno.open(path);
+  try {
+    const out = new Uint8Array(n);
+    let have = 0;
+    while (have < n) {
+      const got = await file.read(out.subarray(have));
+      if (got === null) break;
+      have += got;
+    }
+    return out.subarray(0, have);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Reads and parses an `.npy` file; errors name the path. A file much larger than the decode
+ * limit is refused from its header, before it is read whole.
+ */
+export async function readNpy(path: string, options: DecodeLimitOptions = {}): Promise<NpyArray> {
+  const limit = decodeLimit(options.maxDecodedBytes);
   let bytes: Uint8Array;
   try {
+    const size = (await Deno.stat(path)).size;
+    if (size > limit + 65536) {
+      const h = parseNpyHeader(await readPrefix(path, Math.min(size, MAX_NPY_HEADER_BYTES)), path);
+      checkNpyData(h, size - h.dataOffset, path, limit);
+    }
     bytes = await Deno.readFile(path);
   } catch (e) {
+    if (e instanceof DatasetError) throw e;
     throw new DatasetError(path, `cannot read the file (${e instanceof Error ? e.message : e})`, { cause: e });
   }
-  return parseNpy(bytes, path);
+  return parseNpy(bytes, path, { maxDecodedBytes: limit });
 }
 
 const WRITE_CODE: Partial<Record<NpyDType, string>> = {

@@ -3,21 +3,31 @@
  * (`numpy.savez_compressed`, and the MedMNIST releases).
  *
  * {@linkcode NpzArchive} reads the ZIP central directory (including ZIP64 records, which NumPy
- * writes) and decompresses members one at a time with fflate's `inflateSync`, so a MedMNIST
- * reader touches only the split it needs; {@linkcode NpzArchive.header} reads just the start of
- * a member (a streaming inflate of its first bytes), which gives every array's shape without
- * decompressing hundreds of megabytes. Every member read is checked against the CRC-32 in the
+ * writes) and decompresses members one at a time, so a MedMNIST reader touches only the split
+ * it needs; {@linkcode NpzArchive.header} reads just the start of a member (a streaming inflate
+ * of its first bytes), which gives every array's shape without decompressing hundreds of
+ * megabytes. Every member read is checked against the CRC-32 in the
  * directory. fflate's `unzipSync` decompresses everything or nothing, does not check CRCs and
  * does not notice a stored member cut short, which is why the directory is read here.
+ *
+ * Archives are untrusted: a member's declared size is checked against the decode limit
+ * (`maxDecodedBytes`, see `util/limits.ts`) before it is inflated, and it is inflated with a
+ * running cap at that size, so a small archive that declares or inflates to gigabytes fails
+ * with a {@linkcode SizeLimitError} instead of exhausting memory.
  *
  * Member names are returned without their `.npy` suffix, as `numpy.load` does. Any problem — not
  * a ZIP, truncated, a bad CRC, a malformed `.npy` member — throws a {@linkcode DatasetError}
  * naming the archive and the member.
  * @module
  */
-import { Inflate, inflateSync } from "fflate";
-import { type NpyArray, type NpyHeader, parseNpy, parseNpyHeader } from "./npy.ts";
-import { DatasetError } from "../errors.ts";
+import { Inflate } from "fflate";
+import { checkNpyData, MAX_NPY_HEADER_BYTES, type NpyArray, type NpyHeader, parseNpy, parseNpyHeader } from "./npy.ts";
+import { asDatasetError, DatasetError } from "../errors.ts";
+import { checkDeclaredSize, decodeLimit, type DecodeLimitOptions } from "../limits.ts";
+import { inflateRaw } from "./inflate.ts";
+import { crc32 } from "./crc.ts";
+
+export { crc32 };
 
 /** One member of an `.npz` archive, as its ZIP central directory describes it. */
 export interface NpzEntry {
@@ -38,7 +48,7 @@ export interface NpzEntry {
 }
 
 /** Options of {@linkcode parseNpz} and {@linkcode readNpz}. */
-export interface NpzReadOptions {
+export interface NpzReadOptions extends DecodeLimitOptions {
   /** Read only these arrays (names without `.npy`); a missing one is an error. Default: all. */
   names?: readonly string[];
 }
@@ -49,42 +59,6 @@ const SIG_LOCATOR64 = 0x07064b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
 const U32_MAX = 0xffffffff;
-
-let crcTables: Uint32Array | undefined;
-
-/** Eight 256-entry tables for slicing-by-8 (table k advances a byte through k more zero bytes). */
-function crcTablesFor(): Uint32Array {
-  if (crcTables) return crcTables;
-  const t = new Uint32Array(8 * 256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  for (let k = 1; k < 8; k++) {
-    for (let n = 0; n < 256; n++) {
-      const prev = t[(k - 1) * 256 + n];
-      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff];
-    }
-  }
-  return (crcTables = t);
-}
-
-/** CRC-32 (the ZIP/PNG polynomial 0xEDB88320) of `bytes`. */
-export function crc32(bytes: Uint8Array): number {
-  const t = crcTablesFor();
-  const n = bytes.length;
-  let c = 0xffffffff;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const a = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
-    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^
-      t[1024 + (a >>> 24)] ^ t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^
-      t[bytes[i + 7]];
-  }
-  for (; i < n; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function hex(v: number): string {
   return `0x${v.toString(16).padStart(8, "0")}`;
@@ -98,28 +72,40 @@ export class NpzArchive {
   readonly entries: readonly NpzEntry[];
   #bytes: Uint8Array;
   #byName: Map<string, NpzEntry>;
+  #limit: number;
 
-  private constructor(bytes: Uint8Array, source: string, entries: NpzEntry[]) {
+  private constructor(bytes: Uint8Array, source: string, entries: NpzEntry[], limit: number) {
     this.#bytes = bytes;
     this.source = source;
     this.entries = entries;
     this.#byName = new Map(entries.map((e) => [e.name, e]));
+    this.#limit = limit;
   }
 
-  /** Parses the ZIP directory of in-memory `.npz` bytes; `source` names them in errors. */
-  static fromBytes(bytes: Uint8Array, source = "data"): NpzArchive {
-    return new NpzArchive(bytes, source, readDirectory(bytes, source));
+  /**
+   * Parses the ZIP directory of in-memory `.npz` bytes; `source` names them in errors, and
+   * `options.maxDecodedBytes` caps each member's decompressed size.
+   */
+  static fromBytes(bytes: Uint8Array, source = "data", options: DecodeLimitOptions = {}): NpzArchive {
+    const limit = decodeLimit(options.maxDecodedBytes);
+    let entries: NpzEntry[];
+    try {
+      entries = readDirectory(bytes, source);
+    } catch (err) {
+      throw asDatasetError(source, err, "corrupt ZIP archive");
+    }
+    return new NpzArchive(bytes, source, entries, limit);
   }
 
   /** Reads an `.npz` file and parses its directory (members are decompressed later, on request). */
-  static async open(path: string): Promise<NpzArchive> {
+  static async open(path: string, options: DecodeLimitOptions = {}): Promise<NpzArchive> {
     let bytes: Uint8Array;
     try {
       bytes = await Deno.readFile(path);
     } catch (e) {
       throw new DatasetError(path, `cannot read the file (${e instanceof Error ? e.message : e})`, { cause: e });
     }
-    return NpzArchive.fromBytes(bytes, path);
+    return NpzArchive.fromBytes(bytes, path, options);
   }
 
   /** Array names (member names without `.npy`), in directory order. */
@@ -140,8 +126,15 @@ export class NpzArchive {
     return e;
   }
 
-  #fail(e: NpzEntry, problem: string, cause?: unknown): never {
-    throw new DatasetError(this.source, `member "${e.path}": ${problem}`, cause ? { cause } : undefined);
+  #fail(e: NpzEntry, problem: string, cause?: unknown, field: string = e.path): never {
+    throw new DatasetError(this.source, `member "${e.path}": ${problem}`, { cause, field });
+  }
+
+  /** Rethrows `err` (from parsing member `e`) as a DatasetError naming the archive and member. */
+  #rethrow(e: NpzEntry, err: unknown): never {
+    if (err instanceof DatasetError && err.file === this.source) throw err;
+    const d = asDatasetError(e.path, err);
+    this.#fail(e, d.problem, err, d.field);
   }
 
   /** The compressed bytes of a member, after checking its local header. */
@@ -160,36 +153,38 @@ export class NpzArchive {
     return b.subarray(start, end);
   }
 
-  /** The decompressed `.npy` bytes of a member, CRC-checked. */
+  /**
+   * The decompressed `.npy` bytes of a member, CRC-checked. The size the directory declares is
+   * checked against the limit first, and inflation stops at that size.
+   */
   #member(e: NpzEntry): Uint8Array {
+    checkDeclaredSize(this.source, `member "${e.path}" declares`, e.size, this.#limit, e.path);
     const raw = this.#raw(e);
-    let out: Uint8Array;
-    if (e.compression === "stored") out = raw;
-    else {
-      try {
-        out = inflateSync(raw, { out: new Uint8Array(e.size) });
-      } catch (err) {
-        this.#fail(e, `corrupt DEFLATE data (${err instanceof Error ? err.message : err})`, err);
-      }
-      if (out!.length !== e.size) this.#fail(e, `inflates to ${out!.length} bytes, the directory says ${e.size}`);
-    }
-    if (out!.length !== e.size) this.#fail(e, `holds ${out!.length} bytes, the directory says ${e.size}`);
-    const crc = crc32(out!);
+    const out = e.compression === "stored"
+      ? raw
+      : inflateRaw(raw, { file: this.source, what: `member "${e.path}"`, limit: this.#limit, expectedBytes: e.size });
+    if (out.length !== e.size) this.#fail(e, `holds ${out.length} bytes, the directory says ${e.size}`);
+    const crc = crc32(out);
     if (crc !== e.crc32) {
       this.#fail(e, `CRC-32 mismatch (directory ${hex(e.crc32)}, data ${hex(crc)}): the file is corrupt`);
     }
-    return out!;
+    return out;
   }
 
-  /** Decompresses and parses one array. */
+  /**
+   * Decompresses and parses one array. Errors name the archive and member; a member over the
+   * decode limit is a {@linkcode SizeLimitError}.
+   */
   read(name: string): NpyArray {
     const e = this.#entry(name);
-    const bytes = this.#member(e);
     try {
-      return parseNpy(bytes, e.path);
+      const bytes = this.#member(e);
+      // The member's own header may declare more than the limit (or than the member holds).
+      const h = parseNpyHeader(bytes, e.path);
+      checkNpyData(h, bytes.length - h.dataOffset, this.source, this.#limit, `member "${e.path}": `);
+      return parseNpy(bytes, e.path, { maxDecodedBytes: this.#limit });
     } catch (err) {
-      if (err instanceof DatasetError) this.#fail(e, err.problem, err);
-      throw err;
+      this.#rethrow(e, err);
     }
   }
 
@@ -206,6 +201,15 @@ export class NpzArchive {
    */
   header(name: string): NpyHeader {
     const e = this.#entry(name);
+    try {
+      return parseNpyHeader(this.#head(e), e.path);
+    } catch (err) {
+      this.#rethrow(e, err);
+    }
+  }
+
+  /** The start of a member, inflated only as far as its `.npy` header reaches (at most the header limit). */
+  #head(e: NpzEntry): Uint8Array {
     const raw = this.#raw(e);
     let head: Uint8Array;
     if (e.compression === "stored") head = raw;
@@ -221,7 +225,7 @@ export class NpzArchive {
         const first = concat(chunks, 12);
         if (first[0] !== 0x93 || first[6] < 1 || first[6] > 3) return 12; // not .npy: parseNpyHeader says why
         const len = first[6] === 1 ? first[8] | (first[9] << 8) : new DataView(first.buffer).getUint32(8, true);
-        return (first[6] === 1 ? 10 : 12) + len;
+        return Math.min((first[6] === 1 ? 10 : 12) + len, MAX_NPY_HEADER_BYTES);
       };
       try {
         for (let pos = 0; pos < raw.length && have < Math.min(need(), e.size); pos += 1024) {
@@ -230,14 +234,9 @@ export class NpzArchive {
       } catch (err) {
         this.#fail(e, `corrupt DEFLATE data (${err instanceof Error ? err.message : err})`, err);
       }
-      head = concat(chunks, have);
+      head = concat(chunks, Math.min(have, MAX_NPY_HEADER_BYTES));
     }
-    try {
-      return parseNpyHeader(head, e.path);
-    } catch (err) {
-      if (err instanceof DatasetError) this.#fail(e, err.problem, err);
-      throw err;
-    }
+    return head;
   }
 }
 
@@ -318,7 +317,7 @@ function readDirectory(b: Uint8Array, source: string): NpzEntry[] {
       if (id === 0x0001) {
         let q = x + 4;
         const take = (): number => {
-          if (q + 8 > x + 4 + len) fail(`corrupt ZIP64 extra field for "${path}"`);
+          if (q + 8 > x + 4 + len || q + 8 > end) fail(`corrupt ZIP64 extra field for "${path}"`);
           const v = Number(dv.getBigUint64(q, true));
           q += 8;
           return v;
@@ -355,10 +354,10 @@ function readDirectory(b: Uint8Array, source: string): NpzEntry[] {
  * errors; `options.names` limits which members are decompressed.
  */
 export function parseNpz(bytes: Uint8Array, source = "data", options: NpzReadOptions = {}): Record<string, NpyArray> {
-  return NpzArchive.fromBytes(bytes, source).readAll(options.names);
+  return NpzArchive.fromBytes(bytes, source, options).readAll(options.names);
 }
 
 /** Reads an `.npz` file into arrays by name (without `.npy`); errors name the path and member. */
 export async function readNpz(path: string, options: NpzReadOptions = {}): Promise<Record<string, NpyArray>> {
-  return (await NpzArchive.open(path)).readAll(options.names);
+  return (await NpzArchive.open(path, options)).readAll(options.names);
 }

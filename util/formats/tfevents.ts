@@ -18,9 +18,10 @@
  *
  * @module
  */
-import { crc32c, maskCrc32c } from "./crc32c.ts";
+import { crc32c, maskCrc32c } from "./crc.ts";
 import { encodePng, type Raster } from "../png.ts";
 import { joinPath } from "../path.ts";
+import { WriteError } from "../errors.ts";
 
 /** Appends protobuf wire-format values to a growing byte buffer. */
 export class ProtoWriter {
@@ -234,7 +235,11 @@ export class SummaryWriter {
     if (/[\\/]/.test(suffix)) {
       throw new TypeError(`SummaryWriter: filenameSuffix must not contain / or \\, got ${suffix}`);
     }
-    Deno.mkdirSync(dir, { recursive: true });
+    try {
+      Deno.mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new WriteError(dir, "the folder of the TensorBoard events", e);
+    }
     const nowMs = this.#now();
     const secs = Math.floor(nowMs / 1000);
     const host = hostname().replace(/[\\/\s]/g, "_");
@@ -245,9 +250,7 @@ export class SummaryWriter {
         this.#file = Deno.openSync(path, { write: true, createNew: true });
         break;
       } catch (e) {
-        if (!(e instanceof Deno.errors.AlreadyExists) || n >= 1000) {
-          throw new Error(`SummaryWriter: cannot create an event file in ${dir}: ${(e as Error).message}`);
-        }
+        if (!(e instanceof Deno.errors.AlreadyExists) || n >= 1000) throw new WriteError(path, "TensorBoard events", e);
       }
     }
     this.path = path;
@@ -378,15 +381,22 @@ export class SummaryWriter {
     }
     this.#pending = [];
     this.#pendingBytes = 0;
-    for (let done = 0; done < all.length;) done += this.#file.writeSync(all.subarray(done));
+    try {
+      for (let done = 0; done < all.length;) done += this.#file.writeSync(all.subarray(done));
+    } catch (e) {
+      throw new WriteError(this.path, "TensorBoard events", e); // e.g. a full disk
+    }
   }
 
-  /** Flushes and closes the file; later adds throw. */
+  /** Flushes and closes the file (closed even when the flush fails); later adds throw. */
   close(): void {
     if (!this.#file) return;
-    this.flush();
-    this.#file.close();
-    this.#file = undefined;
+    try {
+      this.flush();
+    } finally {
+      this.#file.close();
+      this.#file = undefined;
+    }
   }
 
   /** Same as {@linkcode SummaryWriter.close}, for `using`. */
