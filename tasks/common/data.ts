@@ -184,7 +184,9 @@ export async function openImageData(d: DataConfig, seed: number): Promise<ImageD
   if (d.dataset === "medmnist") {
     const path = await checkedPath("data.path", d.path, "file", 'for data.dataset "medmnist"');
     const [train, val, test] = await Promise.all(
-      (["train", "val", "test"] as const).map((split) => MedMnist.open(path, { split, labelCheck: d.labelCheck as LabelCheck })),
+      (["train", "val", "test"] as const).map((split) =>
+        MedMnist.open(path, { split, labelCheck: d.labelCheck as LabelCheck })
+      ),
     );
     if (train.is3d) throw new ConfigError([`data.path ${path} holds 3D volumes; this task needs a 2D MedMNIST set`]);
     const [h, w, c] = train.sampleShape;
