@@ -3,19 +3,15 @@
  * pixel data and Part-10 files, built byte by byte.
  */
 
+import { concatBytes } from "../util/bytes.ts";
+
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OW", "SQ", "UN", "UT", "UC", "UR"]);
 /** UTF-8 encoder. */
 export const te = new TextEncoder();
 
 /** The parts, end to end. */
 export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** One explicit-VR little-endian element (value padded to even length). */

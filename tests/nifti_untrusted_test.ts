@@ -12,6 +12,7 @@ import { asDatasetError } from "../datasets/untrusted.ts";
 import { formatBytes } from "../util/errors.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 import { captureWarnings } from "./_util.ts";
+import { concatBytes as concat } from "../util/bytes.ts";
 
 /** A NIfTI-1 single-file header (little-endian, vox_offset 352) with the 4 extension bytes. */
 function header(o: { dims: number[]; datatype: number; bitpix: number; slope?: number; inter?: number }): Uint8Array {
@@ -28,16 +29,6 @@ function header(o: { dims: number[]; datatype: number; bitpix: number; slope?: n
   dv.setFloat32(116, o.inter ?? 0, true);
   b.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
   return b;
-}
-
-function concat(...parts: ArrayBufferView[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function randomBytes(n: number): Uint8Array {

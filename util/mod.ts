@@ -6,6 +6,7 @@
  */
 export * from "./io.ts";
 export * from "./path.ts";
+export { concatBytes } from "./bytes.ts";
 export { Rng } from "./rng.ts";
 export type { Raster } from "./raster.ts";
 export {

@@ -3,10 +3,12 @@
  * @module
  */
 
+export { concatBytes as concat } from "../../util/bytes.ts";
+
 /** Which public reader the corpus test runs over a case. */
 export type CorpusReader =
   | "npz" // readNpz: every member
-  | "medmnist" // MedMnist.load on every split present
+  | "medmnist" // MedMnist.open on every split
   | "nifti" // readNifti
   | "dicom" // readDicom
   | "image" // readRasterFile
@@ -68,16 +70,5 @@ export class CorpusWriter {
 export function flip(bytes: Uint8Array, at: number, mask = 0x01): Uint8Array {
   const out = bytes.slice();
   out[at < 0 ? out.length + at : at] ^= mask;
-  return out;
-}
-
-/** The bytes of `parts` joined. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
