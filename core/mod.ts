@@ -53,6 +53,7 @@ export {
 } from "./ops/elementwise.ts";
 export { argmax, argmin, logsumexp, max, mean, min, std, sum, sumToShape, variance } from "./ops/reduce.ts";
 export { quantile, type QuantileInterpolation, type QuantileOptions } from "./ops/quantile.ts";
+export { cropPatches, type CropPatchesOptions, roiSelect, topFractionMean, topKMask } from "./ops/roi.ts";
 export {
   expand,
   flatten,

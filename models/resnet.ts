@@ -124,7 +124,7 @@ export type BlockType = typeof BasicBlock | typeof Bottleneck;
 
 /** Options of `ResNet` and the `resnet18/34/50` builders. */
 export interface ResNetOptions {
-  /** Classes of the final `fc` layer (default 1000). */
+  /** Classes of the final `fc` layer (default 1000); 0 = no `fc`: `forward` returns the pooled features (timm's `num_classes=0`). */
   numClasses?: number;
   /** Input channels (default 3). */
   inChannels?: number;
@@ -132,6 +132,8 @@ export interface ResNetOptions {
   smallInput?: boolean;
   /** Start each residual branch's last batch norm at weight 0 (default false). */
   zeroInitResidual?: boolean;
+  /** Channels of the stem and the first stage; stages 2–4 double it (default 64, as torchvision). */
+  baseWidth?: number;
   /** Generator for the initial weights (default: the global one). */
   generator?: Generator;
 }
@@ -168,14 +170,20 @@ export class ResNet extends Module {
   layer4: Sequential;
   /** Global average pool. */
   avgpool: AdaptiveAvgPool2d = new AdaptiveAvgPool2d(1);
-  /** Classifier. */
-  fc: Linear;
+  /** Classifier (null when built with `numClasses: 0`). */
+  fc: Linear | null;
+  /** Channels of `layer4`'s output (512 for ResNet-18/34 at the default width, 2048 for ResNet-50). */
+  readonly featureChannels: number;
 
   /** A ResNet of `block`s with `layers[i]` blocks in stage i. */
   constructor(block: BlockType, layers: readonly [number, number, number, number], opts: ResNetOptions = {}) {
     super();
     const numClasses = opts.numClasses ?? 1000, inChannels = opts.inChannels ?? 3, g = opts.generator;
-    for (const [n, v] of [["numClasses", numClasses], ["inChannels", inChannels]] as const) {
+    const w = opts.baseWidth ?? 64;
+    if (!Number.isInteger(numClasses) || numClasses < 0) {
+      throw new RangeError(`ResNet: numClasses must be a non-negative integer (0 = no fc), got ${numClasses}`);
+    }
+    for (const [n, v] of [["inChannels", inChannels], ["baseWidth", w]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`ResNet: ${n} must be a positive integer, got ${v}`);
     }
     if (layers.length !== 4 || layers.some((n) => !Number.isInteger(n) || n < 1)) {
@@ -183,11 +191,11 @@ export class ResNet extends Module {
     }
     this.smallInput = opts.smallInput ?? false;
     this.conv1 = this.smallInput
-      ? new Conv2d(inChannels, 64, 3, { stride: 1, padding: 1, bias: false, generator: g })
-      : new Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false, generator: g });
-    this.bn1 = new BatchNorm2d(64);
+      ? new Conv2d(inChannels, w, 3, { stride: 1, padding: 1, bias: false, generator: g })
+      : new Conv2d(inChannels, w, 7, { stride: 2, padding: 3, bias: false, generator: g });
+    this.bn1 = new BatchNorm2d(w);
     this.maxpool = this.smallInput ? null : new MaxPool2d(3, { stride: 2, padding: 1 });
-    let inPlanes = 64;
+    let inPlanes = w;
     const stage = (planes: number, blocks: number, stride: number): Sequential => {
       const out = planes * block.expansion;
       const downsample = stride !== 1 || inPlanes !== out
@@ -198,11 +206,12 @@ export class ResNet extends Module {
       for (let i = 1; i < blocks; i++) mods.push(new block(inPlanes, planes, 1, null, g));
       return new Sequential(...mods);
     };
-    this.layer1 = stage(64, layers[0], 1);
-    this.layer2 = stage(128, layers[1], 2);
-    this.layer3 = stage(256, layers[2], 2);
-    this.layer4 = stage(512, layers[3], 2);
-    this.fc = new Linear(512 * block.expansion, numClasses, { generator: g });
+    this.layer1 = stage(w, layers[0], 1);
+    this.layer2 = stage(2 * w, layers[1], 2);
+    this.layer3 = stage(4 * w, layers[2], 2);
+    this.layer4 = stage(8 * w, layers[3], 2);
+    this.featureChannels = 8 * w * block.expansion;
+    this.fc = numClasses > 0 ? new Linear(this.featureChannels, numClasses, { generator: g }) : null;
     for (const m of this.modules()) {
       if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: "fan_out", nonlinearity: "relu", generator: g });
     }
@@ -227,10 +236,11 @@ export class ResNet extends Module {
     return [f1, f2, f3, f4];
   }
 
-  /** (N, C, H, W) → logits (N, numClasses). */
+  /** (N, C, H, W) → logits (N, numClasses), or the pooled features (N, featureChannels) without `fc`. */
   override forward(x: Tensor): Tensor {
     const h = chain(x, ...this.#stem(), this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool);
-    return this.fc.call(flatten(h, 1));
+    const pooled = flatten(h, 1);
+    return this.fc ? this.fc.call(pooled) : pooled;
   }
 }
 

@@ -1,15 +1,17 @@
 /**
  * Figures as PNG files without a browser: SVG built as strings, rendered by librsvg through
- * `sharp`, written atomically. ROC curves, confusion matrices and training curves.
+ * `sharp`, written atomically. ROC curves, confusion matrices, training curves, and the explanation
+ * of one DiffMIC-v2 prediction (saliency, crop boxes, trajectory).
  *
  * @example
  * ```ts
- * import { confusionMatrixPlot, rocPlot, trainingCurvesPlot } from "./plots/mod.ts";
+ * import { confusionMatrixPlot, explanationPlot, rocPlot, trainingCurvesPlot } from "./plots/mod.ts";
  * await rocPlot(yTrue, probs, "runs/a/roc.png", { classNames });
  * await confusionMatrixPlot(confusionMatrix(yTrue, yPred, { numClasses }), "runs/a/confusion.png", { classNames });
  * await trainingCurvesPlot(await Deno.readTextFile("runs/a/metrics.jsonl"), "runs/a/loss.png", {
  *   series: ["train_loss", "val_loss"],
  * });
+ * await explanationPlot(explanation, "runs/a/explain/0042.png");
  * ```
  * @module
  */
@@ -31,4 +33,11 @@ export {
   trainingCurvesPlot,
   trainingCurvesSvg,
 } from "./curves.ts";
+export {
+  type Explanation,
+  type ExplanationBox,
+  explanationPlot,
+  type ExplanationPlotOptions,
+  explanationSvg,
+} from "./explanation.ts";
 export { escapeXml } from "./svg.ts";

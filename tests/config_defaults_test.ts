@@ -9,6 +9,7 @@
  */
 import { classifierSchema } from "../tasks/classify/config.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
+import { dcgSchema, diffmicSchema } from "../tasks/diffmic/config.ts";
 import { ConfigError, type ConfigSchema, loadConfig, type LoadedConfig } from "../train/config.ts";
 import { assert, assertEquals } from "./_asserts.ts";
 
@@ -17,6 +18,8 @@ import { assert, assertEquals } from "./_asserts.ts";
 const TASKS: { task: string; schema: ConfigSchema<any> }[] = [
   { task: "train", schema: ddpmSchema },
   { task: "train-classifier", schema: classifierSchema },
+  { task: "train-dcg", schema: dcgSchema },
+  { task: "train-diffmic", schema: diffmicSchema },
 ];
 
 const CONFIGS = new URL("../configs/", import.meta.url);

@@ -55,7 +55,7 @@ gpuTest("resnet: state dict names, shapes and order equal torchvision's", () => 
   net.dispose();
   const zero = resnet18({ numClasses: 3, zeroInitResidual: true, inChannels: 1 });
   assertEquals(zero.conv1.weight.shape, [64, 1, 7, 7]);
-  assertEquals(zero.fc.weight.shape, [3, 512]);
+  assertEquals(zero.fc!.weight.shape, [3, 512]);
   zero.dispose();
 });
 

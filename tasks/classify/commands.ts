@@ -3,10 +3,19 @@
  * and `tasks/evaluate.ts` call them with `Deno.args`; tests call them directly).
  * @module
  */
-import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
+import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { openImageData } from "../common/data.ts";
+import {
+  checkSplit,
+  evaluationBootstrap,
+  evaluationCheckpoint,
+  printEvaluation,
+  readMetricsJsonl,
+} from "../common/evaluation.ts";
+import { runKind } from "../common/run_kind.ts";
+import { evaluateDiffmicWorkflow } from "../diffmic/evaluate.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
+import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
 import { classifierSchema } from "./config.ts";
@@ -16,7 +25,6 @@ import { buildClassifier, checkClassifierFits } from "./model.ts";
 import type { MetricValue } from "./predict.ts";
 import { predict } from "./predict.ts";
 import { type ClassifierTrainResult, evalLoader, trainClassifier } from "./trainer.ts";
-import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
 import type { InterruptController } from "../../train/signals.ts";
 
 /** What `deno task train-classifier` did. */
@@ -84,11 +92,15 @@ export interface EvaluateResult {
   metrics: Record<string, MetricValue>;
 }
 
-/** `deno task evaluate --run <dir> [--split test|val|train] [--checkpoint best|latest|file] [--bootstrap n]`. */
+/**
+ * `deno task evaluate --run <dir> [--split test|val|train] [--checkpoint best|latest|file] [--bootstrap n]`:
+ * a classifier run, a DCG run or a DiffMIC-v2 run (told apart by its configuration).
+ */
 export async function evaluateCommand(argv: readonly string[], quiet = false): Promise<EvaluateResult | null> {
   const args = parseTaskArgs(argv, {
     name: "evaluate",
-    description: "Evaluates a classifier run's best checkpoint: metrics with bootstrap CIs, report, ROC, confusion.",
+    description:
+      "Evaluates a classifier, DCG or DiffMIC-v2 run's best checkpoint: metrics with bootstrap CIs, report, ROC, confusion.",
     options: {
       run: { description: "the run folder (required)", valueName: "dir" },
       split: { description: "test (default), val or train", valueName: "name", default: "test" },
@@ -109,25 +121,24 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
     throw new ConfigError([`--split must be test, val or train, got ${split}`]);
   }
   const run = await openRunDir(o.run);
+  const kind = await runKind(run);
+  if (kind !== "classifier") {
+    return await evaluateDiffmicWorkflow(kind, run, {
+      split,
+      checkpoint: o.checkpoint!,
+      bootstrap: o.bootstrap,
+      out: o.out,
+      quiet,
+    });
+  }
   const cfg = (await loadConfig(classifierSchema, { file: run.configPath })).config;
-  let bootstrap = cfg.evaluate.bootstrap;
-  if (o.bootstrap !== undefined) {
-    bootstrap = parseConfigOption(classifierSchema, "evaluate.bootstrap", "bootstrap", o.bootstrap) as number;
-  }
+  const bootstrap = evaluationBootstrap(classifierSchema, cfg.evaluate.bootstrap, o.bootstrap);
   const data = await openImageData(cfg.data, cfg.seed);
-  if (split === "test" && !data.test) {
-    throw new ConfigError([`the run's data (${cfg.data.dataset}) has no test split; use --split val`]);
-  }
-  let ckpt: string | undefined = o.checkpoint === "best" ? bestCheckpointPath(run.checkpointsDir) : o.checkpoint;
-  if (o.checkpoint === "latest") ckpt = await latestCheckpoint(run.checkpointsDir);
-  if (!ckpt) throw new Error(`${run.path}: no checkpoint to evaluate`);
+  checkSplit(data, split, cfg.data.dataset);
+  const ckpt = await evaluationCheckpoint(run, o.checkpoint!);
   const model = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
   await loadCheckpoint(ckpt, { model, restoreRng: false });
   const pred = await predict(model, evalLoader(cfg, data, split));
-  let jsonl: string | undefined;
-  try {
-    jsonl = await Deno.readTextFile(run.metricsPath);
-  } catch { /* no training log to plot */ }
   const outDir = o.out ?? joinPath(run.path, `eval-${split}`);
   const { metrics, files } = await writeEvaluation(pred, outDir, {
     classes: data.classes,
@@ -135,19 +146,10 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
     bootstrap,
     eceBins: cfg.evaluate.eceBins,
     seed: cfg.seed,
-    metricsJsonl: jsonl,
+    metricsJsonl: await readMetricsJsonl(run),
     checkpoint: ckpt,
   });
-  if (!quiet) {
-    const show = (k: string) => {
-      const m = metrics[k];
-      const ci = m.lower !== undefined ? ` [${m.lower.toFixed(3)}, ${m.upper!.toFixed(3)}]` : "";
-      return `${k} ${m.value.toFixed(4)}${ci}`;
-    };
-    console.log(`${split} (${pred.yTrue.length} samples), ${ckpt}:`);
-    for (const k of ["accuracy", "balanced_accuracy", "macro_f1", "auroc", "qwk", "ece"]) console.log(`  ${show(k)}`);
-    console.log(`wrote ${files.map((f) => joinPath(outDir, f)).join(", ")}`);
-  }
+  if (!quiet) printEvaluation(split, pred.yTrue.length, ckpt, metrics, files, outDir);
   model.dispose();
   return { outDir, files, metrics };
 }

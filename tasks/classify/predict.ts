@@ -10,6 +10,7 @@ import { crossEntropy } from "../../core/ops/loss.ts";
 import { softmax } from "../../core/ops/softmax.ts";
 import { scope } from "../../core/scope.ts";
 import type { DataLoader } from "../../datasets/loader.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import { rocAucScore } from "../../metrics/auroc.ts";
 import { bootstrapCi } from "../../metrics/bootstrap.ts";
 import { expectedCalibrationError } from "../../metrics/calibration.ts";
@@ -35,40 +36,67 @@ export interface Predictions {
 export async function predict(model: Classifier, loader: DataLoader, epoch = 0): Promise<Predictions> {
   const wasTraining = model.training;
   model.eval();
-  const yTrue: number[] = [], yPred: number[] = [], probs: Float32Array[] = [], ids: string[] = [];
-  let lossSum = 0;
   try {
-    for await (const batch of loader.iterate(epoch)) {
-      const [p, l] = await scope(async () => {
-        const logits = noGrad(() => model.call(batch.images));
-        const pr = softmax(logits, 1);
-        const loss = crossEntropy(logits, batch.labels, { reduction: "sum" });
-        return [await pr.data() as Float32Array, await loss.item()] as const;
-      });
-      const C = p.length / batch.ids.length;
-      const labels = await batch.labels.data();
-      for (let i = 0; i < batch.ids.length; i++) {
-        const row = p.slice(i * C, (i + 1) * C);
-        probs.push(row);
-        let best = 0;
-        for (let c = 1; c < C; c++) if (row[c] > row[best]) best = c;
-        yPred.push(best);
-        yTrue.push(labels[i]);
-        ids.push(batch.ids[i]);
-      }
-      lossSum += l;
-      batch.dispose();
-    }
+    return await predictWith((x) => model.call(x), loader, epoch);
   } finally {
     if (wasTraining) model.train();
   }
-  return {
-    yTrue: Int32Array.from(yTrue),
-    yPred: Int32Array.from(yPred),
-    probs,
-    ids,
-    loss: yTrue.length > 0 ? lossSum / yTrue.length : NaN,
-  };
+}
+
+/** Accumulates per-sample predictions batch by batch (probabilities, argmax, labels, ids, loss sum). */
+export class PredictionSink {
+  #yTrue: number[] = [];
+  #yPred: number[] = [];
+  #probs: Float32Array[] = [];
+  #ids: string[] = [];
+  #lossSum = 0;
+
+  /** Adds a batch: row-major probabilities (N × C), labels, ids and the batch's summed loss. */
+  add(probs: Float32Array, labels: ArrayLike<number>, ids: readonly string[], lossSum: number): void {
+    const C = probs.length / ids.length;
+    for (let i = 0; i < ids.length; i++) {
+      const row = probs.slice(i * C, (i + 1) * C);
+      this.#probs.push(row);
+      let best = 0;
+      for (let c = 1; c < C; c++) if (row[c] > row[best]) best = c;
+      this.#yPred.push(best);
+      this.#yTrue.push(labels[i]);
+      this.#ids.push(ids[i]);
+    }
+    this.#lossSum += lossSum;
+  }
+
+  /** The predictions so far. */
+  result(): Predictions {
+    const n = this.#yTrue.length;
+    return {
+      yTrue: Int32Array.from(this.#yTrue),
+      yPred: Int32Array.from(this.#yPred),
+      probs: this.#probs,
+      ids: this.#ids,
+      loss: n > 0 ? this.#lossSum / n : NaN,
+    };
+  }
+}
+
+/** Predictions of `logitsOf` (called without gradients, inside a scope) over every batch of `loader`. */
+export async function predictWith(
+  logitsOf: (images: Tensor) => Tensor,
+  loader: DataLoader,
+  epoch = 0,
+): Promise<Predictions> {
+  const sink = new PredictionSink();
+  for await (const batch of loader.iterate(epoch)) {
+    const [p, l] = await scope(async () => {
+      const logits = noGrad(() => logitsOf(batch.images));
+      const pr = softmax(logits, 1);
+      const loss = crossEntropy(logits, batch.labels, { reduction: "sum" });
+      return [await pr.data() as Float32Array, await loss.item()] as const;
+    });
+    sink.add(p, await batch.labels.data(), batch.ids, l);
+    batch.dispose();
+  }
+  return sink.result();
 }
 
 /** A metric's value, with its bootstrap interval when one was asked for. */

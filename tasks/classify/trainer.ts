@@ -11,8 +11,8 @@ import { focalLoss } from "../../core/ops/focal_loss.ts";
 import { crossEntropy } from "../../core/ops/loss.ts";
 import { keep } from "../../core/scope.ts";
 import type { Tensor } from "../../core/tensor.ts";
-import { DataLoader } from "../../datasets/loader.ts";
-import { classBalancedWeights, WeightedRandomSampler } from "../../datasets/sampler.ts";
+import type { DataLoader } from "../../datasets/loader.ts";
+import { evaluationLoader, loaderSettings, trainingLoader } from "../common/loaders.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
 import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
@@ -29,15 +29,7 @@ export interface ClassifierTrainResult extends FitResult {
 
 /** A loader over `data`'s evaluation transform (validation, test). */
 export function evalLoader(cfg: ClassifierConfig, data: ImageData, set: "train" | "val" | "test"): DataLoader {
-  const ds = set === "test" ? data.test : data[set];
-  if (!ds) throw new Error(`the data has no ${set} split`);
-  return new DataLoader(ds, {
-    batchSize: cfg.train.batchSize,
-    seed: cfg.seed,
-    transform: data.evalTransform,
-    cache: cfg.data.cache,
-    concurrency: cfg.train.concurrency,
-  });
+  return evaluationLoader(data, loaderSettings(cfg), set);
 }
 
 /** Inverse-frequency class weights N / (C · n_c) (absent classes get 0). */
@@ -67,18 +59,7 @@ export async function trainClassifier(
   }
   const labels = await data.train.labels?.();
   if (!labels) throw new Error("the training set does not expose its labels");
-  const sampler = t.balancedSampling
-    ? new WeightedRandomSampler(classBalancedWeights(labels), data.train.length, { seed: cfg.seed })
-    : undefined;
-  const loader = new DataLoader(data.train, {
-    batchSize: t.batchSize,
-    ...(sampler ? { sampler } : { shuffle: true }),
-    dropLast: data.train.length > t.batchSize,
-    seed: cfg.seed,
-    transform: data.trainTransform,
-    cache: cfg.data.cache,
-    concurrency: t.concurrency,
-  });
+  const loader = await trainingLoader(data, loaderSettings(cfg), t.balancedSampling);
   const valLoader = evalLoader(cfg, data, "val");
   const weight = t.classWeights === "balanced" ? keep(tensor(inverseFrequency(labels, numClasses))) : undefined;
   const lossOf = (logits: Tensor, y: Tensor): Tensor =>
@@ -87,7 +68,7 @@ export async function trainClassifier(
       : crossEntropy(logits, y, { weight, labelSmoothing: t.labelSmoothing });
   log.info(`data: ${data.description}`);
   log.info(
-    `loss: ${t.loss}${weight ? " class-weighted" : ""}${sampler ? ", class-balanced sampling" : ""}`,
+    `loss: ${t.loss}${weight ? " class-weighted" : ""}${t.balancedSampling ? ", class-balanced sampling" : ""}`,
   );
   try {
     const out = await fit({
