@@ -28,3 +28,7 @@ export {
   Upsample2D,
 } from "./unet_blocks.ts";
 export { TimestepEmbedding, timestepEmbedding, Timesteps } from "./embeddings.ts";
+export { ConditionalConv2d, DiffMicDenoiser, ImageEncoder, RESNET_TRUNKS, resnetTrunk } from "./diffmic.ts";
+export type { DiffMicDenoiserOptions, TrunkOptions } from "./diffmic.ts";
+export { Dcg, SaliencyHead } from "./dcg.ts";
+export type { DcgOptions, DcgOutput, GlobalTrunk } from "./dcg.ts";

@@ -28,3 +28,21 @@ export type {
   GenerateResult,
   PipelineStepInfo,
 } from "./pipeline.ts";
+export {
+  cellsToMap,
+  diffusionFocalLoss,
+  focalWeights,
+  guidedPriorMap,
+  labelMap,
+  localWeights,
+  mapToCells,
+  noiseLabelMap,
+  sampleLabelMap,
+} from "./label_diffusion.ts";
+export type {
+  FocalWeightOptions,
+  LabelSample,
+  LabelStartNoise,
+  NoisedLabels,
+  SampleLabelOptions,
+} from "./label_diffusion.ts";
