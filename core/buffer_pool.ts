@@ -6,6 +6,8 @@
  * a buffer inside the same unsubmitted batch could clobber data those commands still read.
  */
 
+import { envFlag } from "./env.ts";
+
 const MIN_BUCKET = 256;
 const MAX_FREE_PER_BUCKET = 64;
 
@@ -29,6 +31,8 @@ export function bucketSize(bytes: number): number {
   return Math.ceil(bytes / q) * q;
 }
 
+let poisonWords = new Uint32Array(0);
+
 /** Pool of `STORAGE | COPY_SRC | COPY_DST` buffers. */
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
@@ -37,6 +41,13 @@ export class BufferPool {
   #peak = 0;
   #pooled = 0;
   #liveBuffers = 0;
+
+  /**
+   * `MEDDIFF_POISON_BUFFERS=1` (read when the pool is made): every buffer handed out is first
+   * filled with NaN, so that a kernel reading elements it never wrote (stale pool memory, bucket
+   * padding) poisons its results instead of passing by chance.
+   */
+  readonly poison: boolean = envFlag("MEDDIFF_POISON_BUFFERS") === "1";
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -54,10 +65,17 @@ export class BufferPool {
         label,
       });
     }
+    if (this.poison) this.#fillNaN(buf);
     this.#live += size;
     this.#liveBuffers++;
     if (this.#live > this.#peak) this.#peak = this.#live;
     return buf;
+  }
+
+  /** Fills `buf` with NaN (a debugging aid: a kernel reading memory it never wrote shows up). */
+  #fillNaN(buf: GPUBuffer): void {
+    if (poisonWords.length * 4 < buf.size) poisonWords = new Uint32Array(buf.size / 4).fill(0x7fc00000);
+    this.device.queue.writeBuffer(buf, 0, poisonWords.buffer, 0, buf.size);
   }
 
   /** Returns a buffer; it becomes reusable after the next submit. */

@@ -118,18 +118,18 @@ export function focalWeights(priorLogits: Tensor, labels: Tensor, opts: FocalWei
 /**
  * DiffMIC-v2's loss: mean over every element of w·(ε̂ − ε)², w the per-image
  * {@linkcode focalWeights} of the guidance network's prior (a detached weight: the prior is
- * frozen while the denoiser trains).
+ * frozen while the denoiser trains). With x₀ prediction, `pred` and `target` are the label maps.
  */
 export function diffusionFocalLoss(
-  epsPred: Tensor,
-  eps: Tensor,
+  pred: Tensor,
+  target: Tensor,
   priorLogits: Tensor,
   labels: Tensor,
   opts: FocalWeightOptions = {},
 ): Tensor {
   return scope(() => {
     const w = reshape(focalWeights(priorLogits, labels, opts), [-1, 1, 1, 1]);
-    const d = sub(epsPred, eps);
+    const d = sub(pred, target);
     return mean(mul(w, mul(d, d)));
   });
 }

@@ -249,13 +249,34 @@ export function interruptAtFirstStep(signal: InterruptSignal = "SIGINT"): Interr
   });
 }
 
+/**
+ * Runs `fn` with `MEDDIFF_AUTOTUNE=0`: fixed kernel choices, so that figures and bit-exact resumes do
+ * not depend on what background tuning picked in between (`deno task test` sets it too; this keeps
+ * a test right when run alone with `deno test`).
+ */
+export async function withFixedKernels<T>(fn: () => Promise<T>): Promise<T> {
+  const before = Deno.env.get("MEDDIFF_AUTOTUNE");
+  Deno.env.set("MEDDIFF_AUTOTUNE", "0");
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
+    else Deno.env.set("MEDDIFF_AUTOTUNE", before);
+  }
+}
+
 /** Asserts two modules hold bit-identical state dicts (same names, same values). */
 export async function assertSameState(a: Module, b: Module, what: string): Promise<void> {
   const sa = a.stateDict(), sb = b.stateDict();
+  const differ: string[] = [];
   for (const [k, t] of Object.entries(sa)) {
     if (!sb[k]) throw new Error(`${what}: ${k} is missing`);
     const [x, y] = [await t.data(), await sb[k].data()];
-    if (x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) throw new Error(`${what}: ${k} differs`);
+    if (x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) differ.push(k);
+  }
+  if (differ.length) {
+    const keys = Object.keys(sa).length;
+    throw new Error(`${what}: ${differ.length} of ${keys} tensors differ (${differ.slice(0, 8).join(", ")}, …)`);
   }
 }
 

@@ -33,7 +33,7 @@ import {
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { DatasetError, WriteError } from "../util/errors.ts";
 import { CHECKSUM_KEY } from "../util/formats/safetensors.ts";
-import { gpuTest, rng } from "./_util.ts";
+import { gpuTest, rng, withFixedKernels } from "./_util.ts";
 
 const B = 8, HW = 8, CLASSES = 3;
 
@@ -120,18 +120,6 @@ async function snapshot(r: Run): Promise<Record<string, number[]>> {
     for (const [k, v] of Object.entries(st)) out[`optim.${i}.${k}`] = typeof v === "number" ? [v] : await v.toArray();
   }
   return out;
-}
-
-/** Runs `fn` with `MEDDIFF_AUTOTUNE=0` (fixed kernel choices, needed for bit-exact resume). */
-async function withFixedKernels(fn: () => Promise<void>): Promise<void> {
-  const before = Deno.env.get("MEDDIFF_AUTOTUNE");
-  Deno.env.set("MEDDIFF_AUTOTUNE", "0");
-  try {
-    await fn();
-  } finally {
-    if (before === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
-    else Deno.env.set("MEDDIFF_AUTOTUNE", before);
-  }
 }
 
 gpuTest("checkpoint: resume reproduces the uninterrupted loss sequence bit for bit", async () => {

@@ -8,7 +8,7 @@ import { evaluateCommand, trainClassifierCommand } from "../tasks/classify/comma
 import { classifierSchema } from "../tasks/classify/config.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { assertSameState, gpuTest, interruptAtFirstStep, withTempDir } from "./_util.ts";
+import { assertSameState, gpuTest, interruptAtFirstStep, withFixedKernels, withTempDir } from "./_util.ts";
 
 gpuTest("train-classifier + evaluate: a tiny ResNet-18 run, its metrics, report, predictions and figures", async () => {
   const root = await Deno.makeTempDir();
@@ -86,25 +86,27 @@ gpuTest("train-classifier: shipped configs resolve; bad input fails before train
 gpuTest(
   "train-classifier (OneCycle): interrupted mid-epoch and resumed, it ends bit-identical to an uninterrupted run",
   () =>
-    withTempDir("classify_resume_", async (root) => {
-      const args = [
-        "--data.length=48",
-        "--data.imageSize=8",
-        "--data.valFraction=0.25",
-        "--train.epochs=2",
-        "--train.batchSize=16",
-        "--train.lrSchedule=onecycle",
-        `--output.root=${root}`,
-      ];
-      const straight = await trainClassifierCommand(args, true);
-      // SIGTERM as soon as training watches for it: the loop stops after step 1 of 2 in epoch 1.
-      const cut = await trainClassifierCommand(args, true, interruptAtFirstStep("SIGTERM"));
-      assert(straight && cut);
-      assertEquals(cut.result.interrupted, "SIGTERM");
-      assertEquals(cut.result.step, 1);
-      const resumed = await trainClassifierCommand(["--resume", cut.run.path], true);
-      assert(resumed);
-      assertEquals(resumed.result.step, 4, "OneCycle's 4 steps, not more");
-      await assertSameState(straight.result.model, resumed.result.model, "after resuming");
-    }),
+    withFixedKernels(() =>
+      withTempDir("classify_resume_", async (root) => {
+        const args = [
+          "--data.length=48",
+          "--data.imageSize=8",
+          "--data.valFraction=0.25",
+          "--train.epochs=2",
+          "--train.batchSize=16",
+          "--train.lrSchedule=onecycle",
+          `--output.root=${root}`,
+        ];
+        const straight = await trainClassifierCommand(args, true);
+        // SIGTERM as soon as training watches for it: the loop stops after step 1 of 2 in epoch 1.
+        const cut = await trainClassifierCommand(args, true, interruptAtFirstStep("SIGTERM"));
+        assert(straight && cut);
+        assertEquals(cut.result.interrupted, "SIGTERM");
+        assertEquals(cut.result.step, 1);
+        const resumed = await trainClassifierCommand(["--resume", cut.run.path], true);
+        assert(resumed);
+        assertEquals(resumed.result.step, 4, "OneCycle's 4 steps, not more");
+        await assertSameState(straight.result.model, resumed.result.model, "after resuming");
+      })
+    ),
 );

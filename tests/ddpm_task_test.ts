@@ -9,7 +9,7 @@ import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
 import { readJsonl } from "../train/run_dir.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { assertSameState, gpuTest, interruptAtFirstStep } from "./_util.ts";
+import { assertSameState, gpuTest, interruptAtFirstStep, withFixedKernels } from "./_util.ts";
 
 const TINY = [
   "--data.length=48",
@@ -86,51 +86,59 @@ gpuTest(
   },
 );
 
-gpuTest("deno task train --resume continues the run exactly (same weights as an uninterrupted run)", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    const args = [...TINY, `--output.root=${root}`, "--no-sample"];
-    const straight = await trainCommand([...args, "--train.epochs=2"], true);
-    const first = await trainCommand([...args, "--train.epochs=2", "--train.checkpointEvery=1"], true);
-    assert(straight && first);
-    // Cut the second run back to its first checkpoint, then resume it to the end.
-    await Deno.remove(`${first.run.checkpointsDir}/ckpt-000006.safetensors`);
-    await Deno.remove(`${first.run.checkpointsDir}/best.safetensors`);
-    const ckpt = first.run.checkpointsDir + "/ckpt-000003.safetensors";
-    await assertRejects(
-      () => trainCommand(["--resume", ckpt, "--model.baseChannels=16", "--no-sample"], true),
-      Error,
-      "architecture",
-    );
-    const resumed = await trainCommand(["--resume", ckpt, "--no-sample"], true);
-    assert(resumed);
-    assertEquals(resumed.run.path, first.run.path, "the same run folder");
-    assertEquals(resumed.result.step, 6);
-    await assertSameState(straight.result.unet, resumed.result.unet, "after resuming");
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
+gpuTest(
+  "deno task train --resume continues the run exactly (same weights as an uninterrupted run)",
+  () =>
+    withFixedKernels(async () => {
+      const root = await Deno.makeTempDir();
+      try {
+        const args = [...TINY, `--output.root=${root}`, "--no-sample"];
+        const straight = await trainCommand([...args, "--train.epochs=2"], true);
+        const first = await trainCommand([...args, "--train.epochs=2", "--train.checkpointEvery=1"], true);
+        assert(straight && first);
+        // Cut the second run back to its first checkpoint, then resume it to the end.
+        await Deno.remove(`${first.run.checkpointsDir}/ckpt-000006.safetensors`);
+        await Deno.remove(`${first.run.checkpointsDir}/best.safetensors`);
+        const ckpt = first.run.checkpointsDir + "/ckpt-000003.safetensors";
+        await assertRejects(
+          () => trainCommand(["--resume", ckpt, "--model.baseChannels=16", "--no-sample"], true),
+          Error,
+          "architecture",
+        );
+        const resumed = await trainCommand(["--resume", ckpt, "--no-sample"], true);
+        assert(resumed);
+        assertEquals(resumed.run.path, first.run.path, "the same run folder");
+        assertEquals(resumed.result.step, 6);
+        await assertSameState(straight.result.unet, resumed.result.unet, "after resuming");
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    }),
+);
 
-gpuTest("deno task train: Ctrl-C saves a checkpoint mid-epoch, and --resume finishes the run exactly", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    const args = [...TINY, `--output.root=${root}`, "--no-sample", "--train.epochs=2"];
-    const straight = await trainCommand(args, true);
-    // A Ctrl-C that arrives as soon as training registers its handler: the loop stops after one step.
-    const cut = await trainCommand(args, true, interruptAtFirstStep());
-    assert(straight && cut);
-    assert(cut.result.interrupted, "stopped by the interrupt");
-    assertEquals(cut.result.step, 1);
-    assertEquals([...Deno.readDirSync(cut.run.checkpointsDir)].map((e) => e.name), ["ckpt-000001.safetensors"]);
-    const resumed = await trainCommand(["--resume", cut.run.path, "--no-sample"], true);
-    assert(resumed);
-    assertEquals(resumed.result.step, 6);
-    await assertSameState(straight.result.unet, resumed.result.unet, "after an interrupted run is resumed");
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
+gpuTest(
+  "deno task train: Ctrl-C saves a checkpoint mid-epoch, and --resume finishes the run exactly",
+  () =>
+    withFixedKernels(async () => {
+      const root = await Deno.makeTempDir();
+      try {
+        const args = [...TINY, `--output.root=${root}`, "--no-sample", "--train.epochs=2"];
+        const straight = await trainCommand(args, true);
+        // A Ctrl-C that arrives as soon as training registers its handler: the loop stops after one step.
+        const cut = await trainCommand(args, true, interruptAtFirstStep());
+        assert(straight && cut);
+        assert(cut.result.interrupted, "stopped by the interrupt");
+        assertEquals(cut.result.step, 1);
+        assertEquals([...Deno.readDirSync(cut.run.checkpointsDir)].map((e) => e.name), ["ckpt-000001.safetensors"]);
+        const resumed = await trainCommand(["--resume", cut.run.path, "--no-sample"], true);
+        assert(resumed);
+        assertEquals(resumed.result.step, 6);
+        await assertSameState(straight.result.unet, resumed.result.unet, "after an interrupted run is resumed");
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    }),
+);
 
 gpuTest("shipped configs resolve; bad keys, types and data paths fail before training", async () => {
   for await (const e of Deno.readDir(new URL("../configs/", import.meta.url))) {

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest } from "./_util.ts";
-import { dispatch, dispatchCounters, gpu, GpuError, pipeline, synchronize } from "../core/device.ts";
-import { bucketSize } from "../core/buffer_pool.ts";
+import { dispatch, dispatchCounters, gpu, GpuError, pipeline, readBuffer, synchronize } from "../core/device.ts";
+import { bucketSize, BufferPool } from "../core/buffer_pool.ts";
 import { memoryStats, ones, scope, tensor } from "../mod.ts";
 
 gpuTest("adapter info is read and limits come from the adapter", () => {
@@ -34,6 +34,27 @@ gpuTest("buffer pool: buckets, reuse after submit, live/peak bytes", async () =>
   assert(memoryStats().peakBytes >= memoryStats().liveBytes, "peak ≥ live");
   t.dispose();
   assertEquals(memoryStats().liveBytes, live0);
+});
+
+gpuTest("MEDDIFF_POISON_BUFFERS=1: buffers are handed out full of NaN, fresh or reused", async () => {
+  const before = Deno.env.get("MEDDIFF_POISON_BUFFERS");
+  Deno.env.set("MEDDIFF_POISON_BUFFERS", "1");
+  const pool = new BufferPool(gpu().device);
+  if (before === undefined) Deno.env.delete("MEDDIFF_POISON_BUFFERS");
+  else Deno.env.set("MEDDIFF_POISON_BUFFERS", before);
+  assert(pool.poison && !gpu().pool.poison, "read when a pool is made");
+  const read = async (b: GPUBuffer) => new Float32Array(await readBuffer(b, 0, b.size));
+  const a = pool.acquire(1000, "poison-test");
+  assert((await read(a)).every(Number.isNaN), "a fresh buffer is all NaN, padding included");
+  gpu().device.queue.writeBuffer(a, 0, new Float32Array(256).fill(1));
+  pool.release(a);
+  pool.onSubmitted();
+  const b = pool.acquire(1000, "poison-test");
+  assertEquals(b, a); // the same buffer, reused
+  assert((await read(b)).every(Number.isNaN), "a reused buffer is poisoned again");
+  pool.release(b);
+  pool.onSubmitted();
+  pool.trim();
 });
 
 gpuTest("a WebGPU validation error surfaces as a GpuError naming the op", async () => {

@@ -1,7 +1,7 @@
 /**
  * The DiffMIC-v2 workflow end to end on the tiny shipped configs (procedural fundus images,
  * 16 px, 3 classes): `train-dcg` → `train-diffmic --model.dcg` → `evaluate` (DiffMIC-v2 beside
- * its DCG on the same images) → `explain-diffmic`; a denoiser run interrupted and resumed ends
+ * its DCG on the same images; both must reach test accuracy 0.8) → `explain-diffmic`; a denoiser run interrupted and resumed ends
  * bit-identical to an uninterrupted one; bad input fails before a folder is made.
  */
 import { evaluateCommand } from "../tasks/classify/commands.ts";
@@ -10,7 +10,7 @@ import { explainDiffmicCommand } from "../tasks/diffmic/explain.ts";
 import { ConfigError } from "../train/config.ts";
 import { joinPath } from "../util/path.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { assertSameState, gpuTest, interruptAtFirstStep, withTempDir } from "./_util.ts";
+import { gpuTest, withTempDir } from "./_util.ts";
 
 const DCG = new URL("../configs/dcg-tiny.yaml", import.meta.url).pathname;
 const DIFFMIC = new URL("../configs/diffmic-tiny.yaml", import.meta.url).pathname;
@@ -24,11 +24,14 @@ gpuTest(
       // The tiny DCG learns the procedural lesions: validation macro F1 0.95 after its 4 epochs (measured).
       assert(dcg.result.best! >= 0.8, `DCG validation macro F1 ${dcg.result.best}`);
       const den = await trainDiffmicCommand(
-        ["--config", DIFFMIC, "--model.dcg", dcg.run.path, "--train.epochs=2", `--output.root=${root}`],
+        ["--config", DIFFMIC, "--model.dcg", dcg.run.path, `--output.root=${root}`],
         true,
       );
       assert(den);
-      assertEquals(den.result.epochsDone, 2);
+      assertEquals(den.result.epochsDone, 4);
+      // Predicting x₀ (the config's diffusion.prediction), the denoiser reaches validation macro F1 0.93 in its
+      // 4 epochs (measured; ε-prediction stays near chance that long).
+      assert(den.result.best! >= 0.8, `denoiser validation macro F1 ${den.result.best}`);
       const ev = await evaluateCommand(["--run", den.run.path, "--bootstrap", "20"], true);
       assert(ev);
       for (const f of ["metrics.json", "predictions.csv", "comparison.md", "comparison.json", "dcg/metrics.json"]) {
@@ -40,6 +43,7 @@ gpuTest(
       const own = await evaluateCommand(["--run", dcg.run.path, "--bootstrap", "0"], true);
       assertEquals(cmp.dcgAlone.accuracy.value, own!.metrics.accuracy.value);
       assert(own!.metrics.accuracy.value >= 0.8, `DCG test accuracy ${own!.metrics.accuracy.value}`);
+      assert(cmp.diffmic.accuracy.value >= 0.8, `DiffMIC-v2 test accuracy ${cmp.diffmic.accuracy.value}`);
       assert(cmp.imagesPerSecond > 0);
       const ex = await explainDiffmicCommand(["--run", den.run.path, "--count", "2"], true);
       assertEquals(ex!.files.length, 2);
@@ -57,30 +61,25 @@ gpuTest(
     }),
 );
 
+// In a fresh process, as a resumed run is: in this long-lived test process the comparison failed in
+// 2 of 5 full-suite runs (never in 20+ runs of this file alone) — a cross-test effect still open in #12.
 gpuTest(
   "train-diffmic: interrupted and resumed, it ends bit-identical to an uninterrupted run",
   () =>
     withTempDir("diffmic_resume_", async (root) => {
-      const small = ["--data.length=96", "--train.batchSize=16"];
-      const dcg = await trainDcgCommand(["--config", DCG, ...small, "--train.epochs=1", `--output.root=${root}`], true);
-      assert(dcg);
-      const args = [
-        "--config",
-        DIFFMIC,
-        ...small,
-        "--model.dcg",
-        dcg.run.path,
-        "--train.epochs=2",
-        `--output.root=${root}`,
-      ];
-      const straight = await trainDiffmicCommand(args, true);
-      const cut = await trainDiffmicCommand(args, true, interruptAtFirstStep("SIGTERM"));
-      assert(straight && cut);
-      assertEquals(cut.result.interrupted, "SIGTERM");
-      assertEquals(cut.result.step, 1);
-      const resumed = await trainDiffmicCommand(["--resume", cut.run.path], true);
-      assert(resumed);
-      assertEquals(resumed.result.step, straight.result.step);
-      await assertSameState(straight.result.model, resumed.result.model, "after resuming");
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./_diffmic_resume_child.ts", import.meta.url).pathname, root],
+        env: { MEDDIFF_AUTOTUNE: "0", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(child.stdout);
+      const line = out.split("\n").find((l) => l.startsWith("RESUME "));
+      assert(child.success && line, `child failed (${child.code}):\n${out}\n${new TextDecoder().decode(child.stderr)}`);
+      const r = JSON.parse(line.slice(7));
+      assertEquals(r.interrupted, "SIGTERM");
+      assertEquals(r.cutStep, 1);
+      assertEquals(r.resumedStep, r.straightStep);
+      assertEquals(r.differ, [], `${r.differ.length} of ${r.tensors} tensors differ after resuming`);
     }),
 );

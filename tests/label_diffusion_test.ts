@@ -152,6 +152,29 @@ gpuTest("DDIM label denoising with an oracle ε recovers the label map exactly (
   });
 });
 
+gpuTest("DDIM label denoising with an oracle x₀ (diffusion.prediction: sample) returns the label map", async () => {
+  const scheduler = new DDIMScheduler({ numTrainTimesteps: 1000, predictionType: "sample" });
+  const C = 3, K = 2, labels = new Int32Array([2, 0, 1]);
+  await scope(async () => {
+    const y0 = labelMap(tensor(labels), C, K);
+    const prior = guidedPriorMap(tensor([[0.5, 0.2, 0.3]]).expand([3, 3]), tensor([[0, 1, 0]]).expand([3, 3]), K);
+    let calls = 0;
+    const r = sampleLabelMap(
+      (yIn) => {
+        calls++;
+        assertEquals(yIn.shape, [3, 2 * C, K, K]); // [prior, y_t]
+        return y0.clone(); // the model's output is read as x̂₀
+      },
+      scheduler,
+      prior,
+      { steps: 5, start: "uniform", generator: new Generator(1) },
+    );
+    assertEquals(calls, 5);
+    // η = 0 and x̂₀ = y0 at every step: the last step (ᾱ_prev = 1) returns x̂₀ itself.
+    assertClose(await r.map.toArray(), await y0.toArray(), { atol: 1e-6 });
+  });
+});
+
 gpuTest("ConditionalConv2d scales a 1×1 conv by each cell's timestep embedding (by hand)", async () => {
   const m = new ConditionalConv2d(1, 2, 3);
   m.loadStateDict({

@@ -248,11 +248,13 @@ gpuTest("autotune: cache round-trip through the file, corrupt file ignored", asy
 });
 
 gpuTest("matmul: MEDDIFF_AUTOTUNE=0 uses the adapter default", async () => {
+  const autotune = Deno.env.get("MEDDIFF_AUTOTUNE"); // restored after: later tests rely on fixed kernels
   Deno.env.set("MEDDIFF_AUTOTUNE", "0");
   try {
     await check([70, 66], [66, 130], 41, "no autotune");
   } finally {
-    Deno.env.delete("MEDDIFF_AUTOTUNE");
+    if (autotune === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
+    else Deno.env.set("MEDDIFF_AUTOTUNE", autotune);
   }
   await autotuneSettled();
   if (userCacheDir === undefined) Deno.env.delete("MEDDIFF_CACHE_DIR");

@@ -32,7 +32,7 @@ import { kaimingUniform_, uniform_ } from "../core/nn/init.ts";
 import { Linear } from "../core/nn/linear.ts";
 import { Module, Parameter } from "../core/nn/module.ts";
 import { assert } from "./_asserts.ts";
-import { gpuTest, rng } from "./_util.ts";
+import { gpuTest, rng, withFixedKernels } from "./_util.ts";
 
 const HW = 16, CLASSES = 4, TRAIN = 384, TEST = 128, BATCH = 32, EPOCHS = 10;
 const MAX_LOSS = 0.3, MIN_ACCURACY = 0.95;
@@ -97,15 +97,7 @@ class SmallCnn extends Module {
 }
 
 gpuTest("train: a small CNN learns bar orientation (loss < 0.3, held-out accuracy ≥ 95 %)", async () => {
-  // Fixed kernel choices: the same figures on every run, and no background tuning of each new shape.
-  const autotune = Deno.env.get("MEDDIFF_AUTOTUNE");
-  Deno.env.set("MEDDIFF_AUTOTUNE", "0");
-  try {
-    await trainAndEvaluate();
-  } finally {
-    if (autotune === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
-    else Deno.env.set("MEDDIFF_AUTOTUNE", autotune);
-  }
+  await withFixedKernels(trainAndEvaluate); // the same figures on every run
 });
 
 async function trainAndEvaluate(): Promise<void> {

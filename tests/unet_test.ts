@@ -13,7 +13,7 @@ import type { ModuleList } from "../core/nn/containers.ts";
 import { UNet, type UNetOptions } from "../models/unet.ts";
 import { timestepEmbedding } from "../models/embeddings.ts";
 import { assert, assertEquals } from "./_asserts.ts";
-import { assertClose, gpuTest, randomArray } from "./_util.ts";
+import { assertClose, gpuTest, randomArray, withFixedKernels } from "./_util.ts";
 
 interface KeysEntry {
   config: Record<string, unknown>;
@@ -226,14 +226,7 @@ gpuTest("unet: configuration errors name the option", () => {
  * 0.13). Predicting ε̂ = x_t, the best trivial guess, scores ≈ 0.43 there, ε̂ = 0 scores 1.
  */
 gpuTest("unet: a tiny U-Net learns to predict the noise of 4 images (held-out ε-MSE < 0.2 in 100 steps)", async () => {
-  const autotune = Deno.env.get("MEDDIFF_AUTOTUNE");
-  Deno.env.set("MEDDIFF_AUTOTUNE", "0"); // fixed kernel choices: the same figures on every run
-  try {
-    await overfit();
-  } finally {
-    if (autotune === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
-    else Deno.env.set("MEDDIFF_AUTOTUNE", autotune);
-  }
+  await withFixedKernels(overfit); // the same figures on every run
 });
 
 async function overfit(): Promise<void> {

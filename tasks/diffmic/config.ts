@@ -98,6 +98,7 @@ export const diffmicSchema = defineConfig({
     betaEnd: 0.02,
     betaSchedule: "linear",
     clipSample: true,
+    prediction: "epsilon",
     inferenceSteps: 10,
     eta: 0.0,
     start: "uniform",
@@ -141,6 +142,10 @@ export const diffmicSchema = defineConfig({
   "diffusion.betaEnd": { positive: true, max: 1 },
   "diffusion.betaSchedule": { choices: ["linear", "scaled_linear", "squaredcos_cap_v2"] },
   "diffusion.clipSample": { help: "clip x̂₀ to [−1, 1] in each DDIM step (diffusers' default)" },
+  "diffusion.prediction": {
+    choices: ["epsilon", "sample"],
+    help: "what the denoiser predicts: the noise ε (official) or the clean label map x₀ (faster to learn)",
+  },
   "diffusion.inferenceSteps": { type: "integer", min: 1, max: 100_000, help: "DDIM steps at inference" },
   "diffusion.eta": { min: 0, max: 1, help: "DDIM η (0 = deterministic)" },
   "diffusion.start": {

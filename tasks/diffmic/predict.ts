@@ -28,6 +28,7 @@ export function labelScheduler(d: DiffmicConfig["diffusion"]): DDIMScheduler {
     betaEnd: d.betaEnd,
     betaSchedule: d.betaSchedule as "linear",
     clipSample: d.clipSample,
+    predictionType: d.prediction as "epsilon" | "sample",
   });
 }
 

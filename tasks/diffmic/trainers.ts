@@ -122,10 +122,12 @@ export async function trainDiffmic(
     loss: (batch) => {
       const o = noGrad(() => dcg.call(batch.images));
       const priorMap = guidedPriorMap(o.yGlobal, o.yLocal, K);
-      const { noisy, noise, timesteps } = noiseLabelMap(scheduler, labelMap(batch.labels, C, K));
+      const y0 = labelMap(batch.labels, C, K);
+      const { noisy, noise, timesteps } = noiseLabelMap(scheduler, y0);
       const yIn = cfg.model.guidance ? cat([priorMap, noisy], 1) : noisy;
-      const eps = model.call(batch.images, yIn, timesteps, o.crops);
-      return { loss: diffusionFocalLoss(eps, noise, o.yFusion, batch.labels, focal) };
+      const out = model.call(batch.images, yIn, timesteps, o.crops);
+      const target = cfg.diffusion.prediction === "sample" ? y0 : noise;
+      return { loss: diffusionFocalLoss(out, target, o.yFusion, batch.labels, focal) };
     },
     validate: async () => {
       const p = await predictDiffmic(dcg, model, scheduler, valLoader, inferenceSettings(cfg));
