@@ -7,7 +7,7 @@
  */
 import { gpu, initGpu, synchronize } from "../core/device.ts";
 import { trainDcgCommand, trainDiffmicCommand } from "../tasks/diffmic/commands.ts";
-import { interruptAtFirstStep } from "./_util.ts";
+import { differingTensors, interruptAtFirstStep } from "./_util.ts";
 
 const root = Deno.args[0];
 const DCG = new URL("../configs/dcg-tiny.yaml", import.meta.url).pathname;
@@ -20,19 +20,14 @@ const args = ["--config", DIFFMIC, ...small, "--model.dcg", dcg!.run.path, "--tr
 const straight = await trainDiffmicCommand(args, true);
 const cut = await trainDiffmicCommand(args, true, interruptAtFirstStep("SIGTERM"));
 const resumed = await trainDiffmicCommand(["--resume", cut!.run.path], true);
-const a = straight!.result.model.stateDict(), b = resumed!.result.model.stateDict();
-const differ: string[] = [];
-for (const [k, t] of Object.entries(a)) {
-  const [x, y] = [await t.data(), await b[k]?.data()];
-  if (!y || x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) differ.push(k);
-}
+const differ = await differingTensors(straight!.result.model, resumed!.result.model);
 console.log(`RESUME ${
   JSON.stringify({
     interrupted: cut!.result.interrupted,
     cutStep: cut!.result.step,
     straightStep: straight!.result.step,
     resumedStep: resumed!.result.step,
-    tensors: Object.keys(a).length,
+    tensors: Object.keys(straight!.result.model.stateDict()).length,
     differ,
   })
 }`);

@@ -265,18 +265,26 @@ export async function withFixedKernels<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Asserts two modules hold bit-identical state dicts (same names, same values). */
-export async function assertSameState(a: Module, b: Module, what: string): Promise<void> {
+/** The names of the state-dict tensors of `a` that `b` lacks or holds with other bits. */
+export async function differingTensors(a: Module, b: Module): Promise<string[]> {
   const sa = a.stateDict(), sb = b.stateDict();
   const differ: string[] = [];
   for (const [k, t] of Object.entries(sa)) {
-    if (!sb[k]) throw new Error(`${what}: ${k} is missing`);
-    const [x, y] = [await t.data(), await sb[k].data()];
-    if (x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) differ.push(k);
+    const y = sb[k] ? await sb[k].data() : undefined;
+    const x = await t.data();
+    if (!y || x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) differ.push(k);
   }
+  return differ;
+}
+
+/** Asserts two modules hold bit-identical state dicts (same names, same values). */
+export async function assertSameState(a: Module, b: Module, what: string): Promise<void> {
+  const differ = await differingTensors(a, b);
   if (differ.length) {
-    const keys = Object.keys(sa).length;
-    throw new Error(`${what}: ${differ.length} of ${keys} tensors differ (${differ.slice(0, 8).join(", ")}, …)`);
+    const keys = Object.keys(a.stateDict()).length;
+    throw new Error(
+      `${what}: ${differ.length} of ${keys} tensors differ or are missing (${differ.slice(0, 8).join(", ")}, …)`,
+    );
   }
 }
 

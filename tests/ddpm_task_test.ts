@@ -9,7 +9,7 @@ import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
 import { readJsonl } from "../train/run_dir.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { assertSameState, gpuTest, interruptAtFirstStep, withFixedKernels } from "./_util.ts";
+import { assertSameState, gpuTest, interruptAtFirstStep, withFixedKernels, withTempDir } from "./_util.ts";
 
 const TINY = [
   "--data.length=48",
@@ -89,9 +89,8 @@ gpuTest(
 gpuTest(
   "deno task train --resume continues the run exactly (same weights as an uninterrupted run)",
   () =>
-    withFixedKernels(async () => {
-      const root = await Deno.makeTempDir();
-      try {
+    withFixedKernels(() =>
+      withTempDir("ddpm_resume_", async (root) => {
         const args = [...TINY, `--output.root=${root}`, "--no-sample"];
         const straight = await trainCommand([...args, "--train.epochs=2"], true);
         const first = await trainCommand([...args, "--train.epochs=2", "--train.checkpointEvery=1"], true);
@@ -110,18 +109,15 @@ gpuTest(
         assertEquals(resumed.run.path, first.run.path, "the same run folder");
         assertEquals(resumed.result.step, 6);
         await assertSameState(straight.result.unet, resumed.result.unet, "after resuming");
-      } finally {
-        await Deno.remove(root, { recursive: true });
-      }
-    }),
+      })
+    ),
 );
 
 gpuTest(
   "deno task train: Ctrl-C saves a checkpoint mid-epoch, and --resume finishes the run exactly",
   () =>
-    withFixedKernels(async () => {
-      const root = await Deno.makeTempDir();
-      try {
+    withFixedKernels(() =>
+      withTempDir("ddpm_ctrlc_", async (root) => {
         const args = [...TINY, `--output.root=${root}`, "--no-sample", "--train.epochs=2"];
         const straight = await trainCommand(args, true);
         // A Ctrl-C that arrives as soon as training registers its handler: the loop stops after one step.
@@ -134,10 +130,8 @@ gpuTest(
         assert(resumed);
         assertEquals(resumed.result.step, 6);
         await assertSameState(straight.result.unet, resumed.result.unet, "after an interrupted run is resumed");
-      } finally {
-        await Deno.remove(root, { recursive: true });
-      }
-    }),
+      })
+    ),
 );
 
 gpuTest("shipped configs resolve; bad keys, types and data paths fail before training", async () => {
