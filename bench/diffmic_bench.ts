@@ -53,7 +53,7 @@ const scheduler = new DDIMScheduler({ numTrainTimesteps: 1000 });
 async function trainStep(): Promise<void> {
   net.train();
   scope(() => {
-    const loss = diffusionFocalLoss(net.call(x, cat([priorMap, noisy], 1), t, crops), eps, priorLogits, labels);
+    const loss = diffusionFocalLoss(net.call(x, cat([priorMap, noisy], 1), t, { crops }), eps, priorLogits, labels);
     loss.backward();
     opt.step();
     opt.zeroGrad();
@@ -65,7 +65,7 @@ async function inference(): Promise<void> {
   net.eval();
   await scope(async () => {
     const r = noGrad(() => {
-      const feature = net.imageFeature(x, crops);
+      const feature = net.imageFeature(x, { crops });
       return sampleLabelMap((yIn, tt) => net.denoise(yIn, tt, feature), scheduler, priorMap, { steps: 10 });
     });
     await r.logits.data();

@@ -17,7 +17,7 @@ import { Linear } from "../core/nn/linear.ts";
 import { Module, type Parameter } from "../core/nn/module.ts";
 import { mul, sigmoid, tanh } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
-import { sum } from "../core/ops/reduce.ts";
+import { mean, sum } from "../core/ops/reduce.ts";
 import { cropPatches, roiSelect, topFractionMean } from "../core/ops/roi.ts";
 import { softmax } from "../core/ops/softmax.ts";
 import { reshape, unsqueeze } from "../core/ops/view.ts";
@@ -69,6 +69,10 @@ export interface DcgOutput {
   crops: Tensor;
   /** Attention weights over the crops, (B, K) (rows sum to 1). */
   attention: Tensor;
+  /** The global trunk's last feature map averaged over its cells, (B, global channels). */
+  globalFeature: Tensor;
+  /** The local trunk's pooled feature of each crop, (B·K, local channels). */
+  cropFeatures: Tensor;
 }
 
 /** The DCG (see the module doc). */
@@ -99,6 +103,8 @@ export class Dcg extends Module {
   mil_attn_w: Linear;
   /** Crop-feature classifier. */
   classifier_linear: Linear;
+  /** Channels of `globalFeature` (the global trunk's last stage). */
+  readonly globalChannels: number;
 
   /** A DCG as `opts` says. */
   constructor(opts: DcgOptions) {
@@ -138,6 +144,7 @@ export class Dcg extends Module {
       globalChannels = net.featureChannels;
       this.ds_net = net;
     }
+    this.globalChannels = globalChannels;
     this.left_postprocess_net = new SaliencyHead(globalChannels, C, g);
     this.dn_resnet = resnetTrunk(o.cropChannels === "first" ? 1 : o.inChannels, o.localTrunk, g);
     const d = this.dn_resnet.featureChannels, a = o.attentionDim;
@@ -178,17 +185,20 @@ export class Dcg extends Module {
   /** images (B, C, H, W) → every output of {@linkcode DcgOutput}. */
   override forward(x: Tensor): DcgOutput {
     const [B, , H, W] = x.shape, o = this.options;
-    const saliency = this.left_postprocess_net.call(this.#globalFeatures(x));
+    const featureMap = this.#globalFeatures(x);
+    const saliency = this.left_postprocess_net.call(featureMap);
     const [, , h, w] = saliency.shape;
     const yGlobal = topFractionMean(saliency, o.topFraction);
     const window = Math.min(this.searchWindow(H, h), this.searchWindow(W, w));
     const cells = roiSelect(saliency.detach(), o.numK, window);
     const crops = cropPatches(x.detach(), cells, { cropSize: o.cropSize, grid: [h, w], channels: o.cropChannels });
-    const feats = reshape(this.dn_resnet.call(crops), [B, o.numK, this.dn_resnet.featureChannels]);
+    const cropFeatures = this.dn_resnet.call(crops);
+    const feats = reshape(cropFeatures, [B, o.numK, this.dn_resnet.featureChannels]);
     const { attention, pooled } = this.attend(feats);
     const yLocal = this.classifier_linear.call(pooled);
     const yFusion = mul(0.5, yGlobal.add(yLocal));
-    return { yFusion, yGlobal, yLocal, saliency, cells, crops, attention };
+    const globalFeature = mean(featureMap, [2, 3]);
+    return { yFusion, yGlobal, yLocal, saliency, cells, crops, attention, globalFeature, cropFeatures };
   }
 }
 

@@ -57,24 +57,43 @@ export function resnetTrunk(inChannels: number, o: TrunkOptions = {}, generator?
   });
 }
 
-/** An image to a feature vector: a headless ResNet, global average pooling, then `g` (Linear). */
+/**
+ * An image to a feature vector: a headless ResNet, global average pooling, then `g` (Linear).
+ * Without a trunk (`trunk: null`) it is `g` alone, on features computed elsewhere.
+ */
 export class ImageEncoder extends Module {
-  /** The ResNet trunk (torchvision names, no `fc`). */
-  backbone: ResNet;
+  /** The ResNet trunk (torchvision names, no `fc`), or null. */
+  backbone: ResNet | null;
   /** Projection to the feature dimension. */
   g: Linear;
 
-  /** An encoder of `inChannels`-channel images to `featureDim` features. */
-  constructor(inChannels: number, featureDim: number, trunk: TrunkOptions = {}, generator?: Generator) {
+  /**
+   * An encoder of `inChannels`-channel images to `featureDim` features, or (`trunk` null) a
+   * projection of `inChannels`-wide feature vectors.
+   */
+  constructor(inChannels: number, featureDim: number, trunk: TrunkOptions | null = {}, generator?: Generator) {
     super();
-    this.backbone = resnetTrunk(inChannels, trunk, generator);
-    this.g = new Linear(this.backbone.featureChannels, featureDim, { generator });
+    this.backbone = trunk ? resnetTrunk(inChannels, trunk, generator) : null;
+    this.g = new Linear(this.backbone ? this.backbone.featureChannels : inChannels, featureDim, { generator });
   }
 
-  /** (N, C, H, W) → (N, featureDim). */
+  /** (N, C, H, W) → (N, featureDim); without a trunk (N, inChannels) → (N, featureDim). */
   override forward(x: Tensor): Tensor {
-    return this.g.call(this.backbone.call(x));
+    return this.g.call(this.backbone ? this.backbone.call(x) : x);
   }
+}
+
+/**
+ * What the denoiser sees of an image besides the label: the DCG's crops, and its pooled trunk
+ * features (used instead of the denoiser's own trunks when it has none). A `DcgOutput` is one.
+ */
+export interface DenoiserCondition {
+  /** The K crops of each image (B·K, cropChannels, s, s). */
+  crops: Tensor;
+  /** The DCG's pooled global feature (B, global channels); needed without own trunks. */
+  globalFeature?: Tensor;
+  /** The DCG's pooled feature of each crop (B·K, local channels); needed without own trunks. */
+  cropFeatures?: Tensor;
 }
 
 /**
@@ -128,6 +147,11 @@ export interface DiffMicDenoiserOptions {
   cropChannels: number;
   /** The trunk of both image encoders. */
   encoder?: TrunkOptions;
+  /**
+   * No trunks of its own: the encoders project the frozen DCG's pooled features, of these widths
+   * (`Dcg.globalChannels`, the local trunk's `featureChannels`). `encoder` is then unused.
+   */
+  dcgFeatures?: { global: number; local: number } | null;
   /** Condition on the guided prior map (the input has 2C channels: prior, y_t); default true. */
   guidance?: boolean;
   /** Generator for the initial weights. */
@@ -142,8 +166,9 @@ export interface DiffMicDenoiserOptions {
  */
 export class DiffMicDenoiser extends Module {
   /** Resolved options. */
-  readonly options: Readonly<Required<Omit<DiffMicDenoiserOptions, "generator" | "encoder">>> & {
+  readonly options: Readonly<Required<Omit<DiffMicDenoiserOptions, "generator" | "encoder" | "dcgFeatures">>> & {
     encoder: TrunkOptions;
+    dcgFeatures: { global: number; local: number } | null;
   };
   /** Encoder of the whole image. */
   encoder_x: ImageEncoder;
@@ -189,12 +214,14 @@ export class DiffMicDenoiser extends Module {
       cropChannels: opts.cropChannels,
       guidance: opts.guidance ?? true,
       encoder: opts.encoder ?? {},
+      dcgFeatures: opts.dcgFeatures ?? null,
     };
     this.options = o;
     const f = o.featureDim, C = o.numClasses, steps = o.timesteps + 1;
-    this.encoder_x = new ImageEncoder(o.inChannels, f, o.encoder, g);
+    const shared = o.dcgFeatures;
+    this.encoder_x = new ImageEncoder(shared ? shared.global : o.inChannels, f, shared ? null : o.encoder, g);
     this.norm = new BatchNorm1d(f);
-    this.encoder_x_l = new ImageEncoder(o.cropChannels, f, o.encoder, g);
+    this.encoder_x_l = new ImageEncoder(shared ? shared.local : o.cropChannels, f, shared ? null : o.encoder, g);
     this.norm_l = new BatchNorm1d(f);
     this.lin1 = new ConditionalConv2d(o.guidance ? 2 * C : C, f, steps, g);
     this.unetnorm1 = new BatchNorm2d(f);
@@ -207,17 +234,23 @@ export class DiffMicDenoiser extends Module {
   }
 
   /**
-   * The fused image feature (B, f): global and crop features, weighted per channel by
-   * softmax(`cond_weight`) over the K + 1 sources. Independent of the timestep, so a sampler
-   * computes it once per image ({@linkcode DiffMicDenoiser.denoise}).
+   * The fused image feature (B, f): global and crop features (of the own trunks, or projected
+   * from the DCG's), weighted per channel by softmax(`cond_weight`) over the K + 1 sources.
+   * Independent of the timestep, so a sampler computes it once per image
+   * ({@linkcode DiffMicDenoiser.denoise}).
    */
-  imageFeature(images: Tensor, crops: Tensor): Tensor {
+  imageFeature(images: Tensor, cond: DenoiserCondition): Tensor {
     const B = images.shape[0], K = this.options.numK, f = this.options.featureDim;
+    const shared = this.options.dcgFeatures !== null;
+    if (shared && !(cond.globalFeature && cond.cropFeatures)) {
+      throw new RangeError("DiffMicDenoiser: without own trunks it needs the DCG's globalFeature and cropFeatures");
+    }
+    const crops = shared ? cond.cropFeatures! : cond.crops;
     if (crops.shape[0] !== B * K) {
       throw new RangeError(`DiffMicDenoiser: crops must hold ${K} crops per image (${B * K}), got ${crops.shape[0]}`);
     }
     const local = permute(reshape(this.norm_l.call(this.encoder_x_l.call(crops)), [B, K, f]), [0, 2, 1]);
-    const global = unsqueeze(this.norm.call(this.encoder_x.call(images)), 2);
+    const global = unsqueeze(this.norm.call(this.encoder_x.call(shared ? cond.globalFeature! : images)), 2);
     const w = softmax(this.cond_weight, 2);
     return sum(mul(cat([global, local], 2), w), 2);
   }
@@ -239,8 +272,8 @@ export class DiffMicDenoiser extends Module {
     return this.lin4.call(y);
   }
 
-  /** images (B, inCh, H, W), yIn (B, 2C or C, K, K), t int32 (B·K·K), crops (B·K, cropCh, s, s) → ε̂ (B, C, K, K). */
-  override forward(images: Tensor, yIn: Tensor, t: Tensor, crops: Tensor): Tensor {
-    return this.denoise(yIn, t, this.imageFeature(images, crops));
+  /** images (B, inCh, H, W), yIn (B, 2C or C, K, K), t int32 (B·K·K), the DCG's outputs → ε̂ (B, C, K, K). */
+  override forward(images: Tensor, yIn: Tensor, t: Tensor, cond: DenoiserCondition): Tensor {
+    return this.denoise(yIn, t, this.imageFeature(images, cond));
   }
 }

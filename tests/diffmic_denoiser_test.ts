@@ -17,7 +17,7 @@ import { loadSafetensors } from "../core/nn/safetensors.ts";
 import { noGrad, type Tensor, tensor } from "../mod.ts";
 import { DiffMicDenoiser, type DiffMicDenoiserOptions } from "../models/diffmic.ts";
 import { diffusionFocalLoss } from "../samplers/label_diffusion.ts";
-import { assert, assertEquals } from "./_asserts.ts";
+import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest } from "./_util.ts";
 
 interface CaseInfo {
@@ -106,14 +106,14 @@ for (const name of ["a", "b"] as const) {
     const net = new DiffMicDenoiser(c.options);
     net.loadStateDict(state);
     net.eval();
-    const out = noGrad(() => net.call(x, y, t, crops));
+    const out = noGrad(() => net.call(x, y, t, { crops }));
     const { numClasses: C, numK: K } = c.options;
     assertEquals(out.shape, [c.batch, C, K, K]);
     await expectClose(out, rest["expected.out_eval"], 1e-4, "eval output");
     // The fixture is sensitive to the timestep layout (batch-major, cell i·K + j): reversed
     // timesteps give a clearly different output.
     const tr = Int32Array.from(await t.data()).reverse();
-    const outRev = noGrad(() => net.call(x, y, tensor(tr, t.shape, { dtype: "int32" }), crops));
+    const outRev = noGrad(() => net.call(x, y, tensor(tr, t.shape, { dtype: "int32" }), { crops }));
     const want = await rest["expected.out_eval"].data();
     assert(
       maxAbsDiff(await outRev.data(), want) > 1e-2 * maxAbsOf(want),
@@ -130,7 +130,7 @@ for (const name of ["a", "b"] as const) {
       const net = new DiffMicDenoiser(c.options);
       net.loadStateDict(state);
       net.train();
-      const out = net.call(x, y, t, crops);
+      const out = net.call(x, y, t, { crops });
       await expectClose(out, rest["expected.out_train"], 1e-4, "train output");
       // Batch statistics, not the stored running ones: the two references differ.
       const wantTrain = await rest["expected.out_train"].data(), wantEval = await rest["expected.out_eval"].data();
@@ -199,3 +199,31 @@ for (const name of ["a", "b"] as const) {
     },
   );
 }
+
+gpuTest(
+  "diffmic denoiser on the DCG's features (encoders: dcg) is the own-trunk network with its trunks cut off",
+  async () => {
+    const c = info.a;
+    const { state, rest } = await loadCase("a");
+    const own = new DiffMicDenoiser(c.options);
+    own.loadStateDict(state);
+    own.eval();
+    const global = own.encoder_x.backbone!, local = own.encoder_x_l.backbone!;
+    const shared = new DiffMicDenoiser({
+      ...c.options,
+      dcgFeatures: { global: global.featureChannels, local: local.featureChannels },
+    });
+    assertEquals(shared.encoder_x.backbone, null);
+    const kept = Object.fromEntries(Object.entries(state).filter(([k]) => !k.includes(".backbone.")));
+    assertEquals(Object.keys(shared.stateDict()), Object.keys(kept), "the state dict is the own one minus the trunks");
+    shared.loadStateDict(kept); // strict
+    shared.eval();
+    const x = rest["input.x"], y = rest["input.y"], t = rest["input.t"], crops = rest["input.crops"];
+    const cond = noGrad(() => ({ crops, globalFeature: global.call(x), cropFeatures: local.call(crops) }));
+    const want = noGrad(() => own.call(x, y, t, { crops }));
+    await expectClose(noGrad(() => shared.call(x, y, t, cond)), want, 1e-5, "shared-feature output");
+    assertThrows(() => shared.call(x, y, t, { crops }), RangeError, "globalFeature and cropFeatures");
+    own.dispose();
+    shared.dispose();
+  },
+);

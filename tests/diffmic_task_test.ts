@@ -1,7 +1,8 @@
 /**
  * The DiffMIC-v2 workflow end to end on the tiny shipped configs (procedural fundus images,
  * 16 px, 3 classes): `train-dcg` → `train-diffmic --model.dcg` → `evaluate` (DiffMIC-v2 beside
- * its DCG on the same images; both must reach test accuracy 0.8) → `explain-diffmic`; a denoiser run interrupted and resumed ends
+ * its DCG on the same images; both must reach test accuracy 0.8) → `explain-diffmic`; the same on the DCG's
+ * features (`model.encoders: dcg`); a denoiser run interrupted and resumed ends
  * bit-identical to an uninterrupted one; bad input fails before a folder is made.
  */
 import { evaluateCommand } from "../tasks/classify/commands.ts";
@@ -48,6 +49,21 @@ gpuTest(
       const ex = await explainDiffmicCommand(["--run", den.run.path, "--count", "2"], true);
       assertEquals(ex!.files.length, 2);
       for (const f of ex!.files) assert((await Deno.stat(joinPath(ex!.outDir, f))).size > 1000, `${f} is a figure`);
+      // model.encoders: dcg — no trunks of its own, the frozen DCG's features projected: validation macro F1 0.97
+      // after 4 epochs (measured); its run evaluates alone (the trunk-less denoiser is rebuilt from the run).
+      const shared = await trainDiffmicCommand(
+        ["--config", DIFFMIC, "--model.dcg", dcg.run.path, "--model.encoders", "dcg", `--output.root=${root}`],
+        true,
+      );
+      assert(
+        shared && shared.result.best! >= 0.8,
+        `denoiser on DCG features: validation macro F1 ${shared?.result.best}`,
+      );
+      const evShared = await evaluateCommand(["--run", shared.run.path, "--bootstrap", "0"], true);
+      assert(
+        evShared!.metrics.accuracy.value >= 0.8,
+        `on DCG features: test accuracy ${evShared!.metrics.accuracy.value}`,
+      );
       await assertRejects(
         () => trainDiffmicCommand(["--config", DIFFMIC, `--output.root=${root}`], true),
         ConfigError,

@@ -2,7 +2,7 @@
  * DiffMIC-v2's pieces against hand-computed cases and float64 references: the guided prior map,
  * the tiled label map and its cell order, the focal weight and loss, per-cell noising, DDIM
  * label denoising with an oracle ε (recovers the label map), the per-cell ConditionalConv2d, and
- * the DCG's gated attention and forward contract.
+ * the DCG's gated attention and forward contract (with its pooled trunk features).
  */
 import { noGrad } from "../core/autograd.ts";
 import { tensor } from "../core/ops/creation.ts";
@@ -12,6 +12,7 @@ import { roiSelect } from "../core/ops/roi.ts";
 import { scope } from "../core/scope.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Dcg } from "../models/dcg.ts";
+import type { ResNet } from "../models/resnet.ts";
 import { ConditionalConv2d } from "../models/diffmic.ts";
 import { DDIMScheduler } from "../samplers/ddim.ts";
 import {
@@ -242,6 +243,17 @@ gpuTest("DCG: gated attention by hand, y_fusion = (y_global + y_local)/2, crops 
   assertEquals(await o.cells.toArray(), await roiSelect(o.saliency, 3, 1).toArray());
   const a = await o.attention.toArray();
   assertClose([a[0] + a[1] + a[2], a[3] + a[4] + a[5]], [1, 1]);
+  // The pooled trunk features the denoiser may reuse: the global trunk's last map averaged over
+  // its cells, and the local trunk on each crop.
+  const lastMap = noGrad(() => (dcg.ds_net as ResNet).forwardFeatures(x)[3]);
+  const [Cg, cells] = [lastMap.shape[1], lastMap.shape[2] * lastMap.shape[3]];
+  assertEquals(o.globalFeature.shape, [2, dcg.globalChannels]);
+  const m = await lastMap.toArray();
+  assertClose(
+    await o.globalFeature.toArray(),
+    Array.from({ length: 2 * Cg }, (_, r) => m.slice(r * cells, (r + 1) * cells).reduce((s, v) => s + v) / cells),
+  );
+  assertClose(await o.cropFeatures.toArray(), await noGrad(() => dcg.dn_resnet.call(o.crops)).toArray());
   assert(dcg.searchWindow(224, 7) === 1 && dcg.searchWindow(16, 2) === 1, "the official crop_shape_adjusted");
   assertThrows(() => new Dcg({ numClasses: 3, inChannels: 3, topFraction: 0 }), RangeError, "topFraction");
 });

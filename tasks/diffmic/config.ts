@@ -90,6 +90,7 @@ export const diffmicSchema = defineConfig({
     featureDim: 512,
     encoderArch: "resnet18",
     encoderBaseWidth: 64,
+    encoders: "own",
     guidance: true,
   },
   diffusion: {
@@ -136,6 +137,11 @@ export const diffmicSchema = defineConfig({
   },
   "model.encoderArch": { choices: RESNET_ARCHS, help: "trunk of the denoiser's image and crop encoders" },
   "model.encoderBaseWidth": { type: "integer", min: 1, max: 1024, help: "encoders: channels of the first stage" },
+  "model.encoders": {
+    choices: ["own", "dcg"],
+    help: "image features from the denoiser's own trunks (official), or projected from the frozen DCG's " +
+      "pooled trunk features (no trunks to train; encoderArch/encoderBaseWidth unused)",
+  },
   "model.guidance": { help: "feed the guided prior map beside y_t (2C input channels)" },
   "diffusion.timesteps": { type: "integer", min: 2, max: 100_000 },
   "diffusion.betaStart": { positive: true, max: 1 },

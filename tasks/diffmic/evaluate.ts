@@ -91,7 +91,7 @@ export async function evaluateDiffmicWorkflow(
   checkSplit(data, c.split, cfg.data.dataset);
   const C = data.classes.length;
   const prior = await loadDcgCopy(run, data.channels, C);
-  const denoiser = buildDenoiser(cfg, prior.model, data.channels, C);
+  const denoiser = buildDenoiser(cfg, prior, data.channels, C);
   await loadCheckpoint(ckpt, { model: denoiser, restoreRng: false });
   const p = await predictDiffmic(
     prior.dcg,

@@ -86,7 +86,7 @@ export async function explainDiffmicCommand(argv: readonly string[], quiet = fal
   const ckpt = await evaluationCheckpoint(run, o.checkpoint!);
   const C = data.classes.length;
   const prior = await loadDcgCopy(run, data.channels, C);
-  const denoiser = buildDenoiser(cfg, prior.model, data.channels, C);
+  const denoiser = buildDenoiser(cfg, prior, data.channels, C);
   await loadCheckpoint(ckpt, { model: denoiser, restoreRng: false });
   denoiser.eval();
   const scheduler = labelScheduler(cfg.diffusion);

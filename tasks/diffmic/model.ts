@@ -33,13 +33,17 @@ export function buildDcg(m: DcgConfig["model"], channels: number, numClasses: nu
   });
 }
 
-/** The denoiser of a DiffMIC-v2 run on top of a DCG with `dcgModel`'s settings. */
+/**
+ * The denoiser of a DiffMIC-v2 run on top of `prior` (its crop geometry, and with
+ * `model.encoders: dcg` its trunk features, replace the denoiser's own trunks).
+ */
 export function buildDenoiser(
   cfg: DiffmicConfig,
-  dcgModel: DcgConfig["model"],
+  prior: Pick<LoadedDcg, "dcg" | "model">,
   channels: number,
   numClasses: number,
 ): DiffMicDenoiser {
+  const dcgModel = prior.model;
   return new DiffMicDenoiser({
     numClasses,
     numK: dcgModel.numK,
@@ -52,6 +56,9 @@ export function buildDenoiser(
       smallInput: dcgModel.smallInput,
       baseWidth: cfg.model.encoderBaseWidth,
     },
+    dcgFeatures: cfg.model.encoders === "dcg"
+      ? { global: prior.dcg.globalChannels, local: prior.dcg.dn_resnet.featureChannels }
+      : null,
     guidance: cfg.model.guidance,
   });
 }

@@ -81,7 +81,7 @@ export function inferBatch(
     scope(() => {
       const o = dcg.call(images);
       const prior = guidedPriorMap(o.yGlobal, o.yLocal, dcg.options.numK);
-      const feature = denoiser.imageFeature(images, o.crops);
+      const feature = denoiser.imageFeature(images, o);
       const eps = (yIn: Tensor, t: Tensor) => denoiser.denoise(yIn, t, feature);
       let sum: Tensor | null = null;
       let traj: Tensor[] | undefined;

@@ -102,7 +102,7 @@ export async function trainDiffmic(
   manualSeed(cfg.seed);
   const C = data.classes.length, K = prior.model.numK, dcg: Dcg = prior.dcg;
   dcg.eval();
-  const model = buildDenoiser(cfg, prior.model, data.channels, C);
+  const model = buildDenoiser(cfg, prior, data.channels, C);
   const scheduler = labelScheduler(cfg.diffusion);
   const settings = loaderSettings(cfg);
   const loader = await trainingLoader(data, settings, cfg.train.balancedSampling);
@@ -112,7 +112,8 @@ export async function trainDiffmic(
   log.info(`data: ${data.description}`);
   log.info(
     `denoiser: ${(nParams / 1e6).toFixed(2)} M parameters, feature dim ${cfg.model.featureDim}, ` +
-      `${cfg.model.encoderArch} encoders; label map ${K}×${K}; prior: DCG ${prior.source} (frozen)`,
+      (cfg.model.encoders === "dcg" ? "image features from the DCG's trunks" : `${cfg.model.encoderArch} encoders`) +
+      `; label map ${K}×${K}; prior: DCG ${prior.source} (frozen)`,
   );
   const out = await fit({
     model,
@@ -125,7 +126,7 @@ export async function trainDiffmic(
       const y0 = labelMap(batch.labels, C, K);
       const { noisy, noise, timesteps } = noiseLabelMap(scheduler, y0);
       const yIn = cfg.model.guidance ? cat([priorMap, noisy], 1) : noisy;
-      const out = model.call(batch.images, yIn, timesteps, o.crops);
+      const out = model.call(batch.images, yIn, timesteps, o);
       const target = cfg.diffusion.prediction === "sample" ? y0 : noise;
       return { loss: diffusionFocalLoss(out, target, o.yFusion, batch.labels, focal) };
     },
