@@ -162,6 +162,19 @@ export function gpu(): GpuContext {
   return ctx;
 }
 
+/**
+ * Finishes pending work, frees the pooled buffers and destroys the device, so that its teardown
+ * does not race the native libraries' exit-time destructors (on Mesa's software rasteriser that
+ * race aborts the process now and then, after everything has succeeded). Call it last, just
+ * before the process exits; no GPU operation may follow. A no-op without a device.
+ */
+export async function releaseGpu(): Promise<void> {
+  if (!ctx) return;
+  await synchronize();
+  ctx.pool.trim();
+  ctx.device.destroy();
+}
+
 /** True when {@linkcode initGpu} has acquired a WebGPU device. */
 export function hasGpu(): boolean {
   return ctx !== undefined;

@@ -5,7 +5,7 @@
  * the state-dict tensors that differ between the straight and the resumed run.
  *   deno run -A tests/_diffmic_resume_child.ts <empty folder>
  */
-import { gpu, initGpu, synchronize } from "../core/device.ts";
+import { initGpu, releaseGpu } from "../core/device.ts";
 import { trainDcgCommand, trainDiffmicCommand } from "../tasks/diffmic/commands.ts";
 import { differingTensors, interruptAtFirstStep } from "./_util.ts";
 
@@ -31,8 +31,5 @@ console.log(`RESUME ${
     differ,
   })
 }`);
-// Release the device before exit (see tests/all.ts: its teardown can race native destructors).
-await synchronize();
-gpu().pool.trim();
-gpu().device.destroy();
+await releaseGpu();
 Deno.exit(0);

@@ -14,7 +14,7 @@ for (const name of files) await import(new URL(name, dir).href);
 // Last: say how many tests were ignored and why (a green run shows what it left out), and release
 // the WebGPU device while the process is still healthy, so that its teardown does not race the
 // exit-time destructors of the native libraries (Mesa, libvips via sharp).
-const { gpu, hasGpu, synchronize } = await import("../core/device.ts");
+const { releaseGpu } = await import("../core/device.ts");
 const { ignoredSummary } = await import("./_skip.ts");
 Deno.test({
   name: "(teardown) summary of ignored tests; release the WebGPU device",
@@ -22,9 +22,6 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     console.log(ignoredSummary());
-    if (!hasGpu()) return;
-    await synchronize();
-    gpu().pool.trim();
-    gpu().device.destroy();
+    await releaseGpu();
   },
 });

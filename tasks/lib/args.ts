@@ -24,7 +24,8 @@
  * @module
  */
 import { ConfigError, configHelp, type ConfigSchema } from "../../train/config.ts";
-import { initGpu } from "../../core/device.ts";
+import { autotuneSettled } from "../../core/backend/autotune.ts";
+import { initGpu, releaseGpu } from "../../core/device.ts";
 
 /** A boolean task flag. */
 export interface FlagSpec {
@@ -277,6 +278,8 @@ export interface RunTaskOptions {
   exit?: (code: number) => void;
   /** Prints the error report (default `console.error`, i.e. stderr). */
   print?: (text: string) => void;
+  /** Releases the WebGPU device before the process ends (default true; false when it lives on, as in tests). */
+  releaseGpu?: boolean;
 }
 
 /** Whether `argv` asks for `--debug` (as {@linkcode parseTaskArgs} reads it; false if it cannot be read). */
@@ -294,17 +297,25 @@ function debugRequested(argv: readonly string[]): boolean {
  * {@linkcode ConfigError}, 1 otherwise. A task that made a run folder has written the error to
  * its `train.log` already (see tasks/common/run_setup.ts). When `main` returns a non-zero number
  * (a run stopped by SIGINT / SIGTERM), the process exits with it. It first acquires the WebGPU device
- * ({@linkcode initGpu}): importing meddiff acquires none.
+ * ({@linkcode initGpu}: importing meddiff acquires none) and releases it at the end
+ * ({@linkcode releaseGpu}: a device torn down at exit can abort the process on Mesa).
  */
 export async function runTask(main: () => Promise<unknown> | unknown, opts: RunTaskOptions = {}): Promise<void> {
+  let code = 0;
   try {
     await initGpu();
-    const code = await main();
+    const out = await main();
     // A task that ends early on purpose (an interrupt: 130 / 143) returns its exit code.
-    if (typeof code === "number" && code !== 0) (opts.exit ?? Deno.exit)(code);
+    if (typeof out === "number") code = out;
   } catch (e) {
     const report = describeTaskError(e, debugRequested(opts.argv ?? Deno.args));
     (opts.print ?? console.error)(report.message);
-    (opts.exit ?? Deno.exit)(report.exitCode);
+    code = report.exitCode;
   }
+  if (opts.releaseGpu ?? true) {
+    // Background kernel tuning finishes first (it would otherwise keep the process alive anyway).
+    // Best effort: after a GPU failure the device may already be lost.
+    await autotuneSettled().then(releaseGpu).catch(() => {});
+  }
+  if (code !== 0) (opts.exit ?? Deno.exit)(code);
 }
