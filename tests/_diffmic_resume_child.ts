@@ -20,14 +20,14 @@ const args = ["--config", DIFFMIC, ...small, "--model.dcg", dcg!.run.path, "--tr
 const straight = await trainDiffmicCommand(args, true);
 const cut = await trainDiffmicCommand(args, true, interruptAtFirstStep("SIGTERM"));
 const resumed = await trainDiffmicCommand(["--resume", cut!.run.path], true);
-const differ = await differingTensors(straight!.result.model, resumed!.result.model);
+const { differ, total } = await differingTensors(straight!.result.model, resumed!.result.model);
 console.log(`RESUME ${
   JSON.stringify({
     interrupted: cut!.result.interrupted,
     cutStep: cut!.result.step,
     straightStep: straight!.result.step,
     resumedStep: resumed!.result.step,
-    tensors: Object.keys(straight!.result.model.stateDict()).length,
+    tensors: total,
     differ,
   })
 }`);

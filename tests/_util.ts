@@ -265,25 +265,28 @@ export async function withFixedKernels<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The names of the state-dict tensors of `a` that `b` lacks or holds with other bits. */
-export async function differingTensors(a: Module, b: Module): Promise<string[]> {
+/** Which state-dict tensors of `a` that `b` lacks or holds with other bits, out of how many. */
+export async function differingTensors(a: Module, b: Module): Promise<{ differ: string[]; total: number }> {
   const sa = a.stateDict(), sb = b.stateDict();
-  const differ: string[] = [];
-  for (const [k, t] of Object.entries(sa)) {
-    const y = sb[k] ? await sb[k].data() : undefined;
-    const x = await t.data();
-    if (!y || x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) differ.push(k);
+  try {
+    const differ: string[] = [];
+    for (const [k, t] of Object.entries(sa)) {
+      const y = sb[k] ? await sb[k].data() : undefined;
+      const x = await t.data();
+      if (!y || x.length !== y.length || x.some((v, i) => !Object.is(v, y[i]))) differ.push(k);
+    }
+    return { differ, total: Object.keys(sa).length };
+  } finally {
+    for (const t of [...Object.values(sa), ...Object.values(sb)]) t.dispose();
   }
-  return differ;
 }
 
 /** Asserts two modules hold bit-identical state dicts (same names, same values). */
 export async function assertSameState(a: Module, b: Module, what: string): Promise<void> {
-  const differ = await differingTensors(a, b);
+  const { differ, total } = await differingTensors(a, b);
   if (differ.length) {
-    const keys = Object.keys(a.stateDict()).length;
     throw new Error(
-      `${what}: ${differ.length} of ${keys} tensors differ or are missing (${differ.slice(0, 8).join(", ")}, …)`,
+      `${what}: ${differ.length} of ${total} tensors differ or are missing (${differ.slice(0, 8).join(", ")}, …)`,
     );
   }
 }
