@@ -9,6 +9,7 @@
  * the first GPU operation throws an error that says what to install.
  */
 import { BufferPool, type MemoryStats } from "./buffer_pool.ts";
+import { envFlag } from "./env.ts";
 
 export type { MemoryStats } from "./buffer_pool.ts";
 
@@ -49,7 +50,8 @@ const NO_ADAPTER_HELP = "No WebGPU adapter is available. Install a GPU driver wi
 // ---- batched recording --------------------------------------------------------------
 
 const RING_BYTES = 1 << 18;
-const DISPATCH_BUDGET = 256;
+/** Dispatches recorded per submit (`MEDDIFF_DISPATCH_BUDGET`, a diagnostic: 1 makes every dispatch its own submit). */
+const DISPATCH_BUDGET = Math.max(1, Number(envFlag("MEDDIFF_DISPATCH_BUDGET") ?? "256") || 256);
 let ring: GPUBuffer;
 let ringAlign = 256;
 const ringCpu = new Uint8Array(RING_BYTES);

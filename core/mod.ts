@@ -75,7 +75,7 @@ export { autotuneSettled } from "./backend/autotune.ts";
 export type { TuneResult } from "./backend/autotune.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { batchNorm, groupNorm, instanceNorm, layerNorm } from "./ops/norm.ts";
-export type { BatchNormOptions, NormOptions } from "./ops/norm.ts";
+export type { BatchNormOptions, NormActivation, NormOptions } from "./ops/norm.ts";
 export {
   adaptiveAvgPool1d,
   adaptiveAvgPool2d,

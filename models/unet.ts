@@ -238,7 +238,7 @@ export class UNet extends Module {
   up_blocks: ModuleList;
   /** Final GroupNorm over c_0. */
   conv_norm_out: GroupNorm;
-  /** SiLU. */
+  /** SiLU, kept in the module tree as in diffusers (it holds no state); `forward` fuses it into `conv_norm_out`. */
   conv_act: SiLU = new SiLU();
   /** 3×3 conv, c_0 → outChannels. */
   conv_out: Conv2d;
@@ -359,8 +359,7 @@ export class UNet extends Module {
       skips.at(-1)!,
       (h) => this.mid_block.call(h, tembAct),
       ...[...this.up_blocks].map((b) => upStage(b as UpBlock2D)),
-      this.conv_norm_out,
-      this.conv_act,
+      (h) => this.conv_norm_out.call(h, "silu"),
       this.conv_out,
     );
     if (skips.length) throw new Error(`UNet: ${skips.length} skip connections were left unused`);

@@ -56,7 +56,8 @@ export interface UNetBlockOptions {
  * h = conv1(silu(norm1 x)) + time_emb_proj(silu temb)[:, :, None, None];
  * h = conv2(dropout(silu(norm2 h))); out = conv_shortcut(x) + h (1×1 shortcut only when the
  * channel count changes). `forward` takes the already activated embedding silu(temb), which
- * the U-Net computes once for all blocks.
+ * the U-Net computes once for all blocks. Each SiLU runs fused into the GroupNorm before it
+ * (`GroupNorm.call(x, "silu")`).
  */
 export class ResnetBlock2D extends Module {
   /** Input channels. */
@@ -75,7 +76,10 @@ export class ResnetBlock2D extends Module {
   dropout: Dropout;
   /** 3×3 conv, out → out. */
   conv2: Conv2d;
-  /** SiLU. */
+  /**
+   * SiLU, kept in the module tree as in diffusers (it holds no state); `forward` fuses it into
+   * `norm1`/`norm2`.
+   */
   nonlinearity: SiLU = new SiLU();
   /** 1×1 conv on the shortcut when in ≠ out, else null. */
   conv_shortcut: Conv2d | null;
@@ -105,12 +109,10 @@ export class ResnetBlock2D extends Module {
     const shift = reshape(this.time_emb_proj.call(tembAct), [tembAct.shape[0], this.outChannels, 1, 1]);
     const h = chain(
       x,
-      this.norm1,
-      this.nonlinearity,
+      (h) => this.norm1.call(h, "silu"),
       this.conv1,
       (h) => add(h, shift),
-      this.norm2,
-      this.nonlinearity,
+      (h) => this.norm2.call(h, "silu"),
       this.dropout,
       this.conv2,
     );

@@ -20,6 +20,7 @@ import { fit, type FitOptions, type FitResult } from "../train/engine.ts";
 import { Logger } from "../train/logger.ts";
 import { buildOptimizer, buildSchedule } from "../train/optimizer.ts";
 import { LR_SCHEDULES, TRAIN_DEFAULTS, type TrainOptions } from "../train/options.ts";
+import { type EpochProfile, PHASES } from "../train/profile.ts";
 import { createRunDir, readJsonl, type RunDir } from "../train/run_dir.ts";
 import { sharedInterrupts } from "../train/signals.ts";
 import { zeros } from "../core/ops/creation.ts";
@@ -33,7 +34,7 @@ interface TinyRun {
   run: RunDir;
 }
 
-interface TinyOptions extends Pick<FitOptions, "interrupts" | "lossScaling"> {
+interface TinyOptions extends Pick<FitOptions, "interrupts" | "lossScaling" | "profile"> {
   /** An existing run folder to resume (from `resumeFrom`, or its newest checkpoint). */
   run?: RunDir;
   resumeFrom?: string;
@@ -84,6 +85,26 @@ async function tinyFit(root: string, train: Partial<TrainOptions>, o: TinyOption
     log.close();
   }
 }
+
+gpuTest("engine: a profiled run times every phase of each epoch, logs the table and writes profile.json", async () => {
+  await withTempDir("engine_profile_", async (root) => {
+    const { run, out } = await tinyFit(root, { gradAccumulation: 2, checkpointEverySteps: 2 }, { profile: true });
+    const profiles = JSON.parse(await Deno.readTextFile(`${run.path}/profile.json`)) as EpochProfile[];
+    assertEquals(profiles.map((p) => [p.epoch, p.steps, p.images]), [[1, 3, 36], [2, 3, 36]]);
+    for (const p of profiles) {
+      for (const phase of PHASES) assert(p.ms[phase] >= 0, `${phase} timed`);
+      for (const phase of ["data", "forward+backward", "optimizer", "validation", "checkpoint"] as const) {
+        assert(p.ms[phase] > 0, `epoch ${p.epoch}: ${phase} took time`);
+      }
+      const sum = PHASES.reduce((s, phase) => s + p.ms[phase], 0);
+      assertClose([sum], [p.totalMs], { rtol: 1e-9, atol: 1e-6, msg: "the phases add up to the epoch" });
+      assert(p.dispatches > 0, "dispatches counted");
+    }
+    assertEquals(out.step, 6);
+    const log = await Deno.readTextFile(run.logPath);
+    assert(log.includes("| forward+backward |"), "the table is logged");
+  });
+});
 
 const ckptNames = (run: RunDir) => [...Deno.readDirSync(run.checkpointsDir)].map((e) => e.name).sort();
 

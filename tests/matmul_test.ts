@@ -1,7 +1,8 @@
 import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { gpu, matmul, type Tensor, tensor } from "../mod.ts";
-import { autotuneSettled, cachedResult, resetAutotuneMemory } from "../core/backend/autotune.ts";
+import { autotuneReport, autotuneSettled, cachedResult, resetAutotuneMemory } from "../core/backend/autotune.ts";
+import { registerShippedTuning } from "../core/backend/tuned_defaults.ts";
 import { MATMUL_VARIANTS } from "../core/backend/matmul.ts";
 import { tuneMatmul } from "../core/ops/matmul.ts";
 
@@ -246,6 +247,54 @@ gpuTest("autotune: cache round-trip through the file, corrupt file ignored", asy
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+gpuTest(
+  "autotune: a spent budget defers a shape to a later run; a shipped choice is used without measuring",
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "meddiff-tune-budget-" });
+    const saved = ["MEDDIFF_AUTOTUNE", "MEDDIFF_AUTOTUNE_BUDGET"].map((k) => [k, Deno.env.get(k)] as const);
+    Deno.env.set("MEDDIFF_CACHE_DIR", dir);
+    Deno.env.set("MEDDIFF_AUTOTUNE", "1");
+    // [80, 72] · [72, 88]: buckets 128 × 128 × 128, both operands row-major and vec4-aligned.
+    const key = "128x128x128b1:nn";
+    let unregister = () => {};
+    try {
+      Deno.env.set("MEDDIFF_AUTOTUNE_BUDGET", "0");
+      resetAutotuneMemory();
+      const r0 = autotuneReport();
+      await check([80, 72], [72, 88], 51, "budget spent: the default kernel");
+      await autotuneSettled();
+      const r1 = autotuneReport();
+      assertEquals(r1.deferred, r0.deferred + 1, "deferred");
+      assertEquals(r1.measured, r0.measured, "nothing measured");
+      assertEquals(cachedResult("matmul", key), undefined);
+
+      Deno.env.delete("MEDDIFF_AUTOTUNE_BUDGET"); // the next run has its budget again
+      resetAutotuneMemory();
+      await check([80, 72], [72, 88], 52, "next run");
+      await autotuneSettled();
+      assertEquals(autotuneReport().measured, r1.measured + 1, "the deferred shape is measured by the next run");
+      assert(cachedResult("matmul", key) !== undefined, "and cached");
+
+      // A shipped table for this adapter: used for a shape with no cache entry, nothing measured.
+      Deno.removeSync(`${dir}/autotune.json`);
+      resetAutotuneMemory();
+      unregister = registerShippedTuning({ adapter: /./, source: "test", choices: { [`matmul|${key}`]: "rb8" } });
+      const r2 = autotuneReport();
+      await check([80, 72], [72, 88], 53, "shipped choice");
+      await autotuneSettled();
+      const r3 = autotuneReport();
+      assertEquals([r3.shipped, r3.measured], [r2.shipped + 1, r2.measured], "shipped, not measured");
+      assertEquals(cachedResult("matmul", key), undefined, "a shipped choice is not written to the user's cache");
+    } finally {
+      unregister();
+      for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+      Deno.env.set("MEDDIFF_CACHE_DIR", cacheDir);
+      resetAutotuneMemory();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
 
 gpuTest("matmul: MEDDIFF_AUTOTUNE=0 uses the adapter default", async () => {
   const autotune = Deno.env.get("MEDDIFF_AUTOTUNE"); // restored after: later tests rely on fixed kernels

@@ -1,8 +1,12 @@
-/** Batch, group, instance and layer norm against plain float64 references, with gradient checks. */
-import { ones, permute, tensor, zeros } from "../mod.ts";
+/**
+ * Batch, group, instance and layer norm against plain float64 references, with gradient checks;
+ * the fused activation (`activation: "silu"`) against the unfused `silu(norm(x))`.
+ */
+import { dispatchCounters, ones, permute, scope, silu, type Tensor, tensor, zeros } from "../mod.ts";
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from "../core/ops/norm.ts";
+import { GroupNorm } from "../core/nn/norm.ts";
 import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
-import { assertThrows } from "./_asserts.ts";
+import { assertEquals, assertThrows } from "./_asserts.ts";
 
 /**
  * Reference normalisation: element i belongs to statistics row `rowOf(i)` and affine channel
@@ -194,4 +198,167 @@ gpuTest("norms: clear errors for bad shapes", () => {
   );
   assertThrows(() => layerNorm(x, [6]), RangeError, "layerNorm: normalizedShape [6]");
   assertThrows(() => groupNorm(x, 3, zeros([3])), RangeError, "groupNorm: weight");
+});
+
+/** silu of reference values. */
+const siluOf = (ys: ArrayLike<number>) => Array.from(ys, (y) => y / (1 + Math.exp(-y)));
+
+/** silu applied to a reference's output. */
+const siluRef = (f: (...xs: Float64Array[]) => ArrayLike<number>) => (...xs: Float64Array[]) => siluOf(f(...xs));
+
+/** Which affine parameters a case has. */
+type Affine = "both" | "weight" | "bias" | "none";
+
+/**
+ * groupNorm(…, { activation: "silu" }) and silu(groupNorm(…)) on the same data and upstream
+ * gradient: outputs and the gradients to x, weight and bias.
+ */
+async function fusedVsComposed(shape: number[], G: number, affine: Affine, seed: number): Promise<void> {
+  const C = shape[1], n = prod(shape), what = `groupNorm+silu ${shape} G=${G} affine=${affine}`;
+  const xd = Float32Array.from(randomArray(n, seed, -2, 2)), gd = Float32Array.from(randomArray(n, seed + 1));
+  const wd = Float32Array.from(randomArray(C, seed + 2, 0.5, 1.5)), bd = Float32Array.from(randomArray(C, seed + 3));
+  const run = (fused: boolean) =>
+    scope(async () => {
+      const x = tensor(xd, shape, { requiresGrad: true });
+      const w = affine === "both" || affine === "weight" ? tensor(wd, [C], { requiresGrad: true }) : null;
+      const b = affine === "both" || affine === "bias" ? tensor(bd, [C], { requiresGrad: true }) : null;
+      const y = fused ? groupNorm(x, G, w, b, { activation: "silu" }) : silu(groupNorm(x, G, w, b));
+      y.backward(tensor(gd, shape));
+      const out: ArrayLike<number>[] = [await y.data()];
+      for (const t of [x, w, b]) {
+        if (!t) continue;
+        if (!t.grad) throw new Error(`${what}: no gradient`);
+        out.push(await t.grad.data());
+        t.grad.dispose();
+      }
+      return out;
+    });
+  const fused = await run(true), composed = await run(false);
+  const names = ["output", "grad x", ...(affine === "both" || affine === "weight" ? ["grad weight"] : [])];
+  if (affine === "both" || affine === "bias") names.push("grad bias");
+  assertEquals(fused.length, names.length, what);
+  names.forEach((name, i) => {
+    let scale = 0;
+    for (const v of Array.from(composed[i])) scale = Math.max(scale, Math.abs(v));
+    assertClose(fused[i], composed[i], { atol: 1e-5 * Math.max(scale, 1), rtol: 1e-4, msg: `${what} ${name}` });
+  });
+}
+
+gpuTest(
+  "groupNorm activation silu: equals silu(groupNorm(x)) in values and in gradients to x, weight, bias",
+  async () => {
+    const cases: [number[], number, Affine][] = [
+      [[2, 4, 8, 9], 2, "both"], // 4 rows of 144: a workgroup per row and per affine channel
+      [[3, 6, 5], 3, "both"], // rows of 10: a thread per row and per channel
+      [[3, 6, 5], 3, "none"],
+      [[3, 6, 5], 3, "weight"],
+      [[3, 6, 5], 3, "bias"],
+      [[3, 10, 7, 5], 5, "both"], // odd sizes, rows of 70
+      [[3, 10, 7, 5], 5, "none"],
+      [[3, 10, 7, 5], 5, "weight"],
+      [[3, 10, 7, 5], 5, "bias"],
+      [[5, 7, 3, 1], 7, "both"], // one channel per group, rows of 3
+      [[64, 64, 8, 8], 64, "both"], // 4096 rows of 64: a thread per row, a workgroup per channel
+    ];
+    let seed = 101;
+    for (const [shape, G, affine] of cases) await fusedVsComposed(shape, G, affine, seed += 10);
+  },
+);
+
+gpuTest("norms with activation silu: values and gradients against float64 finite differences", async () => {
+  for (const [shape, G] of [[[2, 6, 5], 3], [[2, 4, 8, 9], 2]] as [number[], number][]) {
+    await gradCheck(
+      `groupNorm+silu ${shape} G=${G}`,
+      [{ shape }, { shape: [shape[1]], lo: 0.5, hi: 1.5 }, { shape: [shape[1]] }],
+      (x, w, b) => groupNorm(x, G, w, b, { activation: "silu" }),
+      siluRef(gnRef(shape, G)),
+    );
+  }
+  await gradCheck(
+    "groupNorm+silu no affine",
+    [{ shape: [2, 4, 3] }],
+    (x) => groupNorm(x, 2, null, null, { activation: "silu" }),
+    siluRef(gnRef([2, 4, 3], 2)),
+  );
+  await gradCheck(
+    "groupNorm+silu weight only",
+    [{ shape: [2, 4, 3] }, { shape: [4], lo: -1.5, hi: 1.5 }],
+    (x, w) => groupNorm(x, 2, w, null, { activation: "silu" }),
+    (x, w) => siluRef(gnRef([2, 4, 3], 2))(x, w),
+  );
+  await gradCheck(
+    "groupNorm+silu bias only",
+    [{ shape: [2, 4, 3] }, { shape: [4] }],
+    (x, b) => groupNorm(x, 2, null, b, { activation: "silu" }),
+    (x, b) => siluOf(gnRef([2, 4, 3], 2)(x, undefined, b)),
+  );
+  await gradCheck(
+    "instanceNorm+silu",
+    [{ shape: [2, 3, 2, 3] }, { shape: [3] }, { shape: [3] }],
+    (x, w, b) => instanceNorm(x, w, b, { activation: "silu" }),
+    siluRef(gnRef([2, 3, 2, 3], 3)),
+  );
+  await gradCheck(
+    "layerNorm+silu long rows",
+    [{ shape: [3, 70] }, { shape: [70] }, { shape: [70] }],
+    (x, w, b) => layerNorm(x, [70], w, b, { activation: "silu" }),
+    siluRef(lnRef(70)),
+  );
+  const bn = [3, 2, 4];
+  await gradCheck(
+    "batchNorm+silu training",
+    [{ shape: bn }, { shape: [2] }, { shape: [2] }],
+    (x, w, b) => batchNorm(x, null, null, w, b, { training: true, activation: "silu" }),
+    siluRef(bnRef(bn)),
+  );
+  const m = [0.3, -0.2], v = [0.5, 1.5];
+  await gradCheck(
+    "batchNorm+silu eval",
+    [{ shape: bn }, { shape: [2] }, { shape: [2] }],
+    (x, w, b) => batchNorm(x, tensor(m), tensor(v), w, b, { activation: "silu" }),
+    siluRef((x, w, b) => normRef(x, chan(bn), chan(bn), w, b, 1e-5, { mean: m, var: v })),
+  );
+});
+
+gpuTest("groupNorm activation silu: one forward dispatch where silu(groupNorm) takes two, same backward", () => {
+  const shape = [2, 8, 4, 4];
+  const xd = Float32Array.from(randomArray(prod(shape), 5)), gd = Float32Array.from(randomArray(prod(shape), 6));
+  const dispatches = (fn: () => void) => {
+    const before = dispatchCounters().dispatches;
+    fn();
+    return dispatchCounters().dispatches - before;
+  };
+  const count = (f: (x: Tensor, w: Tensor, b: Tensor) => Tensor) =>
+    scope(() => {
+      const x = tensor(xd, shape, { requiresGrad: true });
+      const w = ones([8]).requiresGrad_(), b = zeros([8]).requiresGrad_();
+      const g = tensor(gd, shape);
+      let y: Tensor | undefined;
+      const fwd = dispatches(() => y = f(x, w, b));
+      const bwd = dispatches(() => y!.backward(g));
+      for (const t of [x, w, b]) t.grad?.dispose();
+      return { fwd, bwd };
+    });
+  const plain = count((x, w, b) => groupNorm(x, 2, w, b));
+  const fused = count((x, w, b) => groupNorm(x, 2, w, b, { activation: "silu" }));
+  const composed = count((x, w, b) => silu(groupNorm(x, 2, w, b)));
+  assertEquals(plain.fwd, 1, "groupNorm forward");
+  assertEquals(fused.fwd, 1, "fused forward");
+  assertEquals(composed.fwd, 2, "groupNorm then silu");
+  assertEquals(fused.bwd, plain.bwd, "fused backward = groupNorm's backward");
+  assertEquals(composed.bwd, plain.bwd + 1, "the composition's backward has silu's dispatch on top");
+});
+
+gpuTest('GroupNorm module: call(x, "silu") = silu(call(x)), same state dict; bad activations throw', async () => {
+  const gn = new GroupNorm(3, 6);
+  gn.loadStateDict({ weight: tensor(randomArray(6, 3, 0.5, 1.5)), bias: tensor(randomArray(6, 4)) });
+  const x = tensor(randomArray(2 * 6 * 5, 9, -2, 2), [2, 6, 5]);
+  assertClose(await gn.call(x, "silu").data(), await silu(gn.call(x)).data(), { atol: 1e-6 });
+  const state = gn.stateDict();
+  assertEquals(Object.keys(state), ["weight", "bias"]);
+  for (const t of Object.values(state)) t.dispose();
+  const bad = "relu" as unknown as "silu";
+  assertThrows(() => groupNorm(x, 3, null, null, { activation: bad }), RangeError, "activation must be one of");
+  assertThrows(() => gn.call(x, bad), RangeError, "groupNorm: activation");
+  assertThrows(() => layerNorm(x, 5, null, null, { activation: bad }), RangeError, "layerNorm: activation");
 });

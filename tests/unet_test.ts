@@ -6,9 +6,24 @@
  * gradients reach every parameter; 28×28 and 64×64 forward shapes; and a tiny U-Net learns to
  * predict the noise of a 4-image set.
  */
-import { AdamW, Generator, manualSeed, mseLoss, noGrad, randint, randn, scope, type Tensor, tensor } from "../mod.ts";
+import {
+  AdamW,
+  dispatchCounters,
+  Generator,
+  manualSeed,
+  mseLoss,
+  noGrad,
+  randint,
+  randn,
+  scope,
+  silu,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
 import { loadSafetensors, saveSafetensors } from "../core/nn/safetensors.ts";
-import { type DownBlock2D, normGroups, type UpBlock2D } from "../models/unet_blocks.ts";
+import { type DownBlock2D, normGroups, ResnetBlock2D, type UpBlock2D } from "../models/unet_blocks.ts";
+import { GroupNorm } from "../core/nn/norm.ts";
+import type { NormActivation } from "../core/ops/norm.ts";
 import type { ModuleList } from "../core/nn/containers.ts";
 import { UNet, type UNetOptions } from "../models/unet.ts";
 import { timestepEmbedding } from "../models/embeddings.ts";
@@ -173,6 +188,70 @@ gpuTest("unet: one backward reaches every parameter (tiny, train mode)", async (
   assertEquals(zero, [], "parameters with an all-zero gradient");
   net.dispose();
 });
+
+gpuTest(
+  "unet: GroupNorm+SiLU fused = unfused (output, every parameter's gradient), 2 fewer dispatches a site",
+  async () => {
+    /** Output, gradients and forward/backward dispatch counts, with GroupNorm's fused SiLU on or swapped for silu(norm). */
+    const run = async (fused: boolean) => {
+      manualSeed(5);
+      const net = new UNet({
+        inChannels: 2,
+        baseChannels: 8,
+        channelMults: [1, 2],
+        numResBlocks: 1,
+        attentionResolutions: [4],
+        headDim: 4,
+        numGroups: 4,
+        numClasses: 2,
+        imageSize: 8,
+      });
+      const forward = GroupNorm.prototype.forward;
+      if (!fused) {
+        GroupNorm.prototype.forward = function (this: GroupNorm, x: Tensor, act: NormActivation = "none") {
+          const y = forward.call(this, x);
+          return act === "silu" ? silu(y) : y;
+        };
+      }
+      try {
+        const B = 2;
+        const x = tensor(Float32Array.from(randomArray(B * 2 * 8 * 8, 21)), [B, 2, 8, 8]);
+        const w = tensor(Float32Array.from(randomArray(B * 2 * 8 * 8, 22)), [B, 2, 8, 8]);
+        let d = dispatchCounters().dispatches;
+        const y = net.call(x, tensor(new Int32Array([7, 600])), tensor(new Int32Array([1, 2])));
+        const fwd = dispatchCounters().dispatches - d;
+        const loss = y.mul(w).sum();
+        d = dispatchCounters().dispatches;
+        loss.backward();
+        const bwd = dispatchCounters().dispatches - d;
+        const grads = new Map<string, Float32Array>();
+        for (const [name, p] of net.namedParameters()) grads.set(name, (await p.grad!.data()) as Float32Array);
+        const sites = 2 * net.modules().filter((m) => m instanceof ResnetBlock2D).length + 1;
+        return { out: await y.data(), grads, fwd, bwd, sites };
+      } finally {
+        GroupNorm.prototype.forward = forward;
+        net.dispose();
+      }
+    };
+    // Fixed kernel choices: background tuning must not change the other ops' dispatches between the runs.
+    const fused = await withFixedKernels(() => run(true)), plain = await withFixedKernels(() => run(false));
+    const scale = maxAbsOf(plain.out);
+    assertClose(fused.out, plain.out, { atol: 1e-5 * scale, rtol: 1e-4, msg: "output" });
+    assertEquals([...fused.grads.keys()], [...plain.grads.keys()]);
+    for (const [name, g] of plain.grads) {
+      // to_k.bias's gradient is 0 up to rounding (see the test above): measure it on to_q.bias's scale.
+      const scaleOf = name.endsWith("to_k.bias") ? plain.grads.get(name.replace("to_k.bias", "to_q.bias"))! : g;
+      assertClose(fused.grads.get(name)!, g, { atol: 1e-4 * maxAbsOf(scaleOf), rtol: 1e-3, msg: `grad of ${name}` });
+    }
+    assertEquals(
+      fused.sites,
+      2 * 8 + 1,
+      "8 residual blocks (2 down, 2 mid, 4 up): 2 norm+silu each, plus conv_norm_out",
+    );
+    assertEquals(plain.fwd - fused.fwd, fused.sites, "forward: one dispatch fewer per norm+silu");
+    assertEquals(plain.bwd - fused.bwd, fused.sites, "backward: one dispatch fewer per norm+silu");
+  },
+);
 
 /** Which levels of a path have self-attention. */
 function withAttention(blocks: ModuleList): boolean[] {

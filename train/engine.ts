@@ -19,6 +19,7 @@
  */
 import { autocast, f16Supported } from "../core/amp.ts";
 import { noGrad } from "../core/autograd.ts";
+import { autotuneBudgetSeconds, autotuneReport } from "../core/backend/autotune.ts";
 import { synchronize } from "../core/device.ts";
 import type { Module, Parameter } from "../core/nn/module.ts";
 import { clipGradNorm } from "../core/optim/clip.ts";
@@ -28,6 +29,8 @@ import { keep, scope } from "../core/scope.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { Batch, DataLoader } from "../datasets/loader.ts";
 import { SummaryWriter } from "../util/formats/tfevents.ts";
+import { writeJsonAtomic } from "../util/io.ts";
+import { joinPath } from "../util/path.ts";
 import { Rng } from "../util/rng.ts";
 import { checkpointPath, type JsonValue, loadCheckpoint, NonFiniteError, saveCheckpoint } from "./checkpoint.ts";
 import { bestCheckpointPath, pruneCheckpoints, removeTemporaryFiles } from "./checkpoint_files.ts";
@@ -36,6 +39,7 @@ import type { Logger } from "./logger.ts";
 import { endEpochBar, epochBar, watchInterrupts } from "./loop.ts";
 import { buildOptimizer, buildSchedule } from "./optimizer.ts";
 import { smallerIsBetter, type TrainOptions } from "./options.ts";
+import { type EpochProfile, PhaseProfiler, profileRequested, profileTable } from "./profile.ts";
 import { dropRowsAfterStep, JsonlWriter, type RunDir } from "./run_dir.ts";
 import type { InterruptController, InterruptSignal } from "./signals.ts";
 
@@ -124,6 +128,11 @@ export interface FitOptions {
   parallel?: DataParallel;
   /** Dynamic loss scaling (default: on exactly when f16 autocast runs). */
   lossScaling?: boolean;
+  /**
+   * Time every epoch by phase (waiting for the GPU at each phase boundary), log the table and
+   * write `profile.json` in the run folder (default: whether `MEDDIFF_PROFILE=1`).
+   */
+  profile?: boolean;
 }
 
 /** Where a task's run starts and how it is watched: the engine options a task command decides. */
@@ -292,6 +301,8 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
     }
   };
 
+  const prof = new PhaseProfiler(opts.profile ?? profileRequested());
+  const profiles: EpochProfile[] = [];
   const ctrlC = watchInterrupts(opts.interrupts);
   const started = performance.now();
   let images = 0, interrupted: InterruptSignal | null = null, lastValidation: Record<string, number> | null = null;
@@ -307,12 +318,15 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       });
       bar.update(Math.min(skipBatches, batchesPerEpoch));
       let batchInEpoch = skipBatches;
+      const epochStart = { step, images };
+      await prof.begin();
       let micro: PendingStep = { step: step + 1, losses: [], scalars: [], gradNorm: null };
       for await (const batch of loader.iterate(epoch, { from: skipBatches })) {
         if (batchInEpoch >= batchesPerEpoch) {
           batch.dispose();
           break;
         }
+        await prof.lap("data");
         const ctx: StepContext = { epoch, batchInEpoch, step, rng: Rng.derive(opts.seed, 7, epoch, batchInEpoch) };
         const size = batch.ids.length;
         scope(() => {
@@ -331,8 +345,10 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         batch.dispose();
         batchInEpoch++;
         images += size;
+        await prof.lap("forward+backward");
         if (batchInEpoch % t.gradAccumulation !== 0) {
           bar.update(1);
+          await prof.lap("progress bar");
           continue;
         }
         // An optimizer step.
@@ -350,6 +366,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         ema?.update(step);
         pending.push(micro);
         micro = { step: step + 1, losses: [], scalars: [], gradNorm: null };
+        await prof.lap("optimizer");
         if (step % t.logEvery === 0) {
           await readPending();
           lastTrainLoss = window.n > 0 ? window.loss / window.n : lastTrainLoss;
@@ -372,12 +389,15 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
               `${row.images_per_s.toFixed(1)} images/s`,
           );
           window = { loss: 0, n: 0, scalars: {} };
+          await prof.lap("log read-back");
         }
         bar.update(1, lastTrainLoss === null ? {} : { loss: lastTrainLoss });
+        await prof.lap("progress bar");
         const stepCheckpoint = t.checkpointEverySteps > 0 && step % t.checkpointEverySteps === 0;
         if (ctrlC.stopped || (stepCheckpoint && batchInEpoch < batchesPerEpoch)) {
           await readPending();
           const path = await savePeriodic(epoch, batchInEpoch);
+          await prof.lap("checkpoint");
           if (ctrlC.stopped) {
             interrupted = ctrlC.signal ?? "SIGINT";
             log.info(
@@ -393,9 +413,11 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       skipBatches = 0;
       if (interrupted) break;
       await readPending();
+      await prof.lap("log read-back");
       const done = epoch + 1;
       if (task.validate && (done % t.validateEvery === 0 || done === t.epochs)) {
         const v = await validateWith(task, model, ema, { epoch: done, step });
+        await prof.lap("validation");
         if (v) {
           lastValidation = v.metrics;
           const value = v.metrics[t.selectMetric];
@@ -420,6 +442,13 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       } else log.info(`epoch ${done}/${t.epochs}: train loss ${lastTrainLoss?.toFixed(4) ?? "n/a"}`);
       if (done % t.checkpointEvery === 0 || done === t.epochs) await savePeriodic(done, 0);
       tb?.flush();
+      await prof.lap("checkpoint");
+      const profile = prof.end(done, step - epochStart.step, images - epochStart.images);
+      if (profile) {
+        profiles.push(profile);
+        for (const line of profileTable(profile)) log.info(line);
+        if (writer) await writeJsonAtomic(joinPath(run.path, "profile.json"), profiles);
+      }
     }
   } finally {
     pending.forEach(disposeStep);
@@ -429,6 +458,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
     await synchronize();
   }
   const seconds = (performance.now() - started) / 1000;
+  logAutotune(log);
   return {
     step,
     epochsDone: epoch,
@@ -441,6 +471,17 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
     interrupted,
     skippedSteps,
   };
+}
+
+/** What kernel tuning cost this run (measuring is capped per process; see core/backend/autotune.ts). */
+function logAutotune(log: Logger): void {
+  const r = autotuneReport();
+  if (r.measured + r.deferred + r.shipped === 0) return;
+  log.info(
+    `kernel autotuning: ${r.measured} shape(s) measured in ${(r.ms / 1000).toFixed(1)} s` +
+      (r.deferred ? `, ${r.deferred} left for the next run (MEDDIFF_AUTOTUNE_BUDGET=${autotuneBudgetSeconds()} s)` : "") +
+      (r.shipped ? `, ${r.shipped} from the choices shipped for this adapter` : ""),
+  );
 }
 
 /** `train.selectMetric` must be a metric the task's validation returns (checked before training). */

@@ -2,16 +2,24 @@
  * Per-adapter kernel autotuning, shared by every op with several kernel variants.
  *
  * Ops are synchronous but timing a kernel needs `await synchronize()`, so a cache miss never
- * tunes inline: `choose()` returns undefined (the op runs its default variant) and starts the
+ * tunes inline: `choose()` returns undefined (the op runs its default variant) and queues the
  * measurement in the background, on buffers of its own (no tensors, so no scope can free
  * them). `tune()` measures right away, for benchmarks or to warm up before a run. Winners are
  * kept in memory and persisted, keyed by the adapter description, to `autotune.json` in
  * `$MEDDIFF_CACHE_DIR`, `$XDG_CACHE_HOME/meddiff` or `~/.cache/meddiff`. Without read/write
  * permission the cache silently stays in memory.
+ *
+ * What a first run pays: background measurements run one at a time and stop starting once
+ * `MEDDIFF_AUTOTUNE_BUDGET` seconds (default 40) of measuring have been spent in the process;
+ * the shapes left over keep their default kernel for this run and are measured by the next
+ * runs, each within its own budget, until the cache is complete. On adapters whose choices
+ * ship with the framework (`tuned_defaults.ts`), a shape with no cache entry uses the shipped
+ * choice and is not measured (`MEDDIFF_AUTOTUNE_SHIPPED=0` measures instead).
  */
 import { writeFileAtomicSync } from "../../util/io.ts";
 import { gpu, synchronize } from "../device.ts";
 import { envFlag as envVar } from "../env.ts";
+import { shippedChoice } from "./tuned_defaults.ts";
 
 /** What `tune()` needs to time the candidates of one (op, key). */
 export interface TuneBench {
@@ -116,6 +124,41 @@ export function cachedResult(op: string, key: string): TuneResult | undefined {
   return entries().get(fullKey(op, key));
 }
 
+/** Seconds of background measuring one process may spend (`MEDDIFF_AUTOTUNE_BUDGET`, default 40). */
+export function autotuneBudgetSeconds(): number {
+  const v = envVar("MEDDIFF_AUTOTUNE_BUDGET");
+  const s = v === undefined ? NaN : Number(v);
+  return Number.isFinite(s) && s >= 0 ? s : 40;
+}
+
+function shippedEnabled(): boolean {
+  const v = envVar("MEDDIFF_AUTOTUNE_SHIPPED");
+  return v === undefined || !/^(0|false|off|no)$/i.test(v.trim());
+}
+
+/** What background tuning did in this process (for the run's log). */
+export interface AutotuneReport {
+  /** Shapes measured. */
+  measured: number;
+  /** Milliseconds spent measuring them. */
+  ms: number;
+  /** Shapes left at their default kernel because the budget was spent (measured by a later run). */
+  deferred: number;
+  /** Shapes that used a choice shipped for this adapter. */
+  shipped: number;
+}
+
+const report: AutotuneReport = { measured: 0, ms: 0, deferred: 0, shipped: 0 };
+const deferred = new Set<string>();
+const shippedUsed = new Set<string>();
+/** Background measurements run one after the other (two at once would time each other). */
+let queue: Promise<unknown> = Promise.resolve();
+
+/** What background tuning has done so far in this process. */
+export function autotuneReport(): AutotuneReport {
+  return { ...report };
+}
+
 /** Milliseconds one timed batch of runs aims for (a synchronize costs ~10 ms on some adapters). */
 const TARGET_MS = 100;
 const MAX_INNER = 16;
@@ -188,12 +231,41 @@ export function choose(
 ): string | undefined {
   const hit = cachedResult(op, key);
   if (hit && candidates.includes(hit.choice)) return hit.choice;
-  if (!inFlight.has(fullKey(op, key))) {
-    // A failed measurement must not surface as an unhandled rejection in unrelated code.
-    tune(op, key, candidates, makeBench).catch(() => {
-      entries().set(fullKey(op, key), { choice: candidates[0], ms: {} });
-    });
+  const k = fullKey(op, key);
+  const shipped = shippedEnabled() ? shippedChoice(gpu().adapterKey, k) : undefined;
+  if (shipped !== undefined && candidates.includes(shipped)) {
+    if (!shippedUsed.has(k)) {
+      shippedUsed.add(k);
+      report.shipped++;
+    }
+    return shipped;
   }
+  if (inFlight.has(k) || deferred.has(k)) return undefined;
+  const budgetMs = autotuneBudgetSeconds() * 1000;
+  const job = queue.then(async (): Promise<TuneResult> => {
+    if (report.ms >= budgetMs) {
+      deferred.add(k);
+      report.deferred++;
+      return { choice: candidates[0], ms: {} };
+    }
+    const t0 = performance.now();
+    try {
+      const r = await measure(candidates, makeBench);
+      entries().set(k, r);
+      persist();
+      report.measured++;
+      return r;
+    } catch {
+      // A failed measurement must not surface as an unhandled rejection in unrelated code.
+      const r = { choice: candidates[0], ms: {} };
+      entries().set(k, r);
+      return r;
+    } finally {
+      report.ms += performance.now() - t0;
+    }
+  }).finally(() => inFlight.delete(k));
+  inFlight.set(k, job);
+  queue = job;
   return undefined;
 }
 
@@ -205,6 +277,8 @@ export async function autotuneSettled(): Promise<void> {
 /** Forgets the in-memory cache; the file is read again on next use (e.g. after changing the cache dir). */
 export function resetAutotuneMemory(): void {
   memory = undefined;
+  deferred.clear();
+  shippedUsed.clear();
 }
 
 /** Power-of-two bucket of a dimension, used in shape keys (1, 2, 4, …). */

@@ -7,6 +7,7 @@
  */
 
 import { dispatch, flush, gpu, grid1d, pipeline } from "../device.ts";
+import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
   gradTransformSource,
   inputThreads,
@@ -22,6 +23,7 @@ import {
   type WinogradGemmOptions,
   winogradGemmSource,
   type WinogradGeom,
+  winogradMeta,
 } from "../kernels/winograd.ts";
 
 export type { WinogradGeom, WinogradTile } from "../kernels/winograd.ts";
@@ -91,9 +93,10 @@ function texturesFor(specs: [string, number, number][]): Tex[] {
   return specs.map(([, width, height], i) => {
     let t = textures.get(keys[i]);
     if (t) return t;
+    const dim = gpu().limits.maxTextureDimension2D;
     const tex = gpu().device.createTexture({
       label: `conv-winograd-${keys[i]}`,
-      size: [width, height],
+      size: [nonPowerOfTwo(width, dim), nonPowerOfTwo(height, dim)],
       format: "rgba32float",
       usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
     });
@@ -126,14 +129,13 @@ export function winogradConv(
   if (chunk < 1) throw new Error("internal: Winograd convolution does not fit the texture limits");
   const [tu, tv] = texturesFor([["u", w.Co, a * a * Ci4], ["v", chunk * T, a * a * Ci4]]);
   const mb = scratch(a * a * chunk * T * Co4 * 4);
-  const u = new Uint32Array(8);
-  u[3] = weight.offset;
+  const u = winogradMeta(w, [0, 0, 0, weight.offset]);
   run("conv.winograd.weight", weightTransformSource(w), [weight.buffer, tu.view], u, w.Co * Ci4);
   const gemmSrc = winogradGemmSource(w, gemm);
   const vec4 = inputVec4(w, x);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
-    const m = new Uint32Array([n0, Pc, x.offset, bias?.offset ?? 0, ...x.strides]);
+    const m = winogradMeta(w, [n0, Pc, x.offset, bias?.offset ?? 0, ...x.strides]);
     run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
     const groups: [number, number, number] = [
       Math.ceil(Pc / (gemm.tp * gemm.wg[0])),
@@ -170,9 +172,9 @@ export function winogradWeightGrad(
   const vec4 = inputVec4(w, x);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
-    const m = new Uint32Array([n0, Pc, x.offset, 0, x.strides[0], x.strides[1], x.strides[2], x.strides[3]]);
+    const m = winogradMeta(w, [n0, Pc, x.offset, 0, ...x.strides]);
     run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
-    const mg = new Uint32Array([n0, Pc, gy.offset, n0 > 0 ? 1 : 0, 0, 0, 0, 0]);
+    const mg = winogradMeta(w, [n0, Pc, gy.offset, n0 > 0 ? 1 : 0]);
     run("conv.winograd.grad", gradTransformSource(w), [gy.buffer, tz.view], mg, Pc * Co4);
     dispatch({
       op: "conv.winograd.wgemm",
@@ -186,6 +188,7 @@ export function winogradWeightGrad(
     op: "conv.winograd.dw",
     pipeline: pipeline("conv.winograd.dw", weightGradOutputSource(w)),
     bindings: [du, dw],
+    uniforms: winogradMeta(w, []),
     workgroups: grid1d(Math.ceil((w.Co * Ci4) / 256)),
   });
 }

@@ -3,6 +3,7 @@
  * outside any scope). Each variant says whether it applies to a problem and records its dispatches.
  */
 import { type Binding, dispatch, flush, gpu, pipeline } from "../device.ts";
+import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
   type BlockedOptions,
   blockedSource,
@@ -206,9 +207,10 @@ function scratchTextures(needs: Packing[]): Scratch[] {
   return needs.map(({ key, width, rows, layers }) => {
     let s = scratch.get(key);
     if (s) return s;
+    const dim = gpu().limits.maxTextureDimension2D;
     const texture = gpu().device.createTexture({
       label: `matmul-pack-${key}`,
-      size: [width, rows * layers],
+      size: [nonPowerOfTwo(width, dim), nonPowerOfTwo(rows * layers, dim)],
       format: "rgba32float",
       usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
     });

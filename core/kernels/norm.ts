@@ -8,6 +8,10 @@
  * `stats[rows + r]` = 1/√(var + eps).
  *
  * Two layouts as in softmax: one thread per row (many short rows) or one workgroup per row.
+ *
+ * An activation can follow the affine (`act`): the forward kernels write act(y) with
+ * y = x̂·w + b, and the gradient kernels use g·act'(y) in place of g, recomputing y from x, the
+ * saved statistics, w and b (so the pre-activation is never stored).
  */
 import { metaAt, metaDecl } from "./wgsl.ts";
 
@@ -22,18 +26,42 @@ export type NormMode =
   /** dx = g·w·rstd (stats were constants: eval mode). */
   | "backwardConst";
 
+/** An activation fused after the affine. */
+export type NormActivation = "none" | "silu";
+
+/** The activations `NormActivation` names, for checking user input. */
+export const NORM_ACTIVATIONS: readonly NormActivation[] = ["none", "silu"];
+
+/**
+ * WGSL helpers of the activations: a sigmoid that only ever exponentiates a non-positive
+ * number (no overflow), silu(y) = y·σ(y) and silu'(y) = σ(y)·(1 + y·(1 − σ(y))).
+ */
+const ACT_HELPERS = `fn sigmoid_(y: f32) -> f32 {
+  let e = exp(-abs(y));
+  let r = 1.0 / (1.0 + e);
+  return select(e * r, r, y >= 0.0);
+}
+fn silu_(y: f32) -> f32 { return y * sigmoid_(y); }
+fn siluGrad_(y: f32) -> f32 {
+  let s = sigmoid_(y);
+  return s * (1.0 + y * (1.0 - s));
+}
+`;
+
 /** What changes the WGSL source of a row kernel. */
 export interface NormKernel {
   /** Computation. */
   mode: NormMode;
   /** Weight bound. */
   weight: boolean;
-  /** Bias bound (forward only). */
+  /** Bias present (bound in the forward kernels, and in the gradient ones when `act` is on). */
   bias: boolean;
   /** Running mean/var bound and updated (mode "train" only). */
   running: boolean;
   /** One thread per row (else one workgroup per row). */
   perThread: boolean;
+  /** Activation after the affine (default "none"). */
+  act?: NormActivation;
 }
 
 /** Threads per workgroup in both layouts. */
@@ -47,11 +75,12 @@ export const NORM_META_WORDS = 18;
 
 /** Binding names, in order, of a row kernel. */
 export function normBindings(k: NormKernel): string[] {
-  const fwd = k.mode === "train" || k.mode === "apply";
-  // dx = g·w·rstd does not read x (and "auto" layouts drop unused bindings).
-  const names = k.mode === "backwardConst" ? [] : ["x"];
+  const fwd = k.mode === "train" || k.mode === "apply", act = (k.act ?? "none") !== "none";
+  // dx = g·w·rstd does not read x (and "auto" layouts drop unused bindings); with an
+  // activation every kernel recomputes y = x̂·w + b.
+  const names = k.mode === "backwardConst" && !act ? [] : ["x"];
   if (k.weight) names.push("w");
-  if (fwd && k.bias) names.push("b");
+  if ((fwd || act) && k.bias) names.push("b");
   names.push("stats");
   if (!fwd) names.push("g");
   names.push("out");
@@ -100,8 +129,8 @@ function wgSum(vars: string[], perThread: boolean): string {
 /** WGSL source of a row kernel. */
 export function normSource(k: NormKernel): string {
   const names = normBindings(k);
-  const fwd = k.mode === "train" || k.mode === "apply";
-  let s = header(names, NORM_META_WORDS, k.perThread, 2);
+  const fwd = k.mode === "train" || k.mode === "apply", act = k.act ?? "none";
+  let s = (act === "none" ? "" : ACT_HELPERS) + header(names, NORM_META_WORDS, k.perThread, 2);
   s += `  let rows = ${metaAt(0)};
   if (row >= rows) { return; }
   let L = ${metaAt(1)}; let sRi = ${metaAt(2)}; let Kin = ${metaAt(3)}; let sKo = ${metaAt(4)};
@@ -112,6 +141,10 @@ export function normSource(k: NormKernel): string {
   const addr = `base + (k / Kin) * sKo + k % Kin`;
   const loop = (body: string) => `  for (var k = k0; k < L; k += step) {\n    let a = ${addr};\n${body}  }\n`;
   const wAt = k.weight ? `w[wOff + chBase + k / kDiv]` : "1.0";
+  const b = k.bias ? ` + b[bOff + chBase + k / kDiv]` : "";
+  // The pre-activation y, as a statement, and g·act'(y) (plain g without an activation).
+  const yLet = act === "none" ? "" : `    let y = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`;
+  const gAt = act === "none" ? `g[gOff + a]` : `g[gOff + a] * siluGrad_(y)`;
   if (k.mode === "train") {
     s += `  var s1 = 0.0;\n` + loop(`    s1 += x[xOff + a];\n`) + wgSum(["s1"], k.perThread);
     s += `  let mean = s1 / f32(L);\n  var s2 = 0.0;\n`;
@@ -133,56 +166,81 @@ export function normSource(k: NormKernel): string {
     s += `  let mean = stats[row]; let rstd = stats[rows + row];\n`;
   }
   if (fwd) {
-    const b = k.bias ? ` + b[bOff + chBase + k / kDiv]` : "";
-    s += loop(`    out[a] = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`);
+    s += act === "none"
+      ? loop(`    out[a] = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`)
+      : loop(`${yLet}    out[a] = silu_(y);\n`);
   } else if (k.mode === "backwardConst") {
-    s += loop(`    out[a] = g[gOff + a] * ${wAt} * rstd;\n`);
+    s += loop(`${yLet}    out[a] = ${gAt} * ${wAt} * rstd;\n`);
   } else {
     s += `  var s1 = 0.0; var s2 = 0.0;\n`;
-    s += loop(`    let gw = g[gOff + a] * ${wAt};\n    s1 += gw;\n    s2 += gw * (x[xOff + a] - mean);\n`);
+    s += loop(`${yLet}    let gw = ${gAt} * ${wAt};\n    s1 += gw;\n    s2 += gw * (x[xOff + a] - mean);\n`);
     s += wgSum(["s1", "s2"], k.perThread);
     s += `  let m1 = s1 / f32(L); let m2 = s2 * rstd / f32(L);\n`;
     s += loop(
-      `    let gw = g[gOff + a] * ${wAt};\n    out[a] = rstd * (gw - m1 - (x[xOff + a] - mean) * rstd * m2);\n`,
+      `${yLet}    let gw = ${gAt} * ${wAt};\n    out[a] = rstd * (gw - m1 - (x[xOff + a] - mean) * rstd * m2);\n`,
     );
   }
   return s + `}\n`;
 }
 
 /**
- * Weight/bias gradients: per affine channel ch, Σ g·x̂ and Σ g over its J elements. Element j
- * of channel ch is row `(j / sCount)·rStride + (ch / cDiv)·rOffMul`, position
- * `(ch % cMod)·kMul + j % sCount` in that row (same row addressing as the row kernels).
+ * Weight/bias gradients: per affine channel ch, Σ g·x̂ and Σ g over its J elements (with an
+ * activation, g·act'(y) in place of g). Element j of channel ch is row
+ * `(j / sCount)·rStride + (ch / cDiv)·rOffMul`, position `(ch % cMod)·kMul + j % sCount` in that
+ * row (same row addressing as the row kernels).
  */
 export interface AffineGradKernel {
   /** One thread per channel (else one workgroup per channel). */
   perThread: boolean;
+  /** Activation after the affine (default "none"). */
+  act?: NormActivation;
+  /** Weight present (bound only with an activation, to recompute y). */
+  weight?: boolean;
+  /** Bias present (bound only with an activation, to recompute y). */
+  bias?: boolean;
 }
 
 /**
  * Uniform words: C, J, sCount, rStride, cDiv, rOffMul, cMod, kMul, rows, sRi, Kin, sKo,
- * xOff, gOff.
+ * xOff, gOff, wOff, bOff.
  */
-export const AFFINE_META_WORDS = 14;
+export const AFFINE_META_WORDS = 16;
 
-/** WGSL source of the weight/bias gradient kernel (bindings x, stats, g, out[2·C]). */
+/** Binding names, in order, of the weight/bias gradient kernel (`out` is the dense (2, C) result). */
+export function affineGradBindings(k: AffineGradKernel): string[] {
+  const act = (k.act ?? "none") !== "none";
+  return ["x", "stats", "g", ...(act && k.weight ? ["w"] : []), ...(act && k.bias ? ["b"] : []), "out"];
+}
+
+/** WGSL source of the weight/bias gradient kernel (bindings `affineGradBindings`). */
 export function affineGradSource(k: AffineGradKernel): string {
-  let s = header(["x", "stats", "g", "out"], AFFINE_META_WORDS, k.perThread, 2);
+  const act = k.act ?? "none";
+  let s = (act === "none" ? "" : ACT_HELPERS) + header(affineGradBindings(k), AFFINE_META_WORDS, k.perThread, 2);
   s += `  let C = ${metaAt(0)};
   let ch = row;
   if (ch >= C) { return; }
   let J = ${metaAt(1)}; let sCount = ${metaAt(2)}; let rStride = ${metaAt(3)};
   let r0 = (ch / ${metaAt(4)}) * ${metaAt(5)}; let kk = (ch % ${metaAt(6)}) * ${metaAt(7)};
   let rows = ${metaAt(8)}; let sRi = ${metaAt(9)}; let Kin = ${metaAt(10)}; let sKo = ${metaAt(11)};
-  let xOff = ${metaAt(12)}; let gOff = ${metaAt(13)};
-  var s1 = 0.0; var s2 = 0.0;
+  let xOff = ${metaAt(12)}; let gOff = ${metaAt(13)};\n`;
+  if (act !== "none") {
+    const wv = k.weight ? `w[${metaAt(14)} + ch]` : "1.0", bv = k.bias ? `b[${metaAt(15)} + ch]` : "0.0";
+    s += `  let wc = ${wv}; let bc = ${bv};\n`;
+  }
+  s += `  var s1 = 0.0; var s2 = 0.0;
   for (var j = k0; j < J; j += step) {
     let r = (j / sCount) * rStride + r0;
     let k = kk + j % sCount;
-    let a = r * sRi + (k / Kin) * sKo + k % Kin;
-    let gv = g[gOff + a];
+    let a = r * sRi + (k / Kin) * sKo + k % Kin;\n`;
+  s += act === "none"
+    ? `    let gv = g[gOff + a];
     s1 += gv;
     s2 += gv * (x[xOff + a] - stats[r]) * stats[rows + r];
+  }\n`
+    : `    let xh = (x[xOff + a] - stats[r]) * stats[rows + r];
+    let gv = g[gOff + a] * siluGrad_(xh * wc + bc);
+    s1 += gv;
+    s2 += gv * xh;
   }\n`;
   s += wgSum(["s1", "s2"], k.perThread);
   s += `  if (lid == 0u || ${k.perThread}) { out[ch] = s2; out[C + ch] = s1; }\n}\n`;

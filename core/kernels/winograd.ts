@@ -1,6 +1,9 @@
 /**
  * WGSL generators of the Winograd convolution F(m×m, 3×3) (m = 2 or 4) for 2-D 3×3 stride-1
- * convolutions without dilation or groups. Four kernels, each with the shape baked into the WGSL:
+ * convolutions without dilation or groups. Four kernels; the sizes come from the uniform block
+ * ({@linkcode geometryWords}), so one compiled pipeline serves every layer (a compile of these
+ * register-heavy kernels costs seconds on llvmpipe). Only the tile edge, the flip, the vec4 paths
+ * and the GEMM block are baked into the WGSL:
  *
  * 1. weight transform U = G·g·Gᵀ, into an `rgba32float` texture: texel (co, t·Ci4 + c/4)
  *    holds 4 input channels of transform position t (t < α², α = m + 2);
@@ -149,31 +152,56 @@ export function winogradDims(w: WinogradGeom): WinogradDims {
 
 // ---- kernels ----------------------------------------------------------------------------
 
-const UNIFORMS = `struct Meta { v: array<vec4<u32>, 2> }
+const UNIFORMS = `struct Meta { v: array<vec4<u32>, 4> }
 @group(0) @binding(0) var<uniform> P: Meta;
 `;
 
+/** Uniform words of every Winograd kernel: 8 per-dispatch words, then {@linkcode geometryWords}. */
+export const WINOGRAD_META_WORDS = 16;
+
+/** The geometry words (uniform v[2], v[3]): Ci, Co, H, W, OH, OW, padH, padW. */
+export function geometryWords(w: WinogradGeom): number[] {
+  return [w.Ci, w.Co, w.H, w.W, w.OH, w.OW, w.padH, w.padW];
+}
+
+/** A kernel's uniform block: `perDispatch` (up to 8 words) followed by the geometry. */
+export function winogradMeta(w: WinogradGeom, perDispatch: readonly number[]): Uint32Array {
+  const u = new Uint32Array(WINOGRAD_META_WORDS);
+  u.set(perDispatch);
+  u.set(geometryWords(w), 8);
+  return u;
+}
+
+/** WGSL lets of the geometry and the sizes derived from it (tile edge m). */
+function geometryLets(m: number): string {
+  return `  let Ci = P.v[2].x; let Co = P.v[2].y; let H = i32(P.v[2].z); let W = i32(P.v[2].w);
+  let OH = P.v[3].x; let OW = P.v[3].y; let padH = i32(P.v[3].z); let padW = i32(P.v[3].w);
+  let Ci4 = (Ci + 3u) / 4u; let Co4 = (Co + 3u) / 4u;
+  let TH = (OH + ${m - 1}u) / ${m}u; let TW = (OW + ${m - 1}u) / ${m}u; let T = TH * TW;`;
+}
+
 /** Weight transform: thread per (co, ci4). Uniform: v[0].w weight offset. */
 export function weightTransformSource(w: WinogradGeom): string {
-  const { a, Ci4 } = winogradDims(w);
+  const { a } = winogradDims(w);
   const { G } = matrices(w.m);
   const idx = (q: number, k: number) =>
     w.flip
-      ? `(ci${q} * ${w.Co}u + co) * 9u + ${8 - k}u` // w [Ci, Co, 3, 3], flipped
-      : `(co * ${w.Ci}u + ci${q}) * 9u + ${k}u`;
+      ? `(ci${q} * Co + co) * 9u + ${8 - k}u` // w [Ci, Co, 3, 3], flipped
+      : `(co * Ci + ci${q}) * 9u + ${k}u`;
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var TU: texture_storage_2d<rgba32float, write>;
 ${flatMain()}
-  if (gi >= ${w.Co * Ci4}u) { return; }
-  let co = gi / ${Ci4}u;
-  let c4 = gi % ${Ci4}u;
+${geometryLets(w.m)}
+  if (gi >= Co * Ci4) { return; }
+  let co = gi / Ci4;
+  let c4 = gi % Ci4;
   let off = P.v[0].w;`,
   ];
   for (let q = 0; q < 4; q++) {
-    L.push(`  let ci${q} = min(c4 * 4u + ${q}u, ${w.Ci - 1}u);`);
-    L.push(`  let ok${q} = select(0.0, 1.0, c4 * 4u + ${q}u < ${w.Ci}u);`);
+    L.push(`  let ci${q} = min(c4 * 4u + ${q}u, Ci - 1u);`);
+    L.push(`  let ok${q} = select(0.0, 1.0, c4 * 4u + ${q}u < Ci);`);
   }
   for (let k = 0; k < 9; k++) {
     const comps = [0, 1, 2, 3].map((q) => `Wt[off + ${idx(q, k)}] * ok${q}`);
@@ -182,7 +210,7 @@ ${flatMain()}
   L.push(sandwich(G, "g", "u", "vec4<f32>(0.0)"));
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
-      L.push(`  textureStore(TU, vec2<u32>(co, ${(i * a + j) * Ci4}u + c4), u_${i}_${j});`);
+      L.push(`  textureStore(TU, vec2<u32>(co, ${i * a + j}u * Ci4 + c4), u_${i}_${j});`);
     }
   }
   L.push("}");
@@ -206,35 +234,33 @@ export function inputThreads(w: WinogradGeom, Pc: number, vec4: boolean): number
  */
 export function inputTransformSource(w: WinogradGeom, vec4 = false): string {
   if (vec4) return inputTransformVec4Source(w);
-  const { a, TW, T, Ci4 } = winogradDims(w);
+  const { a } = winogradDims(w);
   const { BT } = matrices(w.m);
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var TV: texture_storage_2d<rgba32float, write>;
 ${flatMain()}
+${geometryLets(w.m)}
   let Pc = P.v[0].y;
-  if (gi >= Pc * ${Ci4}u) { return; }
+  if (gi >= Pc * Ci4) { return; }
   let p = gi % Pc;
   let c4 = gi / Pc;
   let xs = P.v[1];
-  let n = P.v[0].x + p / ${T}u;
-  let tp = p % ${T}u;
-  let h0 = i32(tp / ${TW}u) * ${w.m} - ${w.padH};
-  let w0 = i32(tp % ${TW}u) * ${w.m} - ${w.padW};
+  let n = P.v[0].x + p / T;
+  let tp = p % T;
+  let h0 = i32(tp / TW) * ${w.m} - padH;
+  let w0 = i32(tp % TW) * ${w.m} - padW;
   let base = P.v[0].z + n * xs.x;`,
   ];
-  for (let q = 0; q < 4; q++) {
-    L.push(`  let cb${q} = base + min(c4 * 4u + ${q}u, ${w.Ci - 1}u) * xs.y;`);
-    L.push(`  let cq${q} = c4 * 4u + ${q}u < ${w.Ci}u;`);
-  }
+  channelLets(L);
   for (let i = 0; i < a; i++) {
-    L.push(`  let ih${i} = h0 + ${i}; let rh${i} = ih${i} >= 0 && ih${i} < ${w.H};`);
-    L.push(`  let ro${i} = u32(clamp(ih${i}, 0, ${w.H - 1})) * xs.z;`);
+    L.push(`  let ih${i} = h0 + ${i}; let rh${i} = ih${i} >= 0 && ih${i} < H;`);
+    L.push(`  let ro${i} = u32(clamp(ih${i}, 0, H - 1)) * xs.z;`);
   }
   for (let j = 0; j < a; j++) {
-    L.push(`  let iw${j} = w0 + ${j}; let rw${j} = iw${j} >= 0 && iw${j} < ${w.W};`);
-    L.push(`  let co${j} = u32(clamp(iw${j}, 0, ${w.W - 1})) * xs.w;`);
+    L.push(`  let iw${j} = w0 + ${j}; let rw${j} = iw${j} >= 0 && iw${j} < W;`);
+    L.push(`  let co${j} = u32(clamp(iw${j}, 0, W - 1)) * xs.w;`);
   }
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
@@ -246,17 +272,25 @@ ${flatMain()}
   L.push(sandwich(BT, "d", "v", "vec4<f32>(0.0)"));
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
-      L.push(`  textureStore(TV, vec2<u32>(p, ${(i * a + j) * Ci4}u + c4), v_${i}_${j});`);
+      L.push(`  textureStore(TV, vec2<u32>(p, ${i * a + j}u * Ci4 + c4), v_${i}_${j});`);
     }
   }
   L.push("}");
   return L.join("\n");
 }
 
+/** The input channels c4·4 + q (clamped) of a thread: row bases `cb_q` and in-range flags `cq_q`. */
+function channelLets(L: string[]): void {
+  for (let q = 0; q < 4; q++) {
+    L.push(`  let cb${q} = base + min(c4 * 4u + ${q}u, Ci - 1u) * xs.y;`);
+    L.push(`  let cq${q} = c4 * 4u + ${q}u < Ci;`);
+  }
+}
+
 function inputTransformVec4Source(w: WinogradGeom): string {
-  const { a, TW, TH, Ci4 } = winogradDims(w);
+  const { a } = winogradDims(w);
   const { BT } = matrices(w.m);
-  const nt = INPUT_TILES, TWp = Math.ceil(TW / nt), W4 = w.W / 4;
+  const nt = INPUT_TILES;
   // Input columns the thread's tiles cover, from the first tile's left edge e0 = 4·tw0 − padW.
   const cols = w.m * (nt - 1) + a;
   const L: string[] = [
@@ -264,27 +298,27 @@ function inputTransformVec4Source(w: WinogradGeom): string {
     `@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(2) var TV: texture_storage_2d<rgba32float, write>;
 ${flatMain()}
+${geometryLets(w.m)}
+  let TWp = (TW + ${nt - 1}u) / ${nt}u;
+  let W4 = W / 4;
   let Pc = P.v[0].y;
-  let R = (Pc / ${TW}u) * ${TWp}u;
-  if (gi >= R * ${Ci4}u) { return; }
+  let R = (Pc / TW) * TWp;
+  if (gi >= R * Ci4) { return; }
   let r = gi % R;
   let c4 = gi / R;
   let xs = P.v[1] / 4u;
-  let row = r / ${TWp}u;
-  let tw0 = (r % ${TWp}u) * ${nt}u;
-  let n = P.v[0].x + row / ${TH}u;
-  let p0 = row * ${TW}u + tw0;
-  let h0 = i32(row % ${TH}u) * ${w.m} - ${w.padH};
-  let e0 = i32(tw0) * ${w.m} - ${w.padW};
+  let row = r / TWp;
+  let tw0 = (r % TWp) * ${nt}u;
+  let n = P.v[0].x + row / TH;
+  let p0 = row * TW + tw0;
+  let h0 = i32(row % TH) * ${w.m} - padH;
+  let e0 = i32(tw0) * ${w.m} - padW;
   let base = P.v[0].z / 4u + n * xs.x;`,
   ];
-  for (let q = 0; q < 4; q++) {
-    L.push(`  let cb${q} = base + min(c4 * 4u + ${q}u, ${w.Ci - 1}u) * xs.y;`);
-    L.push(`  let cq${q} = c4 * 4u + ${q}u < ${w.Ci}u;`);
-  }
+  channelLets(L);
   for (let i = 0; i < a; i++) {
-    L.push(`  let ih${i} = h0 + ${i}; let rh${i} = ih${i} >= 0 && ih${i} < ${w.H};`);
-    L.push(`  let ro${i} = u32(clamp(ih${i}, 0, ${w.H - 1})) * xs.z;`);
+    L.push(`  let ih${i} = h0 + ${i}; let rh${i} = ih${i} >= 0 && ih${i} < H;`);
+    L.push(`  let ro${i} = u32(clamp(ih${i}, 0, H - 1)) * xs.z;`);
   }
   // With m = 4, s0 = e0 mod 4 = −padW mod 4 is fixed: column j is lane (s0 + j) mod 4 of vec4
   // v0 + ⌊(s0 + j)/4⌋, v0 = ⌊e0/4⌋; `nv` vec4s per row and channel cover all the columns.
@@ -293,8 +327,8 @@ ${flatMain()}
   const nv = Math.floor((s0 + cols - 1) / 4) + 1;
   L.push(`  let v0 = (e0 - ${s0}) / 4;`);
   for (let k = 0; k < nv; k++) {
-    L.push(`  let vc${k} = v0 + ${k}; let vk${k} = vc${k} >= 0 && vc${k} < ${W4};`);
-    L.push(`  let vo${k} = u32(clamp(vc${k}, 0, ${W4 - 1}));`);
+    L.push(`  let vc${k} = v0 + ${k}; let vk${k} = vc${k} >= 0 && vc${k} < W4;`);
+    L.push(`  let vo${k} = u32(clamp(vc${k}, 0, W4 - 1));`);
   }
   for (let q = 0; q < 4; q++) {
     for (let i = 0; i < a; i++) {
@@ -315,10 +349,10 @@ ${flatMain()}
       }
     }
     L.push(sandwich(BT, "d", "v", "vec4<f32>(0.0)"));
-    L.push(`  if (tw0 + ${s}u < ${TW}u) {`);
+    L.push(`  if (tw0 + ${s}u < TW) {`);
     for (let i = 0; i < a; i++) {
       for (let j = 0; j < a; j++) {
-        L.push(`    textureStore(TV, vec2<u32>(p0 + ${s}u, ${(i * a + j) * Ci4}u + c4), v_${i}_${j});`);
+        L.push(`    textureStore(TV, vec2<u32>(p0 + ${s}u, ${i * a + j}u * Ci4 + c4), v_${i}_${j});`);
       }
     }
     L.push(`  }`);
@@ -343,7 +377,6 @@ export interface WinogradGemmOptions {
  * form over texels. Uniform: v[0].y tiles in this chunk. Output vec4 [α², Pc, Co4].
  */
 export function winogradGemmSource(w: WinogradGeom, o: WinogradGemmOptions): string {
-  const { Ci4, Co4 } = winogradDims(w);
   const { tp, to } = o;
   const to4 = to / 4;
   const L: string[] = [
@@ -353,17 +386,18 @@ export function winogradGemmSource(w: WinogradGeom, o: WinogradGemmOptions): str
 @group(0) @binding(3) var<storage, read_write> Mb: array<vec4<f32>>;
 @compute @workgroup_size(${o.wg[0]}, ${o.wg[1]}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+${geometryLets(w.m)}
   let Pc = P.v[0].y;
   let p0 = gid.x * ${tp}u;
   let o0 = gid.y * ${to}u;
-  if (p0 >= Pc || o0 >= ${w.Co}u) { return; }
+  if (p0 >= Pc || o0 >= Co) { return; }
   let t = wid.z;
-  let k0 = i32(t * ${Ci4}u);`,
+  let k0 = i32(t * Ci4);`,
   ];
   for (let j = 0; j < tp; j++) L.push(`  let pr${j} = i32(min(p0 + ${j}u, Pc - 1u));`);
-  for (let i = 0; i < to; i++) L.push(`  let or${i} = i32(min(o0 + ${i}u, ${w.Co - 1}u));`);
+  for (let i = 0; i < to; i++) L.push(`  let or${i} = i32(min(o0 + ${i}u, Co - 1u));`);
   for (let j = 0; j < tp; j++) for (let i = 0; i < to; i++) L.push(`  var s_${j}_${i} = 0.0;`);
-  L.push(`  for (var kt = 0; kt < ${Ci4}; kt++) {
+  L.push(`  for (var kt = 0; kt < i32(Ci4); kt++) {
     let k = k0 + kt;`);
   for (let j = 0; j < tp; j++) L.push(`    let v${j} = textureLoad(TV, vec2<i32>(pr${j}, k), 0);`);
   for (let i = 0; i < to; i++) L.push(`    let u${i} = textureLoad(TU, vec2<i32>(or${i}, k), 0);`);
@@ -371,10 +405,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   L.push(`  }`);
   for (let j = 0; j < tp; j++) {
     L.push(`  if (p0 + ${j}u < Pc) {`);
-    L.push(`    let r = (t * ${Co4}u + o0 / 4u) * Pc + p0 + ${j}u;`);
+    L.push(`    let r = (t * Co4 + o0 / 4u) * Pc + p0 + ${j}u;`);
     for (let i4 = 0; i4 < to4; i4++) {
       const v = [0, 1, 2, 3].map((c) => `s_${j}_${4 * i4 + c}`).join(", ");
-      L.push(`    if (o0 + ${4 * i4}u < ${w.Co}u) { Mb[r + ${i4}u * Pc] = vec4<f32>(${v}); }`);
+      L.push(`    if (o0 + ${4 * i4}u < Co) { Mb[r + ${i4}u * Pc] = vec4<f32>(${v}); }`);
     }
     L.push(`  }`);
   }
@@ -389,7 +423,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
  * outputs go out as one vec4 store when m = 4 and OW is a multiple of 4.
  */
 export function outputTransformSource(w: WinogradGeom, bias = false): string {
-  const { a, TW, T, Co4 } = winogradDims(w);
+  const { a } = winogradDims(w);
   const { AT } = matrices(w.m);
   const vec4 = w.m === 4 && w.OW % 4 === 0;
   const L: string[] = [
@@ -398,37 +432,37 @@ export function outputTransformSource(w: WinogradGeom, bias = false): string {
 @group(0) @binding(2) var<storage, read_write> Y: array<${vec4 ? "vec4<f32>" : "f32"}>;
 ${bias ? "@group(0) @binding(3) var<storage, read> B: array<f32>;" : ""}
 ${flatMain()}
+${geometryLets(w.m)}
   let Pc = P.v[0].y;
-  if (gi >= Pc * ${Co4}u) { return; }
+  if (gi >= Pc * Co4) { return; }
   let p = gi % Pc;
   let c4 = gi / Pc;
-  let n = P.v[0].x + p / ${T}u;
-  let tp = p % ${T}u;
-  let h0 = (tp / ${TW}u) * ${w.m}u;
-  let w0 = (tp % ${TW}u) * ${w.m}u;
-  let stride = Pc * ${Co4}u;`,
+  let n = P.v[0].x + p / T;
+  let tp = p % T;
+  let h0 = (tp / TW) * ${w.m}u;
+  let w0 = (tp % TW) * ${w.m}u;
+  let stride = Pc * Co4;
+  let plane = OH * OW;`,
   ];
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) L.push(`  let M_${i}_${j} = Mb[${i * a + j}u * stride + gi];`);
   }
   L.push(sandwich(AT, "M", "y", "vec4<f32>(0.0)"));
-  const plane = w.OH * w.OW;
   for (let q = 0; q < 4; q++) {
-    L.push(`  if (c4 * 4u + ${q}u < ${w.Co}u) {
-    let yb = (n * ${w.Co}u + c4 * 4u + ${q}u) * ${plane}u;`);
+    L.push(`  if (c4 * 4u + ${q}u < Co) {
+    let yb = (n * Co + c4 * 4u + ${q}u) * plane;`);
     L.push(`    let b = ${bias ? `B[P.v[0].w + c4 * 4u + ${q}u]` : "0.0"};`);
     for (let i = 0; i < w.m; i++) {
-      const hc = w.OH % w.m ? `h0 + ${i}u < ${w.OH}u` : "";
+      const hc = `h0 + ${i}u < OH`;
       if (vec4) {
+        // OW is a multiple of 4 (and of the tile edge): a row of the tile is in range or not.
         const v = [0, 1, 2, 3].map((j) => `y_${i}_${j}[${q}]`).join(", ");
-        const st = `Y[(yb + (h0 + ${i}u) * ${w.OW}u + w0) / 4u] = vec4<f32>(${v}) + b;`;
-        L.push(hc ? `    if (${hc}) { ${st} }` : `    ${st}`);
+        L.push(`    if (${hc}) { Y[(yb + (h0 + ${i}u) * OW + w0) / 4u] = vec4<f32>(${v}) + b; }`);
         continue;
       }
       for (let j = 0; j < w.m; j++) {
-        const cond = [hc, w.OW % w.m ? `w0 + ${j}u < ${w.OW}u` : ""].filter((s) => s).join(" && ");
-        const st = `Y[yb + (h0 + ${i}u) * ${w.OW}u + w0 + ${j}u] = y_${i}_${j}[${q}] + b;`;
-        L.push(cond ? `    if (${cond}) { ${st} }` : `    ${st}`);
+        const st = `Y[yb + (h0 + ${i}u) * OW + w0 + ${j}u] = y_${i}_${j}[${q}] + b;`;
+        L.push(`    if (${hc} && w0 + ${j}u < OW) { ${st} }`);
       }
     }
     L.push(`  }`);
@@ -447,31 +481,32 @@ const transpose = (M: readonly number[][]): number[][] => M[0].map((_, j) => M.m
  * dense gy [N, Co, OH, OW] from element offset v[0].z. Uniforms as the input transform.
  */
 export function gradTransformSource(w: WinogradGeom): string {
-  const { a, TW, T, Co4 } = winogradDims(w);
+  const { a } = winogradDims(w);
   const { AT } = matrices(w.m);
-  const plane = w.OH * w.OW;
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> GY: array<f32>;
 @group(0) @binding(2) var TZ: texture_storage_2d<rgba32float, write>;
 ${flatMain()}
+${geometryLets(w.m)}
   let Pc = P.v[0].y;
-  if (gi >= Pc * ${Co4}u) { return; }
+  if (gi >= Pc * Co4) { return; }
   let p = gi % Pc;
   let c4 = gi / Pc;
-  let n = P.v[0].x + p / ${T}u;
-  let tp = p % ${T}u;
-  let h0 = (tp / ${TW}u) * ${w.m}u;
-  let w0 = (tp % ${TW}u) * ${w.m}u;`,
+  let n = P.v[0].x + p / T;
+  let tp = p % T;
+  let h0 = (tp / TW) * ${w.m}u;
+  let w0 = (tp % TW) * ${w.m}u;
+  let plane = OH * OW;`,
   ];
   for (let q = 0; q < 4; q++) {
-    L.push(`  let cb${q} = P.v[0].z + (n * ${w.Co}u + min(c4 * 4u + ${q}u, ${w.Co - 1}u)) * ${plane}u;`);
-    L.push(`  let cq${q} = c4 * 4u + ${q}u < ${w.Co}u;`);
+    L.push(`  let cb${q} = P.v[0].z + (n * Co + min(c4 * 4u + ${q}u, Co - 1u)) * plane;`);
+    L.push(`  let cq${q} = c4 * 4u + ${q}u < Co;`);
   }
   for (let i = 0; i < w.m; i++) {
     for (let j = 0; j < w.m; j++) {
-      L.push(`  let ok_${i}_${j} = h0 + ${i}u < ${w.OH}u && w0 + ${j}u < ${w.OW}u;`);
-      L.push(`  let at_${i}_${j} = min(h0 + ${i}u, ${w.OH - 1}u) * ${w.OW}u + min(w0 + ${j}u, ${w.OW - 1}u);`);
+      L.push(`  let ok_${i}_${j} = h0 + ${i}u < OH && w0 + ${j}u < OW;`);
+      L.push(`  let at_${i}_${j} = min(h0 + ${i}u, OH - 1u) * OW + min(w0 + ${j}u, OW - 1u);`);
       const comps = [0, 1, 2, 3].map((q) => `select(0.0, GY[cb${q} + at_${i}_${j}], ok_${i}_${j} && cq${q})`);
       L.push(`  let d_${i}_${j} = vec4<f32>(${comps.join(", ")});`);
     }
@@ -479,7 +514,7 @@ ${flatMain()}
   L.push(sandwich(transpose(AT), "d", "z", "vec4<f32>(0.0)"));
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
-      L.push(`  textureStore(TZ, vec2<u32>(p, ${(i * a + j) * Co4}u + c4), z_${i}_${j});`);
+      L.push(`  textureStore(TZ, vec2<u32>(p, ${i * a + j}u * Co4 + c4), z_${i}_${j});`);
     }
   }
   L.push("}");
@@ -504,25 +539,27 @@ export function weightGradGemmThreads(w: WinogradGeom): number {
  * v[0].w 1 to add to dU. Output vec4 [α², Co, Ci4].
  */
 export function weightGradGemmSource(w: WinogradGeom): string {
-  const { Ci4, Co4 } = winogradDims(w);
-  const nCo = Math.ceil(Co4 / WG_CO4), nCi = Math.ceil(Ci4 / WG_CI4);
+  const { a } = winogradDims(w);
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var TZ: texture_2d<f32>;
 @group(0) @binding(2) var TV: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> DU: array<vec4<f32>>;
 ${flatMain(WEIGHT_GRAD_WG)}
-  if (gi >= ${weightGradGemmThreads(w)}u) { return; }
+${geometryLets(w.m)}
+  let nCo = (Co4 + ${WG_CO4 - 1}u) / ${WG_CO4}u;
+  let nCi = (Ci4 + ${WG_CI4 - 1}u) / ${WG_CI4}u;
+  if (gi >= ${a * a}u * nCo * nCi) { return; }
   let Pc = i32(P.v[0].y);
-  let cib = gi % ${nCi}u;
-  let cob = (gi / ${nCi}u) % ${nCo}u;
-  let t = gi / ${nCi * nCo}u;`,
+  let cib = gi % nCi;
+  let cob = (gi / nCi) % nCo;
+  let t = gi / (nCi * nCo);`,
   ];
   for (let i = 0; i < WG_CO4; i++) {
-    L.push(`  let zr${i} = i32(t * ${Co4}u + min(cob * ${WG_CO4}u + ${i}u, ${Co4 - 1}u));`);
+    L.push(`  let zr${i} = i32(t * Co4 + min(cob * ${WG_CO4}u + ${i}u, Co4 - 1u));`);
   }
   for (let j = 0; j < WG_CI4; j++) {
-    L.push(`  let vr${j} = i32(t * ${Ci4}u + min(cib * ${WG_CI4}u + ${j}u, ${Ci4 - 1}u));`);
+    L.push(`  let vr${j} = i32(t * Ci4 + min(cib * ${WG_CI4}u + ${j}u, Ci4 - 1u));`);
   }
   for (let i = 0; i < 4 * WG_CO4; i++) for (let j = 0; j < WG_CI4; j++) L.push(`  var s_${i}_${j} = vec4<f32>(0.0);`);
   L.push(`  for (var p = 0; p < Pc; p++) {`);
@@ -537,11 +574,11 @@ ${flatMain(WEIGHT_GRAD_WG)}
   let add = P.v[0].w == 1u;`);
   for (let i = 0; i < 4 * WG_CO4; i++) {
     L.push(`  let co${i} = cob * ${4 * WG_CO4}u + ${i}u;`);
-    L.push(`  if (co${i} < ${w.Co}u) {`);
+    L.push(`  if (co${i} < Co) {`);
     for (let j = 0; j < WG_CI4; j++) {
       L.push(`    let c4_${i}_${j} = cib * ${WG_CI4}u + ${j}u;`);
-      L.push(`    if (c4_${i}_${j} < ${Ci4}u) {
-      let r = (t * ${w.Co}u + co${i}) * ${Ci4}u + c4_${i}_${j};
+      L.push(`    if (c4_${i}_${j} < Ci4) {
+      let r = (t * Co + co${i}) * Ci4 + c4_${i}_${j};
       DU[r] = select(s_${i}_${j}, DU[r] + s_${i}_${j}, add);
     }`);
     }
@@ -553,23 +590,25 @@ ${flatMain(WEIGHT_GRAD_WG)}
 
 /** dw [Co, Ci, 3, 3] = Gᵀ·dU·G: thread per (co, ci4). Reads vec4 dU [α², Co, Ci4]. */
 export function weightGradOutputSource(w: WinogradGeom): string {
-  const { a, Ci4 } = winogradDims(w);
+  const { a } = winogradDims(w);
   const { G } = matrices(w.m);
   const L: string[] = [
+    UNIFORMS,
     `@group(0) @binding(1) var<storage, read> DU: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
 ${flatMain()}
-  if (gi >= ${w.Co * Ci4}u) { return; }
-  let c4 = gi % ${Ci4}u;
-  let co = gi / ${Ci4}u;`,
+${geometryLets(w.m)}
+  if (gi >= Co * Ci4) { return; }
+  let c4 = gi % Ci4;
+  let co = gi / Ci4;`,
   ];
   for (let i = 0; i < a; i++) {
-    for (let j = 0; j < a; j++) L.push(`  let e_${i}_${j} = DU[${(i * a + j) * w.Co * Ci4}u + gi];`);
+    for (let j = 0; j < a; j++) L.push(`  let e_${i}_${j} = DU[${i * a + j}u * Co * Ci4 + gi];`);
   }
   L.push(sandwich(transpose(G), "e", "g", "vec4<f32>(0.0)"));
   for (let q = 0; q < 4; q++) {
-    L.push(`  if (c4 * 4u + ${q}u < ${w.Ci}u) {
-    let o = (co * ${w.Ci}u + c4 * 4u + ${q}u) * 9u;`);
+    L.push(`  if (c4 * 4u + ${q}u < Ci) {
+    let o = (co * Ci + c4 * 4u + ${q}u) * 9u;`);
     for (let k = 0; k < 9; k++) L.push(`    DW[o + ${k}u] = g_${Math.floor(k / 3)}_${k % 3}[${q}];`);
     L.push(`  }`);
   }

@@ -6,7 +6,7 @@ import { fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { ones, zeros } from "../ops/creation.ts";
 import { runMap } from "../ops/map.ts";
-import { batchNorm, groupNorm, instanceNorm, layerNorm } from "../ops/norm.ts";
+import { batchNorm, groupNorm, instanceNorm, layerNorm, type NormActivation } from "../ops/norm.ts";
 import { ones_, zeros_ } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
 
@@ -222,7 +222,17 @@ export interface GroupNormOptions {
   affine?: boolean;
 }
 
-/** Group normalisation of (N, C, …) over groups of C / numGroups channels, as `torch.nn.GroupNorm`. */
+/**
+ * Group normalisation of (N, C, …) over groups of C / numGroups channels, as `torch.nn.GroupNorm`.
+ * `call(x, "silu")` gives `silu(GroupNorm(x))` from the norm's own kernels (one forward
+ * dispatch instead of two; see `groupNorm`'s `activation`).
+ *
+ * @example
+ * ```ts
+ * const norm = new GroupNorm(8, 64);
+ * const h = norm.call(x, "silu"); // = silu(norm.call(x)), fused
+ * ```
+ */
 export class GroupNorm extends Module {
   /** Number of channel groups. */
   readonly numGroups: number;
@@ -251,9 +261,9 @@ export class GroupNorm extends Module {
     this.bias = this.affine ? new Parameter(zeros([numChannels])) : null;
   }
 
-  /** Normalises (N, C, …). */
-  override forward(x: Tensor): Tensor {
-    return groupNorm(x, this.numGroups, this.weight, this.bias, { eps: this.eps });
+  /** Normalises (N, C, …), then applies `activation` (default "none") in the same kernel. */
+  override forward(x: Tensor, activation: NormActivation = "none"): Tensor {
+    return groupNorm(x, this.numGroups, this.weight, this.bias, { eps: this.eps, activation });
   }
 
   /** The hyper-parameters, as PyTorch prints them. */

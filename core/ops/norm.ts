@@ -1,15 +1,19 @@
 /**
  * Batch, group, instance and layer normalisation: one fused kernel forward (statistics,
- * normalise, affine, running-stat update), one fused kernel for the input gradient and one
- * for the weight/bias gradients.
+ * normalise, affine, optional activation, running-stat update), one fused kernel for the input
+ * gradient and one for the weight/bias gradients.
  */
 import { noGrad, record } from "../autograd.ts";
 import { dispatch, grid1d, pipeline } from "../device.ts";
 import {
   AFFINE_META_WORDS,
+  affineGradBindings,
+  type AffineGradKernel,
   affineGradSource,
+  NORM_ACTIVATIONS,
   NORM_META_WORDS,
   NORM_WG,
+  type NormActivation,
   normBindings,
   type NormKernel,
   type NormMode,
@@ -20,6 +24,8 @@ import { Tensor } from "../tensor.ts";
 import { contiguous } from "./elementwise.ts";
 import { empty, runMap } from "./map.ts";
 import { narrow, reshape } from "./view.ts";
+
+export type { NormActivation } from "../kernels/norm.ts";
 
 /** Rows at least this long, when there are few rows, get a whole workgroup each. */
 const LONG_ROW = 64;
@@ -126,6 +132,7 @@ interface RowArgs {
   runningVar?: Tensor | null;
   eps: number;
   momentum: number;
+  act: NormActivation;
 }
 
 function f32Bits(v: number): number {
@@ -141,6 +148,7 @@ function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
     bias: !!a.bias,
     running,
     perThread: lay.L < LONG_ROW || lay.rows >= MANY_ROWS,
+    act: a.act,
   };
   const meta = new Uint32Array(NORM_META_WORDS);
   meta.set([lay.rows, lay.L, lay.sRi, lay.Kin, lay.sKo, lay.rMod, lay.rMul, lay.kDiv, f32Bits(a.eps)]);
@@ -168,18 +176,28 @@ function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
   });
 }
 
-/** Σ g·x̂ and Σ g per affine channel, as a dense (2, C) tensor. */
-function affineGrads(op: string, lay: Layout, x: Tensor, stats: Tensor, g: Tensor): Tensor {
+/**
+ * Σ g·x̂ and Σ g per affine channel, as a dense (2, C) tensor (with an activation, g·act'(y) in
+ * place of g; `w` and `b` recompute y).
+ */
+function affineGrads(
+  op: string,
+  lay: Layout,
+  a: { x: Tensor; stats: Tensor; g: Tensor; w: Tensor | null; b: Tensor | null; act: NormActivation },
+): Tensor {
   const out = empty([2, lay.C], "float32", `${op}.affineGrad`);
   if (lay.C === 0) return out;
   const perThread = lay.J < LONG_ROW || lay.C >= MANY_ROWS;
+  const on = a.act !== "none";
+  const k: AffineGradKernel = { perThread, act: a.act, weight: on && !!a.w, bias: on && !!a.b };
   const meta = new Uint32Array(AFFINE_META_WORDS);
   meta.set([lay.C, lay.J, lay.sCount, lay.rStride, lay.cDiv, lay.rOffMul, lay.cMod, lay.kMul]);
-  meta.set([lay.rows, lay.sRi, lay.Kin, lay.sKo, x.offset, g.offset], 8);
+  meta.set([lay.rows, lay.sRi, lay.Kin, lay.sKo, a.x.offset, a.g.offset, a.w?.offset ?? 0, a.b?.offset ?? 0], 8);
+  const byName: Record<string, Tensor | null> = { x: a.x, stats: a.stats, g: a.g, w: a.w, b: a.b, out };
   dispatch({
     op: `${op}.affineGrad`,
-    pipeline: pipeline(`${op}.affineGrad`, affineGradSource({ perThread })),
-    bindings: [x.storage.buffer, stats.storage.buffer, g.storage.buffer, out.storage.buffer],
+    pipeline: pipeline(`${op}.affineGrad`, affineGradSource(k)),
+    bindings: affineGradBindings(k).map((n) => byName[n]!.storage.buffer),
     uniforms: meta,
     workgroups: grid1d(perThread ? Math.ceil(lay.C / NORM_WG) : lay.C),
   });
@@ -207,20 +225,31 @@ function checkParam(op: string, arg: string, t: Tensor | null | undefined, shape
   return t;
 }
 
+/** Throws unless `act` names a fused activation; returns it (default "none"). */
+function checkActivation(op: string, act: unknown): NormActivation {
+  if (act === undefined) return "none";
+  if (!NORM_ACTIVATIONS.includes(act as NormActivation)) {
+    throw new RangeError(`${op}: activation must be one of ${NORM_ACTIVATIONS.join(", ")}, got ${JSON.stringify(act)}`);
+  }
+  return act as NormActivation;
+}
+
 /**
- * Shared forward + backward of every norm: `x` is normalised along `lay`; `statsFrom` gives
- * constant statistics (eval-mode batch norm) instead of batch statistics.
+ * Shared forward + backward of every norm: `x` is normalised along `lay`, then `act` applied;
+ * `constStats` gives constant statistics (eval-mode batch norm) instead of batch statistics.
  */
 function normOp(
-  op: string,
+  name: string,
   x: Tensor,
   weight: Tensor | null,
   bias: Tensor | null,
   lay: Layout,
   eps: number,
+  act: NormActivation,
   constStats?: (stats: Tensor) => void,
   running?: { mean: Tensor | null; var: Tensor | null; momentum: number },
 ): Tensor {
+  const op = act === "none" ? name : `${name}+${act}`;
   const xc = dense(x), wc = weight && dense(weight), bc = bias && dense(bias);
   const stats = empty([2, lay.rows], "float32", `${op}.stats`);
   const out = empty(x.shape, "float32", op);
@@ -235,29 +264,34 @@ function normOp(
     runningVar: running?.var,
     eps,
     momentum: running?.momentum ?? 0,
+    act,
   });
-  bc?.dispose();
+  // With an activation the gradient kernels recompute y = x̂·w + b, so they need the bias too.
+  const keepBias = act !== "none" && !!bc;
+  if (!keepBias) bc?.dispose();
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const save = [xc, stats, ...(wc ? [wc] : [])];
-  const y = record(op, out, inputs, (g, [xs, st, ws]) => {
+  const save = [xc, stats, ...(wc ? [wc] : []), ...(keepBias ? [bc!] : [])];
+  const y = record(op, out, inputs, (g, [xs, st, ...params]) => {
+    const ws = wc ? params[0] : null, bs = keepBias ? params[wc ? 1 : 0] : null;
     const gc = dense(g);
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape, "float32", `${op}.backward`);
       runRows(op, constStats ? "backwardConst" : "backward", lay, {
         x: xs,
-        weight: ws ?? null,
-        bias: null,
+        weight: ws,
+        bias: bs,
         stats: st,
         g: gc,
         out: dx,
         eps,
         momentum: 0,
+        act,
       });
     }
     const grads: (Tensor | null)[] = [dx];
     if (weight?.requiresGrad || bias?.requiresGrad) {
-      const wb = affineGrads(op, lay, xs, st, gc);
+      const wb = affineGrads(op, lay, { x: xs, stats: st, g: gc, w: ws, b: bs, act });
       const part = (i: number, like: Tensor) => {
         const row = narrow(wb, 0, i, 1);
         const r = reshape(row, like.shape);
@@ -274,6 +308,7 @@ function normOp(
   xc.dispose();
   stats.dispose();
   wc?.dispose();
+  if (keepBias) bc!.dispose();
   return y;
 }
 
@@ -285,6 +320,8 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance (default 1e-5). */
   eps?: number;
+  /** Activation fused after the affine, in the same kernels (default "none"). */
+  activation?: NormActivation;
 }
 
 /**
@@ -302,6 +339,7 @@ export function batchNorm(
 ): Tensor {
   const op = "batchNorm";
   const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
+  const act = checkActivation(op, opts.activation);
   checkFloat(op, "input", x);
   if (x.ndim < 2 || x.ndim > 5) {
     throw new RangeError(`${op}: expected a 2-D to 5-D input (N, C, …), got shape ${fmtShape(x.shape)}`);
@@ -330,7 +368,7 @@ export function batchNorm(
       m.dispose();
       r.dispose();
     };
-    return normOp(op, x, w, b, lay, eps, setStats);
+    return normOp(op, x, w, b, lay, eps, act, setStats);
   }
   if (lay.L <= 1) {
     throw new RangeError(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
@@ -342,16 +380,29 @@ export function batchNorm(
     // One dispatch cannot bind the same buffer twice for writing.
     throw new RangeError(`${op}: runningMean and runningVar must not share storage`);
   }
-  return normOp(op, x, w, b, lay, eps, undefined, { mean: rm, var: rv, momentum });
+  return normOp(op, x, w, b, lay, eps, act, undefined, { mean: rm, var: rv, momentum });
 }
 
 /** Options of `groupNorm`, `layerNorm` and `instanceNorm`. */
 export interface NormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
+  /**
+   * Activation fused after the affine (default "none"): "silu" gives `silu(norm(x))` from the
+   * same single forward kernel and the same backward kernels, without storing the norm's output.
+   */
+  activation?: NormActivation;
 }
 
-/** Group normalisation of (N, C, *) over groups of C / numGroups channels, per-channel affine. */
+/**
+ * Group normalisation of (N, C, *) over groups of C / numGroups channels, per-channel affine,
+ * optionally followed by a fused activation (`opts.activation`).
+ *
+ * @example
+ * ```ts
+ * const h = groupNorm(x, 32, weight, bias, { activation: "silu" }); // = silu(groupNorm(x, 32, weight, bias))
+ * ```
+ */
 export function groupNorm(
   x: Tensor,
   numGroups: number,
@@ -360,6 +411,7 @@ export function groupNorm(
   opts: NormOptions = {},
 ): Tensor {
   const op = "groupNorm";
+  const act = checkActivation(op, opts.activation);
   checkFloat(op, "input", x);
   if (x.ndim < 2) throw new RangeError(`${op}: expected an input of shape (N, C, *), got ${fmtShape(x.shape)}`);
   const [N, C] = x.shape;
@@ -369,7 +421,7 @@ export function groupNorm(
     );
   }
   const w = checkParam(op, "weight", weight, [C]), b = checkParam(op, "bias", bias, [C]);
-  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), numGroups), opts.eps ?? 1e-5);
+  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), numGroups), opts.eps ?? 1e-5, act);
 }
 
 /** Instance normalisation of (N, C, *): each (sample, channel) plane on its own statistics. */
@@ -380,11 +432,12 @@ export function instanceNorm(
   opts: NormOptions = {},
 ): Tensor {
   const op = "instanceNorm";
+  const act = checkActivation(op, opts.activation);
   checkFloat(op, "input", x);
   if (x.ndim < 3) throw new RangeError(`${op}: expected an input of shape (N, C, *spatial), got ${fmtShape(x.shape)}`);
   const [N, C] = x.shape;
   const w = checkParam(op, "weight", weight, [C]), b = checkParam(op, "bias", bias, [C]);
-  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), C), opts.eps ?? 1e-5);
+  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), C), opts.eps ?? 1e-5, act);
 }
 
 /** Layer normalisation over the trailing dims `normalizedShape`, with elementwise affine. */
@@ -396,6 +449,7 @@ export function layerNorm(
   opts: NormOptions = {},
 ): Tensor {
   const op = "layerNorm";
+  const act = checkActivation(op, opts.activation);
   checkFloat(op, "input", x);
   const ns = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
   const tail = x.shape.slice(x.ndim - ns.length);
@@ -406,5 +460,5 @@ export function layerNorm(
   }
   const w = checkParam(op, "weight", weight, ns), b = checkParam(op, "bias", bias, ns);
   const L = numel(ns);
-  return normOp(op, x, w, b, layerLayout(numel(x.shape) / Math.max(L, 1), L), opts.eps ?? 1e-5);
+  return normOp(op, x, w, b, layerLayout(numel(x.shape) / Math.max(L, 1), L), opts.eps ?? 1e-5, act);
 }
