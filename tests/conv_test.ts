@@ -488,3 +488,41 @@ for (const v of ["winograd4", "winograd2"]) {
     },
   );
 }
+
+// 1×1 stride-1 convolutions skip im2col/col2im (the GEMMs read x and write dx directly): values
+// against float64, gradients against the direct kernel, for dense and strided inputs, 2-D and 3-D.
+gpuTest("conv 1×1: the GEMM path without im2col matches float64 and the direct kernel's gradients", async () => {
+  const cases: { x: number[]; w: number[]; permute: boolean }[] = [
+    { x: [3, 5, 6, 4], w: [7, 5, 1, 1], permute: false },
+    { x: [2, 8, 3, 9], w: [4, 8, 1, 1], permute: true }, // a channels-last view: strided, takes im2col
+    { x: [2, 3, 2, 3, 4], w: [6, 3, 1, 1, 1], permute: false },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const xd = f32(c.x, 200 + i), wd = f32(c.w, 210 + i), bd = f32([c.w[0]], 220 + i);
+    // With `permute`, xd is stored channels-last and x is the NCHW view of it.
+    const [N, C, H, W] = c.x;
+    const leafShape = c.permute ? [N, H, W, C] : c.x;
+    const nchw = c.permute ? await tensor(xd, leafShape).permute([0, 3, 1, 2]).contiguous().data() : xd;
+    const [ref64, shape] = refConv(nchw, c.x, wd, c.w, bd, {});
+    const gyd = f32(shape, 230 + i);
+    const run = async (variant: string) => {
+      Deno.env.set("MEDDIFF_CONV", variant);
+      try {
+        const leaf = tensor(xd, leafShape, { requiresGrad: true });
+        const x = c.permute ? leaf.permute([0, 3, 1, 2]) : leaf;
+        const w = tensor(wd, c.w, { requiresGrad: true }), b = tensor(bd, [c.w[0]], { requiresGrad: true });
+        const y = c.x.length === 5 ? conv3d(x, w, b) : conv2d(x, w, b);
+        y.mul(tensor(gyd, shape)).sum().backward();
+        return { y: await y.data(), gx: await leaf.grad!.data(), gw: await w.grad!.data(), gb: await b.grad!.data() };
+      } finally {
+        Deno.env.delete("MEDDIFF_CONV");
+      }
+    };
+    const got = await run("gemm"), want = await run("direct");
+    const name = `1×1 ${JSON.stringify(c.x)}${c.permute ? " strided" : ""}`;
+    assertClose(got.y, ref64, { atol: 1e-5, rtol: 1e-4, msg: `${name} out` });
+    for (const k of ["gx", "gw", "gb"] as const) {
+      assertClose(got[k], want[k], { atol: 1e-4, rtol: 1e-4, msg: `${name} ${k}` });
+    }
+  }
+});

@@ -133,6 +133,23 @@ function chunkSize(g: ConvGeom): number {
   return Math.max(1, Math.min(g.N, Math.floor(limit / (g.G * Kg * L))));
 }
 
+/**
+ * A 1×1(×1), stride-1, unpadded, ungrouped convolution of a dense input: its im2col columns are
+ * the input itself (and col2im the identity), so the GEMMs read and write the tensors directly.
+ */
+function pointwise(g: ConvGeom, x: ConvInput | null): boolean {
+  const ones = (v: readonly number[]) => v.every((d) => d === 1);
+  if (g.G !== 1 || !ones(g.kernel) || !ones(g.stride) || !ones(g.dilation) || g.padding.some((p) => p !== 0)) {
+    return false;
+  }
+  if (x === null) return true;
+  const [D, H, W] = g.inSize;
+  const [sn, sc, sd, sh, sw] = x.strides;
+  const dense = (d: number, s: number, want: number) => d === 1 || s === want;
+  return dense(W, sw, 1) && dense(H, sh, W) && dense(D, sd, H * W) && dense(g.C, sc, D * H * W) &&
+    dense(g.N, sn, g.C * D * H * W);
+}
+
 function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: number): void {
   const { Kg, L } = sizes(g);
   const total = nb * g.G * Kg * L;
@@ -182,6 +199,12 @@ export function convForward(
     const m = meta(g, x, w.offset, 0, total, g.N, 0);
     return run("conv.direct", directForwardSource(m), [x.buffer, w.buffer, y], m, total);
   }
+  if (pointwise(g, x)) {
+    // Per image: W [O, C] @ x [C, L] → y [O, L].
+    const a = operand(w.buffer, w.offset, Kg, 1, [0, 0]);
+    const b = operand(x.buffer, x.offset, L, 1, [g.C * L, 0]);
+    return gemm(g.O, L, Kg, [g.N, 1], a, b, y);
+  }
   const nbMax = chunkSize(g);
   const col = alloc(nbMax * g.G * Kg * L);
   const tmp = nbMax < g.N ? alloc(nbMax * g.O * L) : y;
@@ -216,6 +239,12 @@ export function convDataGrad(
     const total = g.N * g.C * S;
     const m = meta(g, null, w.offset, gy.offset, total, g.N, 0);
     return run("conv.directDataGrad", directDataGradSource(m), [gy.buffer, w.buffer, dx], m, total);
+  }
+  if (pointwise(g, null)) {
+    // Per image: Wᵀ [C, O] @ gy [O, L] → dx [C, L].
+    const a = operand(w.buffer, w.offset, 1, Kg, [0, 0]);
+    const b = operand(gy.buffer, gy.offset, L, 1, [g.O * L, 0]);
+    return gemm(Kg, L, g.O, [g.N, 1], a, b, dx);
   }
   const nbMax = chunkSize(g);
   const col = alloc(nbMax * g.G * Kg * L);
@@ -256,14 +285,17 @@ export function convWeightGrad(
   // (ResNet-18's layer4 at batch 64 needs 302 MB of partials, over llvmpipe's 128 MiB).
   const partialLimit = Math.floor(gpu().limits.maxStorageBufferBindingSize / 4 / len);
   const nbMax = Math.max(1, Math.min(chunkSize(g), partialLimit));
-  const col = alloc(nbMax * g.G * Kg * L);
+  const direct = pointwise(g, x); // 1×1: the columns are x itself
+  const col = direct ? null : alloc(nbMax * g.G * Kg * L);
   const tmp = alloc(nbMax * g.O * Kg);
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
-    im2col(g, x, col, n0, nb);
+    if (col) im2col(g, x, col, n0, nb);
     // Per (image, group): gy [Og, L] @ colᵀ [L, Kg] → [Og, Kg]; then the sum over images.
     const a = operand(gy.buffer, gy.offset + n0 * g.O * L, L, 1, [g.O * L, Og * L]);
-    const b = operand(col, 0, 1, L, [g.G * Kg * L, Kg * L]);
+    const b = col
+      ? operand(col, 0, 1, L, [g.G * Kg * L, Kg * L])
+      : operand(x.buffer, x.offset + n0 * g.C * L, 1, L, [g.C * L, 0]);
     gemm(Og, Kg, L, [nb, g.G], a, b, tmp);
     const m = new Uint32Array([len, nb, n0 > 0 ? 1 : 0, 0]);
     run("conv.batchSum", batchSumSource(), [tmp, dw], m, len);
