@@ -79,8 +79,16 @@ export interface TfPeer {
   operands(n: number): Promise<[TF.Tensor, TF.Tensor]>;
 }
 
-/** Loads tfjs and the backend `name`; returns a string explaining why when it cannot. */
+/**
+ * Loads tfjs and the backend `name`; returns a string explaining why when it cannot, or when
+ * `BENCH_TFJS` leaves it out: `0` leaves out every TensorFlow.js peer, a list such as `webgpu`
+ * keeps only the backends it names (unset or `1`: all).
+ */
 export async function tfPeer(name: "webgpu" | "wasm"): Promise<TfPeer | string> {
+  const want = Deno.env.get("BENCH_TFJS")?.trim().toLowerCase();
+  if (want && !/^(1|true|on|yes)$/.test(want) && !want.split(",").includes(name)) {
+    return `tfjs ${name}: left out (BENCH_TFJS=${want})`;
+  }
   try {
     const tf = await import("@tensorflow/tfjs-core");
     if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");

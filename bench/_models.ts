@@ -45,12 +45,14 @@ export interface UNetWorkload extends TrainWorkload<UNet> {
 }
 
 /**
- * ResNet-18 (`smallInput`: 3×3 stride-1 stem, no max-pool) on [64, 3, 28, 28], 10 classes,
- * AdamW lr 1e-3. With `micro` = k > 1 the step accumulates gradients over k micro-batches of
- * 64/k before the one AdamW step (for adapters whose buffer-size limit a batch-64 step exceeds).
+ * ResNet-18 (`smallInput`: 3×3 stride-1 stem, no max-pool) on [n, 3, 28, 28] (n = 64 unless
+ * given), 10 classes, AdamW lr 1e-3. With `micro` = k > 1 the step accumulates gradients over k
+ * micro-batches of n/k before the one AdamW step (for adapters whose buffer-size limit a
+ * batch-64 step exceeds).
  */
-export function resnetWorkload(micro = 1): ResNetWorkload {
-  const dims = { n: 64, c: 3, hw: 28, classes: 10 };
+export function resnetWorkload(micro = 1, n = 64): ResNetWorkload {
+  const dims = { n, c: 3, hw: 28, classes: 10 };
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`the ResNet-18 batch must be a positive integer, got ${n}`);
   if (!Number.isInteger(micro) || micro < 1 || dims.n % micro !== 0) {
     throw new RangeError(`micro must be a divisor of ${dims.n}, got ${micro}`);
   }

@@ -21,3 +21,23 @@ export function bestOf(name: string): number | undefined {
 export function atEnd(lines: () => string[]): void {
   globalThis.addEventListener("unload", () => console.log(lines().join("\n")));
 }
+
+/**
+ * When `$BENCH_FIGURES` names a file, appends `figures()` to it once the run is over, one
+ * `meddiff<TAB>key<TAB>ms` line per figure (undefined figures are left out); the PyTorch peers
+ * append theirs under the same keys (`bench/_torch_timing.py`), and `bench/gpu_check.sh`
+ * turns the file into its table. Nothing happens when the variable is unset.
+ */
+export function figuresAtEnd(figures: () => Record<string, number | undefined>): void {
+  const path = Deno.env.get("BENCH_FIGURES");
+  if (!path) return;
+  globalThis.addEventListener("unload", () => {
+    const lines = Object.entries(figures()).filter(([, ms]) => ms !== undefined && Number.isFinite(ms))
+      .map(([key, ms]) => `meddiff\t${key}\t${ms!.toFixed(4)}\n`).join("");
+    try {
+      Deno.writeTextFileSync(path, lines, { append: true });
+    } catch (e) {
+      console.error(`BENCH_FIGURES: cannot append to ${path}: ${(e as Error).message}`);
+    }
+  });
+}

@@ -2,17 +2,19 @@
  * conv2d at batch 64, 64→64 channels, 28×28, 3×3, padding 1: forward and forward+backward,
  * ours against TensorFlow.js's WebGPU backend (its conv2d, NHWC) on the same adapter. Each
  * timed region ends with `await synchronize()` (tfjs: `await data()`); a table of ms and
- * GFLOP/s is printed at the end.
+ * GFLOP/s is printed at the end. `CONV_BENCH_BATCH=n` changes the batch; `BENCH_TFJS=0` leaves
+ * the tfjs peer out.
  */
 import { initGpu, randn, synchronize, type Tensor } from "../mod.ts";
 import { conv2d, tuneConv2d } from "../core/ops/conv.ts";
 import { adapterDescription, tfPeer } from "./_common.ts";
-import { atEnd, bestOf, timed } from "./_record.ts";
+import { atEnd, bestOf, figuresAtEnd, timed } from "./_record.ts";
 import type { Tensor4D } from "@tensorflow/tfjs-core";
 
 await initGpu();
 
-const [N, C, O, HW, K] = [64, 64, 64, 28, 3];
+const [N, C, O, HW, K] = [Number(Deno.env.get("CONV_BENCH_BATCH") ?? "64"), 64, 64, 28, 3];
+if (!Number.isInteger(N) || N < 1) throw new RangeError(`CONV_BENCH_BATCH must be a positive integer, got ${N}`);
 /** Multiply-adds ×2 of one pass (each backward pass costs the same again). */
 const FLOPS = 2 * N * O * HW * HW * C * K * K;
 
@@ -62,6 +64,10 @@ if (typeof peer !== "string") {
   );
 }
 
+figuresAtEnd(() => ({
+  [`conv2d forward (batch ${N})`]: bestOf("fwd"),
+  [`conv2d forward+backward (batch ${N})`]: bestOf("fb"),
+}));
 atEnd(() => {
   const row = (name: string, ms: number | undefined, flops: number) =>
     `| ${name} | ${ms ? ms.toFixed(1) : "—"} | ${ms ? (flops / ms / 1e6).toFixed(1) : "—"} |`;

@@ -1,9 +1,11 @@
-"""PyTorch CPU peer of bench/resnet_bench.ts: one full ResNet-18 training step (small-input
+"""PyTorch peer of bench/resnet_bench.ts: one full ResNet-18 training step (small-input
 stem: 3x3 stride-1 conv, no max-pool), input 64x3x28x28, 10 classes, AdamW: forward,
-cross-entropy, backward, optimizer step. 2 threads. torchvision is not needed: the network is
-written out with torch.nn as torchvision's resnet18 builds it.
+cross-entropy, backward, optimizer step; then the training-mode forward + loss alone. On the CPU
+with 2 threads, or on CUDA in fp32 (TF32 off). torchvision is not needed: the network is written
+out with torch.nn as torchvision's resnet18 builds it.
 
-Run: /usr/bin/python3 bench/resnet18_torch.py [--reps 5] [--stem small|imagenet]
+Run: /usr/bin/python3 bench/resnet18_torch.py [--reps 5] [--stem small|imagenet] [--device cpu|cuda]
+[--batch 64]
 (--stem imagenet: torchvision's 7x7 stride-2 stem and max-pool, 16x fewer FLOPs at 28x28)"""
 import argparse
 
@@ -11,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from _torch_timing import row, time_ms
+from _torch_timing import add_device_arg, describe, figure, label, row, setup, time_ms
 
 
 class BasicBlock(nn.Module):
@@ -56,14 +58,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--stem", choices=["small", "imagenet"], default="small")
+    ap.add_argument("--batch", type=int, default=64)
+    add_device_arg(ap)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    dev, sync = setup(args.device)
     torch.manual_seed(0)
-    N, C, HW, K = 64, 3, 28, 10
-    net = ResNet18(K, small_input=args.stem == "small").train()
+    N, C, HW, K = args.batch, 3, 28, 10
+    net = ResNet18(K, small_input=args.stem == "small").train().to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    x = torch.randn(N, C, HW, HW)
-    y = torch.randint(0, K, (N,))
+    x = torch.randn(N, C, HW, HW).to(dev)
+    y = torch.randint(0, K, (N,)).to(dev)
 
     def step():
         loss = F.cross_entropy(net(x), y)
@@ -72,10 +76,18 @@ def main():
         opt.step()
         return loss.item()
 
-    times = time_ms(step, args.reps)
+    def forward():
+        return F.cross_entropy(net(x), y).item()
+
+    times = time_ms(step, args.reps, sync)
+    fwd = time_ms(forward, args.reps, sync)
+    if args.stem == "small":
+        figure(args.device, f"ResNet-18 train step (batch {N})", min(times))
+        figure(args.device, f"ResNet-18 forward + loss (batch {N})", min(fwd))
     n_params = sum(p.numel() for p in net.parameters())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} parameters")
-    print(row(f"PyTorch CPU ResNet-18 ({args.stem} stem) train step (batch {N}, {HW}x{HW})", times))
+    print(f"{describe(args.device)}, {n_params} parameters")
+    print(row(f"{label(args.device)} ResNet-18 ({args.stem} stem) train step (batch {N}, {HW}x{HW})", times))
+    print(row(f"{label(args.device)} ResNet-18 forward + loss (training mode)", fwd))
 
 
 if __name__ == "__main__":

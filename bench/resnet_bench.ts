@@ -12,18 +12,19 @@
  * accumulated before the one AdamW step — the same arithmetic, except that batch norm sees
  * 64/k images at a time. It exists because a batch-64 step can exceed an adapter's
  * `maxStorageBufferBindingSize` (llvmpipe: 128 MiB) in one of conv2d's weight gradients.
+ * `RESNET_BENCH_BATCH=n` (default 64) changes the batch, e.g. for a quick look.
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/resnet_bench.ts`
  */
 import { autotuneSettled, cat, crossEntropy, initGpu, scope, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
 import { resnetWorkload } from "./_models.ts";
-import { atEnd, bestOf, timed } from "./_record.ts";
+import { atEnd, bestOf, figuresAtEnd, timed } from "./_record.ts";
 
 await initGpu();
 
 const MICRO = Number(Deno.env.get("RESNET_BENCH_MICRO") ?? "1");
-const { net, x, y, dims, step } = resnetWorkload(MICRO);
+const { net, x, y, dims, step } = resnetWorkload(MICRO, Number(Deno.env.get("RESNET_BENCH_BATCH") ?? "64"));
 const { n: N, c: C, hw: HW, classes: CLASSES } = dims;
 
 /** Forward, loss, backward (per micro-batch) and the AdamW step, then a wait for the GPU. */
@@ -49,7 +50,7 @@ await trainStep();
 const tuneMs = performance.now() - tuneStart;
 
 Deno.bench(
-  { name: "meddiff ResNet-18 train step (batch 64, 28×28)", group: "resnet18", baseline: true, n: 3, warmup: 1 },
+  { name: `meddiff ResNet-18 train step (batch ${N}, 28×28)`, group: "resnet18", baseline: true, n: 3, warmup: 1 },
   timed("step", trainStep),
 );
 Deno.bench(
@@ -57,6 +58,10 @@ Deno.bench(
   timed("fwd", forward),
 );
 
+figuresAtEnd(() => ({
+  [`ResNet-18 train step (batch ${N})`]: bestOf("step"),
+  [`ResNet-18 forward + loss (batch ${N})`]: bestOf("fwd"),
+}));
 atEnd(() => {
   const step = bestOf("step"), fwd = bestOf("fwd");
   const params = net.numParameters();

@@ -17,7 +17,7 @@
 import { autotuneSettled, dispatchCounters, initGpu, mseLoss, scope, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
 import { unetWorkload } from "./_models.ts";
-import { atEnd, bestOf, timed } from "./_record.ts";
+import { atEnd, bestOf, figuresAtEnd, timed } from "./_record.ts";
 
 await initGpu();
 
@@ -56,6 +56,10 @@ Deno.bench(
   timed("fwd", forward),
 );
 
+figuresAtEnd(() => ({
+  [`U-Net train step (batch ${N})`]: bestOf("step"),
+  [`U-Net forward + loss (batch ${N})`]: bestOf("fwd"),
+}));
 atEnd(() => {
   const step = bestOf("step"), fwd = bestOf("fwd");
   const row = (name: string, ms: number | undefined) =>

@@ -61,7 +61,7 @@ def norm_groups(channels, max_groups):
 def timestep_embedding(t, dim, flip_sin_to_cos=True, shift=0, max_period=10000, dtype=torch.float32):
     half = dim // 2
     freqs = np.exp(-math.log(max_period) * np.arange(half, dtype=np.float64) / (half - shift)).astype(np.float32)
-    args = (t.float()[:, None] * torch.from_numpy(freqs)[None, :]).to(dtype)  # formed in float32
+    args = (t.float()[:, None] * torch.from_numpy(freqs).to(t.device)[None, :]).to(dtype)  # formed in float32
     emb = torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
     if flip_sin_to_cos:
         emb = torch.cat([emb[:, half:], emb[:, :half]], dim=-1)
@@ -262,7 +262,7 @@ class UNet(nn.Module):
         emb = self.time_embedding(self.time_proj(t, x.dtype))
         if self.class_embedding is not None:
             if class_labels is None:
-                class_labels = torch.full((B,), self.num_classes, dtype=torch.long)
+                class_labels = torch.full((B,), self.num_classes, dtype=torch.long, device=x.device)
             emb = emb + self.class_embedding(class_labels.long())
         h = self.conv_in(x)
         skips = [h]
