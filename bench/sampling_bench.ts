@@ -54,7 +54,7 @@ await sample(plain, 1);
 const stepDispatches = dispatchCounters().dispatches - d0;
 
 Deno.bench(
-  { name: `meddiff ${STEPS} DDIM steps, U-Net, batch ${N}`, group: "sampling", baseline: true, n: 2, warmup: 0 },
+  { name: `meddiff ${STEPS} DDIM steps, U-Net, batch ${N}`, group: "sampling", baseline: true, n: 1, warmup: 0 },
   timed("plain", () => sample(plain, STEPS)),
 );
 Deno.bench(

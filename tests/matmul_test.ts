@@ -273,7 +273,7 @@ gpuTest(
       resetAutotuneMemory();
       await check([80, 72], [72, 88], 52, "next run");
       await autotuneSettled();
-      assertEquals(autotuneReport().measured, r1.measured + 1, "the deferred shape is measured by the next run");
+      assertEquals(autotuneReport().measured, 1, "the deferred shape is measured by the next run");
       assert(cachedResult("matmul", key) !== undefined, "and cached");
 
       // A shipped table for this adapter: used for a shape with no cache entry, nothing measured.

@@ -274,11 +274,15 @@ export async function autotuneSettled(): Promise<void> {
   while (inFlight.size > 0) await Promise.allSettled([...inFlight.values()]);
 }
 
-/** Forgets the in-memory cache; the file is read again on next use (e.g. after changing the cache dir). */
+/**
+ * Forgets the in-memory cache (the file is read again on next use, e.g. after changing the cache
+ * dir) and starts the measuring budget afresh, as a new process would.
+ */
 export function resetAutotuneMemory(): void {
   memory = undefined;
   deferred.clear();
   shippedUsed.clear();
+  Object.assign(report, { measured: 0, ms: 0, deferred: 0, shipped: 0 });
 }
 
 /** Power-of-two bucket of a dimension, used in shape keys (1, 2, 4, …). */
