@@ -268,13 +268,20 @@ gpuTest(
       assertEquals(r1.deferred, r0.deferred + 1, "deferred");
       assertEquals(r1.measured, r0.measured, "nothing measured");
       assertEquals(cachedResult("matmul", key), undefined);
+      // A budget that runs out during the measurement: dropped, not half-recorded.
+      Deno.env.set("MEDDIFF_AUTOTUNE_BUDGET", "0.000001");
+      resetAutotuneMemory();
+      await check([80, 72], [72, 88], 54, "budget runs out while measuring");
+      await autotuneSettled();
+      assertEquals([autotuneReport().deferred, autotuneReport().measured], [1, 0], "deferred mid-way");
+      assertEquals(cachedResult("matmul", key)?.partial, true, "kept as partial, for the next run to go on from");
 
       Deno.env.delete("MEDDIFF_AUTOTUNE_BUDGET"); // the next run has its budget again
       resetAutotuneMemory();
       await check([80, 72], [72, 88], 52, "next run");
       await autotuneSettled();
       assertEquals(autotuneReport().measured, 1, "the deferred shape is measured by the next run");
-      assert(cachedResult("matmul", key) !== undefined, "and cached");
+      assertEquals(cachedResult("matmul", key)?.partial, undefined, "and cached, complete");
 
       // A shipped table for this adapter: used for a shape with no cache entry, nothing measured.
       Deno.removeSync(`${dir}/autotune.json`);

@@ -9,10 +9,12 @@
  * `$MEDDIFF_CACHE_DIR`, `$XDG_CACHE_HOME/meddiff` or `~/.cache/meddiff`. Without read/write
  * permission the cache silently stays in memory.
  *
- * What a first run pays: background measurements run one at a time and stop starting once
- * `MEDDIFF_AUTOTUNE_BUDGET` seconds (default 40) of measuring have been spent in the process;
- * the shapes left over keep their default kernel for this run and are measured by the next
- * runs, each within its own budget, until the cache is complete. On adapters whose choices
+ * What a first run pays: background measurements run one at a time and stop once
+ * `MEDDIFF_AUTOTUNE_BUDGET` seconds (default 40) of measuring have been spent in the process
+ * (a measurement that reaches the limit half-way is dropped: on a first run most of it is the
+ * compilation of the candidates, which Mesa caches for the next run); the shapes left over keep
+ * their default kernel for this run and are measured by the next runs, each within its own
+ * budget, until the cache is complete. On adapters whose choices
  * ship with the framework (`tuned_defaults.ts`), a shape with no cache entry uses the shipped
  * choice and is not measured (`MEDDIFF_AUTOTUNE_SHIPPED=0` measures instead).
  */
@@ -33,8 +35,10 @@ export interface TuneBench {
 export interface TuneResult {
   /** Fastest candidate. */
   choice: string;
-  /** Best time per candidate in milliseconds (absent: skipped as far slower than the best). */
+  /** Best time per candidate in milliseconds (one run's time for those far slower than the best). */
   ms: Record<string, number>;
+  /** Not every candidate was timed yet (the budget ran out): `choice` is the best so far. */
+  partial?: boolean;
 }
 
 interface CacheFile {
@@ -188,11 +192,34 @@ export function tune(
   return p;
 }
 
-async function measure(candidates: readonly string[], makeBench: () => TuneBench): Promise<TuneResult> {
+/** Thrown by a measurement that ran past its deadline (the shape is measured again by a later run). */
+class BudgetSpent extends Error {
+  constructor(readonly partial: TuneResult) {
+    super("autotune: the measuring budget ran out");
+  }
+}
+
+/**
+ * Times the candidates not in `known` (times of an earlier, interrupted measurement). Past
+ * `deadline` it throws {@linkcode BudgetSpent} with what it has so far, for the next run to go on from.
+ */
+async function measure(
+  candidates: readonly string[],
+  makeBench: () => TuneBench,
+  deadline = Infinity,
+  known: Readonly<Record<string, number>> = {},
+): Promise<TuneResult> {
   if (candidates.length === 0) throw new Error("autotune: no candidates to measure");
-  const bench = makeBench();
   const ms: Record<string, number> = {};
   let best = Infinity, choice = candidates[0];
+  for (const c of candidates) {
+    if (!(c in known)) continue;
+    ms[c] = known[c];
+    if (known[c] < best) [best, choice] = [known[c], c];
+  }
+  const todo = candidates.filter((c) => !(c in known));
+  if (todo.length === 0) return { choice, ms };
+  const bench = makeBench();
   const timeBatch = async (c: string, inner: number): Promise<number> => {
     const t0 = performance.now();
     for (let i = 0; i < inner; i++) bench.run(c);
@@ -201,10 +228,15 @@ async function measure(candidates: readonly string[], makeBench: () => TuneBench
   };
   try {
     await synchronize(); // start from an idle queue
-    for (const c of candidates) {
+    for (const c of todo) {
+      // A first run compiles every candidate (seconds each on llvmpipe): stop at the deadline.
+      if (performance.now() > deadline) throw new BudgetSpent({ choice, ms: { ...ms }, partial: true });
       await timeBatch(c, 1); // warm-up: compiles the pipeline and touches the buffers
       const single = await timeBatch(c, 1);
-      if (single > PRUNE_FACTOR * best) continue;
+      if (single > PRUNE_FACTOR * best) {
+        ms[c] = single; // far slower: one run is enough to know
+        continue;
+      }
       // Several runs per synchronize, so that the fixed submit/wait latency does not swamp small products.
       const inner = Math.max(1, Math.min(MAX_INNER, Math.ceil(TARGET_MS / Math.max(single, 1e-3))));
       let t = single;
@@ -230,8 +262,10 @@ export function choose(
   makeBench: () => TuneBench,
 ): string | undefined {
   const hit = cachedResult(op, key);
-  if (hit && candidates.includes(hit.choice)) return hit.choice;
+  if (hit && !hit.partial && candidates.includes(hit.choice)) return hit.choice;
   const k = fullKey(op, key);
+  // An interrupted measurement: run its best so far while the rest is timed.
+  const sofar = hit?.partial && candidates.includes(hit.choice) ? hit.choice : undefined;
   const shipped = shippedEnabled() ? shippedChoice(gpu().adapterKey, k) : undefined;
   if (shipped !== undefined && candidates.includes(shipped)) {
     if (!shippedUsed.has(k)) {
@@ -240,7 +274,7 @@ export function choose(
     }
     return shipped;
   }
-  if (inFlight.has(k) || deferred.has(k)) return undefined;
+  if (inFlight.has(k) || deferred.has(k)) return sofar;
   const budgetMs = autotuneBudgetSeconds() * 1000;
   const job = queue.then(async (): Promise<TuneResult> => {
     if (report.ms >= budgetMs) {
@@ -250,12 +284,19 @@ export function choose(
     }
     const t0 = performance.now();
     try {
-      const r = await measure(candidates, makeBench);
+      const r = await measure(candidates, makeBench, t0 + budgetMs - report.ms, hit?.partial ? hit.ms : {});
       entries().set(k, r);
       persist();
       report.measured++;
       return r;
-    } catch {
+    } catch (e) {
+      if (e instanceof BudgetSpent) {
+        deferred.add(k);
+        report.deferred++;
+        entries().set(k, e.partial); // the next run goes on from here
+        persist();
+        return e.partial;
+      }
       // A failed measurement must not surface as an unhandled rejection in unrelated code.
       const r = { choice: candidates[0], ms: {} };
       entries().set(k, r);
@@ -266,7 +307,7 @@ export function choose(
   }).finally(() => inFlight.delete(k));
   inFlight.set(k, job);
   queue = job;
-  return undefined;
+  return sofar;
 }
 
 /** Resolves when every background tuning started so far has finished. */
