@@ -2,8 +2,9 @@
  * Sampling speed: 50 DDIM steps (η = 0, no guidance) of the DDPM U-Net of `unet_bench.ts`
  * (the generation seed's configuration, 3,941,315 parameters) at batch 64 of 28×28×3, through
  * `DiffusionPipeline.generate`, from seeded noise to the final samples, then `await
- * synchronize()`. A second row adds classifier-free guidance (scale 3, one batched pass of
- * 2×64), as `deno task sample` runs it. The PyTorch CPU peer is `bench/sampling_torch.py`.
+ * synchronize()`. With `SAMPLING_BENCH_GUIDED=1` a second row adds classifier-free guidance
+ * (scale 3, one batched pass of 2×64), as `deno task sample` runs it. The PyTorch CPU peer is
+ * `bench/sampling_torch.py`.
  *
  * Before timing, one short generation runs and the autotuner's measurements are awaited.
  *
@@ -20,6 +21,7 @@ await initGpu();
 
 const N = Number(Deno.env.get("SAMPLING_BENCH_BATCH") ?? "64");
 const STEPS = Number(Deno.env.get("SAMPLING_BENCH_STEPS") ?? "50");
+const GUIDED = Deno.env.get("SAMPLING_BENCH_GUIDED") === "1";
 const w = unetWorkload(N);
 w.net.eval();
 const { c: C, hw: HW, classes: CLASSES } = w.dims;
@@ -46,7 +48,7 @@ async function sample(pipe: DiffusionPipeline, steps: number): Promise<void> {
 
 const tuneStart = performance.now();
 await sample(plain, 2);
-await sample(guided, 2);
+if (GUIDED) await sample(guided, 2);
 await autotuneSettled();
 const tuneMs = performance.now() - tuneStart;
 const d0 = dispatchCounters().dispatches;
@@ -57,10 +59,12 @@ Deno.bench(
   { name: `meddiff ${STEPS} DDIM steps, U-Net, batch ${N}`, group: "sampling", baseline: true, n: 1, warmup: 0 },
   timed("plain", () => sample(plain, STEPS)),
 );
-Deno.bench(
-  { name: `meddiff ${STEPS} DDIM steps with guidance 3 (2×${N} per pass)`, group: "sampling", n: 1, warmup: 0 },
-  timed("guided", () => sample(guided, STEPS)),
-);
+if (GUIDED) {
+  Deno.bench(
+    { name: `meddiff ${STEPS} DDIM steps with guidance 3 (2×${N} per pass)`, group: "sampling", n: 1, warmup: 0 },
+    timed("guided", () => sample(guided, STEPS)),
+  );
+}
 
 atEnd(() => {
   const row = (name: string, ms: number | undefined) =>
@@ -76,6 +80,6 @@ atEnd(() => {
     "| run | ms | ms per step | samples/s |",
     "|---|---|---|---|",
     row("meddiff DDIM, no guidance", bestOf("plain")),
-    row("meddiff DDIM, guidance 3", bestOf("guided")),
+    ...(GUIDED ? [row("meddiff DDIM, guidance 3", bestOf("guided"))] : []),
   ];
 });
