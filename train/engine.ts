@@ -479,7 +479,9 @@ function logAutotune(log: Logger): void {
   if (r.measured + r.deferred + r.shipped === 0) return;
   log.info(
     `kernel autotuning: ${r.measured} shape(s) measured in ${(r.ms / 1000).toFixed(1)} s` +
-      (r.deferred ? `, ${r.deferred} left for the next run (MEDDIFF_AUTOTUNE_BUDGET=${autotuneBudgetSeconds()} s)` : "") +
+      (r.deferred
+        ? `, ${r.deferred} left for the next run (MEDDIFF_AUTOTUNE_BUDGET=${autotuneBudgetSeconds()} s)`
+        : "") +
       (r.shipped ? `, ${r.shipped} from the choices shipped for this adapter` : ""),
   );
 }
