@@ -61,6 +61,8 @@ let encoder: GPUCommandEncoder | undefined;
 let pass: GPUComputePassEncoder | undefined;
 let batchOps: string[] = [];
 let dispatchesInBatch = 0;
+/** The kernel profiler while one runs: per-dispatch timestamps of the current batch, and totals. */
+let profiler: KernelProfiler | undefined;
 const counters = { dispatches: 0, submits: 0 };
 
 const NOT_INITIALISED = "No WebGPU device has been acquired yet: `await initGpu()` (exported by meddiff) once " +
@@ -265,14 +267,17 @@ export function dispatch(spec: DispatchSpec): void {
     label: spec.op,
   });
   currentEncoder();
-  pass ??= encoder!.beginComputePass({ label: "meddiff-pass" });
+  const timed = profiler?.open(spec.op);
+  if (timed) endPass();
+  pass ??= encoder!.beginComputePass({ label: "meddiff-pass", ...(timed ? { timestampWrites: timed } : {}) });
   pass.setPipeline(spec.pipeline);
   pass.setBindGroup(0, bindGroup);
   const [x, y = 1, z = 1] = spec.workgroups;
   pass.dispatchWorkgroups(x, y, z);
+  if (timed) endPass();
   batchOps.push(spec.op);
   counters.dispatches++;
-  if (++dispatchesInBatch >= DISPATCH_BUDGET) flush();
+  if (++dispatchesInBatch >= DISPATCH_BUDGET || profiler?.full()) flush();
 }
 
 /** Records a buffer-to-buffer copy into the current batch. */
@@ -298,7 +303,9 @@ export function flush(): void {
   }
   if (encoder) {
     endPass();
+    profiler?.resolve(encoder);
     ctx.device.queue.submit([encoder.finish()]);
+    profiler?.collect();
     encoder = undefined;
     counters.submits++;
   }
@@ -346,6 +353,107 @@ export function memoryStats(): MemoryStats {
 /** Dispatch and submit counters since start (for benchmarks and tests). */
 export function dispatchCounters(): { dispatches: number; submits: number } {
   return { ...counters };
+}
+
+// ---- kernel profiler ----------------------------------------------------------------
+
+/** Time spent in one kernel (op name) while the profiler ran. */
+export interface KernelProfileRow {
+  /** Op name the dispatches were recorded under. */
+  op: string;
+  /** Dispatches of it. */
+  count: number;
+  /** GPU time summed over them, ms (pass begin to pass end). */
+  ms: number;
+}
+
+const PROFILE_QUERIES = 512;
+
+/**
+ * Puts every dispatch in its own compute pass with begin/end timestamps (the `timestamp-query`
+ * feature), resolves them at each submit and reads them back without blocking the recording.
+ */
+class KernelProfiler {
+  readonly totals = new Map<string, { count: number; ns: bigint }>();
+  readonly pending: Promise<void>[] = [];
+  private querySet: GPUQuerySet | undefined;
+  private ops: string[] = [];
+  private resolved: GPUBuffer | undefined;
+  private staging: GPUBuffer | undefined;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  open(op: string): GPUComputePassTimestampWrites {
+    this.querySet ??= this.device.createQuerySet({ type: "timestamp", count: PROFILE_QUERIES });
+    const k = this.ops.length;
+    this.ops.push(op);
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 };
+  }
+
+  full(): boolean {
+    return 2 * this.ops.length >= PROFILE_QUERIES;
+  }
+
+  resolve(enc: GPUCommandEncoder): void {
+    if (!this.querySet || this.ops.length === 0) return;
+    const bytes = this.ops.length * 16;
+    const resolved = this.resolved = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    this.staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.resolveQuerySet(this.querySet, 0, 2 * this.ops.length, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, this.staging, 0, bytes);
+  }
+
+  collect(): void {
+    const { staging, resolved, ops, querySet } = this;
+    if (!staging || !resolved || !querySet) return;
+    this.staging = this.resolved = undefined;
+    this.querySet = undefined;
+    this.ops = [];
+    this.pending.push(
+      staging.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigUint64Array(staging.getMappedRange());
+        ops.forEach((op, k) => {
+          const row = this.totals.get(op) ?? { count: 0, ns: 0n };
+          row.count++;
+          if (t[2 * k + 1] > t[2 * k]) row.ns += t[2 * k + 1] - t[2 * k];
+          this.totals.set(op, row);
+        });
+        staging.destroy();
+        resolved.destroy();
+        querySet.destroy();
+      }),
+    );
+  }
+}
+
+/**
+ * Starts timing every kernel on the GPU, by op name, until {@linkcode stopKernelProfile}. Each
+ * dispatch then runs in its own compute pass (slower: for finding where the time goes, not for
+ * timing steps). Throws when the device lacks `timestamp-query`.
+ */
+export function startKernelProfile(): void {
+  const c = gpu();
+  if (!c.features.has("timestamp-query")) {
+    throw new Error("startKernelProfile: this WebGPU device lacks the 'timestamp-query' feature");
+  }
+  flush();
+  profiler = new KernelProfiler(c.device);
+}
+
+/** Stops the profiler, waits for the GPU, and returns the kernels by total time, largest first. */
+export async function stopKernelProfile(): Promise<KernelProfileRow[]> {
+  const p = profiler;
+  if (!p) throw new Error("stopKernelProfile: no profile is running (call startKernelProfile first)");
+  flush();
+  profiler = undefined;
+  await gpu().device.queue.onSubmittedWorkDone();
+  await Promise.all(p.pending);
+  throwPendingError();
+  return [...p.totals].map(([op, { count, ns }]) => ({ op, count, ms: Number(ns) / 1e6 }))
+    .sort((a, b) => b.ms - a.ms);
 }
 
 /** Largest number of threads per workgroup dimension we launch in one dispatch. */

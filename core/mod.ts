@@ -2,8 +2,19 @@
  * The tensor core: device, tensors, autograd, scopes, random numbers and ops.
  * @module
  */
-export { dispatchCounters, flush, gpu, GpuError, hasGpu, initGpu, memoryStats, synchronize } from "./device.ts";
-export type { GpuContext, MemoryStats } from "./device.ts";
+export {
+  dispatchCounters,
+  flush,
+  gpu,
+  GpuError,
+  hasGpu,
+  initGpu,
+  memoryStats,
+  startKernelProfile,
+  stopKernelProfile,
+  synchronize,
+} from "./device.ts";
+export type { GpuContext, KernelProfileRow, MemoryStats } from "./device.ts";
 export type { DType, TensorData } from "./dtype.ts";
 export { leakedTensors, Tensor } from "./tensor.ts";
 export type { Dims, TensorLike } from "./tensor.ts";

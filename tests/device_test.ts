@@ -1,6 +1,16 @@
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest } from "./_util.ts";
-import { dispatch, dispatchCounters, gpu, GpuError, pipeline, readBuffer, synchronize } from "../core/device.ts";
+import {
+  dispatch,
+  dispatchCounters,
+  gpu,
+  GpuError,
+  pipeline,
+  readBuffer,
+  startKernelProfile,
+  stopKernelProfile,
+  synchronize,
+} from "../core/device.ts";
 import { bucketSize, BufferPool } from "../core/buffer_pool.ts";
 import { memoryStats, ones, scope, tensor } from "../mod.ts";
 
@@ -71,4 +81,32 @@ gpuTest("a WebGPU validation error surfaces as a GpuError naming the op", async 
   assert((err as GpuError).ops.includes("test-bad-binding"), "ops list");
   // the device keeps working afterwards
   assertEquals(await ones([2]).toArray(), [1, 1]);
+});
+
+gpuTest("the kernel profiler times every dispatch by op name and leaves results unchanged", async () => {
+  if (!gpu().features.has("timestamp-query")) return; // nothing to time with; the error path is below
+  await synchronize();
+  startKernelProfile();
+  // 600 dispatches: more than one query set (512 timestamps = 256 passes) and one batch.
+  const x = scope(() => {
+    let x = ones([1000]);
+    for (let i = 0; i < 600; i++) x = x.add(1);
+    return x;
+  });
+  const rows = await stopKernelProfile();
+  assertEquals(rows.find((r) => r.op === "add")?.count, 600, JSON.stringify(rows));
+  assertEquals(rows.reduce((s, r) => s + r.count, 0), 601, "600 adds and the fill of `ones`");
+  assert(rows.every((r) => Number.isFinite(r.ms) && r.ms >= 0), "finite times");
+  assert(rows.reduce((s, r) => s + r.ms, 0) > 0, "some time was measured");
+  for (let i = 1; i < rows.length; i++) assert(rows[i - 1].ms >= rows[i].ms, "sorted by time");
+  assertEquals((await x.toArray())[999], 601);
+  x.dispose();
+  await assertRejects(() => stopKernelProfile(), Error, "no profile is running");
+  const before = dispatchCounters();
+  scope(() => {
+    let y = ones([8]);
+    for (let i = 0; i < 100; i++) y = y.add(1);
+  });
+  await synchronize();
+  assert(dispatchCounters().submits - before.submits <= 2, "batching is back after the profile");
 });
