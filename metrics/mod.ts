@@ -46,4 +46,6 @@ export {
   type CalibrationOptions,
   expectedCalibrationError,
 } from "./calibration.ts";
+export { fitTemperature, type TemperatureFit, temperatureSoftmax } from "./temperature.ts";
+export { type RiskCoverage, riskCoverage } from "./risk_coverage.ts";
 export { bootstrapCi, type BootstrapOptions, type BootstrapResult, quantileSorted } from "./bootstrap.ts";

@@ -28,6 +28,8 @@ export type {
   GenerateResult,
   PipelineStepInfo,
 } from "./pipeline.ts";
+export { classifierNoise, diffusionClassify, rankClasses, voteUncertainty } from "./diffusion_classifier.ts";
+export type { DiffusionClassification, DiffusionClassifierOptions, EliminationStage } from "./diffusion_classifier.ts";
 export {
   cellsToMap,
   diffusionFocalLoss,
