@@ -2,13 +2,14 @@
  * Timestep embeddings shared by the diffusion models: the sinusoidal embedding of
  * `diffusers.models.embeddings.get_timestep_embedding` (`timestepEmbedding`), its parameter-free
  * module `Timesteps`, and the `TimestepEmbedding` MLP (`linear_1` → SiLU → `linear_2`), with
- * diffusers' parameter names.
+ * diffusers' parameter names; and the argument handling the denoisers share (`batchTimesteps`,
+ * `batchClassLabels`).
  */
 import { cat, pad } from "../core/ops/join.ts";
-import { tensor } from "../core/ops/creation.ts";
+import { full, tensor } from "../core/ops/creation.ts";
 import { cast, cos, mul, sin } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
-import { reshape } from "../core/ops/view.ts";
+import { expand, reshape } from "../core/ops/view.ts";
 import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
@@ -123,4 +124,49 @@ export class TimestepEmbedding extends Module {
   override forward(x: Tensor): Tensor {
     return chain(x, this.linear_1, this.act, this.linear_2);
   }
+}
+
+/**
+ * The timesteps of a denoiser's `forward(x, t, …)` as a float32 (B) tensor: one number for the
+ * whole batch, a one-element tensor (broadcast), or a (B) int32 or float32 tensor. Errors start
+ * with `owner` (the model's name). The result is a new handle the caller owns.
+ */
+export function batchTimesteps(owner: string, t: Tensor | number, batch: number): Tensor {
+  if (typeof t === "number") {
+    if (!Number.isFinite(t)) throw new RangeError(`${owner}: the timestep must be finite, got ${t}`);
+    return full([batch], t);
+  }
+  if (!(t instanceof Tensor)) throw new TypeError(`${owner}: t must be a Tensor or a number, got ${typeof t}`);
+  if (t.dtype === "bool") throw new TypeError(`${owner}: t must be int32 or float32, got bool`);
+  if (t.size === 1 && batch !== 1) return cast(expand(reshape(t, [1]), [batch]), "float32");
+  if (t.ndim !== 1 || t.shape[0] !== batch) {
+    throw new RangeError(`${owner}: t must have shape (${batch}) (or one element), got ${fmtShape(t.shape)}`);
+  }
+  return t.dtype === "float32" ? t.alias() : cast(t, "float32");
+}
+
+/**
+ * The class labels of a denoiser's `forward(x, t, classLabels?)` as an int32 (B) tensor: the
+ * given labels (checked for dtype and shape, not for range: values are in [0, nullClass]), or,
+ * when omitted or null, every label `nullClass` (classifier-free guidance's unconditional row).
+ * Errors start with `owner`. The result is a new handle the caller owns.
+ */
+export function batchClassLabels(
+  owner: string,
+  classLabels: Tensor | null | undefined,
+  batch: number,
+  nullClass: number,
+): Tensor {
+  if (classLabels === undefined || classLabels === null) return full([batch], nullClass, { dtype: "int32" });
+  if (!(classLabels instanceof Tensor) || classLabels.dtype !== "int32") {
+    throw new TypeError(
+      `${owner}: classLabels must be an int32 tensor, got ${
+        classLabels instanceof Tensor ? classLabels.dtype : typeof classLabels
+      }`,
+    );
+  }
+  if (classLabels.ndim !== 1 || classLabels.shape[0] !== batch) {
+    throw new RangeError(`${owner}: classLabels must have shape (${batch}), got ${fmtShape(classLabels.shape)}`);
+  }
+  return classLabels.alias();
 }

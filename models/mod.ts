@@ -28,6 +28,31 @@ export {
   Upsample2D,
 } from "./unet_blocks.ts";
 export { TimestepEmbedding, timestepEmbedding, Timesteps } from "./embeddings.ts";
+export { batchClassLabels, batchTimesteps } from "./embeddings.ts";
+export {
+  DiT,
+  dit,
+  DIT_FREQUENCY_EMBEDDING_SIZE,
+  DIT_PRESETS,
+  DIT_SIZES,
+  DiTAttention,
+  ditB2,
+  ditB4,
+  ditB8,
+  DiTBlock,
+  DiTMlp,
+  ditParameterCount,
+  ditS2,
+  ditS4,
+  ditS8,
+  FinalLayer,
+  LabelEmbedder,
+  PatchEmbed,
+  resolveDiTConfig,
+  sincosPosEmbed2d,
+  TimestepEmbedder,
+} from "./dit.ts";
+export type { DiTConfig, DiTOptions, DiTPresetName, DiTSize } from "./dit.ts";
 export { ConditionalConv2d, DiffMicDenoiser, ImageEncoder, RESNET_TRUNKS, resnetTrunk } from "./diffmic.ts";
 export type { DiffMicDenoiserOptions, TrunkOptions } from "./diffmic.ts";
 export { Dcg, SaliencyHead } from "./dcg.ts";

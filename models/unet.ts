@@ -31,10 +31,8 @@
  * channels (`normGroups`), where diffusers would refuse; the class table has the extra null
  * row; upsampling targets the skip's size (diffusers' `UNet2DModel` always doubles).
  */
-import { full } from "../core/ops/creation.ts";
-import { cast, silu } from "../core/ops/elementwise.ts";
+import { silu } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
-import { expand, reshape } from "../core/ops/view.ts";
 import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
@@ -44,7 +42,7 @@ import { Embedding, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
 import { OptionError } from "../util/errors.ts";
-import { TimestepEmbedding, Timesteps } from "./embeddings.ts";
+import { batchClassLabels, batchTimesteps, TimestepEmbedding, Timesteps } from "./embeddings.ts";
 import {
   type AttentionHeadOptions,
   attentionHeads,
@@ -295,43 +293,13 @@ export class UNet extends Module {
    * Called on its own (not through `call`), its intermediates belong to the caller's scope.
    */
   embed(t: Tensor | number, batch: number, classLabels?: Tensor | null): Tensor {
-    const emb = this.time_embedding.call(this.time_proj.call(this.#timesteps(t, batch)));
+    const emb = this.time_embedding.call(this.time_proj.call(batchTimesteps("UNet", t, batch)));
     if (!this.class_embedding) {
       if (classLabels) throw new RangeError("UNet: classLabels given, but the network is unconditional (numClasses 0)");
       return emb;
     }
-    let labels: Tensor;
-    if (classLabels === undefined || classLabels === null) {
-      labels = full([batch], this.config.numClasses, { dtype: "int32" });
-    } else {
-      if (!(classLabels instanceof Tensor) || classLabels.dtype !== "int32") {
-        throw new TypeError(
-          `UNet: classLabels must be an int32 tensor, got ${
-            classLabels instanceof Tensor ? classLabels.dtype : typeof classLabels
-          }`,
-        );
-      }
-      if (classLabels.ndim !== 1 || classLabels.shape[0] !== batch) {
-        throw new RangeError(`UNet: classLabels must have shape (${batch}), got ${fmtShape(classLabels.shape)}`);
-      }
-      labels = classLabels;
-    }
+    const labels = batchClassLabels("UNet", classLabels, batch, this.config.numClasses);
     return emb.add(this.class_embedding.call(labels));
-  }
-
-  /** t as a float32 (B) tensor. */
-  #timesteps(t: Tensor | number, batch: number): Tensor {
-    if (typeof t === "number") {
-      if (!Number.isFinite(t)) throw new RangeError(`UNet: the timestep must be finite, got ${t}`);
-      return full([batch], t);
-    }
-    if (!(t instanceof Tensor)) throw new TypeError(`UNet: t must be a Tensor or a number, got ${typeof t}`);
-    if (t.dtype === "bool") throw new TypeError("UNet: t must be int32 or float32, got bool");
-    if (t.size === 1 && batch !== 1) return cast(expand(reshape(t, [1]), [batch]), "float32");
-    if (t.ndim !== 1 || t.shape[0] !== batch) {
-      throw new RangeError(`UNet: t must have shape (${batch}) (or one element), got ${fmtShape(t.shape)}`);
-    }
-    return t.dtype === "float32" ? t.alias() : cast(t, "float32");
   }
 
   /** x (B, inChannels, H, W), t, classLabels → (B, outChannels, H, W). */

@@ -40,4 +40,5 @@ export {
   type ExplanationPlotOptions,
   explanationSvg,
 } from "./explanation.ts";
+export { type Labelled, reliabilityPlot, reliabilitySvg, riskCoveragePlot, riskCoverageSvg } from "./selective.ts";
 export { escapeXml } from "./svg.ts";

@@ -3,8 +3,6 @@
  * `tasks/sample.ts` call them with `Deno.args`; tests call them directly).
  * @module
  */
-import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
-import { EMA } from "../../core/optim/ema.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
 import type { InterruptController } from "../../train/signals.ts";
@@ -12,11 +10,11 @@ import { openRunDir, type RunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
 import { ddpmSchema } from "./config.ts";
 import { inPreparedRun, prepareRun } from "../common/run_setup.ts";
-import { buildUNet, checkUNetFits } from "./model.ts";
+import { checkDenoiserFits } from "./model.ts";
+import { ddpmCheckpoint, loadRunDenoiser } from "./run_model.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { writeSampleGrids } from "./sampling.ts";
 import { trainDdpm, type TrainResult } from "./trainer.ts";
-import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
 
 /** What `deno task train` did. */
 export interface TrainCommandResult {
@@ -36,7 +34,8 @@ export async function trainCommand(
 ): Promise<TrainCommandResult | null> {
   const args = parseTaskArgs(argv, {
     name: "train",
-    description: "Trains a class-conditional DDPM (U-Net, classifier-free guidance) and samples grids.",
+    description:
+      "Trains a class-conditional DDPM (U-Net, or DiT with --model.arch dit; classifier-free guidance) and samples grids.",
     flags: { "no-sample": { description: "skip the sample grids at the end" } },
     options: {
       config: { description: "YAML configuration file (defaults: the embedded default run)", valueName: "file" },
@@ -48,7 +47,7 @@ export async function trainCommand(
     console.log(args.helpText);
     return null;
   }
-  const prepared = await prepareRun(args, ddpmSchema, quiet, checkUNetFits);
+  const prepared = await prepareRun(args, ddpmSchema, quiet, checkDenoiserFits);
   const { cfg, data, run, log, resumeFrom, onResumed } = prepared;
   return await inPreparedRun(prepared, async () => {
     const result = await trainDdpm(cfg, data, run, log, { resumeFrom, quiet, onResumed, interrupts });
@@ -79,15 +78,6 @@ export async function trainCommand(
 /** A task option standing for a `sample` key: absent, the run's value; given, checked as that key is. */
 function sampleOption(name: string, value: string | undefined, path: string, fallback: number): number {
   return value === undefined ? fallback : parseConfigOption(ddpmSchema, path, name, value) as number;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What `deno task sample` wrote. */
@@ -149,18 +139,8 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
       `--steps ${opts.steps} exceeds diffusion.numTrainTimesteps ${cfg.diffusion.numTrainTimesteps}`,
     ]);
   }
-  const which = o.checkpoint ?? "best";
-  let ckpt: string | undefined;
-  if (which === "best") {
-    ckpt = (await exists(bestCheckpointPath(run.checkpointsDir))) ? bestCheckpointPath(run.checkpointsDir) : undefined;
-  } else if (which !== "latest") ckpt = which;
-  ckpt ??= await latestCheckpoint(run.checkpointsDir);
-  if (!ckpt) throw new Error(`${run.path}: no checkpoint to sample from (checkpoints/ is empty)`);
-  const unet = buildUNet(cfg, { channels: info.channels, imageSize: info.imageSize, numClasses: info.classes.length });
-  // Sample with the EMA weights when the run kept an EMA (train.emaDecay > 0).
-  const ema = cfg.train.emaDecay > 0 ? new EMA(() => unet.namedParameters(), { decay: cfg.train.emaDecay }) : undefined;
-  await loadCheckpoint(ckpt, { model: unet, ema, restoreRng: false });
-  ema?.copyTo();
+  const ckpt = await ddpmCheckpoint(run, o.checkpoint ?? "best");
+  const unet = await loadRunDenoiser(cfg, info, ckpt);
   const out = o.out ?? run.samplesDir;
   const result = await writeSampleGrids(unet, cfg, info, out, opts);
   if (!quiet) {

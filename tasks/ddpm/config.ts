@@ -1,7 +1,9 @@
 /**
  * The configuration of the conditional DDPM workflow (`deno task train` / `deno task sample`).
  * The defaults are the embedded default run: a small class-conditional U-Net on the procedural
- * fundus-like dataset, sized to finish in a few minutes on a 2-core CPU adapter.
+ * fundus-like dataset, sized to finish in a few minutes on a 2-core CPU adapter. `model.arch dit`
+ * trains a Diffusion Transformer instead (`model.ditSize`, `model.patchSize`, `model.ditDepth`);
+ * the other `model` keys are the U-Net's.
  * @module
  */
 import { DATA_DEFAULTS, DATA_META, MAX_IMAGE_SIZE } from "../common/data.ts";
@@ -14,12 +16,16 @@ export const ddpmSchema = defineConfig({
   seed: 0,
   data: { ...DATA_DEFAULTS },
   model: {
+    arch: "unet",
     baseChannels: 32,
     channelMults: [1, 2],
     numResBlocks: 1,
     attentionResolutions: [8],
     numHeads: 4,
     dropout: 0.1,
+    ditSize: "S",
+    patchSize: 2,
+    ditDepth: null as number | null,
   },
   diffusion: {
     numTrainTimesteps: 1000,
@@ -51,17 +57,26 @@ export const ddpmSchema = defineConfig({
 }, {
   "seed": { type: "integer", min: 0, help: "seed of weights, data order, augmentation, noise" },
   ...DATA_META,
-  "model.channelMults": { type: "integer[]", min: 1, max: 64 },
-  "model.numResBlocks": { type: "integer", min: 1, max: 64 },
+  "model.arch": { choices: ["unet", "dit"], help: "denoiser: the DDPM U-Net, or a Diffusion Transformer (DiT)" },
+  "model.channelMults": { type: "integer[]", min: 1, max: 64, help: "U-Net channels per level ÷ baseChannels" },
+  "model.numResBlocks": { type: "integer", min: 1, max: 64, help: "U-Net residual blocks per level" },
   "model.attentionResolutions": {
     type: "integer[]",
     min: 1,
     max: MAX_IMAGE_SIZE,
-    help: "feature-map sizes with self-attention",
+    help: "U-Net feature-map sizes with self-attention",
   },
-  "model.numHeads": { type: "integer", min: 1, max: 1024 },
-  "model.baseChannels": { type: "integer", min: 1, max: 4096 },
-  "model.dropout": { min: 0, max: 0.9 },
+  "model.numHeads": { type: "integer", min: 1, max: 1024, help: "U-Net attention heads" },
+  "model.baseChannels": { type: "integer", min: 1, max: 4096, help: "U-Net channels of the first level" },
+  "model.dropout": { min: 0, max: 0.9, help: "U-Net dropout in the residual blocks" },
+  "model.ditSize": { choices: ["S", "B"], help: "DiT size: S (384 wide, 6 heads) or B (768 wide, 12 heads)" },
+  "model.patchSize": {
+    type: "integer",
+    min: 1,
+    max: MAX_IMAGE_SIZE,
+    help: "DiT patch edge in pixels (must divide data.imageSize)",
+  },
+  "model.ditDepth": { type: "integer", min: 1, max: 1024, help: "DiT blocks (null: the size's 12)" },
   "diffusion.numTrainTimesteps": { type: "integer", min: 2, max: 100_000 },
   "diffusion.betaSchedule": { choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine"] },
   "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },

@@ -1,5 +1,11 @@
-/** The U-Net and the noise schedulers of a DDPM run, built from its configuration (and checked against its data). */
+/**
+ * The denoiser (the U-Net, or a DiT with `model.arch dit`) and the noise schedulers of a DDPM
+ * run, built from its configuration (and checked against its data).
+ */
+import type { Module } from "../../core/nn/module.ts";
 import type { Generator } from "../../core/ops/random.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { DiT, DIT_SIZES, type DiTOptions, resolveDiTConfig } from "../../models/dit.ts";
 import { resolveUNetConfig, UNet, type UNetOptions } from "../../models/unet.ts";
 import { DDIMScheduler } from "../../samplers/ddim.ts";
 import { DDPMScheduler } from "../../samplers/ddpm.ts";
@@ -16,7 +22,7 @@ export interface DataShape {
   channels: number;
   /** Image side. */
   imageSize: number;
-  /** Number of classes (the U-Net adds one null class for guidance). */
+  /** Number of classes (the denoiser adds one null class for guidance). */
   numClasses: number;
 }
 
@@ -37,25 +43,79 @@ function unetOptions(cfg: DdpmConfig, data: DataShape): UNetOptions {
   };
 }
 
-/** The class-conditional U-Net of the configuration. */
+/** The class-conditional U-Net of the configuration (whatever `model.arch` says; see {@linkcode buildDenoiser}). */
 export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generator): UNet {
   return new UNet({ ...unetOptions(cfg, data), generator });
 }
 
 /**
- * Checks, without building it, that the configuration's U-Net works on the opened data (the
- * U-Net's own validation): e.g. every `model.attentionResolutions` entry must be a feature-map
- * size the network reaches from the data's image size. A {@linkcode ConfigError} names the key.
+ * The DiT options of the configuration for data of this shape: the `model.ditSize` preset
+ * (`model.ditDepth` blocks when set), `model.patchSize`, predicting the noise (or v, or x₀) only.
  */
-export function checkUNetFits(cfg: DdpmConfig, data: ImageData): void {
+export function ditOptions(cfg: DdpmConfig, data: DataShape): DiTOptions {
+  const m = cfg.model;
+  const size = DIT_SIZES[m.ditSize as keyof typeof DIT_SIZES];
+  if (!size) throw new ConfigError([`model.ditSize: expected one of ${Object.keys(DIT_SIZES).join(", ")}`]);
+  return {
+    hiddenSize: size.hiddenSize,
+    numHeads: size.numHeads,
+    depth: m.ditDepth ?? size.depth,
+    patchSize: m.patchSize,
+    inputSize: data.imageSize,
+    inChannels: data.channels,
+    numClasses: data.numClasses,
+    learnSigma: false,
+  };
+}
+
+/**
+ * A denoising network of the DDPM task: `call(x, t, classLabels?)` → a tensor shaped like x, with
+ * class labels in [0, numClasses] (numClasses the null class). `UNet` and `DiT` both are one.
+ */
+export type Denoiser = Module & { forward(x: Tensor, t: Tensor | number, classLabels?: Tensor | null): Tensor };
+
+/** The class-conditional denoiser `model.arch` names: the U-Net (`unet`) or a DiT (`dit`). */
+export function buildDenoiser(cfg: DdpmConfig, data: DataShape, generator?: Generator): Denoiser {
+  switch (cfg.model.arch) {
+    case "unet":
+      return buildUNet(cfg, data, generator);
+    case "dit":
+      return new DiT({ ...ditOptions(cfg, data), generator });
+    default:
+      throw new ConfigError([`model.arch: unknown architecture ${JSON.stringify(cfg.model.arch)} (unet or dit)`]);
+  }
+}
+
+/** The denoiser's name for the log, e.g. `U-Net` or `DiT-S/2 (12 blocks)`. */
+export function describeDenoiser(cfg: DdpmConfig): string {
+  const m = cfg.model;
+  if (m.arch !== "dit") return "U-Net";
+  const depth = m.ditDepth ?? DIT_SIZES[m.ditSize as keyof typeof DIT_SIZES]?.depth;
+  return `DiT-${m.ditSize}/${m.patchSize} (${depth} block${depth === 1 ? "" : "s"})`;
+}
+
+/**
+ * Checks, without building it, that the configuration's denoiser works on the opened data (the
+ * model's own validation): for the U-Net every `model.attentionResolutions` entry must be a
+ * feature-map size the network reaches from the data's image size; for a DiT `model.patchSize`
+ * must divide the image size. A {@linkcode ConfigError} names the key.
+ */
+export function checkDenoiserFits(cfg: DdpmConfig, data: ImageData): void {
   const shape = { channels: data.channels, imageSize: data.imageSize, numClasses: data.classes.length };
-  checkModelFits(cfg, data, () => resolveUNetConfig(unetOptions(cfg, shape)));
+  if (cfg.model.arch === "dit") checkModelFits(cfg, data, () => resolveDiTConfig(ditOptions(cfg, shape)));
+  else if (cfg.model.arch === "unet") checkModelFits(cfg, data, () => resolveUNetConfig(unetOptions(cfg, shape)));
+  else throw new ConfigError([`model.arch: unknown architecture ${JSON.stringify(cfg.model.arch)} (unet or dit)`]);
   // The sampler refuses this only after training, when the sample grids are made.
   if (cfg.sample.steps > cfg.diffusion.numTrainTimesteps) {
     throw new ConfigError([
       `sample.steps ${cfg.sample.steps} exceeds diffusion.numTrainTimesteps ${cfg.diffusion.numTrainTimesteps}`,
     ]);
   }
+}
+
+/** The former name of {@linkcode checkDenoiserFits} (it checks whichever denoiser `model.arch` names). */
+export function checkUNetFits(cfg: DdpmConfig, data: ImageData): void {
+  checkDenoiserFits(cfg, data);
 }
 
 function common(cfg: DdpmConfig) {

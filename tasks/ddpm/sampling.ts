@@ -6,14 +6,13 @@
  * @module
  */
 import type { Tensor } from "../../core/tensor.ts";
-import type { UNet } from "../../models/unet.ts";
 import { ClassifierFreeGuidance } from "../../samplers/guidance.ts";
 import { DiffusionPipeline } from "../../samplers/pipeline.ts";
 import { imageGrid, saveImageFolder } from "../lib/image_grid.ts";
 import { savePng } from "../../util/png.ts";
 import { joinPath } from "../../util/path.ts";
 import type { DdpmConfig } from "./config.ts";
-import { buildSampler } from "./model.ts";
+import { buildSampler, type Denoiser } from "./model.ts";
 
 /** What to sample. */
 export interface SampleGridOptions {
@@ -55,9 +54,9 @@ export interface SampleGridFiles {
 
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
 
-/** Runs the sampler under `unet` and writes the figures into `outDir` (created if needed). */
+/** Runs the sampler under `unet` (the run's denoiser) and writes the figures into `outDir` (created if needed). */
 export async function writeSampleGrids(
-  unet: UNet,
+  unet: Denoiser,
   cfg: DdpmConfig,
   info: SampleDataInfo,
   outDir: string,

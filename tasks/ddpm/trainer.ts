@@ -13,7 +13,6 @@ import { scope } from "../../core/scope.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { DataLoader } from "../../datasets/loader.ts";
 import type { Rng } from "../../util/rng.ts";
-import type { UNet } from "../../models/unet.ts";
 import type { DDIMScheduler } from "../../samplers/ddim.ts";
 import type { DDPMScheduler } from "../../samplers/ddpm.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
@@ -21,12 +20,12 @@ import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
-import { buildTrainScheduler, buildUNet } from "./model.ts";
+import { buildDenoiser, buildTrainScheduler, type Denoiser, describeDenoiser } from "./model.ts";
 
-/** What a finished (or interrupted) training run reports: the engine's summary, the U-Net and its best loss. */
+/** What a finished (or interrupted) training run reports: the engine's summary, the denoiser and its best loss. */
 export interface TrainResult extends FitResult {
-  /** The model, with its training weights (the EMA holds the averaged ones). */
-  unet: UNet;
+  /** The denoiser (a U-Net, or a DiT with `model.arch dit`), with its training weights (the EMA holds the averaged ones). */
+  unet: Denoiser;
   /** Best validation loss (EMA weights), or null when never validated. */
   bestValLoss: number | null;
 }
@@ -60,7 +59,7 @@ export async function trainDdpm(
   const t = cfg.train;
   manualSeed(cfg.seed);
   const numClasses = data.classes.length;
-  const unet = buildUNet(cfg, { channels: data.channels, imageSize: data.imageSize, numClasses });
+  const unet = buildDenoiser(cfg, { channels: data.channels, imageSize: data.imageSize, numClasses });
   const sched = buildTrainScheduler(cfg);
   const T = cfg.diffusion.numTrainTimesteps;
   const loaderOptions = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
@@ -78,7 +77,7 @@ export async function trainDdpm(
     const out = await fit({
       model: unet,
       loader,
-      describe: "U-Net",
+      describe: describeDenoiser(cfg),
       metricNames: ["loss"],
       loss: (batch, ctx) => {
         const x0 = batch.images;
@@ -102,7 +101,7 @@ export async function trainDdpm(
 
 /** Mean validation loss with fixed timesteps/noise (the same every epoch); the caller sets the weights. */
 async function validationLoss(
-  unet: UNet,
+  unet: Denoiser,
   sched: DDPMScheduler,
   loader: DataLoader,
   cfg: DdpmConfig,
