@@ -57,3 +57,24 @@ export { ConditionalConv2d, DiffMicDenoiser, ImageEncoder, RESNET_TRUNKS, resnet
 export type { DiffMicDenoiserOptions, TrunkOptions } from "./diffmic.ts";
 export { Dcg, SaliencyHead } from "./dcg.ts";
 export type { DcgOptions, DcgOutput, GlobalTrunk } from "./dcg.ts";
+export {
+  effectiveShift,
+  PatchMerging,
+  Permute,
+  relativePositionIndex,
+  resolveSwinConfig,
+  ShiftedWindowAttention,
+  SWIN_B,
+  SWIN_T,
+  swinB,
+  swinT,
+  SwinTransformer,
+  SwinTransformerBlock,
+} from "./swin.ts";
+export type {
+  ShiftedWindowAttentionOptions,
+  SizePair,
+  SwinTransformerBlockOptions,
+  SwinTransformerConfig,
+  SwinTransformerOptions,
+} from "./swin.ts";

@@ -21,6 +21,7 @@ Python (numpy) and TypeScript (tests/resnet_test.ts, `formulaStateDict`):
     *.weight, ndim 1        1 + 0.2 v
     *.bias                  0.1 v
     *class_token, *pos_embedding   0.1 v   (ViT; used by make_vit_fixture.py)
+    *relative_position_bias_table  0.5 v   (Swin; used by make_swin_fixture.py)
 
 The model is torchvision's ResNet-18 (BasicBlock, v1.5 layout, torchvision's parameter names)
 with the small-input stem of meddiff's `resnet18({ smallInput: true })` — a 3x3 stride-1
@@ -83,6 +84,8 @@ def formula_tensor(name, shape):
         val = 1.0 + 0.2 * v
     elif name.endswith("bias") or name.endswith(("class_token", "pos_embedding")):
         val = 0.1 * v
+    elif name.endswith("relative_position_bias_table"):
+        val = 0.5 * v
     else:
         raise ValueError(f"no formula for {name}")
     return torch.from_numpy(val.astype(np.float32).reshape(shape))

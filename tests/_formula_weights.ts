@@ -43,6 +43,7 @@ export function formulaTensor(name: string, shape: number[]): Tensor {
     f = (x) => x / s;
   } else if (name.endsWith("weight")) f = (x) => 1 + 0.2 * x;
   else if (name.endsWith("bias") || name.endsWith("class_token") || name.endsWith("pos_embedding")) f = (x) => 0.1 * x;
+  else if (name.endsWith("relative_position_bias_table")) f = (x) => 0.5 * x;
   else throw new Error(`no formula for ${name}`);
   const out = new Float32Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = f(v[i]);

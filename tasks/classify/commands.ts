@@ -44,7 +44,7 @@ export async function trainClassifierCommand(
   const args = parseTaskArgs(argv, {
     name: "train-classifier",
     description:
-      "Trains a ResNet / EfficientNet / ViT classifier and keeps the best checkpoint by a validation metric.",
+      "Trains a ResNet / EfficientNet / ViT / Swin classifier and keeps the best checkpoint by a validation metric.",
     options: {
       config: {
         description: "YAML configuration file (defaults: ResNet-18 on the embedded procedural set)",

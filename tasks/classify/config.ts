@@ -8,7 +8,16 @@ import { defineConfig } from "../../train/config.ts";
 import { TRAIN_META, trainSection } from "../../train/options.ts";
 
 /** Model names `model.arch` accepts. */
-export const CLASSIFIER_ARCHS = ["resnet18", "resnet34", "resnet50", "efficientnetB0", "efficientnetB4", "vitS16"];
+export const CLASSIFIER_ARCHS = [
+  "resnet18",
+  "resnet34",
+  "resnet50",
+  "efficientnetB0",
+  "efficientnetB4",
+  "vitS16",
+  "swinT",
+  "swinB",
+];
 
 /** Metrics `train.selectMetric` can choose the best checkpoint by (higher is better, except loss). */
 export const SELECT_METRICS = ["macro_f1", "accuracy", "balanced_accuracy", "auroc", "qwk", "kappa", "loss"];
@@ -23,6 +32,8 @@ export const classifierSchema = defineConfig({
     smallInput: true,
     dropout: 0.2,
     patchSize: 4,
+    windowSize: 7,
+    stochasticDepth: null as number | null,
     pretrained: null as string | null,
   },
   train: trainSection({
@@ -52,7 +63,14 @@ export const classifierSchema = defineConfig({
   "model.arch": { choices: CLASSIFIER_ARCHS },
   "model.smallInput": { help: "ResNet: 3×3 stride-1 stem without max-pool, for 28–64 px images" },
   "model.dropout": { min: 0, max: 0.9, help: "EfficientNet classifier dropout" },
-  "model.patchSize": { type: "integer", min: 1, max: MAX_IMAGE_SIZE, help: "ViT patch size" },
+  "model.patchSize": { type: "integer", min: 1, max: MAX_IMAGE_SIZE, help: "ViT / Swin patch size" },
+  "model.windowSize": { type: "integer", min: 1, max: MAX_IMAGE_SIZE, help: "Swin attention window" },
+  "model.stochasticDepth": {
+    type: "number",
+    min: 0,
+    max: 0.99,
+    help: "Swin stochastic depth of the last block (null: the preset's, swinT 0.2, swinB 0.5)",
+  },
   "model.pretrained": {
     type: "string",
     help: "safetensors weights (e.g. exported from torchvision); a head of another size is skipped",

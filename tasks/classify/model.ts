@@ -4,6 +4,7 @@ import { loadSafetensors } from "../../core/nn/safetensors.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { efficientnetB0, efficientnetB4 } from "../../models/efficientnet.ts";
 import { resnet18, resnet34, resnet50 } from "../../models/resnet.ts";
+import { resolveSwinConfig, SWIN_B, SWIN_T, SwinTransformer, type SwinTransformerOptions } from "../../models/swin.ts";
 import { resolveViTConfig, VisionTransformer, type VisionTransformerOptions, VIT_S16 } from "../../models/vit.ts";
 import type { ImageData } from "../common/data.ts";
 import { checkModelFits } from "../common/run_setup.ts";
@@ -22,18 +23,39 @@ function vitOptions(
   return { ...VIT_S16, numClasses, inChannels: channels, imageSize, patchSize: cfg.model.patchSize };
 }
 
+/** Swin-T or Swin-B with the configured patch, window and stochastic depth, for this data. */
+function swinOptions(
+  cfg: ClassifierConfig,
+  channels: number,
+  imageSize: number,
+  numClasses: number,
+): SwinTransformerOptions {
+  const m = cfg.model, preset = m.arch === "swinB" ? SWIN_B : SWIN_T;
+  return {
+    ...preset,
+    numClasses,
+    inChannels: channels,
+    imageSize,
+    patchSize: m.patchSize,
+    windowSize: m.windowSize,
+    stochasticDepthProb: m.stochasticDepth ?? preset.stochasticDepthProb,
+  };
+}
+
 /**
  * Checks, without building it, that the configured architecture works on the opened data (the
- * model's own validation): a ViT's `model.patchSize` must divide the image size. ResNet and
- * EfficientNet take any image of the data's minimum size. A {@linkcode ConfigError} names the key.
+ * model's own validation): a ViT's `model.patchSize` must divide the image size; a Swin's must
+ * not exceed it (smaller feature maps than `model.windowSize` are padded, as torchvision does).
+ * ResNet and EfficientNet take any image of the data's minimum size. A {@linkcode ConfigError}
+ * names the key.
  */
 export function checkClassifierFits(cfg: ClassifierConfig, data: ImageData): void {
-  if (cfg.model.arch !== "vitS16") return;
-  checkModelFits(
-    cfg,
-    data,
-    () => resolveViTConfig(vitOptions(cfg, data.channels, data.imageSize, data.classes.length)),
-  );
+  const { channels, imageSize, classes } = data;
+  if (cfg.model.arch === "vitS16") {
+    checkModelFits(cfg, data, () => resolveViTConfig(vitOptions(cfg, channels, imageSize, classes.length)));
+  } else if (cfg.model.arch === "swinT" || cfg.model.arch === "swinB") {
+    checkModelFits(cfg, data, () => resolveSwinConfig(swinOptions(cfg, channels, imageSize, classes.length)));
+  }
 }
 
 /** The configured architecture for `channels`-channel `imageSize` images and `numClasses` classes. */
@@ -57,6 +79,9 @@ export function buildClassifier(
       return efficientnetB4({ ...common, dropout: m.dropout });
     case "vitS16":
       return new VisionTransformer(vitOptions(cfg, channels, imageSize, numClasses));
+    case "swinT":
+    case "swinB":
+      return new SwinTransformer(swinOptions(cfg, channels, imageSize, numClasses));
     default:
       throw new Error(`model.arch: unknown architecture ${m.arch}`);
   }
