@@ -99,3 +99,30 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/**
+ * Merges dims that every stream walks as one: size-1 dims go, and dims d, d+1 fuse when each
+ * stream's `strides[d] = strides[d+1]·shape[d+1]`. The row-major order of the elements is
+ * unchanged, so a flat index means the same element before and after; kernels then do one
+ * integer divide per remaining dim instead of one per original dim (integer division is slow
+ * on CPU adapters).
+ */
+export function coalesceDims(
+  shape: Shape,
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((st, i) => outStrides[i][last] === st[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      strides.forEach((st, i) => (outStrides[i][last] = st[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((st, i) => outStrides[i].push(st[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest, gradCheck, prod, randomArray, stridesOf } from "./_util.ts";
 import { tensor } from "../mod.ts";
+import { coalesceDims } from "../core/shape.ts";
 
 /** Float64 reduction reference over `dims` of a row-major array. */
 function reduceRef(
@@ -142,4 +143,20 @@ gpuTest("integer sums stay integer; empty reductions", async () => {
   assertEquals(await e.sum(0).toArray(), [0, 0, 0]);
   assertThrows(() => e.max(0), RangeError, "empty");
   assertThrows(() => i.sum(2), RangeError, "dim 2 is out of range");
+});
+
+Deno.test("coalesceDims: drops size-1 dims and fuses dims every stream walks as one", () => {
+  // A contiguous [2, 3, 4] tensor and a [1, 3, 1] bias broadcast to it.
+  assertEquals(coalesceDims([2, 3, 4], [[12, 4, 1]]), { shape: [24], strides: [[1]] });
+  assertEquals(coalesceDims([2, 3, 4], [[12, 4, 1], [0, 1, 0]]), {
+    shape: [2, 3, 4],
+    strides: [[12, 4, 1], [0, 1, 0]],
+  });
+  assertEquals(coalesceDims([2, 3, 4, 5], [[60, 20, 5, 1], [0, 1, 0, 0]]), {
+    shape: [2, 3, 20],
+    strides: [[60, 20, 1], [0, 1, 0]],
+  });
+  // A transposed view does not fuse; size-1 dims vanish whatever their stride.
+  assertEquals(coalesceDims([3, 1, 2], [[1, 7, 3]]), { shape: [3, 2], strides: [[1, 3]] });
+  assertEquals(coalesceDims([1, 1], [[5, 9]]), { shape: [], strides: [[]] });
 });

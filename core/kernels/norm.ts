@@ -138,10 +138,20 @@ export function normSource(k: NormKernel): string {
   let xOff = ${metaAt(14)}; let wOff = ${metaAt(15)}; let bOff = ${metaAt(16)}; let gOff = ${metaAt(17)};
   let base = row * sRi;
   let chBase = (row % rMod) * rMul;\n`;
-  const addr = `base + (k / Kin) * sKo + k % Kin`;
-  const loop = (body: string) => `  for (var k = k0; k < L; k += step) {\n    let a = ${addr};\n${body}  }\n`;
-  const wAt = k.weight ? `w[wOff + chBase + k / kDiv]` : "1.0";
-  const b = k.bias ? ` + b[bOff + chBase + k / kDiv]` : "";
+  // Element k of the row sits at base + (k / Kin)·sKo + k % Kin and uses channel k / kDiv. Integer
+  // division is slow on CPU adapters (no vector divide), so the loop walks the Kin-long blocks and
+  // carries the channel index, dividing only when a thread's stride crosses a channel boundary.
+  const loop = (body: string) =>
+    `  for (var o = 0u; o < L / Kin; o++) {
+    let ob = base + o * sKo;
+    var ch = (o * Kin + k0) / kDiv; var cr = (o * Kin + k0) % kDiv;
+    for (var ki = k0; ki < Kin; ki += step) {
+      let a = ob + ki;\n${body.replace(/^/gm, "  ")}      cr += step;
+      if (cr >= kDiv) { let d = cr / kDiv; ch += d; cr -= d * kDiv; }
+    }
+  }\n`;
+  const wAt = k.weight ? `w[wOff + chBase + ch]` : "1.0";
+  const b = k.bias ? ` + b[bOff + chBase + ch]` : "";
   // The pre-activation y, as a statement, and g·act'(y) (plain g without an activation).
   const yLet = act === "none" ? "" : `    let y = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`;
   const gAt = act === "none" ? `g[gOff + a]` : `g[gOff + a] * siluGrad_(y)`;

@@ -4,7 +4,7 @@
  * gradient and one for the weight/bias gradients.
  */
 import { noGrad, record } from "../autograd.ts";
-import { dispatch, grid1d, pipeline } from "../device.ts";
+import { dispatch, gpu, grid1d, pipeline } from "../device.ts";
 import {
   AFFINE_META_WORDS,
   affineGradBindings,
@@ -29,7 +29,16 @@ export type { NormActivation } from "../kernels/norm.ts";
 
 /** Rows at least this long, when there are few rows, get a whole workgroup each. */
 const LONG_ROW = 64;
-const MANY_ROWS = 4096;
+
+/**
+ * From this many rows on, one thread per row beats one workgroup per row. On CPU adapters
+ * (llvmpipe) workgroup barriers are serialised, so a thread per row wins as soon as there are
+ * two workgroups' worth of rows (2× on the U-Net's group norms: 1,024 rows of 784), while GPUs
+ * need many more rows to fill their cores.
+ */
+function manyRows(): number {
+  return gpu().isSoftware ? 2 * NORM_WG : 4096;
+}
 
 /** How a norm maps onto rows and affine channels (see `core/kernels/norm.ts`). */
 interface Layout {
@@ -147,7 +156,7 @@ function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
     weight: !!a.weight,
     bias: !!a.bias,
     running,
-    perThread: lay.L < LONG_ROW || lay.rows >= MANY_ROWS,
+    perThread: lay.L < LONG_ROW || lay.rows >= manyRows(),
     act: a.act,
   };
   const meta = new Uint32Array(NORM_META_WORDS);
@@ -187,7 +196,7 @@ function affineGrads(
 ): Tensor {
   const out = empty([2, lay.C], "float32", `${op}.affineGrad`);
   if (lay.C === 0) return out;
-  const perThread = lay.J < LONG_ROW || lay.C >= MANY_ROWS;
+  const perThread = lay.J < LONG_ROW || lay.C >= manyRows();
   const on = a.act !== "none";
   const k: AffineGradKernel = { perThread, act: a.act, weight: on && !!a.w, bias: on && !!a.b };
   const meta = new Uint32Array(AFFINE_META_WORDS);

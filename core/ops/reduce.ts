@@ -4,7 +4,7 @@ import { dispatch, grid1d, pipeline } from "../device.ts";
 import { type DType, storageType } from "../dtype.ts";
 import { type ReduceKernel, type ReduceKind, reduceMetaWords, reduceSource } from "../kernels/reduce.ts";
 import { WG } from "../kernels/wgsl.ts";
-import { fmtShape, normDim, normDims, numel } from "../shape.ts";
+import { coalesceDims, fmtShape, normDim, normDims, numel } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import * as ew from "./elementwise.ts";
@@ -44,25 +44,21 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
   let C = 1;
   if (!arg && M < MIN_THREADS && R >= 2 * MIN_CHUNK) C = Math.min(Math.ceil(MIN_THREADS / M), Math.ceil(R / MIN_CHUNK));
   const chunk = Math.ceil(Math.max(R, 1) / C);
+  // Kept and reduced dims each walked as few dims as their strides allow (fewer divides per
+  // element); the flat orders, and so argmax's index, are unchanged.
+  const keptWalk = coalesceDims(kept.map((i) => x.shape[i]), [kept.map((i) => x.strides[i])]);
+  const redWalk = coalesceDims(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
+  if (redWalk.shape.length === 0) redWalk.shape.push(1), redWalk.strides[0].push(0);
   const k: ReduceKernel = {
     kind,
     input: storageType[x.dtype],
     out: arg ? "i32" : storageType[outDtype],
-    kept: kept.length,
-    reduced: Math.max(dims.length, 1),
+    kept: keptWalk.shape.length,
+    reduced: redWalk.shape.length,
   };
   const meta = new Uint32Array(reduceMetaWords(k));
   meta.set([M, R, C, chunk, x.offset]);
-  let w = 5;
-  for (const i of kept) meta[w++] = x.shape[i];
-  for (const i of kept) meta[w++] = x.strides[i];
-  if (dims.length === 0) {
-    meta[w++] = 1;
-    meta[w++] = 0;
-  } else {
-    for (const i of dims) meta[w++] = x.shape[i];
-    for (const i of dims) meta[w++] = x.strides[i];
-  }
+  meta.set([...keptWalk.shape, ...keptWalk.strides[0], ...redWalk.shape, ...redWalk.strides[0]], 5);
   const target = C === 1 ? out : empty([M, C], outDtype, `${op}.partial`);
   dispatch({
     op,
