@@ -48,8 +48,15 @@ export interface GenerateOptions {
   classLabels?: Tensor | ArrayLike<number>;
   /** Null class (index, or an int32 tensor shaped like the labels) for classifier-free guidance. */
   nullClass?: number | Tensor;
-  /** Number of denoising steps (default 50). */
+  /** Number of denoising steps (default 50); with `image`, only the last ⌈strength·steps⌉ run. */
   numInferenceSteps?: number;
+  /**
+   * Start from this image (B, …) noised to the schedule's point `strength` instead of from pure
+   * noise (SDEdit / diffusers' img2img): counterfactuals and edits keep the image's layout.
+   */
+  image?: Tensor;
+  /** How far `image` is noised, in (0, 1] of the timesteps (default 0.5; 1 starts from noise). */
+  strength?: number;
   /** DDIM η (omit for DDPM). */
   eta?: number;
   /** Generator for the initial noise and the step noise. */
@@ -79,6 +86,8 @@ const GENERATE_KEYS = new Set([
   "classLabels",
   "nullClass",
   "numInferenceSteps",
+  "image",
+  "strength",
   "eta",
   "generator",
   "seed",
@@ -165,8 +174,21 @@ export class DiffusionPipeline {
       throw new TypeError(`${op}: nullClass is only used with a guider (ClassifierFreeGuidance)`);
     }
 
+    if (opts.strength !== undefined && opts.image === undefined) {
+      throw new TypeError(`${op}: strength is only used with image`);
+    }
+    const strength = opts.strength ?? 0.5;
+    if (opts.image !== undefined) {
+      checkTensorArg(opts.image, op, "image");
+      if (opts.image.shape.length !== shape.length || opts.image.shape.some((d, k) => d !== shape[k])) {
+        throw new RangeError(`${op}: image has shape [${opts.image.shape}], expected the sample shape [${shape}]`);
+      }
+      if (!(strength > 0 && strength <= 1)) throw new RangeError(`${op}: strength must be in (0, 1], got ${strength}`);
+    }
     this.scheduler.setTimesteps(numSteps);
-    const timesteps = Array.from(this.scheduler.timesteps);
+    const all = Array.from(this.scheduler.timesteps);
+    // With an image, the last ⌈strength·steps⌉ timesteps denoise it from the first of them.
+    const timesteps = opts.image === undefined ? all : all.slice(all.length - Math.ceil(strength * numSteps));
     const stepOpts: StepOptions = { generator };
     if (opts.eta !== undefined) stepOpts.eta = opts.eta;
 
@@ -176,7 +198,11 @@ export class DiffusionPipeline {
     const intermediateTimesteps: number[] = [];
     let x = randn(shape, { generator });
     const sigma = this.scheduler.initNoiseSigma;
-    if (sigma !== 1) {
+    if (opts.image !== undefined) {
+      const noised = this.scheduler.addNoise(opts.image, x, timesteps[0]);
+      x.dispose();
+      x = noised;
+    } else if (sigma !== 1) {
       const scaled = x.mul(sigma);
       x.dispose();
       x = scaled;

@@ -58,6 +58,8 @@ export interface Scheduler {
   scaleModelInput(sample: Tensor, t?: number): Tensor;
   /** One reverse step from timestep t to the previous timestep in the list. */
   step(modelOutput: Tensor, t: number, sample: Tensor, opts?: StepOptions): StepOutput;
+  /** x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·noise (for starting from a noised image). */
+  addNoise(originalSamples: Tensor, noise: Tensor, t: Tensor | number): Tensor;
 }
 
 /**

@@ -5,7 +5,19 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest, randomArray } from "./_util.ts";
-import { add, cast, Generator, indexSelect, memoryStats, mul, type Tensor, tensor, zeros } from "../mod.ts";
+import {
+  add,
+  cast,
+  Generator,
+  indexSelect,
+  keep,
+  memoryStats,
+  mul,
+  randn,
+  type Tensor,
+  tensor,
+  zeros,
+} from "../mod.ts";
 import {
   ClassifierFreeGuidance,
   DDIMScheduler,
@@ -270,3 +282,35 @@ gpuTest("pipeline: argument checks name the argument", async () => {
   const ddpm = new DiffusionPipeline({ model, scheduler: new DDPMScheduler() });
   await assertRejects(() => ddpm.generate({ shape: [1, 2], numInferenceSteps: 2, eta: 0 }), RangeError, "eta");
 });
+
+gpuTest(
+  "pipeline: from an image, the last ⌈strength·steps⌉ timesteps denoise it noised to the first of them",
+  async () => {
+    const shape = [2, 1, 3, 3];
+    const image = tensor(randomArray(18, 4, -1, 1), shape);
+    const sched = new DDIMScheduler({ predictionType: "epsilon" });
+    const kept: Tensor[][] = [];
+    const pipe = new DiffusionPipeline({
+      scheduler: sched,
+      model: (x, t) => {
+        kept.push([keep(x.clone()), keep(t.clone())]); // read back after generate
+        return zeros(x.shape);
+      },
+    });
+    const { samples } = await pipe.generate({ shape, image, strength: 0.3, numInferenceSteps: 10, seed: 7 });
+    samples.dispose();
+    const seen = await Promise.all(kept.map(async ([x, t]) => ({ x: await x.toArray(), t: await t.toArray() })));
+    kept.flat().forEach((k) => k.dispose());
+    assertEquals(seen.length, 3, "⌈0.3 · 10⌉ = 3 steps");
+    sched.setTimesteps(10);
+    const all = Array.from(sched.timesteps);
+    assertEquals(seen.map((s) => s.t[0]), all.slice(7));
+    // The first input is the image noised to all[7] with the seed's first draw.
+    const noise = randn(shape, { generator: new Generator(7) });
+    const expected = await sched.addNoise(image, noise, all[7]).toArray();
+    assertClose(seen[0].x, expected, { atol: 1e-5 });
+    await assertRejects(() => pipe.generate({ shape, strength: 0.5 }), TypeError, "strength");
+    await assertRejects(() => pipe.generate({ shape, image, strength: 0 }), RangeError, "strength");
+    await assertRejects(() => pipe.generate({ shape: [1, 1, 3, 3], image }), RangeError, "image");
+  },
+);
