@@ -19,6 +19,7 @@ import {
   legend,
   type LegendItem,
   legendSize,
+  pngDataUri,
   polyline,
   seriesColor,
   svgDocument,
@@ -377,15 +378,6 @@ function composeRaster(
   return out;
 }
 
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  const CHUNK = 0x8000;
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + CHUNK)));
-  }
-  return btoa(s);
-}
-
 /**
  * At most `max` step indices at a regular stride from the first, plus the last (which replaces
  * the one before it when the two would crowd each other).
@@ -467,7 +459,7 @@ export async function explanationSvg(e: Explanation, options: ExplanationPlotOpt
       width: dispW,
       height: dispH,
       preserveAspectRatio: "none",
-      href: `data:image/png;base64,${base64(png)}`,
+      href: pngDataUri(png),
     }),
   ];
   const maxWeight = Math.max(1e-12, ...d.boxes.map((b) => b.weight));

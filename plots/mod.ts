@@ -41,4 +41,5 @@ export {
   explanationSvg,
 } from "./explanation.ts";
 export { type Labelled, reliabilityPlot, reliabilitySvg, riskCoveragePlot, riskCoverageSvg } from "./selective.ts";
+export { type Counterfactual, counterfactualPlot, counterfactualSvg } from "./counterfactual.ts";
 export { escapeXml } from "./svg.ts";

@@ -305,3 +305,13 @@ export function textColorOn(background: string): string {
   const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
   return luminance > 0.5 ? "#000000" : "#ffffff";
 }
+
+/** A PNG file's bytes as a `data:` URI, for an SVG `<image href>`. */
+export function pngDataUri(png: Uint8Array): string {
+  let s = "";
+  const CHUNK = 0x8000;
+  for (let i = 0; i < png.length; i += CHUNK) {
+    s += String.fromCharCode(...png.subarray(i, Math.min(png.length, i + CHUNK)));
+  }
+  return `data:image/png;base64,${btoa(s)}`;
+}

@@ -1,10 +1,12 @@
 /**
  * `deno task classify` end to end on a tiny DDPM run (procedural 8×8 images, 4 classes): τ is
  * fitted on validation images, the evaluation files and the classifier's own outputs are
- * written and agree with each other, and bad options fail with a ConfigError naming them.
+ * written and agree with each other, `deno task explain` writes counterfactual panels, and bad
+ * options fail with a ConfigError naming them.
  */
 import { classifyCommand, type ClassifyCommandResult } from "../tasks/ddpm/classify.ts";
 import { trainCommand } from "../tasks/ddpm/commands.ts";
+import { explainCommand } from "../tasks/ddpm/explain.ts";
 import { ConfigError } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { captureWarnings, gpuTest, withTempDir } from "./_util.ts";
@@ -21,7 +23,7 @@ const TINY = [
   "--train.epochs=1",
 ];
 
-gpuTest("deno task classify: a DDPM run classifies its test split with calibrated probabilities", async () => {
+gpuTest("deno task classify and explain: calibrated probabilities, uncertainty, counterfactual panels", async () => {
   await withTempDir("meddiff-classify-", async (root) => {
     const trained = await trainCommand([...TINY, `--output.root=${root}`, "--no-sample"], true);
     const run = trained!.run.path;
@@ -69,6 +71,19 @@ gpuTest("deno task classify: a DDPM run classifies its test split with calibrate
     assertEquals(again.temperature, 1);
     const predAgain = (await Deno.readTextFile(`${root}/again/predictions.csv`)).trim().split("\n").slice(1);
     assertEquals(predAgain.map((l) => l.split(",")[2]), predictions.map((l) => l.split(",")[2]));
+    // deno task explain: counterfactual panels for the first images, steered to the runner-up.
+    const ex = await explainCommand(
+      ["--run", run, "--count", "3", "--trials", "3", "--steps", "8", "--out", `${root}/explain`],
+      true,
+    );
+    assertEquals(ex!.files.length, 4, "three panels and explain.json");
+    const exInfo = JSON.parse(await Deno.readTextFile(`${root}/explain/explain.json`));
+    assertEquals(exInfo.denoising_steps, 4, "t 0.5 of 8 steps");
+    for (const row of exInfo.images) {
+      assert(row.target !== row.predicted, "steered to another class");
+      assert(Number.isFinite(row.mean_abs_difference) && row.mean_abs_difference > 0, "the image changed");
+    }
+    await assertRejects(() => explainCommand(["--run", run, "--t", "0"], true), ConfigError, "--t");
     await assertRejects(() => classifyCommand(["--run", run, "--vote", "best"], true), ConfigError, "--vote");
     await assertRejects(() => classifyCommand(["--run", run, "--stages", "2:9"], true), ConfigError, "--stages");
     await assertRejects(() => classifyCommand(["--run", run, "--trials", "0"], true), ConfigError, "--trials");

@@ -8,6 +8,7 @@ import { auc, confusionMatrix, rocAucScore } from "../metrics/mod.ts";
 import {
   confusionMatrixPlot,
   confusionMatrixSvg,
+  counterfactualSvg,
   escapeXml,
   macroAverageRoc,
   parseJsonl,
@@ -291,4 +292,68 @@ Deno.test("plots: bad input errors name the argument", async () => {
   assertThrows(() => trainingCurvesSvg([{ epoch: 1 }]), RangeError, "no numeric series");
   assertThrows(() => parseJsonl('{"epoch": 1}\n{oops}\n'), SyntaxError, "line 2 is not valid JSON");
   assertThrows(() => parseJsonl("[1, 2]"), TypeError, "line 1 must hold a JSON object");
+});
+
+Deno.test("plots: counterfactual — header, three panels, signed difference red where the image brightened", async () => {
+  const w = 4, h = 2, image = new Float32Array(w * h).fill(0.5), cf = image.slice();
+  cf[1] = 0.9; // brighter → red
+  cf[6] = 0.3; // darker → blue, half the largest change
+  const svg = await counterfactualSvg(
+    {
+      image,
+      counterfactual: cf,
+      channels: 1,
+      height: h,
+      width: w,
+      classes: ["benign", "<mal>"],
+      predicted: 0,
+      target: 1,
+      trueClass: 1,
+      note: "votes 30/21",
+    },
+    8,
+  );
+  assert(svg.includes("predicted benign, true &lt;mal&gt;"), "header names predicted and true class, escaped");
+  assert(svg.includes("counterfactual → &lt;mal&gt;") && svg.includes("votes 30/21"));
+  assert(svg.includes("difference (±0.400)"), "the colour scale is the largest absolute change");
+  const uris = [...svg.matchAll(/href="data:image\/png;base64,([^"]+)"/g)].map((m) => m[1]);
+  assertEquals(uris.length, 3);
+  const bytes = Uint8Array.from(atob(uris[2]), (ch) => ch.charCodeAt(0));
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  assertEquals([info.width, info.height], [8, 4]);
+  const at = (x: number, y: number) =>
+    Array.from(data.subarray((y * 8 + x) * info.channels, (y * 8 + x) * info.channels + 3));
+  assertEquals(at(2, 0), [255, 0, 0], "source pixel (1,0) brightened by the most: full red");
+  assertEquals(at(4, 2), [128, 128, 255], "source pixel (2,1) darkened by half as much: half blue");
+  assertEquals(at(0, 0), [255, 255, 255], "unchanged: white");
+  await assertRejects(
+    () =>
+      counterfactualSvg({
+        image,
+        counterfactual: cf.subarray(1),
+        channels: 1,
+        height: h,
+        width: w,
+        classes: ["a", "b"],
+        predicted: 0,
+        target: 1,
+      }),
+    RangeError,
+    "counterfactual has 7 values",
+  );
+  await assertRejects(
+    () =>
+      counterfactualSvg({
+        image,
+        counterfactual: cf,
+        channels: 1,
+        height: h,
+        width: w,
+        classes: ["a", "b"],
+        predicted: 0,
+        target: 2,
+      }),
+    RangeError,
+    "target must be a class index",
+  );
 });
