@@ -175,6 +175,15 @@ export function gpu(): GpuContext {
 export async function releaseGpu(): Promise<void> {
   if (!ctx) return;
   await synchronize();
+  releaseGpuNow();
+}
+
+/**
+ * {@linkcode releaseGpu} without waiting for pending work, for exit handlers that cannot await
+ * (`unload`, where `deno bench` runs nothing asynchronous any more): queued work is abandoned.
+ */
+export function releaseGpuNow(): void {
+  if (!ctx) return;
   ctx.pool.trim();
   ctx.device.destroy();
 }

@@ -10,6 +10,8 @@ export {
   hasGpu,
   initGpu,
   memoryStats,
+  releaseGpu,
+  releaseGpuNow,
   startKernelProfile,
   stopKernelProfile,
   synchronize,
