@@ -5,6 +5,7 @@
  * @module
  */
 export { betasForAlphaBar, cosineBetas, makeBetas, NoiseSchedule } from "./noise_schedule.ts";
+export { cosineLogSnr, type CosineLogSnrOptions, logSnrBetas, resolutionShift } from "./log_snr.ts";
 export type { BetaSchedule } from "./noise_schedule.ts";
 export { spacedTimesteps } from "./timesteps.ts";
 export type { TimestepSpacing } from "./timesteps.ts";

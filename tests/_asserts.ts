@@ -14,6 +14,13 @@ export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
   if (!cond) throw new Error(msg);
 }
 
+/** |actual − expected| ≤ tolerance (`@std/assert`'s assertAlmostEquals; default 1e-7). */
+export function assertAlmostEquals(actual: number, expected: number, tolerance = 1e-7, msg?: string): void {
+  if (Math.abs(actual - expected) <= tolerance) return;
+  const why = `expected ${actual} to be within ${tolerance} of ${expected}`;
+  throw new Error(msg ? `${msg}: ${why}` : why);
+}
+
 type ErrorClass = new (...args: never[]) => Error;
 
 /** `fn` throws an instance of `cls` whose message includes `includes`. */

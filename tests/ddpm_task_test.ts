@@ -156,3 +156,36 @@ gpuTest("shipped configs resolve; bad keys, types and data paths fail before tra
     await Deno.remove(root, { recursive: true });
   }
 });
+
+gpuTest(
+  "deno task train with the diffusion classifier paper's options: shifted cosine, continuous time, SNR weight",
+  async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      const paper = [
+        "--diffusion.betaSchedule=shifted_cosine",
+        "--diffusion.logSnrShift=1.5",
+        "--diffusion.timeSampling=continuous",
+        "--diffusion.lossWeight=snr-clamped",
+        "--train.labelDropout=0.15",
+      ];
+      const out = await trainCommand([...TINY, ...paper, "--train.epochs=1", `--output.root=${root}`], true);
+      assert(out && out.result.bestValLoss !== null && Number.isFinite(out.result.bestValLoss), "validated");
+      const resolved = await Deno.readTextFile(`${out.run.path}/config.yaml`);
+      assert(resolved.includes("timeSampling: continuous"), "the run records its objective");
+      // The run's DDIM sampler uses the same log-SNR schedule (as trained betas).
+      const s = await sampleCommand(["--run", out.run.path, "--steps", "2", "--per-class", "1"], true);
+      assertEquals(s?.files.length, 7);
+      // Continuous time is defined on the log-SNR schedule only: refused before a run folder exists.
+      const bad = `${root}/bad`;
+      await assertRejects(
+        () => trainCommand([...TINY, "--diffusion.timeSampling=continuous", `--output.root=${bad}`], true),
+        ConfigError,
+        "diffusion.timeSampling continuous needs diffusion.betaSchedule shifted_cosine",
+      );
+      assert(!(await Deno.stat(bad).then(() => true, () => false)), "no run folder was made");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);

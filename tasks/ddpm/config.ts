@@ -31,6 +31,10 @@ export const ddpmSchema = defineConfig({
     numTrainTimesteps: 1000,
     betaSchedule: "squaredcos_cap_v2",
     predictionType: "v_prediction",
+    logSnrShift: 0,
+    timeSampling: "discrete",
+    lossWeight: "none",
+    snrClamp: 5,
   },
   train: trainSection({
     epochs: 4,
@@ -78,7 +82,22 @@ export const ddpmSchema = defineConfig({
   },
   "model.ditDepth": { type: "integer", min: 1, max: 1024, help: "DiT blocks (null: the size's 12)" },
   "diffusion.numTrainTimesteps": { type: "integer", min: 2, max: 100_000 },
-  "diffusion.betaSchedule": { choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine"] },
+  "diffusion.betaSchedule": {
+    choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine", "shifted_cosine"],
+    help: "β schedule; shifted_cosine: the cosine log-SNR schedule plus diffusion.logSnrShift (simple diffusion)",
+  },
+  "diffusion.logSnrShift": {
+    help: "shifted_cosine: added to the log-SNR, 2·ln(base/imageSize) for a base resolution (0: plain cosine)",
+  },
+  "diffusion.timeSampling": {
+    choices: ["discrete", "continuous"],
+    help: "training times: integer timesteps, or t ~ U(0, 1) on the log-SNR schedule (needs shifted_cosine)",
+  },
+  "diffusion.lossWeight": {
+    choices: ["none", "snr-clamped"],
+    help: "none: plain MSE on the predicted target; snr-clamped: 1/(1 + min(SNR, snrClamp)) on the ε-error",
+  },
+  "diffusion.snrClamp": { positive: true, help: "the clamp of lossWeight snr-clamped (the paper's 5)" },
   "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },
   ...TRAIN_META,
   "train.selectMetric": { choices: ["loss"], help: "validation metric that picks best.safetensors (EMA v/ε-MSE)" },

@@ -10,6 +10,7 @@ import { resolveUNetConfig, UNet, type UNetOptions } from "../../models/unet.ts"
 import { DDIMScheduler } from "../../samplers/ddim.ts";
 import { DDPMScheduler } from "../../samplers/ddpm.ts";
 import type { BetaSchedule } from "../../samplers/noise_schedule.ts";
+import { cosineLogSnr, logSnrBetas } from "../../samplers/log_snr.ts";
 import type { PredictionType } from "../../samplers/scheduler_config.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
@@ -105,6 +106,11 @@ export function checkDenoiserFits(cfg: DdpmConfig, data: ImageData): void {
   if (cfg.model.arch === "dit") checkModelFits(cfg, data, () => resolveDiTConfig(ditOptions(cfg, shape)));
   else if (cfg.model.arch === "unet") checkModelFits(cfg, data, () => resolveUNetConfig(unetOptions(cfg, shape)));
   else throw new ConfigError([`model.arch: unknown architecture ${JSON.stringify(cfg.model.arch)} (unet or dit)`]);
+  if (cfg.diffusion.timeSampling === "continuous" && cfg.diffusion.betaSchedule !== "shifted_cosine") {
+    throw new ConfigError([
+      `diffusion.timeSampling continuous needs diffusion.betaSchedule shifted_cosine (got ${cfg.diffusion.betaSchedule})`,
+    ]);
+  }
   // The sampler refuses this only after training, when the sample grids are made.
   if (cfg.sample.steps > cfg.diffusion.numTrainTimesteps) {
     throw new ConfigError([
@@ -118,11 +124,22 @@ export function checkUNetFits(cfg: DdpmConfig, data: ImageData): void {
   checkDenoiserFits(cfg, data);
 }
 
-function common(cfg: DdpmConfig) {
+/**
+ * The log-SNR λ(t) of a `shifted_cosine` run (`diffusion.logSnrShift` added to the cosine
+ * schedule's), or null for the named β schedules.
+ */
+export function runLogSnr(cfg: DdpmConfig): ((t: number) => number) | null {
   const d = cfg.diffusion;
+  return d.betaSchedule === "shifted_cosine" ? (t) => cosineLogSnr(t, { shift: d.logSnrShift }) : null;
+}
+
+function common(cfg: DdpmConfig) {
+  const d = cfg.diffusion, logSnr = runLogSnr(cfg);
   return {
     numTrainTimesteps: d.numTrainTimesteps,
-    betaSchedule: d.betaSchedule as BetaSchedule,
+    ...(logSnr
+      ? { trainedBetas: logSnrBetas(d.numTrainTimesteps, logSnr) }
+      : { betaSchedule: d.betaSchedule as BetaSchedule }),
     predictionType: d.predictionType as PredictionType,
     clipSample: true,
   };

@@ -1,26 +1,24 @@
 /**
  * The conditional DDPM task behind `deno task train`, on the training engine (train/engine.ts):
- * ε- (or v-/x₀-) prediction with MSE, label dropout to the null class (for classifier-free
+ * ε- (or v-/x₀-) prediction with MSE (or the weighted objective of objective.ts), label dropout to the null class (for classifier-free
  * guidance). Validation is the MSE with fixed timesteps and noise (the engine applies the EMA
  * weights); best.safetensors is kept by it.
  * @module
  */
 import { noGrad } from "../../core/autograd.ts";
-import { mseLoss } from "../../core/ops/loss.ts";
-import { Generator, manualSeed, randint, randn } from "../../core/ops/random.ts";
+import { Generator, manualSeed } from "../../core/ops/random.ts";
 import { tensor } from "../../core/ops/creation.ts";
 import { scope } from "../../core/scope.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { DataLoader } from "../../datasets/loader.ts";
-import type { Rng } from "../../util/rng.ts";
-import type { DDIMScheduler } from "../../samplers/ddim.ts";
-import type { DDPMScheduler } from "../../samplers/ddpm.ts";
+import { Rng } from "../../util/rng.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
 import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
 import { buildDenoiser, buildTrainScheduler, type Denoiser, describeDenoiser } from "./model.ts";
+import { DiffusionObjective } from "./objective.ts";
 
 /** What a finished (or interrupted) training run reports: the engine's summary, the denoiser and its best loss. */
 export interface TrainResult extends FitResult {
@@ -28,14 +26,6 @@ export interface TrainResult extends FitResult {
   unet: Denoiser;
   /** Best validation loss (EMA weights), or null when never validated. */
   bestValLoss: number | null;
-}
-
-/** The diffusion target for the configured prediction type. */
-function target(sched: DDPMScheduler | DDIMScheduler, x0: Tensor, noise: Tensor, t: Tensor): Tensor {
-  const kind = sched.config.predictionType;
-  if (kind === "epsilon") return noise.alias();
-  if (kind === "sample") return x0.alias();
-  return sched.getVelocity(x0, noise, t);
 }
 
 /** Labels of a batch with each replaced by the null class with probability `p` (seeded per batch). */
@@ -61,7 +51,7 @@ export async function trainDdpm(
   const numClasses = data.classes.length;
   const unet = buildDenoiser(cfg, { channels: data.channels, imageSize: data.imageSize, numClasses });
   const sched = buildTrainScheduler(cfg);
-  const T = cfg.diffusion.numTrainTimesteps;
+  const objective = new DiffusionObjective(cfg, sched);
   const loaderOptions = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
   const loader = new DataLoader(data.train, {
     ...loaderOptions,
@@ -80,21 +70,18 @@ export async function trainDdpm(
       describe: describeDenoiser(cfg),
       metricNames: ["loss"],
       loss: (batch, ctx) => {
-        const x0 = batch.images;
-        const B = x0.shape[0];
         const y = droppedLabels(trainLabels, batch.indices, numClasses, t.labelDropout, ctx.rng);
-        const ts = randint(0, T, [B]);
-        const noise = randn(x0.shape);
-        const pred = unet.call(sched.addNoise(x0, noise, ts), ts, y);
-        return { loss: mseLoss(pred, target(sched, x0, noise, ts)) };
+        const noised = objective.noised(batch.images, { rng: ctx.rng });
+        return { loss: objective.loss(unet.call(noised.xt, noised.time, y), noised) };
       },
       validate: async () => {
-        const loss = await validationLoss(unet, sched, valLoader, cfg);
+        const loss = await validationLoss(unet, objective, valLoader, cfg);
         return loss === null ? null : { metrics: { loss }, summary: `val loss ${loss.toFixed(4)}` };
       },
     }, { train: t, seed: cfg.seed, run, log, ...start });
     return { ...out, unet, bestValLoss: out.best };
   } finally {
+    objective.dispose();
     sched.dispose();
   }
 }
@@ -102,13 +89,12 @@ export async function trainDdpm(
 /** Mean validation loss with fixed timesteps/noise (the same every epoch); the caller sets the weights. */
 async function validationLoss(
   unet: Denoiser,
-  sched: DDPMScheduler,
+  objective: DiffusionObjective,
   loader: DataLoader,
   cfg: DdpmConfig,
 ): Promise<number | null> {
   if (loader.length === 0) return null;
-  const gen = new Generator(cfg.seed + 1);
-  const T = cfg.diffusion.numTrainTimesteps;
+  const source = { generator: new Generator(cfg.seed + 1), rng: new Rng(cfg.seed + 1) };
   const sums: Tensor[] = [];
   let count = 0;
   try {
@@ -116,11 +102,8 @@ async function validationLoss(
       const B = batch.images.shape[0];
       sums.push(scope(() =>
         noGrad(() => {
-          const ts = randint(0, T, [B], { generator: gen });
-          const noise = randn(batch.images.shape, { generator: gen });
-          const xt = sched.addNoise(batch.images, noise, ts);
-          const pred = unet.call(xt, ts, batch.labels);
-          return mseLoss(pred, target(sched, batch.images, noise, ts)).mul(B);
+          const noised = objective.noised(batch.images, source);
+          return objective.loss(unet.call(noised.xt, noised.time, batch.labels), noised).mul(B);
         })
       ));
       count += B;
