@@ -127,4 +127,5 @@ export {
   windowReverse2d,
   windowReverse3d,
 } from "./ops/window.ts";
+export { haarDwt2d, haarIdwt2d } from "./ops/wavelet.ts";
 export type { ShiftedWindowMaskOptions, WindowSize } from "./ops/window.ts";

@@ -5,6 +5,8 @@
  * resolve, and bad input fails before any training starts.
  */
 import { sampleCommand, trainCommand } from "../tasks/ddpm/commands.ts";
+import { classifyCommand } from "../tasks/ddpm/classify.ts";
+import { explainCommand } from "../tasks/ddpm/explain.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
 import { readJsonl } from "../train/run_dir.ts";

@@ -33,7 +33,8 @@ import { writeEvaluation } from "../classify/evaluate.ts";
 import type { MetricValue, Predictions } from "../classify/predict.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ddpmSchema } from "./config.ts";
-import { buildTrainScheduler } from "./model.ts";
+import { scope } from "../../core/scope.ts";
+import { buildTrainScheduler, type DiffusionSpace, diffusionSpace } from "./model.ts";
 import { ddpmCheckpoint, loadRunDenoiser } from "./run_model.ts";
 
 /** What `deno task classify` wrote and measured. */
@@ -91,6 +92,7 @@ function parseStages(v: string | undefined, numClasses: number): EliminationStag
 
 async function classifySplit(
   opts: DiffusionClassifierOptions,
+  space: DiffusionSpace,
   loader: DataLoader,
   limit: number,
   onProgress?: (done: number) => void,
@@ -110,9 +112,11 @@ async function classifySplit(
   for await (const batch of loader.iterate(0)) {
     const take = Math.min(batch.ids.length, limit - out.ids.length);
     try {
-      const images = take < batch.ids.length ? batch.images.narrow(0, 0, take) : batch.images;
+      const images = scope(() =>
+        space.toModel(take < batch.ids.length ? batch.images.narrow(0, 0, take) : batch.images)
+      );
       const res = await diffusionClassify(opts, images, batch.indices.subarray(0, take));
-      if (images !== batch.images) images.dispose();
+      images.dispose();
       const labels = await batch.labels.toArray();
       const u = voteUncertainty(res);
       for (let i = 0; i < take; i++) {
@@ -208,7 +212,7 @@ export async function classifyCommand(argv: readonly string[], quiet = false): P
   const calibrate = !args.flags["no-calibration"] && split === "test" && data.val.length > 0;
   const ckpt = await ddpmCheckpoint(run, o.checkpoint!);
   const net = await loadRunDenoiser(cfg, info, ckpt);
-  const sched = buildTrainScheduler(cfg);
+  const sched = buildTrainScheduler(cfg), space = diffusionSpace(cfg, info);
   const opts: DiffusionClassifierOptions = {
     model: (x, t, y) => net.call(x, t, y),
     schedule: sched.schedule,
@@ -229,14 +233,20 @@ export async function classifyCommand(argv: readonly string[], quiet = false): P
     let valFit: { nllBefore: number; nllAfter: number; images: number } | null = null;
     if (calibrate) {
       const n = Math.min(valLimit, data.val.length);
-      const val = await classifySplit(opts, evaluationLoader(data, settings, "val"), n, progress("validation", n));
+      const val = await classifySplit(
+        opts,
+        space,
+        evaluationLoader(data, settings, "val"),
+        n,
+        progress("validation", n),
+      );
       const fit = fitTemperature(val.yTrue, logitsOf(val), { numClasses: K });
       temperature = fit.temperature;
       valFit = { nllBefore: fit.nllBefore, nllAfter: fit.nllAfter, images: val.yTrue.length };
     }
     const set = split === "test" ? data.test! : data.val;
     const n = Math.min(limit, set.length);
-    const ans = await classifySplit(opts, evaluationLoader(data, settings, split), n, progress(split, n));
+    const ans = await classifySplit(opts, space, evaluationLoader(data, settings, split), n, progress(split, n));
     const logits = logitsOf(ans);
     const raw = temperatureSoftmax(logits, 1, K), cal = temperatureSoftmax(logits, temperature, K);
     const rows = (p: Float64Array) => ans.yTrue.map((_, i) => Float32Array.from(p.subarray(i * K, (i + 1) * K)));

@@ -35,6 +35,7 @@ export const ddpmSchema = defineConfig({
     timeSampling: "discrete",
     lossWeight: "none",
     snrClamp: 5,
+    wavelet: false,
   },
   train: trainSection({
     epochs: 4,
@@ -78,7 +79,7 @@ export const ddpmSchema = defineConfig({
     type: "integer",
     min: 1,
     max: MAX_IMAGE_SIZE,
-    help: "DiT patch edge in pixels (must divide data.imageSize)",
+    help: "DiT patch edge in pixels (must divide the diffused side: data.imageSize, halved by diffusion.wavelet)",
   },
   "model.ditDepth": { type: "integer", min: 1, max: 1024, help: "DiT blocks (null: the size's 12)" },
   "diffusion.numTrainTimesteps": { type: "integer", min: 2, max: 100_000 },
@@ -96,6 +97,9 @@ export const ddpmSchema = defineConfig({
   "diffusion.lossWeight": {
     choices: ["none", "snr-clamped"],
     help: "none: plain MSE on the predicted target; snr-clamped: 1/(1 + min(SNR, snrClamp)) on the ε-error",
+  },
+  "diffusion.wavelet": {
+    help: "diffuse the one-level Haar bands (4× channels, half the side) instead of the pixels",
   },
   "diffusion.snrClamp": { positive: true, help: "the clamp of lossWeight snr-clamped (the paper's 5)" },
   "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },

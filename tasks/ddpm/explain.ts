@@ -24,7 +24,7 @@ import { evaluationLoader, loaderSettings } from "../common/loaders.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ddpmSchema } from "./config.ts";
-import { buildSampler, buildTrainScheduler } from "./model.ts";
+import { buildSampler, buildTrainScheduler, diffusionSpace } from "./model.ts";
 import { ddpmCheckpoint, loadRunDenoiser } from "./run_model.ts";
 
 /** What `deno task explain` wrote. */
@@ -117,7 +117,8 @@ export async function explainCommand(argv: readonly string[], quiet = false): Pr
       batch.dispose();
       if (ids.length >= count) break;
     }
-    const images = cat(parts, 0);
+    const images = cat(parts, 0), space = diffusionSpace(cfg, info);
+    const modelImages = space.toModel(images);
     const n = ids.length;
     const res = await diffusionClassify(
       {
@@ -128,7 +129,7 @@ export async function explainCommand(argv: readonly string[], quiet = false): Pr
         trials,
         seed,
       },
-      images,
+      modelImages,
       indices,
     );
     const u = voteUncertainty(res);
@@ -146,9 +147,9 @@ export async function explainCommand(argv: readonly string[], quiet = false): Pr
       guider: new ClassifierFreeGuidance({ guidanceScale: guidance }),
     });
     const t0 = performance.now();
-    const { samples } = await pipe.generate({
-      shape: images.shape,
-      image: images,
+    const generated = await pipe.generate({
+      shape: modelImages.shape,
+      image: modelImages,
       strength,
       numInferenceSteps: steps,
       classLabels: targets,
@@ -156,9 +157,9 @@ export async function explainCommand(argv: readonly string[], quiet = false): Pr
       seed,
     });
     const seconds = (performance.now() - t0) / 1000;
+    const samples = space.toImages(generated.samples);
     const [xs, cfs] = [await images.toArray(), await samples.toArray()];
-    images.dispose();
-    samples.dispose();
+    for (const t of [images, modelImages, generated.samples, samples]) t.dispose();
     // Back to [0, 1] for display: x·std + mean per channel.
     const norm = dataNormalization(cfg.data, info.channels);
     const C = info.channels, plane = info.imageSize * info.imageSize, size = C * plane;

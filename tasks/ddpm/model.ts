@@ -5,6 +5,9 @@
 import type { Module } from "../../core/nn/module.ts";
 import type { Generator } from "../../core/ops/random.ts";
 import type { Tensor } from "../../core/tensor.ts";
+import { mul } from "../../core/ops/elementwise.ts";
+import { haarDwt2d, haarIdwt2d } from "../../core/ops/wavelet.ts";
+import { scope } from "../../core/scope.ts";
 import { DiT, DIT_SIZES, type DiTOptions, resolveDiTConfig } from "../../models/dit.ts";
 import { resolveUNetConfig, UNet, type UNetOptions } from "../../models/unet.ts";
 import { DDIMScheduler } from "../../samplers/ddim.ts";
@@ -27,9 +30,46 @@ export interface DataShape {
   numClasses: number;
 }
 
-/** The U-Net options of the configuration for data of this shape. */
-function unetOptions(cfg: DdpmConfig, data: DataShape): UNetOptions {
-  const m = cfg.model;
+/**
+ * The space a run diffuses in. By default the images themselves; with `diffusion.wavelet` their
+ * one-level Haar bands halved (4× the channels at half the side, every band within [−1, 1] for
+ * images in [−1, 1], so x̂₀ clipping still holds), as the diffusion classifier paper does.
+ */
+export interface DiffusionSpace {
+  /** What the denoiser sees: channels and side. */
+  channels: number;
+  /** Side of the denoiser's input. */
+  imageSize: number;
+  /** Images (B, C, S, S) → the diffusion space (a new handle). */
+  toModel(images: Tensor): Tensor;
+  /** The diffusion space → images (a new handle). */
+  toImages(x: Tensor): Tensor;
+}
+
+/** The run's diffusion space for images of this shape (see {@linkcode DiffusionSpace}). */
+export function diffusionSpace(cfg: DdpmConfig, data: { channels: number; imageSize: number }): DiffusionSpace {
+  if (!cfg.diffusion.wavelet) {
+    return {
+      channels: data.channels,
+      imageSize: data.imageSize,
+      toModel: (x) => x.alias(),
+      toImages: (x) => x.alias(),
+    };
+  }
+  if (data.imageSize % 2 !== 0) {
+    throw new ConfigError([`diffusion.wavelet needs an even image side, got ${data.imageSize} (set data.imageSize)`]);
+  }
+  return {
+    channels: 4 * data.channels,
+    imageSize: data.imageSize / 2,
+    toModel: (x) => scope(() => mul(haarDwt2d(x), 0.5)),
+    toImages: (x) => scope(() => haarIdwt2d(mul(x, 2))),
+  };
+}
+
+/** The U-Net options of the configuration for data of this shape (the images; the diffusion space is derived). */
+function unetOptions(cfg: DdpmConfig, images: DataShape): UNetOptions {
+  const m = cfg.model, data = { ...images, ...diffusionSpace(cfg, images) };
   return {
     inChannels: data.channels,
     outChannels: data.channels,
@@ -53,8 +93,8 @@ export function buildUNet(cfg: DdpmConfig, data: DataShape, generator?: Generato
  * The DiT options of the configuration for data of this shape: the `model.ditSize` preset
  * (`model.ditDepth` blocks when set), `model.patchSize`, predicting the noise (or v, or x₀) only.
  */
-export function ditOptions(cfg: DdpmConfig, data: DataShape): DiTOptions {
-  const m = cfg.model;
+export function ditOptions(cfg: DdpmConfig, images: DataShape): DiTOptions {
+  const m = cfg.model, data = { ...images, ...diffusionSpace(cfg, images) };
   const size = DIT_SIZES[m.ditSize as keyof typeof DIT_SIZES];
   if (!size) throw new ConfigError([`model.ditSize: expected one of ${Object.keys(DIT_SIZES).join(", ")}`]);
   return {

@@ -12,7 +12,7 @@ import { imageGrid, saveImageFolder } from "../lib/image_grid.ts";
 import { savePng } from "../../util/png.ts";
 import { joinPath } from "../../util/path.ts";
 import type { DdpmConfig } from "./config.ts";
-import { buildSampler, type Denoiser } from "./model.ts";
+import { buildSampler, type Denoiser, diffusionSpace } from "./model.ts";
 
 /** What to sample. */
 export interface SampleGridOptions {
@@ -66,6 +66,18 @@ export async function writeSampleGrids(
   await Deno.mkdir(outDir, { recursive: true });
   const { channels: C, imageSize: S, classes } = info;
   const K = classes.length, P = opts.perClass;
+  const space = diffusionSpace(cfg, info);
+  const modelShape = [space.channels, space.imageSize, space.imageSize];
+  /** Images (as float32 data) of a sample in the diffusion space; frees it. */
+  const imagesOf = async (x: Tensor): Promise<Float32Array> => {
+    const images = space.toImages(x);
+    x.dispose();
+    try {
+      return await images.data() as Float32Array;
+    } finally {
+      images.dispose();
+    }
+  };
   const scheduler = buildSampler(cfg, opts.sampler === "ddpm" ? "ddpm" : "ddim", opts.thresholding);
   const model = (x: Tensor, t: Tensor, y?: Tensor) => unet.call(x, t, y);
   const files: string[] = [];
@@ -81,7 +93,7 @@ export async function writeSampleGrids(
       guider: new ClassifierFreeGuidance({ guidanceScale: opts.guidance }),
     }).generate({
       batchSize: K * P,
-      sampleShape: [C, S, S],
+      sampleShape: modelShape,
       classLabels: labels,
       nullClass: K,
       numInferenceSteps: opts.steps,
@@ -89,10 +101,8 @@ export async function writeSampleGrids(
       eta: opts.sampler === "ddim" ? 0 : undefined,
       returnIntermediates: every,
     });
-    const samples = await cond.samples.data() as Float32Array;
-    const steps = await Promise.all((cond.intermediates ?? []).map((t) => t.data() as Promise<Float32Array>));
-    cond.samples.dispose();
-    cond.intermediates?.forEach((t) => t.dispose());
+    const samples = await imagesOf(cond.samples);
+    const steps = await Promise.all((cond.intermediates ?? []).map(imagesOf));
     const img = C * S * S;
     const write = async (name: string, data: Float32Array, n: number, nrow: number) => {
       await savePng(joinPath(outDir, name), imageGrid(data, [n, C, S, S], { nrow }));
@@ -116,14 +126,13 @@ export async function writeSampleGrids(
     // Unconditional: every label the null class, no guidance.
     const uncond = await new DiffusionPipeline({ model, scheduler }).generate({
       batchSize: P,
-      sampleShape: [C, S, S],
+      sampleShape: modelShape,
       classLabels: new Int32Array(P).fill(K),
       numInferenceSteps: opts.steps,
       seed: opts.seed + 1,
       eta: opts.sampler === "ddim" ? 0 : undefined,
     });
-    await write("unconditional.png", await uncond.samples.data() as Float32Array, P, P);
-    uncond.samples.dispose();
+    await write("unconditional.png", await imagesOf(uncond.samples), P, P);
     if (opts.imageFolder) {
       await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(safeName));
     }

@@ -17,7 +17,14 @@ import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
-import { buildDenoiser, buildTrainScheduler, type Denoiser, describeDenoiser } from "./model.ts";
+import {
+  buildDenoiser,
+  buildTrainScheduler,
+  type Denoiser,
+  describeDenoiser,
+  type DiffusionSpace,
+  diffusionSpace,
+} from "./model.ts";
 import { DiffusionObjective } from "./objective.ts";
 
 /** What a finished (or interrupted) training run reports: the engine's summary, the denoiser and its best loss. */
@@ -52,6 +59,7 @@ export async function trainDdpm(
   const unet = buildDenoiser(cfg, { channels: data.channels, imageSize: data.imageSize, numClasses });
   const sched = buildTrainScheduler(cfg);
   const objective = new DiffusionObjective(cfg, sched);
+  const space = diffusionSpace(cfg, data);
   const loaderOptions = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
   const loader = new DataLoader(data.train, {
     ...loaderOptions,
@@ -71,11 +79,11 @@ export async function trainDdpm(
       metricNames: ["loss"],
       loss: (batch, ctx) => {
         const y = droppedLabels(trainLabels, batch.indices, numClasses, t.labelDropout, ctx.rng);
-        const noised = objective.noised(batch.images, { rng: ctx.rng });
+        const noised = objective.noised(space.toModel(batch.images), { rng: ctx.rng });
         return { loss: objective.loss(unet.call(noised.xt, noised.time, y), noised) };
       },
       validate: async () => {
-        const loss = await validationLoss(unet, objective, valLoader, cfg);
+        const loss = await validationLoss(unet, objective, space, valLoader, cfg);
         return loss === null ? null : { metrics: { loss }, summary: `val loss ${loss.toFixed(4)}` };
       },
     }, { train: t, seed: cfg.seed, run, log, ...start });
@@ -90,6 +98,7 @@ export async function trainDdpm(
 async function validationLoss(
   unet: Denoiser,
   objective: DiffusionObjective,
+  space: DiffusionSpace,
   loader: DataLoader,
   cfg: DdpmConfig,
 ): Promise<number | null> {
@@ -102,7 +111,7 @@ async function validationLoss(
       const B = batch.images.shape[0];
       sums.push(scope(() =>
         noGrad(() => {
-          const noised = objective.noised(batch.images, source);
+          const noised = objective.noised(space.toModel(batch.images), source);
           return objective.loss(unet.call(noised.xt, noised.time, batch.labels), noised).mul(B);
         })
       ));
