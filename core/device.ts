@@ -254,6 +254,8 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
 }
 
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+
 /** Records a dispatch into the current batch; submits when the batch budget is reached. */
 export function dispatch(spec: DispatchSpec): void {
   const { device } = gpu();
@@ -267,8 +269,20 @@ export function dispatch(spec: DispatchSpec): void {
     entries.push({ binding: 0, resource: { buffer: ring, offset: ringUsed, size } });
     ringUsed = Math.ceil((ringUsed + size) / ringAlign) * ringAlign;
   }
+  const limit = ctx!.limits.maxStorageBufferBindingSize;
   spec.bindings.forEach((b, i) => {
-    entries.push({ binding: i + 1, resource: b instanceof GPUBuffer ? { buffer: b } : b });
+    const resource = b instanceof GPUBuffer ? { buffer: b } : b;
+    // Checked here, where the op is known: WebGPU reports it later, without naming the op.
+    if ("buffer" in resource) {
+      const bytes = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
+      if (bytes > limit) {
+        throw new RangeError(
+          `${spec.op}: binding ${i + 1} is ${mib(bytes)} MiB, over this adapter's storage binding limit of ` +
+            `${mib(limit)} MiB; a smaller batch or input size keeps it under`,
+        );
+      }
+    }
+    entries.push({ binding: i + 1, resource });
   });
   const bindGroup = device.createBindGroup({
     layout: spec.pipeline.getBindGroupLayout(0),

@@ -10,6 +10,7 @@ import { explainCommand } from "../tasks/ddpm/explain.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
 import { readJsonl } from "../train/run_dir.ts";
+import { decodePng } from "../util/png.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { assertSameState, gpuTest, interruptAtFirstStep, withFixedKernels, withTempDir } from "./_util.ts";
 
@@ -191,3 +192,31 @@ gpuTest(
     }
   },
 );
+
+gpuTest("diffusion.wavelet: train, sample, classify and explain run on the Haar bands and return images", async () => {
+  await withTempDir("meddiff-wavelet-", async (root) => {
+    const out = await trainCommand(
+      [...TINY, "--diffusion.wavelet=true", "--train.epochs=1", `--output.root=${root}`],
+      true,
+    );
+    assert(out && Number.isFinite(out.result.bestValLoss ?? NaN), "validated");
+    const run = out.run.path;
+    // The model diffuses 4×4 bands with 4× the channels; what comes out is 8×8 pixels.
+    await sampleCommand(["--run", run, "--steps", "2", "--per-class", "1", "--images", `${root}/gen`], true);
+    const classDir = `${root}/gen/${(await files(`${root}/gen`))[0]}`;
+    const img = await decodePng(`${classDir}/${(await files(classDir))[0]}`);
+    assertEquals([img.width, img.height], [8, 8], "samples come back in pixel space");
+    const c = await classifyCommand(
+      ["--run", run, "--trials", "2", "--limit", "4", "--no-calibration", "--bootstrap", "0", "--out", `${root}/c`],
+      true,
+    );
+    assertEquals(c!.temperature, 1);
+    const rows = (await Deno.readTextFile(`${root}/c/predictions.csv`)).trim().split("\n");
+    assertEquals(rows.length, 5, "header and four images");
+    const ex = await explainCommand(
+      ["--run", run, "--count", "1", "--trials", "2", "--steps", "4", "--out", `${root}/e`],
+      true,
+    );
+    assertEquals(ex!.files.length, 2, "one panel and explain.json");
+  });
+});

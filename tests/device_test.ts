@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./_asserts.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./_asserts.ts";
 import { gpuTest } from "./_util.ts";
 import {
   dispatch,
@@ -81,6 +81,32 @@ gpuTest("a WebGPU validation error surfaces as a GpuError naming the op", async 
   assert((err as GpuError).ops.includes("test-bad-binding"), "ops list");
   // the device keeps working afterwards
   assertEquals(await ones([2]).toArray(), [1, 1]);
+});
+
+gpuTest("a binding over the adapter's storage binding limit is refused at dispatch, naming the op", async () => {
+  const p = pipeline(
+    "test-big-binding",
+    `@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+     @compute @workgroup_size(1) fn main() { out[0] = 1.0; }`,
+  );
+  const { device, limits } = gpu();
+  const buf = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  const before = dispatchCounters().dispatches;
+  const err = assertThrows(
+    () =>
+      dispatch({
+        op: "test-big-binding",
+        pipeline: p,
+        bindings: [{ buffer: buf, size: limits.maxStorageBufferBindingSize + 4 }],
+        workgroups: [1],
+      }),
+    RangeError,
+    "test-big-binding: binding 1",
+  );
+  assert(err.message.includes("storage binding limit"), err.message);
+  assertEquals(dispatchCounters().dispatches, before, "nothing was recorded");
+  buf.destroy();
+  await synchronize();
 });
 
 gpuTest("the kernel profiler times every dispatch by op name and leaves results unchanged", async () => {

@@ -106,6 +106,21 @@ gpuTest("engine: a profiled run times every phase of each epoch, logs the table 
   });
 });
 
+gpuTest("engine: each epoch's summary line reports that epoch's mean training loss, whatever logEvery is", async () => {
+  await withTempDir("engine_epoch_loss_", async (root) => {
+    // logEvery 1 gives every step's loss; with 4, windows straddle the epochs (6 steps each).
+    const every = await tinyFit(root, { logEvery: 1 });
+    const losses = (await readJsonl(every.run.metricsPath)).filter((r) => "train_loss" in r)
+      .map((r) => r.train_loss as number);
+    assertEquals(losses.length, 12);
+    const sparse = await tinyFit(root, { logEvery: 4 });
+    const lines = (await Deno.readTextFile(sparse.run.logPath)).match(/epoch \d\/2: train loss [\d.]+/g) ?? [];
+    const logged = lines.map((l) => Number(l.split(" ").at(-1)));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assertClose(logged, [mean(losses.slice(0, 6)), mean(losses.slice(6))], { atol: 1e-4, msg: "epoch means" });
+  });
+});
+
 const ckptNames = (run: RunDir) => [...Deno.readDirSync(run.checkpointsDir)].map((e) => e.name).sort();
 
 gpuTest(

@@ -164,6 +164,8 @@ gpuTest("matmul: gradients (2-D, batched broadcast, 1-D)", async () => {
     [[3, 4], [4]],
     [[4], [2, 4, 3]],
     [[2, 3, 4], [4]],
+    [[2, 3, 4], [4, 5]], // a Linear on [B, T, C]: the weight gradient folds the batch into rows
+    [[2, 2, 3, 4], [4, 5]],
   ];
   for (const [sa, sb] of cases) {
     await gradCheck(
@@ -182,6 +184,19 @@ gpuTest("matmul: gradients (2-D, batched broadcast, 1-D)", async () => {
       const xt = new Float64Array(12);
       for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) xt[j * 4 + i] = x[i * 3 + j];
       return refMatmul(xt, [3, 4], y, [4, 5])[0];
+    },
+  );
+  // a strided batched input against a shared matrix (the folded weight gradient copies it)
+  await gradCheck(
+    "matmul(x.transpose(1, 2), y)",
+    [{ shape: [2, 4, 3] }, { shape: [4, 5] }],
+    (x, y) => matmul(x.transpose(1, 2), y),
+    (x, y) => {
+      const xt = new Float64Array(24);
+      for (let b = 0; b < 2; b++) {
+        for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) xt[b * 12 + j * 4 + i] = x[b * 12 + i * 3 + j];
+      }
+      return refMatmul(xt, [2, 3, 4], y, [4, 5])[0];
     },
   );
 });

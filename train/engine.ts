@@ -269,6 +269,8 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
   const pending: PendingStep[] = [];
   let window = { loss: 0, n: 0, scalars: {} as Record<string, number> };
   let lastTrainLoss: number | null = null;
+  // The epoch's mean for its summary line (a log window can straddle epochs or miss one).
+  let epochLoss = { sum: 0, n: 0 };
   const readPending = async (): Promise<void> => {
     const steps = pending.splice(0);
     try {
@@ -293,6 +295,8 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
           if (!Number.isFinite(v)) continue;
           window.loss += v;
           window.n++;
+          epochLoss.sum += v;
+          epochLoss.n++;
         }
         for (const [k, v] of scalars.flat()) window.scalars[k] = (window.scalars[k] ?? 0) + v;
       });
@@ -319,6 +323,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       bar.update(Math.min(skipBatches, batchesPerEpoch));
       let batchInEpoch = skipBatches;
       const epochStart = { step, images };
+      epochLoss = { sum: 0, n: 0 };
       await prof.begin();
       let micro: PendingStep = { step: step + 1, losses: [], scalars: [], gradNorm: null };
       for await (const batch of loader.iterate(epoch, { from: skipBatches })) {
@@ -415,6 +420,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       await readPending();
       await prof.lap("log read-back");
       const done = epoch + 1;
+      const epochTrainLoss = epochLoss.n > 0 ? epochLoss.sum / epochLoss.n : null;
       if (task.validate && (done % t.validateEvery === 0 || done === t.epochs)) {
         const v = await validateWith(task, model, ema, { epoch: done, step });
         await prof.lap("validation");
@@ -430,7 +436,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
           }
           metrics?.write(row);
           log.info(
-            `epoch ${done}/${t.epochs}: train loss ${lastTrainLoss?.toFixed(4) ?? "n/a"}, ` +
+            `epoch ${done}/${t.epochs}: train loss ${epochTrainLoss?.toFixed(4) ?? "n/a"}, ` +
               `${v.summary ?? Object.entries(v.metrics).map(([k, x]) => `val ${k} ${x.toFixed(4)}`).join(", ")}` +
               `${ema ? " (EMA)" : ""}${better ? ` — best ${t.selectMetric} so far` : ""}`,
           );
@@ -439,7 +445,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
             await save(bestCheckpointPath(run.checkpointsDir), done, 0);
           }
         }
-      } else log.info(`epoch ${done}/${t.epochs}: train loss ${lastTrainLoss?.toFixed(4) ?? "n/a"}`);
+      } else log.info(`epoch ${done}/${t.epochs}: train loss ${epochTrainLoss?.toFixed(4) ?? "n/a"}`);
       if (done % t.checkpointEvery === 0 || done === t.epochs) await savePeriodic(done, 0);
       tb?.flush();
       await prof.lap("checkpoint");

@@ -8,7 +8,7 @@ import { Tensor } from "../tensor.ts";
 import { contiguous } from "./elementwise.ts";
 import { empty, runMap } from "./map.ts";
 import { sumToShape } from "./reduce.ts";
-import { expand, squeeze, transpose, unsqueeze } from "./view.ts";
+import { expand, reshape, squeeze, transpose, unsqueeze } from "./view.ts";
 import { selectMatmulVariant } from "../backend/matmul_select.ts";
 
 function checkInputs(a: Tensor, b: Tensor): void {
@@ -58,7 +58,15 @@ function matmulNd(a: Tensor, b: Tensor, shapeA = a.shape, shapeB = b.shape): Ten
         bt.dispose();
         full.dispose();
       }
-      if (b.requiresGrad) {
+      if (b.requiresGrad && sb.ndim === 2 && sa.ndim > 2) {
+        // b is shared by the batch (a Linear on [B, T, C]): fold the batch into the rows, one
+        // (B·M)×K by (B·M)×N product, rather than B products of K×N summed afterwards.
+        const a2 = reshape(sa, [-1, sa.shape[sa.ndim - 1]]);
+        const g2 = reshape(g, [-1, g.shape[g.ndim - 1]]);
+        const at = transpose(a2, 0, 1);
+        gb = matmulRaw(at, g2, at.shape, g2.shape);
+        for (const t of [a2, g2, at]) t.dispose();
+      } else if (b.requiresGrad) {
         const at = transpose(sa, -1, -2);
         const full = matmulRaw(at, g, at.shape, g.shape);
         gb = sumToShape(full, sb.shape);

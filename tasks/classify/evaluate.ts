@@ -9,7 +9,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../../util/io.ts";
 import { confusionMatrix } from "../../metrics/confusion.ts";
 import { classificationReport } from "../../metrics/report.ts";
 import { confusionMatrixPlot } from "../../plots/confusion.ts";
-import { trainingCurvesPlot } from "../../plots/curves.ts";
+import { parseJsonl, trainingCurvesPlot } from "../../plots/curves.ts";
 import { rocPlot } from "../../plots/roc.ts";
 import { joinPath } from "../../util/path.ts";
 import { classificationMetrics, type MetricValue, type Predictions } from "./predict.ts";
@@ -84,10 +84,14 @@ export async function writeEvaluation(
     (p) => confusionMatrixPlot(cm, p, { classNames: o.classes, title: `Confusion (${o.split})` }),
   );
   if (o.metricsJsonl && o.metricsJsonl.trim() !== "") {
-    await put(
-      "curves.png",
-      (p) => trainingCurvesPlot(o.metricsJsonl!, p, { x: "step", series: ["train_loss", "val_loss", "val_macro_f1"] }),
+    // A run stopped before its first log line has no train_loss: plot the series it has.
+    const records = parseJsonl(o.metricsJsonl);
+    const series = ["train_loss", "val_loss", "val_macro_f1"].filter((k) =>
+      records.some((r) => Number.isFinite(r.step) && Number.isFinite(r[k]))
     );
+    if (series.length > 0) {
+      await put("curves.png", (p) => trainingCurvesPlot(records, p, { x: "step", series }));
+    }
   }
   return { metrics, files };
 }
