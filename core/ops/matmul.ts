@@ -33,14 +33,29 @@ function checkInputs(a: Tensor, b: Tensor): void {
 /** a @ b with PyTorch's rules: 1-D operands gain (then lose) a dim; batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkInputs(a, b);
-  if (a.ndim >= 2 && b.ndim >= 2) return matmulNd(a, b);
+  if (a.ndim >= 2 && b.ndim >= 2) return matmulFolded(a, b);
   // 1-D cases go through view ops, whose own gradients undo the reshaping.
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
-  const c = matmulNd(a2, b2, a.shape, b.shape);
+  const c = matmulFolded(a2, b2, a.shape, b.shape);
   const drop = [...(a.ndim === 1 ? [c.ndim - 2] : []), ...(b.ndim === 1 ? [c.ndim - 1] : [])];
   const out = squeeze(c, drop);
   for (const t of [a2, b2, c]) if (t !== a && t !== b) t.dispose();
+  return out;
+}
+
+/**
+ * A batch of matrices times one matrix (a Linear on [B, T, C]) folds the batch into the rows, as
+ * PyTorch does: one (B·T)×K product instead of B small ones, and a weight gradient that is one
+ * product too rather than B K×N products summed afterwards.
+ */
+function matmulFolded(a: Tensor, b: Tensor, shapeA = a.shape, shapeB = b.shape): Tensor {
+  if (a.ndim <= 2 || b.ndim !== 2 || a.shape[a.ndim - 1] !== b.shape[0]) return matmulNd(a, b, shapeA, shapeB);
+  const a2 = reshape(a, [numel(a.shape.slice(0, -1)), a.shape[a.ndim - 1]]);
+  const c = matmulNd(a2, b, shapeA, shapeB);
+  const out = reshape(c, [...a.shape.slice(0, -1), b.shape[1]]);
+  a2.dispose();
+  c.dispose();
   return out;
 }
 
@@ -58,15 +73,7 @@ function matmulNd(a: Tensor, b: Tensor, shapeA = a.shape, shapeB = b.shape): Ten
         bt.dispose();
         full.dispose();
       }
-      if (b.requiresGrad && sb.ndim === 2 && sa.ndim > 2) {
-        // b is shared by the batch (a Linear on [B, T, C]): fold the batch into the rows, one
-        // (B·M)×K by (B·M)×N product, rather than B products of K×N summed afterwards.
-        const a2 = reshape(sa, [-1, sa.shape[sa.ndim - 1]]);
-        const g2 = reshape(g, [-1, g.shape[g.ndim - 1]]);
-        const at = transpose(a2, 0, 1);
-        gb = matmulRaw(at, g2, at.shape, g2.shape);
-        for (const t of [a2, g2, at]) t.dispose();
-      } else if (b.requiresGrad) {
+      if (b.requiresGrad) {
         const at = transpose(sa, -1, -2);
         const full = matmulRaw(at, g, at.shape, g.shape);
         gb = sumToShape(full, sb.shape);
