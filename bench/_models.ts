@@ -1,11 +1,12 @@
 /**
- * The two training-step workloads the benches share: ResNet-18 (small-input stem, batch 64 of
- * 28×28×3, 10 classes) and the DDPM U-Net of the class-conditional MedMNIST generator (batch
- * 64 of 28×28×3, 5 classes), each with its AdamW optimizer and fixed random inputs. One place
+ * The training-step workloads the benches share: ResNet-18 (small-input stem, batch 64 of
+ * 28×28×3, 10 classes), the DDPM U-Net of the class-conditional MedMNIST generator (batch
+ * 64 of 28×28×3, 5 classes) and Swin-T as the BreastMNIST baseline runs it, each with its AdamW optimizer and fixed random inputs. One place
  * for the configurations, so the timing benches and `memory_peak.ts` measure the same thing.
  */
 import { AdamW, crossEntropy, manualSeed, mseLoss, randint, randn, scope, type Tensor } from "../mod.ts";
 import { type ResNet, resnet18 } from "../models/resnet.ts";
+import { swinT, type SwinTransformer } from "../models/swin.ts";
 import { UNet } from "../models/unet.ts";
 
 /** A model, its optimizer and inputs, and one training step over them. */
@@ -134,6 +135,41 @@ export function unetWorkload(n = 64): UNetWorkload {
       opt.disposeState();
       net.dispose();
       for (const v of [x, eps, t, labels]) v.dispose();
+    },
+  };
+}
+
+/**
+ * Swin-T as `configs/classifier-breastmnist.yaml` trains it: [n, 1, 28, 28] (n = 64 unless
+ * given), 4×4 patches, window 7, 2 classes, AdamW lr 3e-4. Its Linear layers act on
+ * [B, H, W, C] tensors, so it measures the batched matmul paths the CNNs never take.
+ */
+export function swinWorkload(n = 64): TrainWorkload<SwinTransformer> & { y: Tensor } {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`the Swin-T batch must be a positive integer, got ${n}`);
+  manualSeed(0);
+  const net = swinT({ numClasses: 2, inChannels: 1, imageSize: 28, patchSize: 4, windowSize: 7 });
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr: 3e-4 });
+  const x = randn([n, 1, 28, 28]);
+  const y = randint(0, 2, [n]);
+  return {
+    net,
+    opt,
+    x,
+    y,
+    forward: () => net.call(x),
+    step() {
+      scope(() => {
+        crossEntropy(net.call(x), y).backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+    },
+    dispose() {
+      opt.disposeState();
+      net.dispose();
+      x.dispose();
+      y.dispose();
     },
   };
 }
