@@ -55,6 +55,7 @@ gpuTest("train-classifier + evaluate: a tiny ResNet-18 run, its metrics, report,
     const json = JSON.parse(await Deno.readTextFile(`${ev.outDir}/metrics.json`));
     assertEquals(json.split, "test");
     assertEquals(json.confusion_matrix.flat().reduce((a: number, b: number) => a + b, 0), 64);
+    assert(json.seconds_per_image > 0 && Number.isFinite(json.seconds_per_image), "the prediction pass is timed");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

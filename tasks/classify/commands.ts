@@ -138,7 +138,9 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
   const ckpt = await evaluationCheckpoint(run, o.checkpoint!);
   const model = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
   await loadCheckpoint(ckpt, { model, restoreRng: false });
+  const t0 = performance.now(); // the whole pass: loading, the first batch's kernel compiles, read-backs
   const pred = await predict(model, evalLoader(cfg, data, split));
+  const secondsPerImage = (performance.now() - t0) / 1000 / Math.max(1, pred.yTrue.length);
   const outDir = o.out ?? joinPath(run.path, `eval-${split}`);
   const { metrics, files } = await writeEvaluation(pred, outDir, {
     classes: data.classes,
@@ -148,8 +150,12 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
     seed: cfg.seed,
     metricsJsonl: await readMetricsJsonl(run),
     checkpoint: ckpt,
+    secondsPerImage,
   });
-  if (!quiet) printEvaluation(split, pred.yTrue.length, ckpt, metrics, files, outDir);
+  if (!quiet) {
+    printEvaluation(split, pred.yTrue.length, ckpt, metrics, files, outDir);
+    console.log(`${secondsPerImage.toFixed(4)} s per image`);
+  }
   model.dispose();
   return { outDir, files, metrics };
 }

@@ -30,6 +30,8 @@ export interface EvaluationOptions {
   metricsJsonl?: string;
   /** The checkpoint evaluated (recorded in metrics.json). */
   checkpoint: string;
+  /** Wall seconds per image of the prediction pass (recorded in metrics.json when given). */
+  secondsPerImage?: number;
 }
 
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
@@ -60,6 +62,7 @@ export async function writeEvaluation(
       split: o.split,
       checkpoint: o.checkpoint,
       samples: pred.yTrue.length,
+      ...(o.secondsPerImage === undefined ? {} : { seconds_per_image: o.secondsPerImage }),
       classes: o.classes,
       bootstrap: o.bootstrap > 0 ? { resamples: o.bootstrap, confidence: 0.95, seed: o.seed } : null,
       metrics,
