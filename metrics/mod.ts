@@ -10,6 +10,9 @@
  * rocAucScore(yTrue, probs, { multiClass: "ovr", average: "macro" }); // probs: N rows of C
  * bootstrapCi((t, p) => rocAucScore(t, p), yTrue, probs, { seed: 0 });
  * ```
+ *
+ * Generation metrics on feature matrices (rows of a trained network's features per image):
+ * `frechetDistance`, `kernelDistance` (KID's estimator), `precisionRecall`, `densityCoverage`.
  * @module
  */
 export type { LabelsLike, ScoresLike, ZeroDivision } from "./_input.ts";
@@ -49,3 +52,12 @@ export {
 export { fitTemperature, type TemperatureFit, temperatureSoftmax } from "./temperature.ts";
 export { type RiskCoverage, riskCoverage } from "./risk_coverage.ts";
 export { bootstrapCi, type BootstrapOptions, type BootstrapResult, quantileSorted } from "./bootstrap.ts";
+export { type FeatureMatrix, type FeaturesLike } from "./features.ts";
+export {
+  type FeatureStatistics,
+  featureStatistics,
+  frechetDistance,
+  frechetDistanceFromStatistics,
+} from "./frechet.ts";
+export { type KernelDistance, kernelDistance, type KernelDistanceOptions, polynomialMmd2 } from "./kid.ts";
+export { densityCoverage, type ManifoldOptions, precisionRecall } from "./manifold.ts";
