@@ -128,4 +128,5 @@ export {
   windowReverse3d,
 } from "./ops/window.ts";
 export { haarDwt2d, haarIdwt2d } from "./ops/wavelet.ts";
+export { type NearestNeighbours, nearestNeighbours, type NearestNeighboursOptions } from "./ops/knn.ts";
 export type { ShiftedWindowMaskOptions, WindowSize } from "./ops/window.ts";
