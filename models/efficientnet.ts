@@ -216,7 +216,12 @@ export class EfficientNet extends Module {
 
   /** (N, C, H, W) → logits (N, numClasses). */
   override forward(x: Tensor): Tensor {
-    return this.classifier.call(flatten(chain(x, this.features, this.avgpool), 1));
+    return this.classifier.call(this.embed(x));
+  }
+
+  /** (N, C, H, W) → the pooled features the classifier reads (N, lastChannels): the penultimate layer. */
+  embed(x: Tensor): Tensor {
+    return flatten(chain(x, this.features, this.avgpool), 1);
   }
 }
 

@@ -238,9 +238,13 @@ export class ResNet extends Module {
 
   /** (N, C, H, W) → logits (N, numClasses), or the pooled features (N, featureChannels) without `fc`. */
   override forward(x: Tensor): Tensor {
-    const h = chain(x, ...this.#stem(), this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool);
-    const pooled = flatten(h, 1);
+    const pooled = this.embed(x);
     return this.fc ? this.fc.call(pooled) : pooled;
+  }
+
+  /** (N, C, H, W) → the pooled features `fc` reads (N, featureChannels): the penultimate layer. */
+  embed(x: Tensor): Tensor {
+    return flatten(chain(x, ...this.#stem(), this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool), 1);
   }
 }
 

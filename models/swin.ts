@@ -516,7 +516,12 @@ export class SwinTransformer extends Module {
 
   /** (N, C, H, W) → logits (N, numClasses). */
   override forward(x: Tensor): Tensor {
-    return this.head.call(mean(this.forwardFeatures(x), [1, 2]));
+    return this.head.call(this.embed(x));
+  }
+
+  /** (N, C, H, W) → the pooled features the head reads (N, embedDim·8): the penultimate layer. */
+  embed(x: Tensor): Tensor {
+    return mean(this.forwardFeatures(x), [1, 2]);
   }
 }
 

@@ -247,7 +247,12 @@ export class VisionTransformer extends Module {
 
   /** (N, C, H, W) → logits (N, numClasses). */
   override forward(x: Tensor): Tensor {
-    return this.heads.call(flatten(narrow(this.forwardFeatures(x), 1, 0, 1), 1));
+    return this.heads.call(this.embed(x));
+  }
+
+  /** (N, C, H, W) → the class token after the final norm (N, hiddenDim): what the head reads. */
+  embed(x: Tensor): Tensor {
+    return flatten(narrow(this.forwardFeatures(x), 1, 0, 1), 1);
   }
 }
 

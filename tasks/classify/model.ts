@@ -11,7 +11,11 @@ import { checkModelFits } from "../common/run_setup.ts";
 import type { ClassifierConfig } from "./config.ts";
 
 /** A module mapping (N, C, H, W) images to (N, classes) logits. */
-export type Classifier = Module & { forward(x: Tensor): Tensor };
+export type Classifier = Module & {
+  forward(x: Tensor): Tensor;
+  /** The penultimate features (what the final Linear reads): the generation metrics' feature space. */
+  embed(x: Tensor): Tensor;
+};
 
 /** ViT-S/16 with the configured patch size, for this data. */
 function vitOptions(
