@@ -54,6 +54,74 @@ export interface SampleGridFiles {
 
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
 
+/** What {@linkcode generateImages} draws. */
+export interface GenerateOptions {
+  /** One class label per image (K, the class count, is the null class: unconditional). */
+  labels: Int32Array;
+  /** Classifier-free guidance scale, or null for the plain conditional model. */
+  guidance: number | null;
+  /** `"ddim"` or `"ddpm"`. */
+  sampler: string;
+  /** Denoising steps. */
+  steps: number;
+  /** Seed of the initial and step noise. */
+  seed: number;
+  /** Dynamic thresholding of x̂₀ instead of clipping (default: the run's `sample.thresholding`). */
+  thresholding?: boolean;
+  /** Also return x̂₀ every this many steps. */
+  every?: number;
+}
+
+/**
+ * Samples `labels.length` images in one batch from the run's denoiser and returns them as
+ * float32 CHW data in the data's space ([−1, 1]; Haar bands mapped back to pixels), with the
+ * recorded x̂₀ when `every` is set.
+ */
+export async function generateImages(
+  unet: Denoiser,
+  cfg: DdpmConfig,
+  info: SampleDataInfo,
+  o: GenerateOptions,
+): Promise<{ samples: Float32Array; intermediates: Float32Array[] }> {
+  const K = info.classes.length;
+  const space = diffusionSpace(cfg, info);
+  /** Images (as float32 data) of a sample in the diffusion space; frees it. */
+  const imagesOf = async (x: Tensor): Promise<Float32Array> => {
+    const images = space.toImages(x);
+    x.dispose();
+    try {
+      return await images.data() as Float32Array;
+    } finally {
+      images.dispose();
+    }
+  };
+  const scheduler = buildSampler(cfg, o.sampler === "ddpm" ? "ddpm" : "ddim", o.thresholding);
+  const model = (x: Tensor, t: Tensor, y?: Tensor) => unet.call(x, t, y);
+  const wasTraining = unet.training;
+  unet.eval();
+  try {
+    const out = await new DiffusionPipeline({
+      model,
+      scheduler,
+      ...(o.guidance === null ? {} : { guider: new ClassifierFreeGuidance({ guidanceScale: o.guidance }) }),
+    }).generate({
+      batchSize: o.labels.length,
+      sampleShape: [space.channels, space.imageSize, space.imageSize],
+      classLabels: o.labels,
+      ...(o.guidance === null ? {} : { nullClass: K }),
+      numInferenceSteps: o.steps,
+      seed: o.seed,
+      eta: o.sampler === "ddim" ? 0 : undefined,
+      ...(o.every ? { returnIntermediates: o.every } : {}),
+    });
+    const samples = await imagesOf(out.samples);
+    return { samples, intermediates: await Promise.all((out.intermediates ?? []).map(imagesOf)) };
+  } finally {
+    scheduler.dispose();
+    if (wasTraining) unet.train();
+  }
+}
+
 /** Runs the sampler under `unet` (the run's denoiser) and writes the figures into `outDir` (created if needed). */
 export async function writeSampleGrids(
   unet: Denoiser,
@@ -66,79 +134,48 @@ export async function writeSampleGrids(
   await Deno.mkdir(outDir, { recursive: true });
   const { channels: C, imageSize: S, classes } = info;
   const K = classes.length, P = opts.perClass;
-  const space = diffusionSpace(cfg, info);
-  const modelShape = [space.channels, space.imageSize, space.imageSize];
-  /** Images (as float32 data) of a sample in the diffusion space; frees it. */
-  const imagesOf = async (x: Tensor): Promise<Float32Array> => {
-    const images = space.toImages(x);
-    x.dispose();
-    try {
-      return await images.data() as Float32Array;
-    } finally {
-      images.dispose();
-    }
-  };
-  const scheduler = buildSampler(cfg, opts.sampler === "ddpm" ? "ddpm" : "ddim", opts.thresholding);
-  const model = (x: Tensor, t: Tensor, y?: Tensor) => unet.call(x, t, y);
+  const common = { sampler: opts.sampler, steps: opts.steps, thresholding: opts.thresholding };
   const files: string[] = [];
-  const wasTraining = unet.training;
-  unet.eval();
-  try {
-    // Conditional samples: classes in order, P each, with guidance; x̂₀ kept for the progression.
-    const every = Math.max(1, Math.floor(opts.steps / (opts.progressionSteps - 1)));
-    const labels = Int32Array.from({ length: K * P }, (_, i) => Math.floor(i / P));
-    const cond = await new DiffusionPipeline({
-      model,
-      scheduler,
-      guider: new ClassifierFreeGuidance({ guidanceScale: opts.guidance }),
-    }).generate({
-      batchSize: K * P,
-      sampleShape: modelShape,
-      classLabels: labels,
-      nullClass: K,
-      numInferenceSteps: opts.steps,
-      seed: opts.seed,
-      eta: opts.sampler === "ddim" ? 0 : undefined,
-      returnIntermediates: every,
-    });
-    const samples = await imagesOf(cond.samples);
-    const steps = await Promise.all((cond.intermediates ?? []).map(imagesOf));
-    const img = C * S * S;
-    const write = async (name: string, data: Float32Array, n: number, nrow: number) => {
-      await savePng(joinPath(outDir, name), imageGrid(data, [n, C, S, S], { nrow }));
-      files.push(name);
-    };
+  // Conditional samples: classes in order, P each, with guidance; x̂₀ kept for the progression.
+  const every = Math.max(1, Math.floor(opts.steps / (opts.progressionSteps - 1)));
+  const labels = Int32Array.from({ length: K * P }, (_, i) => Math.floor(i / P));
+  const { samples, intermediates: steps } = await generateImages(unet, cfg, info, {
+    ...common,
+    labels,
+    guidance: opts.guidance,
+    seed: opts.seed,
+    every,
+  });
+  const img = C * S * S;
+  const write = async (name: string, data: Float32Array, n: number, nrow: number) => {
+    await savePng(joinPath(outDir, name), imageGrid(data, [n, C, S, S], { nrow }));
+    files.push(name);
+  };
+  for (let k = 0; k < K; k++) {
+    await write(`class-${k}-${safeName(classes[k])}.png`, samples.subarray(k * P * img, (k + 1) * P * img), P, P);
+  }
+  await write("grid-all-classes.png", samples, K * P, P);
+  // Progression: the first sample of each class, x̂₀ at the recorded steps, left to right.
+  const cols = steps.length;
+  if (cols > 0) {
+    const prog = new Float32Array(K * cols * img);
     for (let k = 0; k < K; k++) {
-      await write(`class-${k}-${safeName(classes[k])}.png`, samples.subarray(k * P * img, (k + 1) * P * img), P, P);
-    }
-    await write("grid-all-classes.png", samples, K * P, P);
-    // Progression: the first sample of each class, x̂₀ at the recorded steps, left to right.
-    const cols = steps.length;
-    if (cols > 0) {
-      const prog = new Float32Array(K * cols * img);
-      for (let k = 0; k < K; k++) {
-        for (let j = 0; j < cols; j++) {
-          prog.set(steps[j].subarray(k * P * img, k * P * img + img), (k * cols + j) * img);
-        }
+      for (let j = 0; j < cols; j++) {
+        prog.set(steps[j].subarray(k * P * img, k * P * img + img), (k * cols + j) * img);
       }
-      await write("progression.png", prog, K * cols, cols);
     }
-    // Unconditional: every label the null class, no guidance.
-    const uncond = await new DiffusionPipeline({ model, scheduler }).generate({
-      batchSize: P,
-      sampleShape: modelShape,
-      classLabels: new Int32Array(P).fill(K),
-      numInferenceSteps: opts.steps,
-      seed: opts.seed + 1,
-      eta: opts.sampler === "ddim" ? 0 : undefined,
-    });
-    await write("unconditional.png", await imagesOf(uncond.samples), P, P);
-    if (opts.imageFolder) {
-      await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(safeName));
-    }
-  } finally {
-    scheduler.dispose();
-    if (wasTraining) unet.train();
+    await write("progression.png", prog, K * cols, cols);
+  }
+  // Unconditional: every label the null class, no guidance.
+  const uncond = await generateImages(unet, cfg, info, {
+    ...common,
+    labels: new Int32Array(P).fill(K),
+    guidance: null,
+    seed: opts.seed + 1,
+  });
+  await write("unconditional.png", uncond.samples, P, P);
+  if (opts.imageFolder) {
+    await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(safeName));
   }
   return { files, seconds: (performance.now() - started) / 1000 };
 }
