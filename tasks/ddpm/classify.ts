@@ -31,7 +31,7 @@ import { evaluationLoader, loaderSettings } from "../common/loaders.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { writeEvaluation } from "../classify/evaluate.ts";
 import type { MetricValue, Predictions } from "../classify/predict.ts";
-import { parseTaskArgs } from "../lib/args.ts";
+import { parseTaskArgs, positiveInt } from "../lib/args.ts";
 import { ddpmSchema } from "./config.ts";
 import { scope } from "../../core/scope.ts";
 import { buildTrainScheduler, type DiffusionSpace, diffusionSpace } from "./model.ts";
@@ -61,13 +61,6 @@ interface SplitAnswers {
   margin: number[];
   ids: string[];
   seconds: number;
-}
-
-function positiveInt(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError([`--${name} must be a positive integer, got ${v}`]);
-  return n;
 }
 
 /** `--stages 5:2,46:1` → [{ trials: 5, keep: 2 }, { trials: 46, keep: 1 }]. */

@@ -193,6 +193,14 @@ export function parseTaskArgs<F extends string = never, O extends string = never
   };
 }
 
+/** The value of integer option `--name` (≥ 1), or `fallback` when it was not given; a ConfigError names it otherwise. */
+export function positiveInt(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError([`--${name} must be a positive integer, got ${v}`]);
+  return n;
+}
+
 /** The help text of a task: usage line, description, its flags and options, and every config key with its default. */
 export function formatTaskHelp(spec: TaskArgsSpec): string {
   const name = spec.name ?? "task";

@@ -1,0 +1,162 @@
+/**
+ * The feature network of the generation metrics: a classifier run (`deno task train-classifier`)
+ * trained on the real training split, read at its penultimate layer (`embed`). Its name goes
+ * into every metric ("FD-resnet18-breastmnist"), since a Fréchet distance means nothing without
+ * the network that made the features.
+ * @module
+ */
+import { noGrad } from "../../core/autograd.ts";
+import { scope } from "../../core/scope.ts";
+import { tensor } from "../../core/ops/creation.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { loadCheckpoint } from "../../train/checkpoint.ts";
+import { ConfigError, loadConfig } from "../../train/config.ts";
+import { openRunDir } from "../../train/run_dir.ts";
+import { buildClassifier, type Classifier } from "../classify/model.ts";
+import { classifierSchema } from "../classify/config.ts";
+import { dataNormalization, type ImageData, type Normalization, openImageData } from "../common/data.ts";
+import { evaluationCheckpoint } from "../common/evaluation.ts";
+import { evaluationLoader, type LoaderSettings, loaderSettings } from "../common/loaders.ts";
+
+/** A trained classifier used as a feature extractor, with the real data it was trained on. */
+export interface FeatureNetwork {
+  /** `<arch>-<dataset>`, e.g. `resnet18-breastmnist`. */
+  name: string;
+  /** The run folder and checkpoint the weights came from. */
+  run: string;
+  checkpoint: string;
+  /** The classifier's data (its splits are the real sets) and its normalisation. */
+  data: ImageData;
+  normalization: Normalization;
+  settings: LoaderSettings;
+  classifier: Classifier;
+}
+
+/** Images, their [0, 1] pixels and features, and labels, as flat row-major arrays. */
+export interface FeatureSet {
+  /** Feature rows (`n × d`). */
+  features: Float32Array;
+  /** Pixel rows in [0, 1] (`n × p`, CHW order). */
+  pixels: Float32Array;
+  labels: Int32Array;
+  n: number;
+  d: number;
+  p: number;
+}
+
+function datasetName(d: { path: string | null; dataset: string }): string {
+  if (!d.path) return d.dataset;
+  const base = d.path.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? d.dataset;
+  return base.replace(/\.[A-Za-z0-9]+$/, "");
+}
+
+/** Opens the classifier run at `path` with its best checkpoint, in eval mode. */
+export async function openFeatureNetwork(path: string): Promise<FeatureNetwork> {
+  const run = await openRunDir(path);
+  let cfg;
+  try {
+    cfg = (await loadConfig(classifierSchema, { file: run.configPath })).config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    throw new ConfigError([
+      `--features ${path} must be a classifier run (deno task train-classifier); its config.yaml is not one: ` +
+      e.message,
+    ]);
+  }
+  const data = await openImageData(cfg.data, cfg.seed);
+  const checkpoint = await evaluationCheckpoint(run, "best");
+  const classifier = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
+  await loadCheckpoint(checkpoint, { model: classifier, restoreRng: false });
+  classifier.eval();
+  return {
+    name: `${cfg.model.arch}-${datasetName(cfg.data)}`,
+    run: run.path,
+    checkpoint,
+    data,
+    normalization: dataNormalization(cfg.data, data.channels),
+    settings: { ...loaderSettings(cfg), batchSize: 64 },
+    classifier,
+  };
+}
+
+/** Features of a batch of images already normalised as the classifier's data. */
+async function embed(net: FeatureNetwork, images: Tensor): Promise<Float32Array> {
+  const f = scope(() => noGrad(() => net.classifier.embed(images)));
+  try {
+    return await f.data() as Float32Array;
+  } finally {
+    f.dispose();
+  }
+}
+
+/** Concatenates per-batch parts into one set. */
+function collect(
+  parts: { f: Float32Array; x: Float32Array; y: ArrayLike<number> }[],
+  d: number,
+  p: number,
+): FeatureSet {
+  const n = parts.reduce((s, q) => s + q.y.length, 0);
+  const features = new Float32Array(n * d), pixels = new Float32Array(n * p), labels = new Int32Array(n);
+  let at = 0;
+  for (const q of parts) {
+    features.set(q.f, at * d);
+    pixels.set(q.x, at * p);
+    labels.set(q.y, at);
+    at += q.y.length;
+  }
+  return { features, pixels, labels, n, d, p };
+}
+
+/** The real images of a split: features, [0, 1] pixels and labels. */
+export async function realSet(net: FeatureNetwork, split: "train" | "test"): Promise<FeatureSet> {
+  const { mean, std } = net.normalization;
+  const parts: { f: Float32Array; x: Float32Array; y: Int32Array }[] = [];
+  let d = 0, p = 0;
+  for await (const batch of evaluationLoader(net.data, net.settings, split).iterate(0)) {
+    try {
+      const f = await embed(net, batch.images);
+      const x = await batch.images.data() as Float32Array;
+      const [n, c, h, w] = batch.images.shape;
+      p = c * h * w;
+      d = f.length / n;
+      for (let i = 0; i < x.length; i++) {
+        const ch = Math.floor(i / (h * w)) % c;
+        x[i] = x[i] * std[ch] + mean[ch];
+      }
+      parts.push({ f, x, y: Int32Array.from(await batch.labels.data() as Int32Array) });
+    } finally {
+      batch.dispose();
+    }
+  }
+  return collect(parts, d, p);
+}
+
+/**
+ * Generated images (CHW float32 data in [0, 1], `n` of them with `labels`) as a feature set:
+ * normalised as the classifier's data and embedded in batches.
+ */
+export async function imageSet(
+  net: FeatureNetwork,
+  pixels: Float32Array,
+  labels: Int32Array,
+  shape: readonly [number, number, number],
+): Promise<FeatureSet> {
+  const [c, h, w] = shape, p = c * h * w, n = labels.length;
+  const { mean, std } = net.normalization;
+  const parts: { f: Float32Array; x: Float32Array; y: Int32Array }[] = [];
+  let d = 0;
+  for (let s = 0; s < n; s += net.settings.batchSize) {
+    const m = Math.min(net.settings.batchSize, n - s);
+    const x = pixels.slice(s * p, (s + m) * p);
+    const normed = x.map((v, i) => (v - mean[Math.floor(i / (h * w)) % c]) / std[Math.floor(i / (h * w)) % c]);
+    const t = tensor(normed, [m, c, h, w]);
+    try {
+      const f = await embed(net, t);
+      d = f.length / m;
+      parts.push({ f, x, y: labels.slice(s, s + m) });
+    } finally {
+      t.dispose();
+    }
+  }
+  return collect(parts, d, p);
+}
