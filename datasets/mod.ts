@@ -29,6 +29,7 @@ export * from "./csv_dataset.ts";
 export * from "./split.ts";
 export * from "./sampler.ts";
 export * from "./subset.ts";
+export * from "./concat.ts";
 export * from "./procedural.ts";
 export * from "./loader.ts";
 export * as transforms from "./transforms/mod.ts";

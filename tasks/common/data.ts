@@ -33,6 +33,7 @@ import type { Rng } from "../../util/rng.ts";
 import type { KeyMeta } from "../../train/config.ts";
 import { ConfigError } from "../../train/config.ts";
 import { joinPath } from "../../util/path.ts";
+import { mixTraining } from "./training_mix.ts";
 
 /** Defaults of the `data` section (spread into a task's schema). */
 export const DATA_DEFAULTS = {
@@ -58,6 +59,9 @@ export const DATA_DEFAULTS = {
   normalize: "half",
   cache: true,
   labelCheck: "error",
+  fraction: 1,
+  syntheticPath: null as string | null,
+  syntheticRatio: 1,
 };
 
 /** The `data` section's values. */
@@ -117,6 +121,21 @@ export const DATA_META: Record<string, KeyMeta> = {
   "data.normalize": {
     choices: ["half", "imagenet"],
     help: "half: mean 0.5, std 0.5 (to [-1, 1]); imagenet: ImageNet mean/std (their average for 1 channel)",
+  },
+  "data.fraction": {
+    type: "number",
+    positive: true,
+    max: 1,
+    help: "share of the real training split kept (stratified by class, seeded), for low-data experiments",
+  },
+  "data.syntheticPath": {
+    type: "string",
+    help: "training only: an image folder of generated images (deno task sample --images) added to the real ones",
+  },
+  "data.syntheticRatio": {
+    min: 0,
+    max: 100,
+    help: "synthetic images per real training image (a seeded draw from data.syntheticPath; 0: none)",
   },
   "data.labelCheck": {
     choices: ["error", "warn", "off"],
@@ -347,8 +366,19 @@ function splitByLabels(
 const counts = (train: Dataset<Sample>, val: Dataset<Sample>, test: Dataset<Sample> | null): string =>
   `${train.length} train / ${val.length} val${test ? ` / ${test.length} test` : ""}`;
 
-/** Opens the configured data; errors (missing path, wrong kind of file) come before any training. */
+/**
+ * Opens the configured data; errors (missing path, wrong kind of file) come before any training.
+ * The training split then takes `data.fraction` and `data.syntheticPath` (validation and test
+ * stay real).
+ */
 export async function openImageData(d: DataConfig, seed: number): Promise<ImageData> {
+  const data = await openSplits(d, seed);
+  const mix = await mixTraining(data.train, data.classes, data, d, seed);
+  if (mix.summary === "") return data;
+  return { ...data, train: mix.train, description: `${data.description}; training: ${mix.summary}` };
+}
+
+async function openSplits(d: DataConfig, seed: number): Promise<ImageData> {
   const made: { split: MadeSplit } = { split: null };
   if (d.dataset === "procedural") {
     const opts = { size: d.imageSize, channels: d.channels as 1 | 3, numClasses: d.numClasses };

@@ -8,7 +8,7 @@
 import type { Tensor } from "../../core/tensor.ts";
 import { ClassifierFreeGuidance } from "../../samplers/guidance.ts";
 import { DiffusionPipeline } from "../../samplers/pipeline.ts";
-import { imageGrid, saveImageFolder } from "../lib/image_grid.ts";
+import { classFolderName, imageGrid, saveImageFolder } from "../lib/image_grid.ts";
 import { savePng } from "../../util/png.ts";
 import { joinPath } from "../../util/path.ts";
 import type { DdpmConfig } from "./config.ts";
@@ -51,8 +51,6 @@ export interface SampleGridFiles {
   /** Seconds spent sampling. */
   seconds: number;
 }
-
-const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
 
 /** What {@linkcode generateImages} draws. */
 export interface GenerateOptions {
@@ -152,7 +150,12 @@ export async function writeSampleGrids(
     files.push(name);
   };
   for (let k = 0; k < K; k++) {
-    await write(`class-${k}-${safeName(classes[k])}.png`, samples.subarray(k * P * img, (k + 1) * P * img), P, P);
+    await write(
+      `class-${k}-${classFolderName(classes[k])}.png`,
+      samples.subarray(k * P * img, (k + 1) * P * img),
+      P,
+      P,
+    );
   }
   await write("grid-all-classes.png", samples, K * P, P);
   // Progression: the first sample of each class, x̂₀ at the recorded steps, left to right.
@@ -175,7 +178,7 @@ export async function writeSampleGrids(
   });
   await write("unconditional.png", uncond.samples, P, P);
   if (opts.imageFolder) {
-    await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(safeName));
+    await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(classFolderName));
   }
   return { files, seconds: (performance.now() - started) / 1000 };
 }

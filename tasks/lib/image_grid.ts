@@ -158,6 +158,15 @@ export interface SaveImageFolderOptions {
 const SAFE_NAME = /^[^\\/\0]+$/;
 
 /**
+ * The folder (and file-name part) a class name gets in written image folders and figures:
+ * runs of characters other than letters, digits, `.`, `_` and `-` become `_`. Readers of those
+ * folders map the data's class names through it.
+ */
+export function classFolderName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+/**
  * Writes each image (NCHW floats) as its own PNG in the sub-folder of its class:
  * `<dir>/<classNames[label]>/<prefix><number>.png`, the layout an image-folder dataset reads.
  * No file is ever overwritten: where a name is taken, `-1`, `-2`, … is added before `.png`.

@@ -1,0 +1,91 @@
+/**
+ * `data.fraction` and `data.syntheticPath`/`data.syntheticRatio` (tasks/common/training_mix.ts):
+ * the training split keeps a stratified share of the real images and gains a seeded draw of
+ * generated ones; validation and test never see a synthetic image; bad settings are refused
+ * naming the key.
+ */
+import { DATA_DEFAULTS, openImageData } from "../tasks/common/data.ts";
+import { saveImageFolder } from "../tasks/lib/image_grid.ts";
+import { ConcatDataset } from "../datasets/concat.ts";
+import { ConfigError } from "../train/config.ts";
+import { assert, assertEquals, assertRejects } from "./_asserts.ts";
+import { withTempDir } from "./_util.ts";
+
+const BASE = { ...DATA_DEFAULTS, imageSize: 8, channels: 3, numClasses: 2, length: 80, valFraction: 0.25 };
+
+type Sampled = { id: string; label: number; meta: Record<string, unknown> };
+
+async function idsOf(ds: { length: number; get(i: number): Promise<Sampled> }) {
+  const out: Sampled[] = [];
+  for (let i = 0; i < ds.length; i++) out.push(await ds.get(i));
+  return out;
+}
+
+/** A sample read from the synthetic folder (its source path is under it). */
+const isSynthetic = (s: Sampled, root: string) => String(s.meta.path ?? "").startsWith(`${root}/synthetic/`);
+
+Deno.test("training mix: a stratified real share plus synthetic images, in training only", async () => {
+  await withTempDir("meddiff-mix-", async (root) => {
+    // 20 generated 8×8 images per class, written as deno task sample --images writes them.
+    const n = 40, img = 3 * 8 * 8;
+    const pixels = Float32Array.from({ length: n * img }, (_, i) => Math.sin(i) * 0.9);
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+    const plain = await openImageData(BASE, 0);
+    const names = plain.classes.map((c) => c.replace(/[^A-Za-z0-9._-]+/g, "_"));
+    await saveImageFolder(`${root}/synthetic`, pixels, [n, 3, 8, 8], labels, names);
+
+    const mixed = await openImageData(
+      { ...BASE, fraction: 0.5, syntheticPath: `${root}/synthetic`, syntheticRatio: 1 },
+      0,
+    );
+    const real = Math.round(plain.train.length / 2);
+    assert(Math.abs(mixed.train.length - 2 * real) <= 2, `${mixed.train.length} = half the real + as many synthetic`);
+    assert(mixed.train instanceof ConcatDataset);
+    const train = await idsOf(mixed.train);
+    const synthetic = train.filter((s) => isSynthetic(s, root));
+    assertEquals(synthetic.length, mixed.train.length - (mixed.train as ConcatDataset).parts[0].length);
+    // Labels follow the class folders; the real share keeps both classes in proportion.
+    for (const s of synthetic) assertEquals(s.label, names.indexOf(s.id.split("/")[0]), s.id);
+    const realLabels = await (mixed.train as ConcatDataset).parts[0].labels!();
+    const allLabels = await plain.train.labels!();
+    for (const c of [0, 1]) {
+      const share = realLabels.filter((l) => l === c).length / realLabels.length;
+      const whole = allLabels.filter((l) => l === c).length / allLabels.length;
+      assert(Math.abs(share - whole) < 0.1, `class ${c}: ${share} vs ${whole}`);
+    }
+    // Validation and test are the plain data's, with no synthetic image.
+    for (const split of ["val", "test"] as const) {
+      const a = await idsOf(mixed[split]!), b = await idsOf(plain[split]!);
+      assertEquals(a.map((s) => s.id), b.map((s) => s.id), `${split} unchanged`);
+      assert(!a.some((s) => isSynthetic(s, root)), `no synthetic image in ${split}`);
+    }
+    assert(mixed.description.includes("synthetic"), mixed.description);
+    // The same seed draws the same images.
+    const again = await openImageData(
+      { ...BASE, fraction: 0.5, syntheticPath: `${root}/synthetic`, syntheticRatio: 1 },
+      0,
+    );
+    assertEquals((await idsOf(again.train)).map((s) => s.id), train.map((s) => s.id));
+
+    await assertRejects(
+      () => openImageData({ ...BASE, syntheticPath: `${root}/synthetic`, syntheticRatio: 3 }, 0),
+      ConfigError,
+      "data.syntheticRatio 3 asks for",
+    );
+    await assertRejects(
+      () => openImageData({ ...BASE, syntheticPath: `${root}/missing` }, 0),
+      ConfigError,
+      "data.syntheticPath",
+    );
+    await Deno.mkdir(`${root}/synthetic/not_a_class`);
+    await Deno.writeFile(
+      `${root}/synthetic/not_a_class/x.png`,
+      await Deno.readFile(`${root}/synthetic/${names[0]}/img_000000.png`),
+    );
+    await assertRejects(
+      () => openImageData({ ...BASE, syntheticPath: `${root}/synthetic` }, 0),
+      ConfigError,
+      "expected class folders",
+    );
+  });
+});
