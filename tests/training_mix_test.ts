@@ -67,6 +67,16 @@ Deno.test("training mix: a stratified real share plus synthetic images, in train
     );
     assertEquals((await idsOf(again.train)).map((s) => s.id), train.map((s) => s.id));
 
+    // Synthetic images alone (the classification accuracy score): every generated image, real val/test.
+    const only = await openImageData({ ...BASE, syntheticPath: `${root}/synthetic`, syntheticOnly: true }, 0);
+    assertEquals(only.train.length, n);
+    assert((await idsOf(only.train)).every((s) => isSynthetic(s, root)), "training is all synthetic");
+    assertEquals((await idsOf(only.test!)).map((s) => s.id), (await idsOf(plain.test!)).map((s) => s.id));
+    await assertRejects(
+      () => openImageData({ ...BASE, syntheticOnly: true }, 0),
+      ConfigError,
+      "needs data.syntheticPath",
+    );
     await assertRejects(
       () => openImageData({ ...BASE, syntheticPath: `${root}/synthetic`, syntheticRatio: 3 }, 0),
       ConfigError,

@@ -62,6 +62,7 @@ export const DATA_DEFAULTS = {
   fraction: 1,
   syntheticPath: null as string | null,
   syntheticRatio: 1,
+  syntheticOnly: false,
 };
 
 /** The `data` section's values. */
@@ -136,6 +137,10 @@ export const DATA_META: Record<string, KeyMeta> = {
     min: 0,
     max: 100,
     help: "synthetic images per real training image (a seeded draw from data.syntheticPath; 0: none)",
+  },
+  "data.syntheticOnly": {
+    help:
+      "train on the data.syntheticPath images alone (validation and test stay real): the classification accuracy score",
   },
   "data.labelCheck": {
     choices: ["error", "warn", "off"],

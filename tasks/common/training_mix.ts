@@ -1,7 +1,8 @@
 /**
  * The training split as an experiment asks for it: a stratified share of the real images
  * (`data.fraction`, for low-data runs) and generated images beside them (`data.syntheticPath`,
- * `data.syntheticRatio`). Only the training split changes: validation and test stay real, always.
+ * `data.syntheticRatio`), or generated images alone (`data.syntheticOnly`: the classification
+ * accuracy score's classifier). Only the training split changes: validation and test stay real, always.
  * @module
  */
 import { ConcatDataset } from "../../datasets/concat.ts";
@@ -18,6 +19,7 @@ export interface TrainingMixConfig {
   fraction: number;
   syntheticPath: string | null;
   syntheticRatio: number;
+  syntheticOnly: boolean;
 }
 
 /** The mixed training split and a phrase for the data's description ("" when nothing changed). */
@@ -40,6 +42,16 @@ export async function mixTraining(
   d: TrainingMixConfig,
   seed: number,
 ): Promise<TrainingMix> {
+  if (d.syntheticOnly) {
+    if (d.syntheticPath === null) throw new ConfigError(["data.syntheticOnly needs data.syntheticPath"]);
+    const folder = await openSynthetic(d.syntheticPath, classes, shape);
+    return {
+      train: folder,
+      real: 0,
+      synthetic: folder.length,
+      summary: `${folder.length} synthetic images from ${d.syntheticPath} only (data.syntheticOnly)`,
+    };
+  }
   let real: Dataset<Sample> = train;
   const parts: string[] = [];
   if (d.fraction < 1) {
