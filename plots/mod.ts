@@ -43,3 +43,9 @@ export {
 export { type Labelled, reliabilityPlot, reliabilitySvg, riskCoveragePlot, riskCoverageSvg } from "./selective.ts";
 export { type Counterfactual, counterfactualPlot, counterfactualSvg } from "./counterfactual.ts";
 export { escapeXml } from "./svg.ts";
+export {
+  type DistanceHistogramOptions,
+  distanceHistogramPlot,
+  distanceHistogramSvg,
+  type DistanceSeries,
+} from "./distances.ts";

@@ -35,7 +35,13 @@ gpuTest("evaluate-generation: distances, manifold metrics, floors and memorisati
       ["--run", run, "--features", features, "--count", "8", "--steps", "2", "--batch", "5", "--out", `${root}/gen`],
       true,
     );
-    assertEquals(out!.files, ["generation.json", "closest_pairs.png", "samples.png"]);
+    assertEquals(out!.files, [
+      "generation.json",
+      "closest_pairs.png",
+      "memorisation_pixels.png",
+      "memorisation_features.png",
+      "samples.png",
+    ]);
     const r = JSON.parse(await Deno.readTextFile(`${root}/gen/generation.json`));
     assertEquals(r.feature_network.name, "resnet18-procedural");
     assertEquals(r.metric_names.fd, "FD-resnet18-procedural");

@@ -9,6 +9,7 @@ import {
   confusionMatrixPlot,
   confusionMatrixSvg,
   counterfactualSvg,
+  distanceHistogramSvg,
   escapeXml,
   macroAverageRoc,
   parseJsonl,
@@ -356,4 +357,21 @@ Deno.test("plots: counterfactual — header, three panels, signed difference red
     RangeError,
     "target must be a class index",
   );
+});
+
+Deno.test("distanceHistogramSvg: one step line per set with its count, the marker, and clear errors", () => {
+  const svg = distanceHistogramSvg(
+    [{ label: "generated", values: [1, 1.5, 2, 2.5] }, { label: "real test", values: [2, 3, 3.5] }],
+    { marker: { label: "closest test–train pair", value: 2 }, bins: 5 },
+  );
+  assert(svg.includes("generated (4)") && svg.includes("real test (3)"), "legend with counts");
+  assert(svg.includes("closest test–train pair (2.00)"), "marker in the legend");
+  assertEquals((svg.match(/<polyline/g) ?? []).length >= 2, true);
+  assertEquals((svg.match(/stroke-dasharray="6 4"/g) ?? []).length >= 1, true);
+  // Each series is drawn as shares: 5 bins × 2 points per bin.
+  const first = svg.match(/<polyline points="([^"]+)"/)![1].trim().split(" ");
+  assertEquals(first.length, 10);
+  assertThrows(() => distanceHistogramSvg([]), RangeError, "at least one series");
+  assertThrows(() => distanceHistogramSvg([{ label: "a", values: [] }]), RangeError, 'series "a" has no values');
+  assertThrows(() => distanceHistogramSvg([{ label: "a", values: [1, NaN] }]), RangeError, "NaN at 1");
 });

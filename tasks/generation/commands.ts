@@ -5,8 +5,9 @@
  * distances, precision/recall, density/coverage, overall and per class, beside the real
  * training split's own figures (the floor) — and checks memorisation: each generated image's
  * nearest training image in pixels and in features, against how near real test images come.
- * Writes `generation.json`, `closest_pairs.png` (generated above, nearest training image below)
- * and `samples.png`.
+ * Writes `generation.json`, `closest_pairs.png` (generated above, nearest training image below),
+ * `memorisation_pixels.png` / `memorisation_features.png` (the nearest-training distances of
+ * generated and real test images) and `samples.png`.
  * @module
  */
 import { ConfigError, loadConfig } from "../../train/config.ts";
@@ -14,6 +15,7 @@ import { openRunDir } from "../../train/run_dir.ts";
 import { writeJsonAtomic } from "../../util/io.ts";
 import { joinPath } from "../../util/path.ts";
 import { savePng } from "../../util/png.ts";
+import { distanceHistogramPlot } from "../../plots/distances.ts";
 import { dataNormalization } from "../common/data.ts";
 import { checkSplit } from "../common/evaluation.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
@@ -173,6 +175,18 @@ export async function evaluateGenerationCommand(
     imageGrid(pairData, [2 * pairs.length, C, S, S], { nrow: pairs.length, range: [0, 1] }),
   );
   files.push("closest_pairs.png");
+  for (const [space, st] of [["pixels", pixelsNn], ["features", featuresNn]] as const) {
+    const name = `memorisation_${space}.png`;
+    await distanceHistogramPlot(
+      [{ label: "generated", values: st.generated }, { label: "real test", values: st.test }],
+      joinPath(outDir, name),
+      {
+        title: `Nearest training image (${space === "pixels" ? "pixels in [0, 1]" : `${net.name} features`})`,
+        marker: { label: "closest test–train pair", value: st.testMin },
+      },
+    );
+    files.push(name);
+  }
   const perClassShown = Math.min(8, count);
   const shown = new Float32Array(K * perClassShown * img);
   for (let k = 0; k < K; k++) {
