@@ -4,7 +4,7 @@
  * 64 of 28×28×3, 5 classes) and Swin-T as the BreastMNIST baseline runs it, each with its AdamW optimizer and fixed random inputs. One place
  * for the configurations, so the timing benches and `memory_peak.ts` measure the same thing.
  */
-import { AdamW, crossEntropy, manualSeed, mseLoss, randint, randn, scope, type Tensor } from "../mod.ts";
+import { AdamW, crossEntropy, manualSeed, type Module, mseLoss, randint, randn, scope, type Tensor } from "../mod.ts";
 import { type ResNet, resnet18 } from "../models/resnet.ts";
 import { swinT, type SwinTransformer } from "../models/swin.ts";
 import { UNet } from "../models/unet.ts";
@@ -59,36 +59,9 @@ export function resnetWorkload(micro = 1, n = 64): ResNetWorkload {
   }
   manualSeed(0);
   const net = resnet18({ numClasses: dims.classes, smallInput: true });
-  net.train();
-  const opt = new AdamW(net.parameters(), { lr: 1e-3 });
   const x = randn([dims.n, dims.c, dims.hw, dims.hw]);
   const y = randint(0, dims.classes, [dims.n]);
-  const m = dims.n / micro;
-  return {
-    net,
-    opt,
-    x,
-    y,
-    dims,
-    forward: () => net.call(x),
-    step() {
-      scope(() => {
-        for (let i = 0; i < micro; i++) {
-          const [xs, ys] = micro === 1 ? [x, y] : [x.narrow(0, i * m, m), y.narrow(0, i * m, m)];
-          const loss = crossEntropy(net.call(xs), ys);
-          (micro === 1 ? loss : loss.mul(1 / micro)).backward();
-        }
-        opt.step();
-        opt.zeroGrad();
-      });
-    },
-    dispose() {
-      opt.disposeState();
-      net.dispose();
-      x.dispose();
-      y.dispose();
-    },
-  };
+  return { ...classifierWorkload(net, x, y, 1e-3, micro), dims };
 }
 
 /**
@@ -148,19 +121,39 @@ export function swinWorkload(n = 64): TrainWorkload<SwinTransformer> & { y: Tens
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`the Swin-T batch must be a positive integer, got ${n}`);
   manualSeed(0);
   const net = swinT({ numClasses: 2, inChannels: 1, imageSize: 28, patchSize: 4, windowSize: 7 });
+  return classifierWorkload(net, randn([n, 1, 28, 28]), randint(0, 2, [n]), 3e-4, 1);
+}
+
+/**
+ * A classifier's cross-entropy step on fixed inputs with AdamW at `lr`; with `micro` = k > 1 the
+ * step accumulates gradients over k micro-batches of n/k before the one AdamW step.
+ */
+type ClassifierNet = Module & { forward(x: Tensor): Tensor };
+
+function classifierWorkload<M extends ClassifierNet>(
+  net: M,
+  x: Tensor,
+  y: Tensor,
+  lr: number,
+  micro: number,
+): TrainWorkload<M> & { y: Tensor } {
+  const classify: ClassifierNet = net; // `call` typed by the non-generic forward
   net.train();
-  const opt = new AdamW(net.parameters(), { lr: 3e-4 });
-  const x = randn([n, 1, 28, 28]);
-  const y = randint(0, 2, [n]);
+  const opt = new AdamW(net.parameters(), { lr });
+  const m = x.shape[0] / micro;
   return {
     net,
     opt,
     x,
     y,
-    forward: () => net.call(x),
+    forward: () => classify.call(x),
     step() {
       scope(() => {
-        crossEntropy(net.call(x), y).backward();
+        for (let i = 0; i < micro; i++) {
+          const [xs, ys] = micro === 1 ? [x, y] : [x.narrow(0, i * m, m), y.narrow(0, i * m, m)];
+          const loss = crossEntropy(classify.call(xs), ys);
+          (micro === 1 ? loss : loss.mul(1 / micro)).backward();
+        }
         opt.step();
         opt.zeroGrad();
       });

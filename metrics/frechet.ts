@@ -22,7 +22,10 @@ export interface FeatureStatistics {
 
 /** Mean and (n − 1)-normalised covariance of `x` (at least two vectors). */
 export function featureStatistics(x: FeaturesLike | FeatureMatrix): FeatureStatistics {
-  const m = toFeatureMatrix(x, "featureStatistics", "features", 2);
+  return statisticsOf(toFeatureMatrix(x, "featureStatistics", "features", 2));
+}
+
+function statisticsOf(m: FeatureMatrix): FeatureStatistics {
   const { n, d, data } = m;
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) mean[k] += data[i * d + k];
@@ -112,5 +115,5 @@ export function frechetDistance(a: FeaturesLike, b: FeaturesLike): number {
   const ma = toFeatureMatrix(a, "frechetDistance", "the first set", 2);
   const mb = toFeatureMatrix(b, "frechetDistance", "the second set", 2);
   checkSameWidth(ma, mb, "frechetDistance");
-  return frechetDistanceFromStatistics(featureStatistics(ma), featureStatistics(mb));
+  return frechetDistanceFromStatistics(statisticsOf(ma), statisticsOf(mb));
 }

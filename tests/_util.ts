@@ -303,3 +303,11 @@ export async function captureWarnings(fn: () => unknown): Promise<string[]> {
   }
   return seen;
 }
+
+/** The tiny class-conditional U-Net of the DDPM workflow tests (8×8 images: attention at the 4×4 level). */
+export const TINY_UNET: readonly string[] = [
+  "--model.baseChannels=8",
+  "--model.channelMults=[1,2]",
+  "--model.attentionResolutions=[4]",
+  "--model.numHeads=2",
+];

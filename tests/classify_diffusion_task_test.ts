@@ -9,16 +9,13 @@ import { trainCommand } from "../tasks/ddpm/commands.ts";
 import { explainCommand } from "../tasks/ddpm/explain.ts";
 import { ConfigError } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { captureWarnings, gpuTest, withTempDir } from "./_util.ts";
+import { captureWarnings, gpuTest, TINY_UNET, withTempDir } from "./_util.ts";
 
 const TINY = [
   "--data.length=48",
   "--data.imageSize=8",
   "--data.valFraction=0.25",
-  "--model.baseChannels=8",
-  "--model.channelMults=[1,2]",
-  "--model.attentionResolutions=[4]",
-  "--model.numHeads=2",
+  ...TINY_UNET,
   "--train.batchSize=12",
   "--train.epochs=1",
 ];

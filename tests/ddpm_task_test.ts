@@ -12,16 +12,13 @@ import { ConfigError, loadConfig } from "../train/config.ts";
 import { readJsonl } from "../train/run_dir.ts";
 import { decodePng } from "../util/png.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { assertSameState, gpuTest, interruptAtFirstStep, withFixedKernels, withTempDir } from "./_util.ts";
+import { assertSameState, gpuTest, interruptAtFirstStep, TINY_UNET, withFixedKernels, withTempDir } from "./_util.ts";
 
 const TINY = [
   "--data.length=48",
   "--data.imageSize=8",
   "--data.valFraction=0.25",
-  "--model.baseChannels=8",
-  "--model.channelMults=[1,2]",
-  "--model.attentionResolutions=[4]",
-  "--model.numHeads=2",
+  ...TINY_UNET,
   "--train.batchSize=12",
   "--train.logEvery=1",
   "--sample.steps=3",

@@ -9,7 +9,7 @@ import { trainCommand } from "../tasks/ddpm/commands.ts";
 import { evaluateGenerationCommand } from "../tasks/generation/commands.ts";
 import { ConfigError } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { gpuTest, withTempDir } from "./_util.ts";
+import { gpuTest, TINY_UNET, withTempDir } from "./_util.ts";
 
 const DATA = ["--data.length=64", "--data.imageSize=8", "--data.valFraction=0.25"];
 
@@ -17,10 +17,7 @@ gpuTest("evaluate-generation: distances, manifold metrics, floors and memorisati
   await withTempDir("meddiff-generation-", async (root) => {
     const ddpm = await trainCommand([
       ...DATA,
-      "--model.baseChannels=8",
-      "--model.channelMults=[1,2]",
-      "--model.attentionResolutions=[4]",
-      "--model.numHeads=2",
+      ...TINY_UNET,
       "--train.batchSize=12",
       "--train.epochs=1",
       `--output.root=${root}`,

@@ -5,7 +5,7 @@
  * naming the key.
  */
 import { DATA_DEFAULTS, openImageData } from "../tasks/common/data.ts";
-import { saveImageFolder } from "../tasks/lib/image_grid.ts";
+import { classFolderName, saveImageFolder } from "../tasks/lib/image_grid.ts";
 import { ConcatDataset } from "../datasets/concat.ts";
 import { ConfigError } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
@@ -31,7 +31,7 @@ Deno.test("training mix: a stratified real share plus synthetic images, in train
     const pixels = Float32Array.from({ length: n * img }, (_, i) => Math.sin(i) * 0.9);
     const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
     const plain = await openImageData(BASE, 0);
-    const names = plain.classes.map((c) => c.replace(/[^A-Za-z0-9._-]+/g, "_"));
+    const names = plain.classes.map(classFolderName);
     await saveImageFolder(`${root}/synthetic`, pixels, [n, 3, 8, 8], labels, names);
 
     const mixed = await openImageData(

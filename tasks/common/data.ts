@@ -236,6 +236,25 @@ export function dataNormalization(
   throw new ConfigError([`data.normalize must be "half" or "imagenet", got ${JSON.stringify(kind)}`]);
 }
 
+/**
+ * CHW images (`data`: any number of them, `plane` pixels per channel) normalised by `n`, mapped
+ * back to [0, 1] and clamped there: `x·std[c] + mean[c]`.
+ */
+export function toUnitRange(data: Float32Array, n: Normalization, plane: number): Float32Array {
+  return perChannel(data, n.mean.length, plane, (v, c) => Math.min(1, Math.max(0, v * n.std[c] + n.mean[c])));
+}
+
+/** The inverse of {@linkcode toUnitRange}: [0, 1] CHW images normalised by `n`, `(x − mean[c]) / std[c]`. */
+export function fromUnitRange(data: Float32Array, n: Normalization, plane: number): Float32Array {
+  return perChannel(data, n.mean.length, plane, (v, c) => (v - n.mean[c]) / n.std[c]);
+}
+
+function perChannel(data: Float32Array, channels: number, plane: number, f: (v: number, c: number) => number) {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f(data[i], Math.floor(i / plane) % channels);
+  return out;
+}
+
 function checkAugment(a: AugmentOptions): void {
   const bad: string[] = [];
   const num = (key: keyof AugmentOptions, min: number, max: number) => {

@@ -13,7 +13,7 @@ import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
-import { dataNormalization, openImageData } from "../common/data.ts";
+import { dataNormalization, openImageData, toUnitRange } from "../common/data.ts";
 import { checkSplit, evaluationCheckpoint } from "../common/evaluation.ts";
 import { evaluationLoader, loaderSettings } from "../common/loaders.ts";
 import { runKind } from "../common/run_kind.ts";
@@ -123,13 +123,7 @@ export async function explainDiffmicCommand(argv: readonly string[], quiet = fal
     const [B, Ch, H, W] = batch.images.shape, [, , h, w] = r.salShape, K = prior.model.numK;
     const steps = ["start", ...Array.from(scheduler.timesteps, (t) => `t=${t}`)];
     for (let i = 0; i < B && files.length < count; i++) {
-      const image = new Float32Array(Ch * H * W);
-      for (let c = 0; c < Ch; c++) {
-        for (let p = 0; p < H * W; p++) {
-          const v = r.images[(i * Ch + c) * H * W + p] * norm.std[c] + norm.mean[c];
-          image[c * H * W + p] = Math.min(1, Math.max(0, v));
-        }
-      }
+      const image = toUnitRange(r.images.subarray(i * Ch * H * W, (i + 1) * Ch * H * W), norm, H * W);
       const probs = Array.from(r.probs.subarray(i * C, (i + 1) * C));
       const predicted = probs.indexOf(Math.max(...probs));
       const boxes = Array.from({ length: K }, (_, k) => ({

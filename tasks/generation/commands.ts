@@ -16,7 +16,7 @@ import { writeJsonAtomic } from "../../util/io.ts";
 import { joinPath } from "../../util/path.ts";
 import { savePng } from "../../util/png.ts";
 import { distanceHistogramPlot } from "../../plots/distances.ts";
-import { dataNormalization } from "../common/data.ts";
+import { dataNormalization, toUnitRange } from "../common/data.ts";
 import { checkSplit } from "../common/evaluation.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { ddpmSchema } from "../ddpm/config.ts";
@@ -111,7 +111,7 @@ export async function evaluateGenerationCommand(
   const ckpt = await ddpmCheckpoint(run, o.checkpoint!);
   const unet = await loadRunDenoiser(cfg, info, ckpt);
   const K = classes.length, img = C * S * S;
-  const { mean, std } = dataNormalization(cfg.data, C);
+  const generatorNorm = dataNormalization(cfg.data, C);
   const pixels = new Float32Array(K * count * img);
   const labels = Int32Array.from({ length: K * count }, (_, i) => Math.floor(i / count));
   const genStart = performance.now();
@@ -126,11 +126,7 @@ export async function evaluateGenerationCommand(
           steps,
           seed: seed * 1_000_003 + k * 10_007 + s,
         });
-        const at = (k * count + s) * img;
-        for (let i = 0; i < samples.length; i++) {
-          const ch = Math.floor(i / (S * S)) % C;
-          pixels[at + i] = Math.min(1, Math.max(0, samples[i] * std[ch] + mean[ch]));
-        }
+        pixels.set(toUnitRange(samples, generatorNorm, S * S), (k * count + s) * img);
         log(`sampled ${k * count + s + m}/${K * count}`);
       }
     }

@@ -14,7 +14,14 @@ import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
 import { buildClassifier, type Classifier } from "../classify/model.ts";
 import { classifierSchema } from "../classify/config.ts";
-import { dataNormalization, type ImageData, type Normalization, openImageData } from "../common/data.ts";
+import {
+  dataNormalization,
+  fromUnitRange,
+  type ImageData,
+  type Normalization,
+  openImageData,
+  toUnitRange,
+} from "../common/data.ts";
 import { evaluationCheckpoint } from "../common/evaluation.ts";
 import { evaluationLoader, type LoaderSettings, loaderSettings } from "../common/loaders.ts";
 
@@ -109,20 +116,15 @@ function collect(
 
 /** The real images of a split: features, [0, 1] pixels and labels. */
 export async function realSet(net: FeatureNetwork, split: "train" | "test"): Promise<FeatureSet> {
-  const { mean, std } = net.normalization;
   const parts: { f: Float32Array; x: Float32Array; y: Int32Array }[] = [];
   let d = 0, p = 0;
   for await (const batch of evaluationLoader(net.data, net.settings, split).iterate(0)) {
     try {
       const f = await embed(net, batch.images);
-      const x = await batch.images.data() as Float32Array;
       const [n, c, h, w] = batch.images.shape;
+      const x = toUnitRange(await batch.images.data() as Float32Array, net.normalization, h * w);
       p = c * h * w;
       d = f.length / n;
-      for (let i = 0; i < x.length; i++) {
-        const ch = Math.floor(i / (h * w)) % c;
-        x[i] = x[i] * std[ch] + mean[ch];
-      }
       parts.push({ f, x, y: Int32Array.from(await batch.labels.data() as Int32Array) });
     } finally {
       batch.dispose();
@@ -142,14 +144,12 @@ export async function imageSet(
   shape: readonly [number, number, number],
 ): Promise<FeatureSet> {
   const [c, h, w] = shape, p = c * h * w, n = labels.length;
-  const { mean, std } = net.normalization;
   const parts: { f: Float32Array; x: Float32Array; y: Int32Array }[] = [];
   let d = 0;
   for (let s = 0; s < n; s += net.settings.batchSize) {
     const m = Math.min(net.settings.batchSize, n - s);
     const x = pixels.slice(s * p, (s + m) * p);
-    const normed = x.map((v, i) => (v - mean[Math.floor(i / (h * w)) % c]) / std[Math.floor(i / (h * w)) % c]);
-    const t = tensor(normed, [m, c, h, w]);
+    const t = tensor(fromUnitRange(x, net.normalization, h * w), [m, c, h, w]);
     try {
       const f = await embed(net, t);
       d = f.length / m;
