@@ -60,6 +60,15 @@ export function toFeatureMatrix(x: FeaturesLike, fn: string, what: string, minRo
   return out;
 }
 
+/** The rows `idx` (in that order) of row-major `data` with `d` values per row, as a float64 matrix. */
+export function selectRows(m: { data: ArrayLike<number>; d: number }, idx: ArrayLike<number>): FeatureMatrix {
+  const data = new Float64Array(idx.length * m.d);
+  for (let r = 0; r < idx.length; r++) {
+    for (let k = 0; k < m.d; k++) data[r * m.d + k] = m.data[idx[r] * m.d + k];
+  }
+  return { data, n: idx.length, d: m.d };
+}
+
 /** Checks that two feature matrices have the same width. */
 export function checkSameWidth(a: FeatureMatrix, b: FeatureMatrix, fn: string): void {
   if (a.d !== b.d) throw new RangeError(`${fn}: the two sets have ${a.d} and ${b.d} features per vector`);

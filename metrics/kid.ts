@@ -6,7 +6,7 @@
  * @module
  */
 import { Rng } from "../util/rng.ts";
-import { checkSameWidth, type FeatureMatrix, type FeaturesLike, toFeatureMatrix } from "./features.ts";
+import { checkSameWidth, type FeatureMatrix, type FeaturesLike, selectRows, toFeatureMatrix } from "./features.ts";
 
 /** Options of {@linkcode kernelDistance}. */
 export interface KernelDistanceOptions {
@@ -25,12 +25,6 @@ export interface KernelDistance {
   /** Subsets and vectors per subset actually used. */
   subsets: number;
   subsetSize: number;
-}
-
-function rowsOf(m: FeatureMatrix, idx: ArrayLike<number>): FeatureMatrix {
-  const data = new Float64Array(idx.length * m.d);
-  for (let i = 0; i < idx.length; i++) data.set(m.data.subarray(idx[i] * m.d, (idx[i] + 1) * m.d), i * m.d);
-  return { data, n: idx.length, d: m.d };
 }
 
 /** Sum of k(x, y) over all pairs, or (same = true) over the pairs of distinct rows of one set. */
@@ -87,7 +81,7 @@ export function kernelDistance(a: FeaturesLike, b: FeaturesLike, options: Kernel
   const values: number[] = [];
   for (let s = 0; s < subsets; s++) {
     const ix = rng.permutation(x.n).subarray(0, size), iy = rng.permutation(y.n).subarray(0, size);
-    values.push(mmd2(rowsOf(x, ix), rowsOf(y, iy)));
+    values.push(mmd2(selectRows(x, ix), selectRows(y, iy)));
   }
   const mean = values.reduce((p, v) => p + v, 0) / subsets;
   const std = Math.sqrt(values.reduce((p, v) => p + (v - mean) ** 2, 0) / subsets);

@@ -9,6 +9,7 @@
 import { nearestNeighbours } from "../../core/ops/knn.ts";
 import { tensor } from "../../core/ops/creation.ts";
 import { densityCoverage, frechetDistance, kernelDistance, precisionRecall } from "../../metrics/mod.ts";
+import { selectRows } from "../../metrics/features.ts";
 import type { FeatureSet } from "./feature_network.ts";
 
 /** The distribution metrics of one (reference, candidate) pair of sets. */
@@ -28,13 +29,12 @@ export interface SetMetrics {
   coverage: number;
 }
 
-const rowsOf = (s: FeatureSet, keep: (label: number) => boolean) => {
+/** The feature rows of `s` whose label passes `keep`. */
+function rowsOf(s: FeatureSet, keep: (label: number) => boolean) {
   const idx: number[] = [];
   for (let i = 0; i < s.n; i++) if (keep(s.labels[i])) idx.push(i);
-  const data = new Float64Array(idx.length * s.d);
-  idx.forEach((i, r) => data.set(s.features.subarray(i * s.d, (i + 1) * s.d), r * s.d));
-  return { data, n: idx.length, d: s.d };
-};
+  return selectRows({ data: s.features, d: s.d }, idx);
+}
 
 /** The metrics of `candidate` against `reference`, or the reason they cannot be computed (too few vectors). */
 export function compareSets(
