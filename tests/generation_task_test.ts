@@ -1,12 +1,14 @@
 /**
  * `deno task evaluate-generation` end to end on tiny runs (procedural 8×8 images): a DDPM run and
  * a ResNet-18 classifier run on the same data; the report holds every metric overall and per
- * class, the real-vs-real floor, the memorisation check and its figures; bad input is refused
- * before any sampling.
+ * class, the real-vs-real floor, the memorisation check and its figures; a folder of copied
+ * training images (`--images`) is caught as memorised; bad input is refused before any sampling.
  */
 import { trainClassifierCommand } from "../tasks/classify/commands.ts";
 import { trainCommand } from "../tasks/ddpm/commands.ts";
 import { evaluateGenerationCommand } from "../tasks/generation/commands.ts";
+import { openFeatureNetwork, realSet } from "../tasks/generation/feature_network.ts";
+import { classFolderName, saveImageFolder } from "../tasks/lib/image_grid.ts";
 import { ConfigError } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest, TINY_UNET, withTempDir } from "./_util.ts";
@@ -61,6 +63,46 @@ gpuTest("evaluate-generation: distances, manifold metrics, floors and memorisati
     for (let i = 1; i < pairs.length; i++) {
       assert(pairs[i - 1].pixel_distance <= pairs[i].pixel_distance, "nearest first");
     }
+
+    // --images: a folder holding copies of the training images is flagged as memorised in full,
+    // and its distances to the test split are the floor's (up to PNG rounding).
+    const net = await openFeatureNetwork(features);
+    const train = await realSet(net, "train");
+    net.classifier.dispose();
+    const names = net.data.classes.map(classFolderName);
+    await saveImageFolder(`${root}/copies`, train.pixels, [train.n, 3, 8, 8], train.labels, names, { range: [0, 1] });
+    const copied = await evaluateGenerationCommand(
+      ["--run", run, "--features", features, "--images", `${root}/copies`, "--out", `${root}/gen-copies`],
+      true,
+    );
+    const c = copied!.report as typeof r;
+    assertEquals(c.generator.images, `${root}/copies`);
+    assertEquals(c.generated.overall.n_candidate, train.n);
+    assertEquals(
+      c.memorisation.pixels.share_below_test_min,
+      1,
+      "every copy is nearer its original than any test image",
+    );
+    assert(
+      c.memorisation.pixels.generated_median < Math.sqrt(3 * 8 * 8) / 255, // half a level's rounding per value at most
+      `copies are within PNG rounding: ${c.memorisation.pixels.generated_median}`,
+    );
+    const fdCopy = c.generated.overall.fd, fdFloor = c.floor_train_vs_test.overall.fd;
+    assert(Math.abs(fdCopy - fdFloor) <= 0.02 * fdFloor + 1e-3, `FD of the copies ${fdCopy} vs the floor ${fdFloor}`);
+    await assertRejects(
+      () =>
+        evaluateGenerationCommand(
+          ["--run", run, "--features", features, "--images", `${root}/copies`, "--count", "4"],
+          true,
+        ),
+      ConfigError,
+      "--images reads generated images",
+    );
+    await assertRejects(
+      () => evaluateGenerationCommand(["--run", run, "--features", features, "--images", `${root}/missing`], true),
+      ConfigError,
+      "--images",
+    );
 
     await assertRejects(() => evaluateGenerationCommand(["--run", run], true), ConfigError, "--features");
     await assertRejects(

@@ -5,6 +5,7 @@
  * naming the key.
  */
 import { DATA_DEFAULTS, openImageData } from "../tasks/common/data.ts";
+import { mixTraining } from "../tasks/common/training_mix.ts";
 import { classFolderName, saveImageFolder } from "../tasks/lib/image_grid.ts";
 import { ConcatDataset } from "../datasets/concat.ts";
 import { ConfigError } from "../train/config.ts";
@@ -66,6 +67,14 @@ Deno.test("training mix: a stratified real share plus synthetic images, in train
       0,
     );
     assertEquals((await idsOf(again.train)).map((s) => s.id), train.map((s) => s.id));
+    // data.fractionSeed fixes the real share across run seeds; without it each seed draws its own.
+    const share = async (seed: number, fractionSeed: number | null) => {
+      const mix = await mixTraining(plain.train, plain.classes, BASE, { ...BASE, fraction: 0.5, fractionSeed }, seed);
+      return (await idsOf(mix.train)).map((s) => s.id);
+    };
+    assertEquals(await share(1, 0), await share(2, 0));
+    assertEquals(await share(0, null), await share(0, 0));
+    assert(String(await share(1, null)) !== String(await share(2, null)), "each run seed draws its own share");
 
     // Synthetic images alone (the classification accuracy score): every generated image, real val/test.
     const only = await openImageData({ ...BASE, syntheticPath: `${root}/synthetic`, syntheticOnly: true }, 0);

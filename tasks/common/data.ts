@@ -60,6 +60,7 @@ export const DATA_DEFAULTS = {
   cache: true,
   labelCheck: "error",
   fraction: 1,
+  fractionSeed: null as number | null,
   syntheticPath: null as string | null,
   syntheticRatio: 1,
   syntheticOnly: false,
@@ -128,6 +129,11 @@ export const DATA_META: Record<string, KeyMeta> = {
     positive: true,
     max: 1,
     help: "share of the real training split kept (stratified by class, seeded), for low-data experiments",
+  },
+  "data.fractionSeed": {
+    type: "integer",
+    min: 0,
+    help: "seed of the data.fraction draw (null: the run's seed); fixed, every seed trains on the same real images",
   },
   "data.syntheticPath": {
     type: "string",

@@ -17,6 +17,8 @@ import { classFolderName } from "../lib/image_grid.ts";
 /** What the mix applies: the keys of the `data` section. */
 export interface TrainingMixConfig {
   fraction: number;
+  /** Seed of the fraction's draw; null: the run's seed. */
+  fractionSeed: number | null;
   syntheticPath: string | null;
   syntheticRatio: number;
   syntheticOnly: boolean;
@@ -44,7 +46,7 @@ export async function mixTraining(
 ): Promise<TrainingMix> {
   if (d.syntheticOnly) {
     if (d.syntheticPath === null) throw new ConfigError(["data.syntheticOnly needs data.syntheticPath"]);
-    const folder = await openSynthetic(d.syntheticPath, classes, shape);
+    const folder = await openGeneratedFolder(d.syntheticPath, classes, shape);
     return {
       train: folder,
       real: 0,
@@ -58,17 +60,22 @@ export async function mixTraining(
     const labels = await train.labels?.();
     if (!labels) throw new ConfigError(["data.fraction needs a training split with labels"]);
     // The stratified "validation" share of a split with valFraction 1 − fraction is what is left out.
-    const keep = stratifiedSplit(labels, { valFraction: 1 - d.fraction, seed: seed + 104_729 }).train;
+    const keep =
+      stratifiedSplit(labels, { valFraction: 1 - d.fraction, seed: (d.fractionSeed ?? seed) + 104_729 }).train;
     if (keep.length === 0) {
       throw new ConfigError([`data.fraction ${d.fraction} keeps no training image of ${train.length}`]);
     }
     real = new Subset(train, keep);
-    parts.push(`${real.length} of ${train.length} real training images (data.fraction ${d.fraction})`);
+    parts.push(
+      `${real.length} of ${train.length} real training images (data.fraction ${d.fraction}${
+        d.fractionSeed === null ? "" : `, data.fractionSeed ${d.fractionSeed}`
+      })`,
+    );
   }
   let synthetic = 0;
   let out = real;
   if (d.syntheticPath !== null && d.syntheticRatio > 0) {
-    const folder = await openSynthetic(d.syntheticPath, classes, shape);
+    const folder = await openGeneratedFolder(d.syntheticPath, classes, shape);
     const wanted = Math.round(d.syntheticRatio * real.length);
     if (wanted > folder.length) {
       throw new ConfigError([
@@ -84,19 +91,23 @@ export async function mixTraining(
   return { train: out, real: real.length, synthetic, summary: parts.join(" ") };
 }
 
-/** The generated image folder, its class folders mapped to the data's classes. */
-async function openSynthetic(
+/**
+ * A generated image folder (class sub-folders, as `deno task sample --images` writes), its folders
+ * mapped to the data's classes; errors name `what` (the key or flag that gave the path).
+ */
+export async function openGeneratedFolder(
   path: string,
   classes: readonly string[],
   shape: { channels: number; imageSize: number },
+  what = "data.syntheticPath",
 ): Promise<ImageFolder> {
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(path);
   } catch {
-    throw new ConfigError([`data.syntheticPath ${path} does not exist (expected an image folder)`]);
+    throw new ConfigError([`${what} ${path} does not exist (expected an image folder)`]);
   }
-  if (!stat.isDirectory) throw new ConfigError([`data.syntheticPath ${path} is not a folder`]);
+  if (!stat.isDirectory) throw new ConfigError([`${what} ${path} is not a folder`]);
   try {
     return await ImageFolder.open(path, {
       classes: classes.map(classFolderName),
@@ -106,7 +117,7 @@ async function openSynthetic(
     });
   } catch (e) {
     throw new ConfigError([
-      `data.syntheticPath ${path}: ${e instanceof Error ? e.message : e} (expected class folders ` +
+      `${what} ${path}: ${e instanceof Error ? e.message : e} (expected class folders ` +
       `${classes.map(classFolderName).join(", ")} of ${shape.imageSize}×${shape.imageSize} images)`,
     ]);
   }

@@ -1,6 +1,6 @@
 /**
  * `deno task evaluate-generation --run <diffusion run> --features <classifier run>`: samples
- * `--count` images per class from the run and measures them against the real test split in the
+ * `--count` images per class from the run (or reads `--images`, a folder of them) and measures them against the real test split in the
  * feature space of a classifier trained on the real training split — Fréchet and kernel
  * distances, precision/recall, density/coverage, overall and per class, beside the real
  * training split's own figures (the floor) — and checks memorisation: each generated image's
@@ -10,6 +10,7 @@
  * generated and real test images) and `samples.png`.
  * @module
  */
+import { rasterToArray } from "../../datasets/transforms/normalize.ts";
 import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
 import { writeJsonAtomic } from "../../util/io.ts";
@@ -18,6 +19,7 @@ import { savePng } from "../../util/png.ts";
 import { distanceHistogramPlot } from "../../plots/distances.ts";
 import { dataNormalization, toUnitRange } from "../common/data.ts";
 import { checkSplit } from "../common/evaluation.ts";
+import { openGeneratedFolder } from "../common/training_mix.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { ddpmSchema } from "../ddpm/config.ts";
 import { ddpmCheckpoint, loadRunDenoiser } from "../ddpm/run_model.ts";
@@ -54,6 +56,10 @@ export async function evaluateGenerationCommand(
         valueName: "dir",
       },
       count: { description: "images sampled per class (default 100)", valueName: "n" },
+      images: {
+        description: "measure this folder of generated images (deno task sample --images) instead of sampling",
+        valueName: "dir",
+      },
       guidance: { description: "classifier-free guidance scale (default: the run's sample.guidance)", valueName: "s" },
       steps: { description: "denoising steps (default: the run's sample.steps)", valueName: "n" },
       batch: { description: "images per sampling batch (default 64)", valueName: "n" },
@@ -107,31 +113,40 @@ export async function evaluateGenerationCommand(
   const train = await realSet(net, "train");
   const test = await realSet(net, "test");
 
-  // Generated sets: `count` per class, in batches, mapped from the run's data range to [0, 1].
-  const ckpt = await ddpmCheckpoint(run, o.checkpoint!);
-  const unet = await loadRunDenoiser(cfg, info, ckpt);
+  // Generated images in [0, 1]: read from --images, or `count` per class sampled from the run.
   const K = classes.length, img = C * S * S;
-  const generatorNorm = dataNormalization(cfg.data, C);
-  const pixels = new Float32Array(K * count * img);
-  const labels = Int32Array.from({ length: K * count }, (_, i) => Math.floor(i / count));
+  let pixels: Float32Array, labels: Int32Array, ckpt: string | null = null;
   const genStart = performance.now();
-  try {
-    for (let k = 0; k < K; k++) {
-      for (let s = 0; s < count; s += batch) {
-        const m = Math.min(batch, count - s);
-        const { samples } = await generateImages(unet, cfg, info, {
-          labels: new Int32Array(m).fill(k),
-          guidance,
-          sampler: cfg.sample.sampler,
-          steps,
-          seed: seed * 1_000_003 + k * 10_007 + s,
-        });
-        pixels.set(toUnitRange(samples, generatorNorm, S * S), (k * count + s) * img);
-        log(`sampled ${k * count + s + m}/${K * count}`);
-      }
+  if (o.images !== undefined) {
+    if (o.count !== undefined || o.steps !== undefined || o.guidance !== undefined) {
+      throw new ConfigError(["--images reads generated images: --count, --steps and --guidance do not apply"]);
     }
-  } finally {
-    unet.dispose();
+    ({ pixels, labels } = await readGenerated(o.images, classes, C, S));
+    log(`read ${labels.length} generated images from ${o.images}`);
+  } else {
+    ckpt = await ddpmCheckpoint(run, o.checkpoint!);
+    const unet = await loadRunDenoiser(cfg, info, ckpt);
+    const generatorNorm = dataNormalization(cfg.data, C);
+    pixels = new Float32Array(K * count * img);
+    labels = Int32Array.from({ length: K * count }, (_, i) => Math.floor(i / count));
+    try {
+      for (let k = 0; k < K; k++) {
+        for (let s = 0; s < count; s += batch) {
+          const m = Math.min(batch, count - s);
+          const { samples } = await generateImages(unet, cfg, info, {
+            labels: new Int32Array(m).fill(k),
+            guidance,
+            sampler: cfg.sample.sampler,
+            steps,
+            seed: seed * 1_000_003 + k * 10_007 + s,
+          });
+          pixels.set(toUnitRange(samples, generatorNorm, S * S), (k * count + s) * img);
+          log(`sampled ${k * count + s + m}/${K * count}`);
+        }
+      }
+    } finally {
+      unet.dispose();
+    }
   }
   const sampleSeconds = (performance.now() - genStart) / 1000;
   const gen = await imageSet(net, pixels, labels, [C, S, S]);
@@ -183,11 +198,15 @@ export async function evaluateGenerationCommand(
     );
     files.push(name);
   }
-  const perClassShown = Math.min(8, count);
+  // Up to 8 images of each class, one row per class (blank where a class has fewer).
+  const perClassShown = 8;
   const shown = new Float32Array(K * perClassShown * img);
-  for (let k = 0; k < K; k++) {
-    shown.set(pixels.subarray(k * count * img, (k * count + perClassShown) * img), k * perClassShown * img);
-  }
+  const filled = new Int32Array(K);
+  labels.forEach((k, i) => {
+    if (filled[k] < perClassShown) {
+      shown.set(pixels.subarray(i * img, (i + 1) * img), (k * perClassShown + filled[k]++) * img);
+    }
+  });
   await savePng(
     joinPath(outDir, "samples.png"),
     imageGrid(shown, [K * perClassShown, C, S, S], { nrow: perClassShown, range: [0, 1] }),
@@ -196,14 +215,9 @@ export async function evaluateGenerationCommand(
   const report = {
     feature_network: { name: net.name, run: net.run, checkpoint: net.checkpoint, layer: "penultimate (embed)" },
     metric_names: { fd: `FD-${net.name}`, kd: `KD-${net.name}` },
-    generator: {
-      run: run.path,
-      checkpoint: ckpt,
-      count_per_class: count,
-      guidance,
-      steps,
-      sampler: cfg.sample.sampler,
-    },
+    generator: o.images !== undefined
+      ? { run: run.path, images: o.images, count_per_class: perClassCounts(labels, classes) }
+      : { run: run.path, checkpoint: ckpt, count_per_class: count, guidance, steps, sampler: cfg.sample.sampler },
     seed,
     real: { train: train.n, test: test.n },
     generated,
@@ -225,6 +239,23 @@ export async function evaluateGenerationCommand(
   if (!quiet) printSummary(net.name, generated.overall, floor.overall, pixelsNn, featuresNn, outDir, files);
   return { outDir, files, report };
 }
+
+/** A generated image folder's images as CHW float32 in [0, 1], with their labels. */
+async function readGenerated(
+  path: string,
+  classes: readonly string[],
+  channels: number,
+  imageSize: number,
+): Promise<{ pixels: Float32Array; labels: Int32Array }> {
+  const folder = await openGeneratedFolder(path, classes, { channels, imageSize }, "--images");
+  const img = channels * imageSize * imageSize;
+  const pixels = new Float32Array(folder.length * img);
+  for (let i = 0; i < folder.length; i++) pixels.set(rasterToArray((await folder.get(i)).image).data, i * img);
+  return { pixels, labels: Int32Array.from(folder.entries, (e) => e.label) };
+}
+
+const perClassCounts = (labels: Int32Array, classes: readonly string[]) =>
+  Object.fromEntries(classes.map((name, k) => [name, labels.filter((l) => l === k).length]));
 
 function printSummary(
   name: string,
