@@ -14,6 +14,17 @@ export {
   SqueezeExcitation,
 } from "./efficientnet.ts";
 export type { EfficientNetOptions } from "./efficientnet.ts";
+export {
+  BasicConv2d,
+  InceptionA,
+  InceptionB,
+  InceptionC,
+  InceptionD,
+  InceptionE,
+  InceptionV3,
+  loadInceptionV3,
+} from "./inception.ts";
+export type { InceptionV3Options } from "./inception.ts";
 export { Encoder, EncoderBlock, resolveViTConfig, VisionTransformer, VIT_S16, vitB16, vitS16 } from "./vit.ts";
 export type { VisionTransformerConfig, VisionTransformerOptions } from "./vit.ts";
 export { resolveUNetConfig, UNet } from "./unet.ts";

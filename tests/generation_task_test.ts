@@ -68,7 +68,7 @@ gpuTest("evaluate-generation: distances, manifold metrics, floors and memorisati
     // and its distances to the test split are the floor's (up to PNG rounding).
     const net = await openFeatureNetwork(features);
     const train = await realSet(net, "train");
-    net.classifier.dispose();
+    net.embedder.dispose();
     const names = net.data.classes.map(classFolderName);
     await saveImageFolder(`${root}/copies`, train.pixels, [train.n, 3, 8, 8], train.labels, names, { range: [0, 1] });
     const copied = await evaluateGenerationCommand(
@@ -102,6 +102,20 @@ gpuTest("evaluate-generation: distances, manifold metrics, floors and memorisati
       () => evaluateGenerationCommand(["--run", run, "--features", features, "--images", `${root}/missing`], true),
       ConfigError,
       "--images",
+    );
+
+    // --inception (user-supplied Inception-v3 weights; the network is checked in
+    // tests/inception_test.ts, its 299×299 passes are too slow for this suite): exactly one
+    // feature network, and a missing file is named.
+    await assertRejects(
+      () => evaluateGenerationCommand(["--run", run, "--inception", `${root}/none.safetensors`], true),
+      Error,
+      `${root}/none.safetensors`,
+    );
+    await assertRejects(
+      () => evaluateGenerationCommand(["--run", run, "--features", features, "--inception", "x.safetensors"], true),
+      ConfigError,
+      "give one feature network",
     );
 
     await assertRejects(() => evaluateGenerationCommand(["--run", run], true), ConfigError, "--features");

@@ -26,7 +26,7 @@ import { ddpmCheckpoint, loadRunDenoiser } from "../ddpm/run_model.ts";
 import { generateImages } from "../ddpm/sampling.ts";
 import { imageGrid } from "../lib/image_grid.ts";
 import { parseTaskArgs, positiveInt } from "../lib/args.ts";
-import { imageSet, openFeatureNetwork, realSet } from "./feature_network.ts";
+import { type FeatureNetwork, imageSet, openFeatureNetwork, openInceptionNetwork, realSet } from "./feature_network.ts";
 import { compareSets, type NearestStats, nearestTraining, type SetMetrics } from "./report.ts";
 
 /** What `deno task evaluate-generation` wrote and measured. */
@@ -52,8 +52,13 @@ export async function evaluateGenerationCommand(
     options: {
       run: { description: "the diffusion run folder (required)", valueName: "dir" },
       features: {
-        description: "a classifier run trained on the same data's training split: the feature network (required)",
+        description: "a classifier run trained on the same data's training split: the feature network",
         valueName: "dir",
+      },
+      inception: {
+        description:
+          "instead of --features: Inception-v3 FID weights (safetensors, torchvision names); metrics are FID/KID",
+        valueName: "file",
       },
       count: { description: "images sampled per class (default 100)", valueName: "n" },
       images: {
@@ -74,8 +79,11 @@ export async function evaluateGenerationCommand(
   }
   const o = args.options;
   if (!o.run) throw new ConfigError(["--run <dir> is required (a folder made by deno task train)"]);
-  if (!o.features) {
-    throw new ConfigError(["--features <dir> is required (a classifier run of deno task train-classifier)"]);
+  if (!o.features === !o.inception) {
+    throw new ConfigError([
+      "give one feature network: --features <dir> (a classifier run of deno task train-classifier) or " +
+      "--inception <file> (Inception-v3 FID weights as safetensors)",
+    ]);
   }
   if (args.overrides.length > 0) throw new ConfigError([`unknown arguments: ${args.overrides.join(" ")}`]);
   const count = positiveInt("count", o.count, 100);
@@ -91,7 +99,7 @@ export async function evaluateGenerationCommand(
   }
   const info = await loadRunDataInfo(run);
   const started = performance.now();
-  const net = await openFeatureNetwork(o.features);
+  const net = o.features ? await openFeatureNetwork(o.features) : await openInceptionNetwork(o.inception!, cfg);
   const { channels: C, imageSize: S, classes } = info;
   const mismatch: string[] = [];
   if (net.data.channels !== C || net.data.imageSize !== S) {
@@ -150,7 +158,7 @@ export async function evaluateGenerationCommand(
   }
   const sampleSeconds = (performance.now() - genStart) / 1000;
   const gen = await imageSet(net, pixels, labels, [C, S, S]);
-  net.classifier.dispose();
+  net.embedder.dispose();
 
   // Distribution metrics, overall and per class, and their real-vs-real floors.
   const per = (candidate: typeof gen) => ({
@@ -213,8 +221,8 @@ export async function evaluateGenerationCommand(
   );
   files.push("samples.png");
   const report = {
-    feature_network: { name: net.name, run: net.run, checkpoint: net.checkpoint, layer: "penultimate (embed)" },
-    metric_names: { fd: `FD-${net.name}`, kd: `KD-${net.name}` },
+    feature_network: { name: net.name, run: net.run, checkpoint: net.checkpoint, layer: net.layer },
+    metric_names: net.metricNames,
     generator: o.images !== undefined
       ? { run: run.path, images: o.images, count_per_class: perClassCounts(labels, classes) }
       : { run: run.path, checkpoint: ckpt, count_per_class: count, guidance, steps, sampler: cfg.sample.sampler },
@@ -236,7 +244,7 @@ export async function evaluateGenerationCommand(
   };
   await writeJsonAtomic(joinPath(outDir, "generation.json"), report);
   files.unshift("generation.json");
-  if (!quiet) printSummary(net.name, generated.overall, floor.overall, pixelsNn, featuresNn, outDir, files);
+  if (!quiet) printSummary(net, generated.overall, floor.overall, pixelsNn, featuresNn, outDir, files);
   return { outDir, files, report };
 }
 
@@ -258,7 +266,7 @@ const perClassCounts = (labels: Int32Array, classes: readonly string[]) =>
   Object.fromEntries(classes.map((name, k) => [name, labels.filter((l) => l === k).length]));
 
 function printSummary(
-  name: string,
+  net: FeatureNetwork,
   gen: Compared,
   floor: Compared,
   px: NearestStats,
@@ -272,7 +280,7 @@ function printSummary(
       : `${label}: FD ${m.fd.toFixed(3)}, KD ${m.kd_mean.toExponential(2)} ± ${m.kd_std.toExponential(1)}, precision ${
         m.precision.toFixed(3)
       }, recall ${m.recall.toFixed(3)}, density ${m.density.toFixed(3)}, coverage ${m.coverage.toFixed(3)}`;
-  console.log(`feature network ${name} (FD-${name}); against the real test split:`);
+  console.log(`feature network ${net.name} (${net.metricNames.fd}); against the real test split:`);
   console.log(`  ${row("generated", gen)}`);
   console.log(`  ${row("real training split (floor)", floor)}`);
   const mem = (what: string, s: NearestStats) =>

@@ -1,20 +1,26 @@
 /**
  * The feature network of the generation metrics: a classifier run (`deno task train-classifier`)
- * trained on the real training split, read at its penultimate layer (`embed`). Its name goes
- * into every metric ("FD-resnet18-breastmnist"), since a Fréchet distance means nothing without
- * the network that made the features.
+ * trained on the real training split, read at its penultimate layer (`embed`), or Inception-v3
+ * with weights the user brings (the FID port's, as safetensors), read at its 2048-wide pool.
+ * Its name goes into every metric ("FD-resnet18-breastmnist"; "FID" only for Inception-v3),
+ * since a Fréchet distance means nothing without the network that made the features.
  * @module
  */
 import { noGrad } from "../../core/autograd.ts";
 import { scope } from "../../core/scope.ts";
 import { tensor } from "../../core/ops/creation.ts";
+import { add, mul } from "../../core/ops/elementwise.ts";
+import { interpolate } from "../../core/ops/interpolate.ts";
+import { repeat } from "../../core/ops/join.ts";
+import { type InceptionV3, loadInceptionV3 } from "../../models/inception.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
-import { buildClassifier, type Classifier } from "../classify/model.ts";
+import { buildClassifier } from "../classify/model.ts";
 import { classifierSchema } from "../classify/config.ts";
 import {
+  type DataConfig,
   dataNormalization,
   fromUnitRange,
   type ImageData,
@@ -25,18 +31,28 @@ import {
 import { evaluationCheckpoint } from "../common/evaluation.ts";
 import { evaluationLoader, type LoaderSettings, loaderSettings } from "../common/loaders.ts";
 
-/** A trained classifier used as a feature extractor, with the real data it was trained on. */
+/** Feature rows [N, D] of a batch of images normalised as the feature network's data. */
+export interface Embedder {
+  embed(images: Tensor): Tensor;
+  dispose(): void;
+}
+
+/** A feature extractor with the real data it is measured on. */
 export interface FeatureNetwork {
-  /** `<arch>-<dataset>`, e.g. `resnet18-breastmnist`. */
+  /** `<arch>-<dataset>` (e.g. `resnet18-breastmnist`) or `inception-v3`. */
   name: string;
-  /** The run folder and checkpoint the weights came from. */
+  /** What the metrics are called in this feature space: `FD-<name>`/`KD-<name>`, or FID/KID. */
+  metricNames: { fd: string; kd: string };
+  /** The layer read, for the report. */
+  layer: string;
+  /** The run folder and checkpoint (or the weights file) the network came from. */
   run: string;
   checkpoint: string;
-  /** The classifier's data (its splits are the real sets) and its normalisation. */
+  /** The real data (its splits are the real sets) and its normalisation. */
   data: ImageData;
   normalization: Normalization;
   settings: LoaderSettings;
-  classifier: Classifier;
+  embedder: Embedder;
 }
 
 /** Images, their [0, 1] pixels and features, and labels, as flat row-major arrays. */
@@ -75,20 +91,72 @@ export async function openFeatureNetwork(path: string): Promise<FeatureNetwork> 
   const classifier = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
   await loadCheckpoint(checkpoint, { model: classifier, restoreRng: false });
   classifier.eval();
+  const name = `${cfg.model.arch}-${datasetName(cfg.data)}`;
   return {
-    name: `${cfg.model.arch}-${datasetName(cfg.data)}`,
+    name,
+    metricNames: { fd: `FD-${name}`, kd: `KD-${name}` },
+    layer: "penultimate (embed)",
     run: run.path,
     checkpoint,
     data,
     normalization: dataNormalization(cfg.data, data.channels),
     settings: { ...loaderSettings(cfg), batchSize: 64 },
-    classifier,
+    embedder: classifier,
+  };
+}
+
+/**
+ * Inception-v3's pool3 features of images normalised with `normalization` (`channels` 1 or 3),
+ * through pytorch-fid's input path: back to [0, 1], grey repeated to RGB, bilinear resize to
+ * 299×299, scaled to [−1, 1]. Disposing it disposes the model.
+ */
+export function inceptionEmbedder(model: InceptionV3, normalization: Normalization, channels: number): Embedder {
+  const C = channels;
+  const std = tensor(Float32Array.from(normalization.std), [1, C, 1, 1]);
+  const mean = tensor(Float32Array.from(normalization.mean), [1, C, 1, 1]);
+  return {
+    embed(images: Tensor): Tensor {
+      let x = add(mul(images, std), mean);
+      if (C === 1) x = repeat(x, [1, 3, 1, 1]);
+      x = interpolate(x, { size: 299, mode: "bilinear", alignCorners: false });
+      return model.forwardFeatures(add(mul(x, 2), -1));
+    },
+    dispose() {
+      model.dispose();
+      std.dispose();
+      mean.dispose();
+    },
+  };
+}
+
+/**
+ * Inception-v3 with the weights at `path` (safetensors, torchvision names: pytorch-fid's FID
+ * weights), measuring the diffusion run's own data (`cfg`, its config) through
+ * {@linkcode inceptionEmbedder}. Then, and only then, the metrics are FID and KID.
+ */
+export async function openInceptionNetwork(
+  path: string,
+  cfg: { seed: number; data: DataConfig; train: { batchSize: number; concurrency: number } },
+): Promise<FeatureNetwork> {
+  const data = await openImageData(cfg.data, cfg.seed);
+  const normalization = dataNormalization(cfg.data, data.channels);
+  const embedder = inceptionEmbedder(await loadInceptionV3(path), normalization, data.channels);
+  return {
+    name: "inception-v3",
+    metricNames: { fd: "FID", kd: "KID" },
+    layer: "pool3 (2048, 299×299 input)",
+    run: path,
+    checkpoint: path,
+    data,
+    normalization,
+    settings: { ...loaderSettings(cfg), batchSize: 16 },
+    embedder,
   };
 }
 
 /** Features of a batch of images already normalised as the classifier's data. */
 async function embed(net: FeatureNetwork, images: Tensor): Promise<Float32Array> {
-  const f = scope(() => noGrad(() => net.classifier.embed(images)));
+  const f = scope(() => noGrad(() => net.embedder.embed(images)));
   try {
     return await f.data() as Float32Array;
   } finally {
