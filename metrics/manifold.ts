@@ -22,24 +22,72 @@ export interface ManifoldOptions {
 
 /** Squared radius of each row's ball: the squared distance to its k-th nearest other row. */
 export function kthNeighbourRadii(x: FeatureMatrix, k: number): Float64Array {
-  const d2 = squaredDistances(x, x);
-  const out = new Float64Array(x.n);
-  const row = new Float64Array(x.n - 1);
-  for (let i = 0; i < x.n; i++) {
+  return radiiFrom(squaredDistances(x, x), x.n, [k])[0];
+}
+
+/** The k-th smallest off-diagonal entry of each row of the n×n matrix `d2`, for each k of `ks`. */
+function radiiFrom(d2: Float64Array, n: number, ks: readonly number[]): Float64Array[] {
+  const out = ks.map(() => new Float64Array(n));
+  const row = new Float64Array(n - 1);
+  for (let i = 0; i < n; i++) {
     let w = 0;
-    for (let j = 0; j < x.n; j++) if (j !== i) row[w++] = d2[i * x.n + j];
+    for (let j = 0; j < n; j++) if (j !== i) row[w++] = d2[i * n + j];
     row.sort();
-    out[i] = row[k - 1];
+    ks.forEach((k, q) => out[q][i] = row[k - 1]);
   }
   return out;
 }
 
-function prepare(real: FeaturesLike, fake: FeaturesLike, fn: string, k: number) {
+function checkK(fn: string, k: number): void {
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`${fn}: k must be an integer ≥ 1, got ${k}`);
-  const r = toFeatureMatrix(real, fn, "the real set", k + 1);
-  const f = toFeatureMatrix(fake, fn, "the generated set", 1);
+}
+
+function prepare(real: FeaturesLike, fake: FeaturesLike, fn: string, kReal: number, kFake: number) {
+  const r = toFeatureMatrix(real, fn, "the real set", kReal + 1);
+  const f = toFeatureMatrix(fake, fn, "the generated set", kFake + 1);
   checkSameWidth(r, f, fn);
   return { r, f, rf: squaredDistances(r, f) };
+}
+
+/** Precision and recall from the real×generated squared distances and both sets' radii. */
+function precisionRecallFrom(rf: Float64Array, realRadii: Float64Array, fakeRadii: Float64Array) {
+  const nr = realRadii.length, nf = fakeRadii.length;
+  let inReal = 0;
+  for (let j = 0; j < nf; j++) {
+    for (let i = 0; i < nr; i++) {
+      if (rf[i * nf + j] < realRadii[i]) {
+        inReal++;
+        break;
+      }
+    }
+  }
+  let inFake = 0;
+  for (let i = 0; i < nr; i++) {
+    for (let j = 0; j < nf; j++) {
+      if (rf[i * nf + j] < fakeRadii[j]) {
+        inFake++;
+        break;
+      }
+    }
+  }
+  return { precision: inReal / nf, recall: inFake / nr };
+}
+
+/** Density and coverage from the real×generated squared distances and the real radii of `k`. */
+function densityCoverageFrom(rf: Float64Array, radii: Float64Array, nf: number, k: number) {
+  const nr = radii.length;
+  let count = 0, covered = 0;
+  for (let i = 0; i < nr; i++) {
+    let hit = false;
+    for (let j = 0; j < nf; j++) {
+      if (rf[i * nf + j] < radii[i]) {
+        count++;
+        hit = true;
+      }
+    }
+    if (hit) covered++;
+  }
+  return { density: count / (k * nf), coverage: covered / nr };
 }
 
 /**
@@ -53,28 +101,9 @@ export function precisionRecall(
 ): { precision: number; recall: number } {
   const fn = "precisionRecall";
   const k = options.k ?? 3;
-  const { r, f, rf } = prepare(real, fake, fn, k);
-  if (f.n < k + 1) throw new RangeError(`${fn}: the generated set needs at least ${k + 1} feature vectors, got ${f.n}`);
-  const realRadii = kthNeighbourRadii(r, k), fakeRadii = kthNeighbourRadii(f, k);
-  let inReal = 0;
-  for (let j = 0; j < f.n; j++) {
-    for (let i = 0; i < r.n; i++) {
-      if (rf[i * f.n + j] < realRadii[i]) {
-        inReal++;
-        break;
-      }
-    }
-  }
-  let inFake = 0;
-  for (let i = 0; i < r.n; i++) {
-    for (let j = 0; j < f.n; j++) {
-      if (rf[i * f.n + j] < fakeRadii[j]) {
-        inFake++;
-        break;
-      }
-    }
-  }
-  return { precision: inReal / f.n, recall: inFake / r.n };
+  checkK(fn, k);
+  const { r, f, rf } = prepare(real, fake, fn, k, k);
+  return precisionRecallFrom(rf, kthNeighbourRadii(r, k), kthNeighbourRadii(f, k));
 }
 
 /**
@@ -87,19 +116,28 @@ export function densityCoverage(
   fake: FeaturesLike,
   options: ManifoldOptions = {},
 ): { density: number; coverage: number } {
+  const fn = "densityCoverage";
   const k = options.k ?? 5;
-  const { r, f, rf } = prepare(real, fake, "densityCoverage", k);
-  const radii = kthNeighbourRadii(r, k);
-  let count = 0, covered = 0;
-  for (let i = 0; i < r.n; i++) {
-    let hit = false;
-    for (let j = 0; j < f.n; j++) {
-      if (rf[i * f.n + j] < radii[i]) {
-        count++;
-        hit = true;
-      }
-    }
-    if (hit) covered++;
-  }
-  return { density: count / (k * f.n), coverage: covered / r.n };
+  checkK(fn, k);
+  const { r, f, rf } = prepare(real, fake, fn, k, 0);
+  return densityCoverageFrom(rf, kthNeighbourRadii(r, k), f.n, k);
+}
+
+/**
+ * All four at once, each distance matrix computed once: precision/recall with
+ * `kPrecisionRecall` (default 3), density/coverage with `kDensityCoverage` (default 5).
+ */
+export function manifoldMetrics(
+  real: FeaturesLike,
+  fake: FeaturesLike,
+  options: { kPrecisionRecall?: number; kDensityCoverage?: number } = {},
+): { precision: number; recall: number; density: number; coverage: number } {
+  const fn = "manifoldMetrics";
+  const kp = options.kPrecisionRecall ?? 3, kd = options.kDensityCoverage ?? 5;
+  checkK(fn, kp);
+  checkK(fn, kd);
+  const { r, f, rf } = prepare(real, fake, fn, Math.max(kp, kd), kp);
+  const [realP, realD] = radiiFrom(squaredDistances(r, r), r.n, [kp, kd]);
+  const [fakeP] = radiiFrom(squaredDistances(f, f), f.n, [kp]);
+  return { ...precisionRecallFrom(rf, realP, fakeP), ...densityCoverageFrom(rf, realD, f.n, kd) };
 }

@@ -12,7 +12,7 @@
  * ```
  *
  * Generation metrics on feature matrices (rows of a trained network's features per image):
- * `frechetDistance`, `kernelDistance` (KID's estimator), `precisionRecall`, `densityCoverage`.
+ * `frechetDistance`, `kernelDistance` (KID's estimator), `precisionRecall`, `densityCoverage` (or the four at once: `manifoldMetrics`).
  * @module
  */
 export type { LabelsLike, ScoresLike, ZeroDivision } from "./_input.ts";
@@ -60,4 +60,4 @@ export {
   frechetDistanceFromStatistics,
 } from "./frechet.ts";
 export { type KernelDistance, kernelDistance, type KernelDistanceOptions, polynomialMmd2 } from "./kid.ts";
-export { densityCoverage, type ManifoldOptions, precisionRecall } from "./manifold.ts";
+export { densityCoverage, manifoldMetrics, type ManifoldOptions, precisionRecall } from "./manifold.ts";

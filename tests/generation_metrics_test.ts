@@ -10,6 +10,7 @@ import {
   featureStatistics,
   frechetDistance,
   kernelDistance,
+  manifoldMetrics,
   polynomialMmd2,
   precisionRecall,
 } from "../metrics/mod.ts";
@@ -107,6 +108,13 @@ Deno.test("precisionRecall and densityCoverage: clovaai's values at k = 3 and 5"
   }
   const self = precisionRecall(real, real);
   assertEquals([self.precision, self.recall], [1, 1], "a set against itself: every point inside its own ball");
+  // manifoldMetrics: the four at once (each distance matrix once), the same values.
+  const all = manifoldMetrics(real, fake, { kPrecisionRecall: 3, kDensityCoverage: 5 });
+  for (const [key, ref] of [["precision", fixture.k3.precision], ["recall", fixture.k3.recall]] as const) {
+    close(all[key], ref, 1e-12, `manifoldMetrics ${key}`);
+  }
+  close(all.density, fixture.k5.density, 1e-12, "manifoldMetrics density");
+  close(all.coverage, fixture.k5.coverage, 1e-12, "manifoldMetrics coverage");
 });
 
 Deno.test("generation metrics: bad input names the function, the set and what was expected", () => {
@@ -117,5 +125,6 @@ Deno.test("generation metrics: bad input names the function, the set and what wa
   assertThrows(() => kernelDistance(real, nan), RangeError, "row 4, feature 2");
   assertThrows(() => precisionRecall(real, fake, { k: 0 }), RangeError, "k must be");
   assertThrows(() => densityCoverage(real.slice(0, 5), fake, { k: 5 }), RangeError, "at least 6");
+  assertThrows(() => manifoldMetrics(real, fake.slice(0, 3)), RangeError, "at least 4");
   assertThrows(() => kernelDistance(real, fake, { subsetSize: 1 }), RangeError, "subsetSize");
 });

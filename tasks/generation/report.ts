@@ -8,7 +8,7 @@
  */
 import { nearestNeighbours } from "../../core/ops/knn.ts";
 import { tensor } from "../../core/ops/creation.ts";
-import { densityCoverage, frechetDistance, kernelDistance, precisionRecall } from "../../metrics/mod.ts";
+import { frechetDistance, kernelDistance, manifoldMetrics } from "../../metrics/mod.ts";
 import { selectRows } from "../../metrics/features.ts";
 import type { FeatureSet } from "./feature_network.ts";
 
@@ -48,8 +48,7 @@ export function compareSets(
   const need = 6; // density/coverage's k = 5 needs 6 vectors; the others need fewer
   if (a.n < need || b.n < need) return { skipped: `needs ${need} vectors per set, has ${a.n} and ${b.n}` };
   const kd = kernelDistance(a, b, { subsets: 100, subsetSize: 1000, seed });
-  const pr = precisionRecall(a, b, { k: 3 });
-  const dc = densityCoverage(a, b, { k: 5 });
+  const m = manifoldMetrics(a, b, { kPrecisionRecall: 3, kDensityCoverage: 5 });
   return {
     n_reference: a.n,
     n_candidate: b.n,
@@ -57,10 +56,10 @@ export function compareSets(
     kd_mean: kd.mean,
     kd_std: kd.std,
     kd_subset_size: kd.subsetSize,
-    precision: pr.precision,
-    recall: pr.recall,
-    density: dc.density,
-    coverage: dc.coverage,
+    precision: m.precision,
+    recall: m.recall,
+    density: m.density,
+    coverage: m.coverage,
   };
 }
 
