@@ -5,7 +5,7 @@
  * @module
  */
 import { type RenderedPng, type RenderOptions, renderSvgToPng } from "./render.ts";
-import { blues, el, fmt, svgDocument, text, textColorOn, textWidth } from "./svg.ts";
+import { blues, el, figureTitle, fmt, svgDocument, text, textColorOn, textWidth } from "./svg.ts";
 
 /** Options of {@linkcode confusionMatrixSvg} and {@linkcode confusionMatrixPlot}. */
 export interface ConfusionPlotOptions {
@@ -118,11 +118,7 @@ export function confusionMatrixSvg(counts: ArrayLike<ArrayLike<number>>, options
   const height = Math.ceil(top + grid + 8 + xLabelSpace + 36);
 
   const parts: string[] = [];
-  parts.push(text(width / 2, 28, options.title ?? "Confusion matrix", {
-    "text-anchor": "middle",
-    "font-size": 16,
-    "font-weight": "bold",
-  }));
+  parts.push(figureTitle(width, options.title ?? "Confusion matrix", 28));
   panels.forEach((p, pi) => {
     const x0 = left + pi * (panelW + gap + longest + 12);
     const y0 = top;

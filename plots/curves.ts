@@ -7,6 +7,7 @@ import { type RenderedPng, type RenderOptions, renderSvgToPng } from "./render.t
 import {
   drawAxes,
   el,
+  figureTitle,
   legend,
   type LegendItem,
   legendSize,
@@ -15,7 +16,6 @@ import {
   polyline,
   seriesColor,
   svgDocument,
-  text,
 } from "./svg.ts";
 
 /** One logged record: a flat object of numbers (other values are ignored). */
@@ -187,11 +187,7 @@ export function trainingCurvesSvg(
       for (let k = 0; k < px.length; k++) lines.push(el("circle", { cx: px[k], cy: py[k], r: 3, fill: color }));
     }
   });
-  const title = text(width / 2, 30, options.title ?? "Training curves", {
-    "text-anchor": "middle",
-    "font-size": 16,
-    "font-weight": "bold",
-  });
+  const title = figureTitle(width, options.title ?? "Training curves");
   return svgDocument(width, height, [
     title,
     axes.svg,

@@ -9,6 +9,7 @@ import { type RenderedPng, type RenderOptions, renderSvgToPng } from "./render.t
 import {
   drawAxes,
   el,
+  figureTitle,
   fmt,
   legend,
   type LegendItem,
@@ -16,7 +17,6 @@ import {
   niceDomain,
   seriesColor,
   svgDocument,
-  text,
 } from "./svg.ts";
 
 /** One set of distances. */
@@ -96,11 +96,7 @@ export function distanceHistogramSvg(
     });
   }
   const size = legendSize(items, 12);
-  const heading = text(W / 2, 30, options.title ?? "Nearest training image", {
-    "text-anchor": "middle",
-    "font-size": 16,
-    "font-weight": "bold",
-  });
+  const heading = figureTitle(W, options.title ?? "Nearest training image");
   return svgDocument(W, H, [
     heading,
     axes.svg,

@@ -16,6 +16,7 @@ import { type RenderedPng, type RenderOptions, renderSvgToPng } from "./render.t
 import {
   drawAxes,
   el,
+  figureTitle,
   legend,
   type LegendItem,
   legendSize,
@@ -584,11 +585,7 @@ export async function explanationSvg(e: Explanation, options: ExplanationPlotOpt
   // --- Header ------------------------------------------------------------------------------
   const width = Math.ceil(legendX + lsize.width + margin);
   const height = Math.ceil(Math.max(panelBottom, chartBottom, chartY + lsize.height) + margin);
-  const title = text(width / 2, 28, e.title ?? "DiffMIC-v2 explanation", {
-    "text-anchor": "middle",
-    "font-size": 16,
-    "font-weight": "bold",
-  });
+  const title = figureTitle(width, e.title ?? "DiffMIC-v2 explanation", 28);
   const pName = d.classes[d.predicted];
   const pProb = final[d.predicted];
   const header: string[] = [title];

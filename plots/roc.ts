@@ -7,7 +7,17 @@ import { auc, rocCurve } from "../metrics/auroc.ts";
 import { checkNumClasses, checkRange, type ScoresLike, toLabels, toScoreMatrix } from "../metrics/_input.ts";
 import type { LabelsLike } from "../metrics/_input.ts";
 import { type RenderedPng, type RenderOptions, renderSvgToPng } from "./render.ts";
-import { drawAxes, el, fmt, legend, type LegendItem, legendSize, seriesColor, svgDocument, text } from "./svg.ts";
+import {
+  drawAxes,
+  el,
+  figureTitle,
+  fmt,
+  legend,
+  type LegendItem,
+  legendSize,
+  seriesColor,
+  svgDocument,
+} from "./svg.ts";
 
 /** A ROC curve to draw, with its legend label. */
 export interface LabelledRocCurve {
@@ -178,11 +188,7 @@ export function rocCurvesSvg(curves: readonly LabelledRocCurve[], options: RocFi
   items.push({ label: "chance (AUC = 0.5)", color: "#999", dash: "6 5", width: 1.2 });
   const size = legendSize(items, 12);
   const legendSvg = legend(items, left + plotW - size.width - 8, top + plotH - size.height - 8, 12);
-  const title = text(width / 2, 30, options.title ?? "ROC curves", {
-    "text-anchor": "middle",
-    "font-size": 16,
-    "font-weight": "bold",
-  });
+  const title = figureTitle(width, options.title ?? "ROC curves");
   return svgDocument(width, height, [title, axes.svg, el("g", { class: "curves" }, lines), legendSvg]);
 }
 

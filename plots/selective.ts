@@ -7,7 +7,17 @@
 import type { CalibrationBins } from "../metrics/calibration.ts";
 import type { RiskCoverage } from "../metrics/risk_coverage.ts";
 import { type RenderedPng, type RenderOptions, renderSvgToPng } from "./render.ts";
-import { drawAxes, el, fmt, legend, type LegendItem, legendSize, seriesColor, svgDocument, text } from "./svg.ts";
+import {
+  drawAxes,
+  el,
+  figureTitle,
+  fmt,
+  legend,
+  type LegendItem,
+  legendSize,
+  seriesColor,
+  svgDocument,
+} from "./svg.ts";
 
 /** One labelled series of a figure. */
 export interface Labelled<T> {
@@ -38,7 +48,7 @@ function frame(title: string, xLabel: string, yLabel: string, yDomain: [number, 
   const finish = (body: string[], items: LegendItem[]) => {
     const size = legendSize(items, 12);
     const legendSvg = legend(items, left + plotW - size.width - 8, top + plotH - size.height - 8, 12);
-    const heading = text(width / 2, 30, title, { "text-anchor": "middle", "font-size": 16, "font-weight": "bold" });
+    const heading = figureTitle(width, title);
     return svgDocument(width, height, [heading, axes.svg, el("g", { class: "series" }, body), legendSvg]);
   };
   return { axes, finish };

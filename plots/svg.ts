@@ -68,6 +68,11 @@ export function text(x: number, y: number, content: string, attrs: Attrs = {}): 
   return el("text", { x, y, "font-family": FONT_FAMILY, "font-size": 12, fill: "#222", ...attrs }, escapeXml(content));
 }
 
+/** A figure's bold, centred title at height `y` (the baseline) of a `width`-wide figure. */
+export function figureTitle(width: number, title: string, y = 30): string {
+  return text(width / 2, y, title, { "text-anchor": "middle", "font-size": 16, "font-weight": "bold" });
+}
+
 /** A polyline through the points (skipping none: split at gaps before calling). */
 export function polyline(xs: readonly number[], ys: readonly number[], attrs: Attrs = {}): string {
   const pts = xs.map((x, i) => `${fmt(x)},${fmt(ys[i])}`).join(" ");
