@@ -236,7 +236,7 @@ function chunk(x: Tensor, n: number): Tensor[] {
 }
 
 /** Linear layer initialised as the reference's `_basic_init`: Xavier-uniform weight, zero bias. */
-function basicLinear(inFeatures: number, outFeatures: number, g?: Generator): Linear {
+export function basicLinear(inFeatures: number, outFeatures: number, g?: Generator): Linear {
   const l = new Linear(inFeatures, outFeatures, { generator: g });
   xavierUniform_(l.weight, 1, { generator: g });
   zeros_(l.bias!);
@@ -333,14 +333,26 @@ export class DiTAttention extends Module {
     this.proj = basicLinear(dim, dim, g);
   }
 
-  /** (B, T, D) → (B, T, D). */
-  override forward(x: Tensor): Tensor {
-    const [B, T, D] = x.shape, H = this.numHeads;
-    // (B, T, 3, H, hd) → (3, B, H, T, hd), as the reference permutes it.
-    const qkv = permute(reshape(this.qkv.call(x), [B, T, 3, H, D / H]), [2, 0, 3, 1, 4]);
+  /**
+   * Attention within each group of tokens: x (…, L, D) → (…, L, D), the leading dims being
+   * independent groups (the batch, or the batch and its windows). `mask` (broadcast to
+   * (…, heads, L, L)) is added to the scores or, if bool, says which keys each query sees.
+   */
+  attend(x: Tensor, mask?: Tensor | null): Tensor {
+    const lead = x.shape.slice(0, -2), [L, D] = x.shape.slice(-2), H = this.numHeads, n = lead.length;
+    // (…, L, 3, H, hd) → (3, …, H, L, hd), as the reference permutes it.
+    const qkv = permute(
+      reshape(this.qkv.call(x), [...lead, L, 3, H, D / H]),
+      [n + 1, ...lead.map((_, i) => i), n + 2, n, n + 3],
+    );
     const [q, k, v] = [0, 1, 2].map((i) => squeeze(narrow(qkv, 0, i, 1), 0));
-    const o = scaledDotProductAttention(q, k, v);
-    return this.proj.call(reshape(transpose(o, 1, 2), [B, T, D]));
+    const o = scaledDotProductAttention(q, k, v, { mask: mask ?? null });
+    return this.proj.call(reshape(transpose(o, n, n + 1), [...lead, L, D]));
+  }
+
+  /** (B, T, D) → (B, T, D): every token attends to every token. */
+  override forward(x: Tensor): Tensor {
+    return this.attend(x);
   }
 }
 
@@ -370,7 +382,7 @@ export class DiTMlp extends Module {
 export class DiTBlock extends Module {
   /** LayerNorm without affine parameters, eps 1e-6. */
   norm1: LayerNorm;
-  /** Self-attention. */
+  /** Self-attention (global, or windowed in DiT3D's window blocks). */
   attn: DiTAttention;
   /** LayerNorm without affine parameters, eps 1e-6. */
   norm2: LayerNorm;
@@ -379,11 +391,14 @@ export class DiTBlock extends Module {
   /** `0`: SiLU, `1`: Linear(D, 6D) giving shift/scale/gate of both branches; zero at start. */
   adaLN_modulation: Sequential;
 
-  /** A block of width `hiddenSize` with `numHeads` heads and an MLP of `mlpHidden` units. */
-  constructor(hiddenSize: number, numHeads: number, mlpHidden: number, g?: Generator) {
+  /**
+   * A block of width `hiddenSize` with `numHeads` heads and an MLP of `mlpHidden` units; `attn`
+   * replaces the global self-attention (a window attention of the same parameters).
+   */
+  constructor(hiddenSize: number, numHeads: number, mlpHidden: number, g?: Generator, attn?: DiTAttention) {
     super();
     this.norm1 = new LayerNorm(hiddenSize, { elementwiseAffine: false, eps: 1e-6 });
-    this.attn = new DiTAttention(hiddenSize, numHeads, g);
+    this.attn = attn ?? new DiTAttention(hiddenSize, numHeads, g);
     this.norm2 = new LayerNorm(hiddenSize, { elementwiseAffine: false, eps: 1e-6 });
     this.mlp = new DiTMlp(hiddenSize, mlpHidden, g);
     this.adaLN_modulation = new Sequential(new SiLU(), zeroLinear(hiddenSize, 6 * hiddenSize, g));
@@ -403,16 +418,16 @@ export class DiTBlock extends Module {
 export class FinalLayer extends Module {
   /** LayerNorm without affine parameters, eps 1e-6. */
   norm_final: LayerNorm;
-  /** Linear(D, p²·outChannels); zero at start. */
+  /** Linear(D, patch elements·outChannels); zero at start. */
   linear: Linear;
   /** `0`: SiLU, `1`: Linear(D, 2D) giving shift and scale; zero at start. */
   adaLN_modulation: Sequential;
 
-  /** The output layer for patches of `patchSize` with `outChannels` channels. */
-  constructor(hiddenSize: number, patchSize: number, outChannels: number, g?: Generator) {
+  /** The output layer for patches of `patchElements` pixels or voxels (p², or pd·ph·pw) with `outChannels` channels. */
+  constructor(hiddenSize: number, patchElements: number, outChannels: number, g?: Generator) {
     super();
     this.norm_final = new LayerNorm(hiddenSize, { elementwiseAffine: false, eps: 1e-6 });
-    this.linear = zeroLinear(hiddenSize, patchSize * patchSize * outChannels, g);
+    this.linear = zeroLinear(hiddenSize, patchElements * outChannels, g);
     this.adaLN_modulation = new Sequential(new SiLU(), zeroLinear(hiddenSize, 2 * hiddenSize, g));
   }
 
@@ -467,7 +482,7 @@ export class DiT extends Module {
     this.blocks = new ModuleList(
       Array.from({ length: c.depth }, () => new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g)),
     );
-    this.final_layer = new FinalLayer(c.hiddenSize, c.patchSize, c.outChannels, g);
+    this.final_layer = new FinalLayer(c.hiddenSize, c.patchSize * c.patchSize, c.outChannels, g);
   }
 
   /**
