@@ -64,6 +64,16 @@ export {
   TimestepEmbedder,
 } from "./dit.ts";
 export type { DiTConfig, DiTOptions, DiTPresetName, DiTSize } from "./dit.ts";
+export {
+  DiT3D,
+  dit3d,
+  DIT3D_SIZES,
+  PatchEmbed3d,
+  resolveDiT3DConfig,
+  sincosPosEmbed3d,
+  WindowAttention3d,
+} from "./dit3d.ts";
+export type { DiT3DConfig, DiT3DOptions, Triple } from "./dit3d.ts";
 export { ConditionalConv2d, DiffMicDenoiser, ImageEncoder, RESNET_TRUNKS, resnetTrunk } from "./diffmic.ts";
 export type { DiffMicDenoiserOptions, TrunkOptions } from "./diffmic.ts";
 export { Dcg, SaliencyHead } from "./dcg.ts";
