@@ -6,7 +6,7 @@
  * non-cubic grids and patches; zero output at construction (adaLN-Zero); option errors.
  */
 import { noGrad, type Tensor, tensor } from "../mod.ts";
-import { DiTAttention, DiTBlock } from "../models/dit.ts";
+import { DiTAttention, type DiTBlock } from "../models/dit.ts";
 import { DiT3D, dit3d, resolveDiT3DConfig, sincosPosEmbed3d, type Triple, WindowAttention3d } from "../models/dit3d.ts";
 import { OptionError } from "../util/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
