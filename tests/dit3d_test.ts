@@ -1,10 +1,12 @@
 /**
- * DiT3D (models/dit3d.ts): window attention against a float64 reference that attends inside each
+ * DiT3D (models/dit3d.ts): output and gradients against its PyTorch twin
+ * (scripts/make_dit3d_fixture.py: non-cubic grid and patches, a padded window block); window attention against a float64 reference that attends inside each
  * window only (non-cubic grid and windows, padding on all three axes), its input gradient, that it
  * equals global attention when one window covers the grid and differs otherwise (the public code's
  * "window attention" was global: this test would catch it); the 3-D sin-cos embedding; shapes for
  * non-cubic grids and patches; zero output at construction (adaLN-Zero); option errors.
  */
+import { loadSafetensors } from "../core/nn/safetensors.ts";
 import { noGrad, type Tensor, tensor } from "../mod.ts";
 import { DiTAttention, type DiTBlock } from "../models/dit.ts";
 import { DiT3D, dit3d, resolveDiT3DConfig, sincosPosEmbed3d, type Triple, WindowAttention3d } from "../models/dit3d.ts";
@@ -94,6 +96,49 @@ function reference(x: Float64Array, B: number, grid: Triple, window: Triple | nu
 }
 
 const GRID: Triple = [3, 4, 5];
+
+const fixture = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/dit3d.json", import.meta.url))) as {
+  tiny: { config: Record<string, unknown>; keys: [string, number[]][] };
+  grad_params: string[];
+};
+
+const maxAbsOf = (v: ArrayLike<number>) => Array.from(v).reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+
+gpuTest("dit3d: output and gradients match the PyTorch twin after a strict load of its safetensors", async () => {
+  const file = await loadSafetensors(new URL("./fixtures/dit3d_tiny.safetensors", import.meta.url));
+  const state = Object.fromEntries(Object.entries(file).filter(([k]) => !/^(input|expected|grad)\./.test(k)));
+  const c = fixture.tiny.config as Record<string, number & Triple & number[]>;
+  const net = new DiT3D({
+    inputSize: c.input_size,
+    patchSize: c.patch_size,
+    inChannels: c.in_channels,
+    hiddenSize: c.hidden_size,
+    depth: c.depth,
+    numHeads: c.num_heads,
+    mlpRatio: c.mlp_ratio,
+    numClasses: c.num_classes,
+    windowSize: c.window_size,
+    windowBlocks: c.window_blocks,
+  });
+  assertEquals(Object.entries(net.stateDict()).map(([k, t]) => [k, [...t.shape]]), fixture.tiny.keys);
+  net.loadStateDict(state);
+  const x = file["input.x"].detach();
+  x.requiresGrad = true;
+  const y = net.call(x, file["input.t"], file["input.labels"]);
+  const want = await file["expected.out"].data();
+  assertClose(await y.data(), want, { atol: 1e-4 * maxAbsOf(want), rtol: 0, msg: "output" });
+  y.mul(file["input.grad_weights"]).sum().backward();
+  const check = async (name: string, got: Tensor | null, expected: Tensor) => {
+    assert(got, `${name}: a gradient`);
+    const e = await expected.data();
+    assertClose(await got.data(), e, { atol: 2e-4 * maxAbsOf(e), rtol: 0, msg: name });
+  };
+  await check("input", x.grad, file["grad.input.x"]);
+  const params = new Map(net.namedParameters());
+  for (const name of fixture.grad_params) await check(name, params.get(name)!.grad, file[`grad.${name}`]);
+  net.dispose();
+  for (const v of Object.values(file)) v.dispose();
+});
 
 gpuTest(
   "dit3d: window attention attends inside each window only (padding on every axis), with its gradient",
