@@ -1,6 +1,7 @@
 /**
  * DiT3D (models/dit3d.ts): output and gradients against its PyTorch twin
- * (scripts/make_dit3d_fixture.py: non-cubic grid and patches, a padded window block); window attention against a float64 reference that attends inside each
+ * (scripts/make_dit3d_fixture.py: non-cubic grid and patches, a padded window block), and
+ * classifier-free guidance moving every latent channel; window attention against a float64 reference that attends inside each
  * window only (non-cubic grid and windows, padding on all three axes), its input gradient, that it
  * equals global attention when one window covers the grid and differs otherwise (the public code's
  * "window attention" was global: this test would catch it); the 3-D sin-cos embedding; shapes for
@@ -10,6 +11,7 @@ import { loadSafetensors } from "../core/nn/safetensors.ts";
 import { noGrad, type Tensor, tensor } from "../mod.ts";
 import { DiTAttention, type DiTBlock } from "../models/dit.ts";
 import { DiT3D, dit3d, resolveDiT3DConfig, sincosPosEmbed3d, type Triple, WindowAttention3d } from "../models/dit3d.ts";
+import { ClassifierFreeGuidance } from "../samplers/guidance.ts";
 import { OptionError } from "../util/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest, gradCheck, randomArray } from "./_util.ts";
@@ -136,6 +138,28 @@ gpuTest("dit3d: output and gradients match the PyTorch twin after a strict load 
   await check("input", x.grad, file["grad.input.x"]);
   const params = new Map(net.namedParameters());
   for (const name of fixture.grad_params) await check(name, params.get(name)!.grad, file[`grad.${name}`]);
+
+  // Classifier-free guidance moves every latent channel (the seed's sampler guided three of four).
+  const t = file["input.t"], labels = tensor(new Int32Array([1, 0]), [2]), nullClass = c.num_classes;
+  const [guided, cond, uncond] = noGrad(() => [
+    new ClassifierFreeGuidance({ guidanceScale: 3 }).predict((a, b, l) => net.call(a, b, l), x, t, labels, nullClass),
+    net.call(x, t, labels),
+    net.call(x, t, tensor(new Int32Array([nullClass, nullClass]), [2])),
+  ]);
+  const [g, cd, u] = await Promise.all([guided.data(), cond.data(), uncond.data()]);
+  const perChannel = 4 * 4 * 6, C = c.in_channels;
+  for (let b = 0; b < 2; b++) {
+    for (let ch = 0; ch < C; ch++) {
+      let moved = 0;
+      for (let i = 0; i < perChannel; i++) {
+        const k = (b * C + ch) * perChannel + i;
+        assert(Math.abs(g[k] - (u[k] + 3 * (cd[k] - u[k]))) <= 1e-4 * (1 + Math.abs(g[k])), `guided value ${k}`);
+        moved = Math.max(moved, Math.abs(g[k] - cd[k]));
+      }
+      assert(moved > 1e-3, `sample ${b}, channel ${ch}: guidance changed nothing (${moved})`);
+    }
+  }
+  for (const v of [guided, cond, uncond, labels]) v.dispose();
   net.dispose();
   for (const v of Object.values(file)) v.dispose();
 });
