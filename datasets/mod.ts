@@ -21,6 +21,7 @@ export * from "./medmnist_download.ts";
 export * from "./tensor_dataset.ts";
 export { inferClassCount, type InferClassesOptions, type LabelCheck, MAX_INFERRED_CLASSES } from "./labels.ts";
 export * from "./nifti.ts";
+export * from "./nifti_write.ts";
 export * from "./dicom.ts";
 export { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "./dicom_rle.ts";
 export * from "./volume_dataset.ts";
