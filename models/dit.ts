@@ -356,19 +356,20 @@ export class DiTAttention extends Module {
   }
 }
 
-/** timm's `Mlp`: `fc1` → GELU (tanh approximation) → `fc2`. */
+/** timm's `Mlp`: `fc1` → GELU (DiT: the tanh approximation; DiT-3D: exact) → `fc2`. */
 export class DiTMlp extends Module {
   /** Linear(D, hidden). */
   fc1: Linear;
-  /** GELU, tanh approximation. */
-  act: GELU = new GELU({ approximate: "tanh" });
+  /** GELU. */
+  act: GELU;
   /** Linear(hidden, D). */
   fc2: Linear;
 
   /** An MLP `dim` → `hidden` → `dim`. */
-  constructor(dim: number, hidden: number, g?: Generator) {
+  constructor(dim: number, hidden: number, g?: Generator, gelu: "none" | "tanh" = "tanh") {
     super();
     this.fc1 = basicLinear(dim, hidden, g);
+    this.act = new GELU({ approximate: gelu });
     this.fc2 = basicLinear(hidden, dim, g);
   }
 
@@ -376,6 +377,14 @@ export class DiTMlp extends Module {
   override forward(x: Tensor): Tensor {
     return chain(x, this.fc1, this.act, this.fc2);
   }
+}
+
+/** What a {@linkcode DiTBlock} may swap: its attention (e.g. windowed) and its MLP's GELU. */
+export interface DiTBlockOptions {
+  /** Replaces the global self-attention (same parameters: `qkv`, `proj`). */
+  attn?: DiTAttention;
+  /** The MLP's GELU (default "tanh", DiT's; DiT-3D uses "none", the exact one). */
+  gelu?: "none" | "tanh";
 }
 
 /** A DiT block with adaLN-Zero conditioning (the reference's `DiTBlock`). */
@@ -391,16 +400,13 @@ export class DiTBlock extends Module {
   /** `0`: SiLU, `1`: Linear(D, 6D) giving shift/scale/gate of both branches; zero at start. */
   adaLN_modulation: Sequential;
 
-  /**
-   * A block of width `hiddenSize` with `numHeads` heads and an MLP of `mlpHidden` units; `attn`
-   * replaces the global self-attention (a window attention of the same parameters).
-   */
-  constructor(hiddenSize: number, numHeads: number, mlpHidden: number, g?: Generator, attn?: DiTAttention) {
+  /** A block of width `hiddenSize` with `numHeads` heads and an MLP of `mlpHidden` units. */
+  constructor(hiddenSize: number, numHeads: number, mlpHidden: number, g?: Generator, opts: DiTBlockOptions = {}) {
     super();
     this.norm1 = new LayerNorm(hiddenSize, { elementwiseAffine: false, eps: 1e-6 });
-    this.attn = attn ?? new DiTAttention(hiddenSize, numHeads, g);
+    this.attn = opts.attn ?? new DiTAttention(hiddenSize, numHeads, g);
     this.norm2 = new LayerNorm(hiddenSize, { elementwiseAffine: false, eps: 1e-6 });
-    this.mlp = new DiTMlp(hiddenSize, mlpHidden, g);
+    this.mlp = new DiTMlp(hiddenSize, mlpHidden, g, opts.gelu);
     this.adaLN_modulation = new Sequential(new SiLU(), zeroLinear(hiddenSize, 6 * hiddenSize, g));
   }
 

@@ -14,8 +14,9 @@
  *   whole grid before attending, so its "window attention" is global; here a window block is
  *   really local, and equals global attention only when one window covers the grid;
  * - `final_layer` to pd·ph·pw·outChannels per token, then unpatchify back to (B, C, D, H, W).
- * Classifier-free guidance (samplers/) mixes every output channel; the seed's sampling guided the
- * first three only.
+ * Classifier-free guidance (samplers/) mixes every output channel; the seed's `forward_with_cfg`
+ * guided the first three of four. The MLPs' GELU is exact, as in DiT-3D and the MRI seed (DiT's
+ * own is the tanh form); {@linkcode dit3dKeysFromSeed} reads their checkpoints' key names.
  */
 import { add } from "../core/ops/elementwise.ts";
 import { tensor } from "../core/ops/creation.ts";
@@ -62,6 +63,8 @@ export interface DiT3DOptions {
   windowSize?: number | Triple;
   /** Indices of the blocks that attend within windows (default none: all global). */
   windowBlocks?: readonly number[];
+  /** The MLPs' GELU: "none" (exact, DiT-3D's and the MRI seed's; default) or "tanh" (DiT's). */
+  gelu?: "none" | "tanh";
   /** Generator for the initial weights. */
   generator?: Generator;
 }
@@ -84,6 +87,7 @@ export interface DiT3DConfig {
   learnSigma: boolean;
   windowSize: Triple;
   windowBlocks: readonly number[];
+  gelu: "none" | "tanh";
 }
 
 function positiveInt(name: string, v: unknown): number {
@@ -138,7 +142,12 @@ export function resolveDiT3DConfig(opts: DiT3DOptions = {}): DiT3DConfig {
       throw new OptionError(OWNER, "windowBlocks", `windowBlocks: ${b} is not a block index in [0, ${depth})`);
     }
   }
+  const gelu = opts.gelu ?? "none";
+  if (gelu !== "none" && gelu !== "tanh") {
+    throw new OptionError(OWNER, "gelu", `gelu must be "none" or "tanh", got ${JSON.stringify(gelu)}`);
+  }
   return {
+    gelu,
     inputSize,
     patchSize,
     gridSize,
@@ -294,7 +303,7 @@ export class DiT3D extends Module {
       const attn = windowed.has(i)
         ? new WindowAttention3d(c.hiddenSize, c.numHeads, c.gridSize, c.windowSize, g)
         : undefined;
-      return new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g, attn);
+      return new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g, { attn, gelu: c.gelu });
     }));
     const [pd, ph, pw] = c.patchSize;
     this.final_layer = new FinalLayer(c.hiddenSize, pd * ph * pw, c.outChannels, g);
@@ -345,6 +354,24 @@ export class DiT3D extends Module {
       `hidden=${c.hiddenSize}, depth=${c.depth}, heads=${c.numHeads}, classes=${c.numClasses}, ` +
       `window=[${c.windowSize}] in blocks [${c.windowBlocks}]`;
   }
+}
+
+/**
+ * Renames a DiT-3D or 3-D MRI seed checkpoint's keys to DiT3D's: the trainers' `model.` and
+ * DataParallel's `module.` prefixes dropped, the MRI seed's `patch_embed.` read as `x_embedder.`.
+ * (Relative position tables, `rel_pos_*`, which both keep off by default, have no counterpart and
+ * stay as they are, so a strict load names them.)
+ */
+export function dit3dKeysFromSeed<T>(dict: Readonly<Record<string, T>>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [key, value] of Object.entries(dict)) {
+    let k = key;
+    while (/^(model|module)\./.test(k)) k = k.slice(k.indexOf(".") + 1);
+    if (k.startsWith("patch_embed.")) k = "x_embedder." + k.slice("patch_embed.".length);
+    if (k in out) throw new Error(`dit3dKeysFromSeed: two keys map to ${k}`);
+    out[k] = value;
+  }
+  return out;
 }
 
 /** DiT3D sizes (the DiT paper's): depth, width, heads. */

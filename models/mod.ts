@@ -68,6 +68,7 @@ export {
   DiT3D,
   dit3d,
   DIT3D_SIZES,
+  dit3dKeysFromSeed,
   PatchEmbed3d,
   resolveDiT3DConfig,
   sincosPosEmbed3d,

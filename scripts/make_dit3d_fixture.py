@@ -12,7 +12,8 @@ The PyTorch twin of models/dit3d.ts, built from the DiT twin of scripts/make_dit
     TypeScript code: the (gd, gh, gw) token grid zero-padded at the end of each axis to a multiple
     of the window, cut into windows, softmax attention inside each window with padded tokens
     masked out as keys, windows put back and the padding cropped;
-  * unpatchify (B, T, pd*ph*pw*c) -> (B, c, D, H, W).
+  * unpatchify (B, T, pd*ph*pw*c) -> (B, c, D, H, W);
+  * the MLPs' GELU exact (DiT-3D's and the MRI seed's; DiT's own twin uses the tanh form).
 Tiny config: input (4, 4, 6), patch (2, 1, 2) -> grid (2, 4, 3), 2 channels, hidden 24, depth 2,
 2 heads, 2 classes, window (2, 3, 2) (padding on h and w) in block 1. Every parameter random
 (pos_embed keeps its sin-cos values). The safetensors file holds the state dict, "input.x"
@@ -96,6 +97,8 @@ class DiT3D(nn.Module):
         self.pos_embed = nn.Parameter(torch.from_numpy(sincos_3d(hidden_size, self.grid)).float().unsqueeze(0),
                                       requires_grad=False)
         self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        for block in self.blocks:
+            block.mlp.act = nn.GELU()  # exact, as DiT-3D's and the MRI seed's MLPs
         for i in window_blocks:
             self.blocks[i].attn = WindowAttention(hidden_size, num_heads, self.grid, window_size)
         self.final_layer = FinalLayer(hidden_size, 1, math.prod(patch_size) * in_channels)

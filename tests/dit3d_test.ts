@@ -10,7 +10,15 @@
 import { loadSafetensors } from "../core/nn/safetensors.ts";
 import { noGrad, type Tensor, tensor } from "../mod.ts";
 import { DiTAttention, type DiTBlock } from "../models/dit.ts";
-import { DiT3D, dit3d, resolveDiT3DConfig, sincosPosEmbed3d, type Triple, WindowAttention3d } from "../models/dit3d.ts";
+import {
+  DiT3D,
+  dit3d,
+  dit3dKeysFromSeed,
+  resolveDiT3DConfig,
+  sincosPosEmbed3d,
+  type Triple,
+  WindowAttention3d,
+} from "../models/dit3d.ts";
 import { ClassifierFreeGuidance } from "../samplers/guidance.ts";
 import { OptionError } from "../util/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
@@ -250,6 +258,18 @@ gpuTest("dit3d: non-cubic grid and patches, window blocks, zero output at constr
   const small = dit3d("S", { inputSize: 4, depth: 1 });
   assertEquals(small.config.hiddenSize, 384);
   small.dispose();
+});
+
+gpuTest("dit3d: the seeds' checkpoint keys map to DiT3D's", () => {
+  assertEquals(
+    Object.keys(dit3dKeysFromSeed({
+      "model.module.patch_embed.proj.weight": 1,
+      "model.blocks.0.attn.qkv.weight": 2,
+      "pos_embed": 3,
+    })),
+    ["x_embedder.proj.weight", "blocks.0.attn.qkv.weight", "pos_embed"],
+  );
+  assertThrows(() => dit3dKeysFromSeed({ "module.pos_embed": 1, "pos_embed": 2 }), Error, "two keys map to pos_embed");
 });
 
 gpuTest("dit3d: bad options are refused naming the option", () => {
