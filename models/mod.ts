@@ -75,6 +75,19 @@ export {
   WindowAttention3d,
 } from "./dit3d.ts";
 export type { DiT3DConfig, DiT3DOptions, Triple } from "./dit3d.ts";
+export {
+  MaisiConv,
+  MaisiDecoder,
+  MaisiDownsample,
+  MaisiEncoder,
+  maisiKeysFromCheckpoint,
+  MaisiResBlock,
+  MaisiUpsample,
+  MaisiVAE,
+  MonaiConv,
+  resolveMaisiVAEConfig,
+} from "./vae3d.ts";
+export type { LatentDistribution, MaisiVAEConfig, MaisiVAEOptions } from "./vae3d.ts";
 export { ConditionalConv2d, DiffMicDenoiser, ImageEncoder, RESNET_TRUNKS, resnetTrunk } from "./diffmic.ts";
 export type { DiffMicDenoiserOptions, TrunkOptions } from "./diffmic.ts";
 export { Dcg, SaliencyHead } from "./dcg.ts";
