@@ -22,6 +22,7 @@ export * from "./tensor_dataset.ts";
 export { inferClassCount, type InferClassesOptions, type LabelCheck, MAX_INFERRED_CLASSES } from "./labels.ts";
 export * from "./nifti.ts";
 export * from "./nifti_write.ts";
+export * from "./procedural_volumes.ts";
 export * from "./dicom.ts";
 export { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "./dicom_rle.ts";
 export * from "./volume_dataset.ts";

@@ -61,3 +61,4 @@ export {
 } from "./frechet.ts";
 export { type KernelDistance, kernelDistance, type KernelDistanceOptions, polynomialMmd2 } from "./kid.ts";
 export { densityCoverage, manifoldMetrics, type ManifoldOptions, precisionRecall } from "./manifold.ts";
+export { psnr, ssim, type SsimOptions } from "./image_quality.ts";

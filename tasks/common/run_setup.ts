@@ -26,20 +26,26 @@ export interface RunConfig {
   name: string;
   /** Seed of everything. */
   seed: number;
-  /** The data section. */
-  data: DataConfig;
   /** Where runs go. */
   output: { root: string };
   /** The batch keys checked against the data. */
   train: { batchSize: number; gradAccumulation: number };
 }
 
+/** How a task opens its data and records it in a new run (2-D image tasks: {@linkcode prepareRun}'s default). */
+export interface RunData<C, D extends { train: { length: number } }> {
+  /** Opens the data the configuration names (errors name the key). */
+  open(cfg: C): Promise<D>;
+  /** Writes what a later command needs to know of the data into a new run folder. */
+  save(run: RunDir, data: D): Promise<void>;
+}
+
 /** A prepared run. */
-export interface PreparedRun<C> {
+export interface PreparedRun<C, D = ImageData> {
   /** The resolved configuration. */
   cfg: C;
   /** The opened data. */
-  data: ImageData;
+  data: D;
   /** The run folder (new, or the resumed one). */
   run: RunDir;
   /** The log ({@linkcode inPreparedRun} closes it; close it yourself otherwise). */
@@ -62,12 +68,28 @@ export interface PreparedRun<C> {
  * vets the configuration against the opened data, before a folder is made (also on `--resume`):
  * it throws a {@linkcode ConfigError} naming the key that cannot work.
  */
-export async function prepareRun<C extends RunConfig>(
+export function prepareRun<C extends RunConfig & { data: DataConfig }>(
   args: ParsedTaskArgs<string, "config" | "resume">,
   schema: ConfigSchema<C>,
   quiet: boolean,
   check?: (cfg: C, data: ImageData) => Promise<void> | void,
 ): Promise<PreparedRun<C>> {
+  return prepareRunWith(args, schema, quiet, IMAGE_DATA, check);
+}
+
+const IMAGE_DATA: RunData<{ seed: number; data: DataConfig }, ImageData> = {
+  open: (cfg) => openImageData(cfg.data, cfg.seed),
+  save: saveRunDataInfo,
+};
+
+/** {@linkcode prepareRun} for a task with its own kind of data (`data` opens and records it). */
+export async function prepareRunWith<C extends RunConfig, D extends { train: { length: number } }>(
+  args: ParsedTaskArgs<string, "config" | "resume">,
+  schema: ConfigSchema<C>,
+  quiet: boolean,
+  dataOf: RunData<C, D>,
+  check?: (cfg: C, data: D) => Promise<void> | void,
+): Promise<PreparedRun<C, D>> {
   let run: RunDir | undefined, resumeFrom: string | undefined;
   if (args.options.resume) {
     if (args.options.config) {
@@ -82,7 +104,7 @@ export async function prepareRun<C extends RunConfig>(
     taskOptions: args.known,
   });
   const cfg = loaded.config;
-  const data = await openImageData(cfg.data, cfg.seed);
+  const data = await dataOf.open(cfg);
   await check?.(cfg, data); // task-specific checks against the data, before anything is made
   checkBatches(cfg, data, loaded.sources);
   const created = !run;
@@ -91,7 +113,7 @@ export async function prepareRun<C extends RunConfig>(
     let onResumed: (() => Promise<void>) | undefined;
     if (created) {
       await loaded.saveResolvedConfig(run);
-      await saveRunDataInfo(run, data);
+      await dataOf.save(run, data);
     } else if (args.overrides.length > 0) {
       const resumed = run;
       onResumed = async () => {
@@ -114,7 +136,7 @@ export async function prepareRun<C extends RunConfig>(
  */
 export function checkBatches(
   cfg: RunConfig,
-  data: ImageData,
+  data: { train: { length: number } },
   sources: Readonly<Record<string, string>> = {},
 ): void {
   const n = data.train.length, { batchSize, gradAccumulation } = cfg.train;
@@ -144,7 +166,10 @@ export function checkBatches(
  * with: one this run made that holds no checkpoint is removed, any other is kept and the log
  * says how to resume it.
  */
-export async function inPreparedRun<C, R>(prepared: PreparedRun<C>, work: () => Promise<R>): Promise<R> {
+export async function inPreparedRun<C, R, D = ImageData>(
+  prepared: PreparedRun<C, D>,
+  work: () => Promise<R>,
+): Promise<R> {
   const { log, run } = prepared;
   try {
     return await work();
