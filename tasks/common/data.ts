@@ -187,7 +187,12 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /** A configured path, checked to exist; a ConfigError names the key otherwise. */
-export async function checkedPath(key: string, path: string | null, kind: "file" | "folder", why: string): Promise<string> {
+export async function checkedPath(
+  key: string,
+  path: string | null,
+  kind: "file" | "folder",
+  why: string,
+): Promise<string> {
   if (path === null) throw new ConfigError([`${key} must be set ${why}`]);
   let stat: Deno.FileInfo;
   try {
