@@ -1,12 +1,15 @@
 /**
  * `deno task train-vae` end to end on procedural volumes: the run folder (config, volume.json,
- * checkpoints, validation L1/PSNR/SSIM in metrics.jsonl, mid-slice PNGs), the KL term against a
+ * checkpoints, validation L1/PSNR/SSIM in metrics.jsonl, mid-slice PNGs), then `deno task
+ * encode-latents` (every split; draws standardised per channel), the KL term against a
  * float64 formula, the mid-slices, and configuration errors named before any folder is made.
  */
 import { tensor } from "../mod.ts";
 import { ConfigError } from "../train/config.ts";
 import { gaussianKl, midSlices } from "../tasks/vae3d/trainer.ts";
-import { trainVaeCommand } from "../tasks/vae3d/commands.ts";
+import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
+import { drawLatent, LatentDataset } from "../tasks/vae3d/latents.ts";
+import { Rng } from "../util/rng.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { assertClose, gpuTest, randomArray, withTempDir } from "./_util.ts";
 
@@ -41,6 +44,29 @@ gpuTest("train-vae: a tiny run writes checkpoints, reconstruction metrics and mi
     assert(out!.result.best !== null && out!.result.best === Math.min(...val.map((r) => r.val_l1)));
     assert([...Deno.readDirSync(`${dir}/checkpoints`)].some((e) => e.name === "best.safetensors"));
     out!.result.model.dispose();
+
+    // encode-latents: every split, the latent means the VAE gives, draws standardised per channel.
+    const enc = await encodeLatentsCommand(["--vae", dir], true);
+    assertEquals(enc!.dir, `${dir}/latents`);
+    assertEquals(enc!.info.shape, [4, 4, 4, 4]);
+    assertEquals(enc!.info.counts, { train: 9, val: 3, test: 8 });
+    const train = await LatentDataset.open(enc!.dir, "train");
+    const draw = drawLatent(train.info), C = 4, per = 64;
+    const sums = new Float64Array(C), sq = new Float64Array(C);
+    for (let i = 0; i < train.length; i++) {
+      for (let r = 0; r < 20; r++) {
+        const z = (await draw(await train.get(i), new Rng(i * 100 + r))).image.data;
+        for (let k = 0; k < z.length; k++) {
+          sums[Math.floor(k / per)] += z[k];
+          sq[Math.floor(k / per)] += z[k] * z[k];
+        }
+      }
+    }
+    const count = train.length * 20 * per;
+    for (let c = 0; c < C; c++) {
+      const m = sums[c] / count, sd = Math.sqrt(sq[c] / count - m * m);
+      assert(Math.abs(m) < 0.1 && Math.abs(sd - 1) < 0.1, `channel ${c}: mean ${m}, std ${sd} after standardising`);
+    }
   });
 });
 

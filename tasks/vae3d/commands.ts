@@ -1,6 +1,6 @@
 /**
- * `deno task train-vae` as a function (tasks/train_vae.ts calls it with `Deno.args`; tests call it
- * directly).
+ * `deno task train-vae` and `deno task encode-latents` as functions (tasks/train_vae.ts and
+ * tasks/encode_latents.ts call them with `Deno.args`; tests call them directly).
  * @module
  */
 import { ConfigError } from "../../train/config.ts";
@@ -12,7 +12,68 @@ import { inPreparedRun, prepareRunWith } from "../common/run_setup.ts";
 import { openVolumeData, saveVolumeDataInfo, type VolumeData } from "../common/volume_data.ts";
 import { resolveMaisiVAEConfig } from "../../models/vae3d.ts";
 import { type VaeConfig, vaeSchema } from "./config.ts";
-import { trainVae, type VaeTrainResult } from "./trainer.ts";
+import { buildVae, trainVae, type VaeTrainResult } from "./trainer.ts";
+import { encodeLatents, type LatentInfo } from "./latents.ts";
+import { loadCheckpoint } from "../../train/checkpoint.ts";
+import { loadConfig } from "../../train/config.ts";
+import { openRunDir } from "../../train/run_dir.ts";
+import { joinPath } from "../../util/path.ts";
+import { evaluationCheckpoint } from "../common/evaluation.ts";
+
+/** What `deno task encode-latents` wrote. */
+export interface EncodeLatentsResult {
+  dir: string;
+  info: LatentInfo;
+}
+
+/**
+ * `deno task encode-latents --vae <run> [--out <dir>] [--checkpoint best|latest|file] [--data.key v …]`:
+ * encodes every split of the VAE run's data (or the data the overrides name) into a latent folder
+ * (default `<run>/latents`) and prints it; null after `--help`.
+ */
+export async function encodeLatentsCommand(
+  argv: readonly string[],
+  quiet = false,
+): Promise<EncodeLatentsResult | null> {
+  const args = parseTaskArgs(argv, {
+    name: "encode-latents",
+    description: "Encodes volumes with a trained 3-D VAE into a latent folder (means, log-variances, labels, " +
+      "per-channel statistics) for deno task train-dit3d.",
+    options: {
+      vae: { description: "the VAE run folder (required)", valueName: "dir" },
+      out: { description: "output folder (default: <vae run>/latents)", valueName: "dir" },
+      checkpoint: { description: "best (default), latest, or a checkpoint file", valueName: "which", default: "best" },
+    },
+    schema: vaeSchema,
+  });
+  if (args.help) {
+    console.log(args.helpText);
+    return null;
+  }
+  if (!args.options.vae) throw new ConfigError(["--vae <dir> is required (a run of deno task train-vae)"]);
+  const run = await openRunDir(args.options.vae);
+  const cfg =
+    (await loadConfig(vaeSchema, { file: run.configPath, overrides: args.overrides, taskOptions: args.known }))
+      .config;
+  const data = await openVolumeData(cfg.data, cfg.seed);
+  const checkpoint = await evaluationCheckpoint(run, args.options.checkpoint!);
+  const vae = buildVae(cfg, data.channels);
+  try {
+    await loadCheckpoint(checkpoint, { model: vae, restoreRng: false });
+    vae.eval();
+    const dir = args.options.out ?? joinPath(run.path, "latents");
+    const info = await encodeLatents(vae, data, dir, { run: run.path, checkpoint }, cfg.train.batchSize);
+    if (!quiet) {
+      console.log(
+        `latents ${info.shape.join("×")} of ${Object.entries(info.counts).map(([k, n]) => `${n} ${k}`).join(", ")} ` +
+          `volumes in ${dir}`,
+      );
+    }
+    return { dir, info };
+  } finally {
+    vae.dispose();
+  }
+}
 
 /** What `deno task train-vae` did. */
 export interface TrainVaeResult {
