@@ -11,6 +11,43 @@ import { defineConfig } from "../../train/config.ts";
 import { TRAIN_META, trainSection } from "../../train/options.ts";
 
 /** The DDPM workflow's configuration schema (every key can be overridden with `--key.path value`). */
+/** The `diffusion` section's defaults (every diffusion workflow shares its keys and meanings). */
+export const DIFFUSION_DEFAULTS = {
+  numTrainTimesteps: 1000,
+  betaSchedule: "squaredcos_cap_v2",
+  predictionType: "v_prediction",
+  logSnrShift: 0,
+  timeSampling: "discrete",
+  lossWeight: "none",
+  snrClamp: 5,
+  wavelet: false,
+};
+
+/** Constraints and help of the `diffusion` keys. */
+export const DIFFUSION_META = {
+  "diffusion.numTrainTimesteps": { type: "integer", min: 2, max: 100_000 },
+  "diffusion.betaSchedule": {
+    choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine", "shifted_cosine"],
+    help: "β schedule; shifted_cosine: the cosine log-SNR schedule plus diffusion.logSnrShift (simple diffusion)",
+  },
+  "diffusion.logSnrShift": {
+    help: "shifted_cosine: added to the log-SNR, 2·ln(base/imageSize) for a base resolution (0: plain cosine)",
+  },
+  "diffusion.timeSampling": {
+    choices: ["discrete", "continuous"],
+    help: "training times: integer timesteps, or t ~ U(0, 1) on the log-SNR schedule (needs shifted_cosine)",
+  },
+  "diffusion.lossWeight": {
+    choices: ["none", "snr-clamped"],
+    help: "none: plain MSE on the predicted target; snr-clamped: 1/(1 + min(SNR, snrClamp)) on the ε-error",
+  },
+  "diffusion.wavelet": {
+    help: "diffuse the one-level Haar bands (4× channels, half the side) instead of the pixels",
+  },
+  "diffusion.snrClamp": { positive: true, help: "the clamp of lossWeight snr-clamped (the paper's 5)" },
+  "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },
+} as const;
+
 export const ddpmSchema = defineConfig({
   name: "ddpm-default",
   seed: 0,
@@ -27,16 +64,7 @@ export const ddpmSchema = defineConfig({
     patchSize: 2,
     ditDepth: null as number | null,
   },
-  diffusion: {
-    numTrainTimesteps: 1000,
-    betaSchedule: "squaredcos_cap_v2",
-    predictionType: "v_prediction",
-    logSnrShift: 0,
-    timeSampling: "discrete",
-    lossWeight: "none",
-    snrClamp: 5,
-    wavelet: false,
-  },
+  diffusion: { ...DIFFUSION_DEFAULTS },
   train: trainSection({
     epochs: 4,
     batchSize: 32,
@@ -82,27 +110,7 @@ export const ddpmSchema = defineConfig({
     help: "DiT patch edge in pixels (must divide the diffused side: data.imageSize, halved by diffusion.wavelet)",
   },
   "model.ditDepth": { type: "integer", min: 1, max: 1024, help: "DiT blocks (null: the size's 12)" },
-  "diffusion.numTrainTimesteps": { type: "integer", min: 2, max: 100_000 },
-  "diffusion.betaSchedule": {
-    choices: ["linear", "scaled_linear", "squaredcos_cap_v2", "cosine", "shifted_cosine"],
-    help: "β schedule; shifted_cosine: the cosine log-SNR schedule plus diffusion.logSnrShift (simple diffusion)",
-  },
-  "diffusion.logSnrShift": {
-    help: "shifted_cosine: added to the log-SNR, 2·ln(base/imageSize) for a base resolution (0: plain cosine)",
-  },
-  "diffusion.timeSampling": {
-    choices: ["discrete", "continuous"],
-    help: "training times: integer timesteps, or t ~ U(0, 1) on the log-SNR schedule (needs shifted_cosine)",
-  },
-  "diffusion.lossWeight": {
-    choices: ["none", "snr-clamped"],
-    help: "none: plain MSE on the predicted target; snr-clamped: 1/(1 + min(SNR, snrClamp)) on the ε-error",
-  },
-  "diffusion.wavelet": {
-    help: "diffuse the one-level Haar bands (4× channels, half the side) instead of the pixels",
-  },
-  "diffusion.snrClamp": { positive: true, help: "the clamp of lossWeight snr-clamped (the paper's 5)" },
-  "diffusion.predictionType": { choices: ["epsilon", "v_prediction", "sample"] },
+  ...DIFFUSION_META,
   ...TRAIN_META,
   "train.selectMetric": { choices: ["loss"], help: "validation metric that picks best.safetensors (EMA v/ε-MSE)" },
   "train.labelDropout": { min: 0, max: 1, help: "share of labels replaced by the null class (for CFG)" },

@@ -168,12 +168,15 @@ export function checkUNetFits(cfg: DdpmConfig, data: ImageData): void {
  * The log-SNR λ(t) of a `shifted_cosine` run (`diffusion.logSnrShift` added to the cosine
  * schedule's), or null for the named β schedules.
  */
-export function runLogSnr(cfg: DdpmConfig): ((t: number) => number) | null {
+export function runLogSnr(cfg: DiffusionSection): ((t: number) => number) | null {
   const d = cfg.diffusion;
   return d.betaSchedule === "shifted_cosine" ? (t) => cosineLogSnr(t, { shift: d.logSnrShift }) : null;
 }
 
-function common(cfg: DdpmConfig) {
+/** The part of a configuration the schedulers and the objective read (DDPM's and DiT3D's share it). */
+export type DiffusionSection = { diffusion: Omit<DdpmConfig["diffusion"], "wavelet"> };
+
+function common(cfg: DiffusionSection, clipSample: boolean) {
   const d = cfg.diffusion, logSnr = runLogSnr(cfg);
   return {
     numTrainTimesteps: d.numTrainTimesteps,
@@ -181,13 +184,13 @@ function common(cfg: DdpmConfig) {
       ? { trainedBetas: logSnrBetas(d.numTrainTimesteps, logSnr) }
       : { betaSchedule: d.betaSchedule as BetaSchedule }),
     predictionType: d.predictionType as PredictionType,
-    clipSample: true,
+    clipSample,
   };
 }
 
 /** The training scheduler: DDPM over the configured schedule (its `addNoise` makes x_t). */
-export function buildTrainScheduler(cfg: DdpmConfig): DDPMScheduler {
-  return new DDPMScheduler(common(cfg));
+export function buildTrainScheduler(cfg: DiffusionSection): DDPMScheduler {
+  return new DDPMScheduler(common(cfg, true));
 }
 
 /**
@@ -196,11 +199,12 @@ export function buildTrainScheduler(cfg: DdpmConfig): DDPMScheduler {
  * thresholded.
  */
 export function buildSampler(
-  cfg: DdpmConfig,
+  cfg: DiffusionSection & { sample: { thresholding: boolean } },
   kind: "ddpm" | "ddim",
   thresholding: boolean = cfg.sample.thresholding,
+  clipSample = true,
 ): DDPMScheduler | DDIMScheduler {
-  const opts = { ...common(cfg), thresholding };
+  const opts = { ...common(cfg, clipSample), thresholding };
   return kind === "ddim"
     ? new DDIMScheduler({ ...opts, timestepSpacing: "trailing", setAlphaToOne: true })
     : new DDPMScheduler(opts);

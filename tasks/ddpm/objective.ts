@@ -24,8 +24,7 @@ import type { Tensor } from "../../core/tensor.ts";
 import { logistic } from "../../samplers/log_snr.ts";
 import type { DDPMScheduler } from "../../samplers/ddpm.ts";
 import type { Rng } from "../../util/rng.ts";
-import type { DdpmConfig } from "./config.ts";
-import { runLogSnr } from "./model.ts";
+import { type DiffusionSection, runLogSnr } from "./model.ts";
 
 /** One noised batch: the network's inputs, what it should predict, and per-sample loss weights. */
 export interface NoisedBatch {
@@ -63,7 +62,7 @@ export class DiffusionObjective {
   readonly #clamp: number | null;
   #table: Tensor | null = null;
 
-  constructor(cfg: DdpmConfig, sched: DDPMScheduler) {
+  constructor(cfg: DiffusionSection, sched: DDPMScheduler) {
     const d = cfg.diffusion;
     this.#sched = sched;
     this.#prediction = sched.config.predictionType;
