@@ -137,7 +137,7 @@ export async function loadLatentInfo(dir: string): Promise<LatentInfo> {
  * stacked on the channel axis ([2C, d, h, w]); {@linkcode drawLatent} turns it into a
  * standardised draw z in the loader, seeded per (seed, epoch, sample) like any augmentation.
  */
-export class LatentDataset implements Dataset<Sample<ArrayImage>> {
+export class LatentDataset implements Dataset<Sample> {
   readonly length: number;
   readonly classes: readonly string[];
   readonly info: LatentInfo;
@@ -170,7 +170,7 @@ export class LatentDataset implements Dataset<Sample<ArrayImage>> {
     return this.#labels.slice();
   }
 
-  get(index: number): Promise<Sample<ArrayImage>> {
+  get(index: number): Promise<Sample> {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       return Promise.reject(new RangeError(`LatentDataset.get: index ${index} is outside [0, ${this.length})`));
     }
