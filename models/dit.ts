@@ -445,6 +445,57 @@ export class FinalLayer extends Module {
 }
 
 /**
+ * What DiT and DiT3D share: the conditioning c = t_embedder(t) + y_embedder(labels) and the
+ * denoising pass (patch embedding + position embedding → the adaLN-Zero blocks → the final layer
+ * → unpatchify). Subclasses assign the parts, in this order (the state dict's), and say how tokens
+ * become the output again.
+ */
+export abstract class DiTBackbone extends Module {
+  /** Fixed sin-cos position embedding (1, T, D); not trained (`requiresGrad` false) but in the state dict. */
+  declare pos_embed: Parameter;
+  /** Patch embedding: (B, C, …) → (B, T, D). */
+  declare x_embedder: Module;
+  /** Timestep embedding. */
+  declare t_embedder: TimestepEmbedder;
+  /** Class embedding (with the null class). */
+  declare y_embedder: LabelEmbedder;
+  /** The adaLN-Zero blocks. */
+  declare blocks: ModuleList;
+  /** Output layer. */
+  declare final_layer: FinalLayer;
+
+  /** Classes (the label table's last row, index numClasses, is the null class). */
+  abstract get numClasses(): number;
+
+  /** (B, T, patch·c) tokens → the output grid. */
+  abstract unpatchify(x: Tensor): Tensor;
+
+  /**
+   * The conditioning vector c = t_embedder(t) + y_embedder(labels): (B, hiddenSize). Called on
+   * its own (not through `call`), its intermediates belong to the caller's scope.
+   */
+  embed(t: Tensor | number, batch: number, classLabels?: Tensor | null): Tensor {
+    const owner = this.constructor.name;
+    const temb = this.t_embedder.call(batchTimesteps(owner, t, batch));
+    return add(temb, this.y_embedder.call(batchClassLabels(owner, classLabels, batch, this.numClasses)));
+  }
+
+  /** The denoising pass of a checked input x. */
+  protected denoise(x: Tensor, t: Tensor | number, classLabels?: Tensor | null): Tensor {
+    // Its own scope: the embedding's intermediates are freed before the blocks run.
+    const c = scope(() => this.embed(t, x.shape[0], classLabels));
+    return chain(
+      x,
+      this.x_embedder,
+      (h) => add(h, this.pos_embed),
+      ...[...this.blocks].map((b) => (h: Tensor) => (b as DiTBlock).call(h, c)),
+      (h) => this.final_layer.call(h, c),
+      (h) => this.unpatchify(h),
+    );
+  }
+}
+
+/**
  * The Diffusion Transformer (see the module notes). `call(x, t, classLabels?)`: x (B,
  * inChannels, S, S) float32, t (B) int32 or float32 timesteps (or one number, or a 1-element
  * tensor, for the whole batch), classLabels (B) int32 in [0, numClasses] where numClasses is
@@ -457,21 +508,11 @@ export class FinalLayer extends Module {
  * const v = dit.call(noisy, timesteps, labels); // (B, 3, 32, 32)
  * ```
  */
-export class DiT extends Module {
+export class DiT extends DiTBackbone {
   /** The resolved configuration. */
   readonly config: Readonly<DiTConfig>;
-  /** Fixed 2-D sin-cos position embedding (1, T, D); not trained (`requiresGrad` false) but in the state dict. */
-  pos_embed: Parameter;
-  /** Patch embedding. */
-  x_embedder: PatchEmbed;
-  /** Timestep embedding. */
-  t_embedder: TimestepEmbedder;
-  /** Class embedding (with the null class). */
-  y_embedder: LabelEmbedder;
-  /** The adaLN-Zero blocks. */
-  blocks: ModuleList;
-  /** Output layer. */
-  final_layer: FinalLayer;
+  /** Patch embedding (2-D). */
+  declare x_embedder: PatchEmbed;
 
   /** A DiT; every option has a default (DiT-S/2 on 32×32×4 with 1000 classes, learnSigma false). */
   constructor(opts: DiTOptions = {}) {
@@ -491,14 +532,9 @@ export class DiT extends Module {
     this.final_layer = new FinalLayer(c.hiddenSize, c.patchSize * c.patchSize, c.outChannels, g);
   }
 
-  /**
-   * The conditioning vector c = t_embedder(t) + y_embedder(labels): (B, hiddenSize). Called on
-   * its own (not through `call`), its intermediates belong to the caller's scope.
-   */
-  embed(t: Tensor | number, batch: number, classLabels?: Tensor | null): Tensor {
-    const temb = this.t_embedder.call(batchTimesteps(OWNER, t, batch));
-    const labels = batchClassLabels(OWNER, classLabels, batch, this.config.numClasses);
-    return add(temb, this.y_embedder.call(labels));
+  /** Classes. */
+  get numClasses(): number {
+    return this.config.numClasses;
   }
 
   /** (B, T, p²·c) tokens → (B, c, S, S) images (the reference's `unpatchify`). */
@@ -517,16 +553,7 @@ export class DiT extends Module {
         `DiT: expected x of shape (B, ${C}, ${S}, ${S}), got ${x instanceof Tensor ? fmtShape(x.shape) : typeof x}`,
       );
     }
-    // Its own scope: the embedding's intermediates are freed before the blocks run.
-    const c = scope(() => this.embed(t, x.shape[0], classLabels));
-    return chain(
-      x,
-      this.x_embedder,
-      (h) => add(h, this.pos_embed),
-      ...[...this.blocks].map((b) => (h: Tensor) => (b as DiTBlock).call(h, c)),
-      (h) => this.final_layer.call(h, c),
-      (h) => this.unpatchify(h),
-    );
+    return this.denoise(x, t, classLabels);
   }
 
   /** The configuration, as PyTorch-style text. */

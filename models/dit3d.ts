@@ -18,21 +18,18 @@
  * guided the first three of four. The MLPs' GELU is exact, as in DiT-3D and the MRI seed (DiT's
  * own is the tanh form); {@linkcode dit3dKeysFromSeed} reads their checkpoints' key names.
  */
-import { add } from "../core/ops/elementwise.ts";
 import { tensor } from "../core/ops/creation.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { permute, reshape, transpose } from "../core/ops/view.ts";
 import { windowPartition3d, windowReverse3d } from "../core/ops/window.ts";
-import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
-import { chain, ModuleList } from "../core/nn/containers.ts";
+import { ModuleList } from "../core/nn/containers.ts";
 import { Conv3d } from "../core/nn/conv.ts";
 import { uniform_ } from "../core/nn/init.ts";
 import { Module, Parameter } from "../core/nn/module.ts";
 import { OptionError } from "../util/errors.ts";
-import { DiTAttention, DiTBlock, FinalLayer, LabelEmbedder, TimestepEmbedder } from "./dit.ts";
-import { batchClassLabels, batchTimesteps } from "./embeddings.ts";
+import { DiTAttention, DiTBackbone, DiTBlock, FinalLayer, LabelEmbedder, TimestepEmbedder } from "./dit.ts";
 
 const OWNER = "DiT3D";
 
@@ -277,15 +274,10 @@ export class WindowAttention3d extends DiTAttention {
  * inChannels, D, H, W), t (B) timesteps (or one number), classLabels (B) int32 in [0,
  * numClasses] (numClasses = the null class; omitted → all null) → (B, outChannels, D, H, W).
  */
-export class DiT3D extends Module {
+export class DiT3D extends DiTBackbone {
   readonly config: Readonly<DiT3DConfig>;
-  /** Fixed 3-D sin-cos embedding (1, T, D), in the state dict but not trained. */
-  pos_embed: Parameter;
-  x_embedder: PatchEmbed3d;
-  t_embedder: TimestepEmbedder;
-  y_embedder: LabelEmbedder;
-  blocks: ModuleList;
-  final_layer: FinalLayer;
+  /** Patch embedding (3-D). */
+  declare x_embedder: PatchEmbed3d;
 
   constructor(opts: DiT3DOptions = {}) {
     super();
@@ -309,10 +301,8 @@ export class DiT3D extends Module {
     this.final_layer = new FinalLayer(c.hiddenSize, pd * ph * pw, c.outChannels, g);
   }
 
-  /** The conditioning c = t_embedder(t) + y_embedder(labels): (B, hiddenSize). */
-  embed(t: Tensor | number, batch: number, classLabels?: Tensor | null): Tensor {
-    const temb = this.t_embedder.call(batchTimesteps(OWNER, t, batch));
-    return add(temb, this.y_embedder.call(batchClassLabels(OWNER, classLabels, batch, this.config.numClasses)));
+  get numClasses(): number {
+    return this.config.numClasses;
   }
 
   /** (B, T, pd·ph·pw·c) tokens → (B, c, D, H, W). */
@@ -337,15 +327,7 @@ export class DiT3D extends Module {
         }`,
       );
     }
-    const c = scope(() => this.embed(t, x.shape[0], classLabels));
-    return chain(
-      x,
-      this.x_embedder,
-      (h) => add(h, this.pos_embed),
-      ...[...this.blocks].map((b) => (h: Tensor) => (b as DiTBlock).call(h, c)),
-      (h) => this.final_layer.call(h, c),
-      (h) => this.unpatchify(h),
-    );
+    return this.denoise(x, t, classLabels);
   }
 
   override extraRepr(): string {

@@ -207,26 +207,38 @@ export function resolveMaisiVAEConfig(opts: MaisiVAEOptions = {}): MaisiVAEConfi
   };
 }
 
-/** MAISI's encoder: `blocks` = conv_in, residual blocks and downsamples, GroupNorm, conv_out. */
-export class MaisiEncoder extends Module {
-  blocks: ModuleList;
+/**
+ * The layout MAISI's encoder and decoder share, as `blocks`: conv_in (`inCh` → widths[0]); per
+ * level its residual blocks (the first changes the width) and, but after the last level, a
+ * resampling block (`resample`); GroupNorm; conv_out (→ `outCh`).
+ */
+function coderBlocks(
+  c: MaisiVAEConfig,
+  inCh: number,
+  outCh: number,
+  widths: readonly number[],
+  counts: readonly number[],
+  resample: (width: number) => Module,
+  g?: Generator,
+): ModuleList {
+  const { normNumGroups: groups, normEps: eps } = c;
+  const blocks: Module[] = [new MaisiConv(inCh, widths[0], 3, { padding: 1 }, g)];
+  let width = widths[0];
+  widths.forEach((out, level) => {
+    for (let b = 0; b < counts[level]; b++) {
+      blocks.push(new MaisiResBlock(width, out, groups, eps, g));
+      width = out;
+    }
+    if (level < widths.length - 1) blocks.push(resample(width));
+  });
+  blocks.push(new GroupNorm(groups, width, { eps }));
+  blocks.push(new MaisiConv(width, outCh, 3, { padding: 1 }, g));
+  return new ModuleList(blocks);
+}
 
-  constructor(c: MaisiVAEConfig, g?: Generator) {
-    super();
-    const { numChannels: ch, normNumGroups: groups, normEps: eps } = c;
-    const blocks: Module[] = [new MaisiConv(c.inChannels, ch[0], 3, { padding: 1 }, g)];
-    let width = ch[0];
-    ch.forEach((out, level) => {
-      for (let b = 0; b < c.numResBlocks[level]; b++) {
-        blocks.push(new MaisiResBlock(width, out, groups, eps, g));
-        width = out;
-      }
-      if (level < ch.length - 1) blocks.push(new MaisiDownsample(width, g));
-    });
-    blocks.push(new GroupNorm(groups, width, { eps }));
-    blocks.push(new MaisiConv(width, c.latentChannels, 3, { padding: 1 }, g));
-    this.blocks = new ModuleList(blocks);
-  }
+/** A sequence of MAISI blocks run in order. */
+abstract class MaisiStack extends Module {
+  declare blocks: ModuleList;
 
   override forward(x: Tensor): Tensor {
     let h = x;
@@ -235,32 +247,35 @@ export class MaisiEncoder extends Module {
   }
 }
 
-/** MAISI's decoder: `blocks` = conv_in, residual blocks and upsamples (levels reversed), GroupNorm, conv_out. */
-export class MaisiDecoder extends Module {
-  blocks: ModuleList;
-
+/** MAISI's encoder: `blocks` = conv_in, residual blocks and downsamples, GroupNorm, conv_out. */
+export class MaisiEncoder extends MaisiStack {
   constructor(c: MaisiVAEConfig, g?: Generator) {
     super();
-    const ch = [...c.numChannels].reverse(), counts = [...c.numResBlocks].reverse();
-    const { normNumGroups: groups, normEps: eps } = c;
-    const blocks: Module[] = [new MaisiConv(c.latentChannels, ch[0], 3, { padding: 1 }, g)];
-    let width = ch[0];
-    ch.forEach((out, level) => {
-      for (let b = 0; b < counts[level]; b++) {
-        blocks.push(new MaisiResBlock(width, out, groups, eps, g));
-        width = out;
-      }
-      if (level < ch.length - 1) blocks.push(new MaisiUpsample(width, c.upsample, g));
-    });
-    blocks.push(new GroupNorm(groups, width, { eps }));
-    blocks.push(new MaisiConv(width, c.outChannels, 3, { padding: 1 }, g));
-    this.blocks = new ModuleList(blocks);
+    this.blocks = coderBlocks(
+      c,
+      c.inChannels,
+      c.latentChannels,
+      c.numChannels,
+      c.numResBlocks,
+      (w) => new MaisiDownsample(w, g),
+      g,
+    );
   }
+}
 
-  override forward(x: Tensor): Tensor {
-    let h = x;
-    for (const block of this.blocks) h = block.call(h) as Tensor;
-    return h;
+/** MAISI's decoder: `blocks` = conv_in, residual blocks and upsamples (levels reversed), GroupNorm, conv_out. */
+export class MaisiDecoder extends MaisiStack {
+  constructor(c: MaisiVAEConfig, g?: Generator) {
+    super();
+    this.blocks = coderBlocks(
+      c,
+      c.latentChannels,
+      c.outChannels,
+      [...c.numChannels].reverse(),
+      [...c.numResBlocks].reverse(),
+      (w) => new MaisiUpsample(w, c.upsample, g),
+      g,
+    );
   }
 }
 
