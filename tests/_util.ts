@@ -311,3 +311,17 @@ export const TINY_UNET: readonly string[] = [
   "--model.attentionResolutions=[4]",
   "--model.numHeads=2",
 ];
+
+/** Largest |v|. */
+export function maxAbsOf(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/** A gradient against a PyTorch twin's: present, and within `rel` of the largest expected entry. */
+export async function assertGradMatches(name: string, got: Tensor | null, expected: Tensor, rel = 2e-4): Promise<void> {
+  if (!got) throw new Error(`${name}: no gradient`);
+  const e = await expected.data();
+  assertClose(await got.data(), e, { atol: rel * maxAbsOf(e), rtol: 0, msg: name });
+}

@@ -18,7 +18,7 @@ import { noGrad, type Tensor, tensor } from "../mod.ts";
 import { DiffMicDenoiser, type DiffMicDenoiserOptions } from "../models/diffmic.ts";
 import { diffusionFocalLoss } from "../samplers/label_diffusion.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest } from "./_util.ts";
+import { assertClose, gpuTest, maxAbsOf } from "./_util.ts";
 
 interface CaseInfo {
   options: DiffMicDenoiserOptions;
@@ -51,12 +51,6 @@ async function loadCase(name: "a" | "b"): Promise<LoadedCase> {
     else state[k] = v;
   }
   return { state, rest };
-}
-
-function maxAbsOf(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -22,7 +22,7 @@ import {
 import { ClassifierFreeGuidance } from "../samplers/guidance.ts";
 import { OptionError } from "../util/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest, gradCheck, randomArray } from "./_util.ts";
+import { assertClose, assertGradMatches, gpuTest, gradCheck, maxAbsOf, randomArray } from "./_util.ts";
 
 const DIM = 12, HEADS = 2;
 
@@ -112,8 +112,6 @@ const fixture = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/dit3d.json"
   grad_params: string[];
 };
 
-const maxAbsOf = (v: ArrayLike<number>) => Array.from(v).reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-
 gpuTest("dit3d: output and gradients match the PyTorch twin after a strict load of its safetensors", async () => {
   const file = await loadSafetensors(new URL("./fixtures/dit3d_tiny.safetensors", import.meta.url));
   const state = Object.fromEntries(Object.entries(file).filter(([k]) => !/^(input|expected|grad)\./.test(k)));
@@ -138,14 +136,9 @@ gpuTest("dit3d: output and gradients match the PyTorch twin after a strict load 
   const want = await file["expected.out"].data();
   assertClose(await y.data(), want, { atol: 1e-4 * maxAbsOf(want), rtol: 0, msg: "output" });
   y.mul(file["input.grad_weights"]).sum().backward();
-  const check = async (name: string, got: Tensor | null, expected: Tensor) => {
-    assert(got, `${name}: a gradient`);
-    const e = await expected.data();
-    assertClose(await got.data(), e, { atol: 2e-4 * maxAbsOf(e), rtol: 0, msg: name });
-  };
-  await check("input", x.grad, file["grad.input.x"]);
+  await assertGradMatches("input", x.grad, file["grad.input.x"]);
   const params = new Map(net.namedParameters());
-  for (const name of fixture.grad_params) await check(name, params.get(name)!.grad, file[`grad.${name}`]);
+  for (const name of fixture.grad_params) await assertGradMatches(name, params.get(name)!.grad, file[`grad.${name}`]);
 
   // Classifier-free guidance moves every latent channel (the seed's sampler guided three of four).
   const t = file["input.t"], labels = tensor(new Int32Array([1, 0]), [2]), nullClass = c.num_classes;

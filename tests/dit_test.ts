@@ -21,7 +21,7 @@ import {
 } from "../models/dit.ts";
 import { OptionError } from "../util/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest, randomArray } from "./_util.ts";
+import { assertClose, assertGradMatches, gpuTest, maxAbsOf, randomArray } from "./_util.ts";
 
 interface DitFixture {
   param_counts: Record<"learn_sigma" | "eps", Record<DiTPresetName, number>>;
@@ -55,12 +55,6 @@ function optionsOf(cfg: Record<string, number | boolean>): DiTOptions {
 }
 
 const TINY = optionsOf(fixture.tiny.config);
-
-function maxAbsOf(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 /** An independent float64 reference of MAE's 2-D sin-cos table (gridSize², dim), written as numpy does it. */
 function sincosReference(dim: number, gridSize: number): number[][] {
@@ -129,14 +123,9 @@ gpuTest("dit: output and gradients match PyTorch after a strict load of its safe
   });
   // Gradients of sum(y · R), against PyTorch's float64 ones.
   y.mul(r).sum().backward();
-  const check = async (name: string, got: Tensor | null, expected: Tensor) => {
-    assert(got, `${name}: a gradient`);
-    const e = await expected.data();
-    assertClose(await got.data(), e, { atol: 2e-4 * maxAbsOf(e), rtol: 0, msg: name });
-  };
-  await check("input", x.grad, file["grad.input.x"]);
+  await assertGradMatches("input", x.grad, file["grad.input.x"]);
   const params = new Map(net.namedParameters());
-  for (const name of fixture.grad_params) await check(name, params.get(name)!.grad, file[`grad.${name}`]);
+  for (const name of fixture.grad_params) await assertGradMatches(name, params.get(name)!.grad, file[`grad.${name}`]);
   assertEquals(fixture.grad_params.length, 8);
   assertEquals(net.pos_embed.grad, null, "pos_embed is not trained");
   net.dispose();

@@ -8,7 +8,7 @@
 import { InceptionV3, loadInceptionV3 } from "../models/mod.ts";
 import { noGrad, saveSafetensors, scope, tensor } from "../mod.ts";
 import { inceptionEmbedder } from "../tasks/generation/feature_network.ts";
-import { assertClose, gpuTest, withTempDir } from "./_util.ts";
+import { assertClose, gpuTest, maxAbsOf, withTempDir } from "./_util.ts";
 import { assertEquals, assertRejects } from "./_asserts.ts";
 import { formulaStateDict } from "./_formula_weights.ts";
 
@@ -32,8 +32,6 @@ const input = () => {
   return tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i)), fixture.input_shape);
 };
 
-const maxAbs = (v: number[]) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-
 gpuTest("inception: state dict names, shapes and order equal torchvision's Inception3", () => {
   const net = new InceptionV3();
   assertEquals(Object.entries(net.stateDict()).map(([k, t]) => [k, [...t.shape]]), fixture.keys);
@@ -52,7 +50,7 @@ gpuTest(
     const f = scope(() => noGrad(() => embedder.embed(x)));
     const ref = fixture.preprocessed.features;
     assertClose(await f.data(), ref, {
-      atol: 1e-4 * maxAbs(ref),
+      atol: 1e-4 * maxAbsOf(ref),
       rtol: 0,
       msg: "features of the preprocessed image",
     });
@@ -74,8 +72,8 @@ for (const [fid, ref] of [[false, fixture.torchvision_inception3], [true, fixtur
         return [f, net.fc.call(f)];
       });
       assertEquals(f.shape, [2, 2048]);
-      assertClose(await f.data(), ref.features, { atol: 1e-4 * maxAbs(ref.features), rtol: 0, msg: "features" });
-      assertClose(await y.data(), ref.logits, { atol: 1e-4 * maxAbs(ref.logits), rtol: 0, msg: "logits" });
+      assertClose(await f.data(), ref.features, { atol: 1e-4 * maxAbsOf(ref.features), rtol: 0, msg: "features" });
+      assertClose(await y.data(), ref.logits, { atol: 1e-4 * maxAbsOf(ref.logits), rtol: 0, msg: "logits" });
       for (const t of [x, f, y]) t.dispose();
       net.dispose();
     },
@@ -93,7 +91,7 @@ gpuTest(
       const x = input();
       const f = noGrad(() => net.forwardFeatures(x));
       assertClose(await f.data(), fixture.fid.features, {
-        atol: 1e-4 * maxAbs(fixture.fid.features),
+        atol: 1e-4 * maxAbsOf(fixture.fid.features),
         rtol: 0,
         msg: "features after loading",
       });

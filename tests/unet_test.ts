@@ -28,7 +28,7 @@ import type { ModuleList } from "../core/nn/containers.ts";
 import { UNet, type UNetOptions } from "../models/unet.ts";
 import { timestepEmbedding } from "../models/embeddings.ts";
 import { assert, assertEquals } from "./_asserts.ts";
-import { assertClose, gpuTest, randomArray, withFixedKernels } from "./_util.ts";
+import { assertClose, gpuTest, maxAbsOf, randomArray, withFixedKernels } from "./_util.ts";
 
 interface KeysEntry {
   config: Record<string, unknown>;
@@ -39,13 +39,6 @@ interface KeysEntry {
 const keysFixture = JSON.parse(
   Deno.readTextFileSync(new URL("./fixtures/unet_keys.json", import.meta.url)),
 ) as Record<"bench" | "large" | "tiny", KeysEntry>;
-
-/** Largest |v|. */
-function maxAbsOf(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 /** The fixture's PyTorch keyword arguments as `UNetOptions`. */
 function optionsOf(cfg: Record<string, unknown>): UNetOptions {

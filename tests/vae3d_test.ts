@@ -6,11 +6,11 @@
  * released checkpoint's shorter names; bad shapes and options refused.
  */
 import { loadSafetensors } from "../core/nn/safetensors.ts";
-import { noGrad, type Tensor, tensor } from "../mod.ts";
+import { noGrad, tensor } from "../mod.ts";
 import { maisiKeysFromCheckpoint, MaisiVAE, resolveMaisiVAEConfig } from "../models/vae3d.ts";
 import { OptionError } from "../util/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest } from "./_util.ts";
+import { assertClose, assertGradMatches, gpuTest, maxAbsOf } from "./_util.ts";
 
 const fixture = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/vae3d.json", import.meta.url))) as {
   tiny: { config: Record<string, number & number[]>; keys: [string, number[]][] };
@@ -26,7 +26,6 @@ const TINY = {
   normNumGroups: c.norm_num_groups,
   normEps: c.norm_eps,
 };
-const maxAbsOf = (v: ArrayLike<number>) => Array.from(v).reduce((m, x) => Math.max(m, Math.abs(x)), 0);
 
 gpuTest("vae3d: MONAI's state-dict names; latent, reconstruction and gradients match the PyTorch twin", async () => {
   const file = await loadSafetensors(new URL("./fixtures/vae3d_tiny.safetensors", import.meta.url));
@@ -44,14 +43,9 @@ gpuTest("vae3d: MONAI's state-dict names; latent, reconstruction and gradients m
     assertClose(await got.data(), want, { atol: 1e-4 * maxAbsOf(want), rtol: 0, msg: name });
   }
   recon.mul(file["input.r"]).sum().add(mu.mul(file["input.r_mu"]).sum()).backward();
-  const check = async (name: string, got: Tensor | null, expected: Tensor) => {
-    assert(got, `${name}: a gradient`);
-    const e = await expected.data();
-    assertClose(await got.data(), e, { atol: 2e-4 * maxAbsOf(e), rtol: 0, msg: name });
-  };
-  await check("input", x.grad, file["grad.input.x"]);
+  await assertGradMatches("input", x.grad, file["grad.input.x"]);
   const params = new Map(vae.namedParameters());
-  for (const name of fixture.grad_params) await check(name, params.get(name)!.grad, file[`grad.${name}`]);
+  for (const name of fixture.grad_params) await assertGradMatches(name, params.get(name)!.grad, file[`grad.${name}`]);
 
   // z = μ + σ·ε: the noise has unit scale once divided by σ.
   const z = noGrad(() => vae.sample({ mu, logVar }));
