@@ -8,6 +8,7 @@ import { AdamW, crossEntropy, manualSeed, type Module, mseLoss, randint, randn, 
 import { type ResNet, resnet18 } from "../models/resnet.ts";
 import { swinT, type SwinTransformer } from "../models/swin.ts";
 import { UNet } from "../models/unet.ts";
+import { DiT3D } from "../models/dit3d.ts";
 
 /** A model, its optimizer and inputs, and one training step over them. */
 export interface TrainWorkload<M> {
@@ -163,6 +164,48 @@ function classifierWorkload<M extends ClassifierNet>(
       net.dispose();
       x.dispose();
       y.dispose();
+    },
+  };
+}
+
+/**
+ * DiT3D on AdrenalMNIST3D-sized latents ([n, 4, 16, 16, 16], 2×2×2 patches: an 8³ grid of 512
+ * tokens), 4 blocks 192 wide with 6 heads, 2 classes; `windowed`: every block attends within
+ * 4×4×4 windows (64 tokens), else every block is global. MSE against fixed noise, AdamW lr 1e-4.
+ */
+export function dit3dWorkload(windowed: boolean, n = 2): TrainWorkload<DiT3D> {
+  manualSeed(0);
+  const net = new DiT3D({
+    inputSize: 16,
+    patchSize: 2,
+    inChannels: 4,
+    hiddenSize: 192,
+    depth: 4,
+    numHeads: 6,
+    numClasses: 2,
+    windowSize: 4,
+    windowBlocks: windowed ? [0, 1, 2, 3] : [],
+  });
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
+  const x = randn([n, 4, 16, 16, 16]), eps = randn([n, 4, 16, 16, 16]);
+  const t = randint(0, 1000, [n]), labels = randint(0, 2, [n]);
+  return {
+    net,
+    opt,
+    x,
+    forward: () => net.call(x, t, labels),
+    step() {
+      scope(() => {
+        mseLoss(net.call(x, t, labels), eps).backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+    },
+    dispose() {
+      opt.disposeState();
+      net.dispose();
+      for (const v of [x, eps, t, labels]) v.dispose();
     },
   };
 }
