@@ -63,7 +63,7 @@ gpuTest("train-classifier + evaluate: a tiny ResNet-18 run, its metrics, report,
 
 gpuTest("train-classifier: shipped configs resolve; bad input fails before training", async () => {
   for await (const e of Deno.readDir(new URL("../configs/", import.meta.url))) {
-    if (/^(ddpm|dcg|diffmic)-/.test(e.name)) continue; // other workflows' configs (tests/config_defaults_test.ts)
+    if (/^(ddpm|dcg|diffmic|vae3d|dit3d)-/.test(e.name)) continue; // other workflows' configs (tests/config_defaults_test.ts)
     const { config } = await loadConfig(classifierSchema, {
       file: new URL(`../configs/${e.name}`, import.meta.url).pathname,
     });

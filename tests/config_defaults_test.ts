@@ -10,6 +10,8 @@
 import { classifierSchema } from "../tasks/classify/config.ts";
 import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { dcgSchema, diffmicSchema } from "../tasks/diffmic/config.ts";
+import { dit3dSchema } from "../tasks/dit3d/config.ts";
+import { vaeSchema } from "../tasks/vae3d/config.ts";
 import { ConfigError, type ConfigSchema, loadConfig, type LoadedConfig } from "../train/config.ts";
 import { assert, assertEquals } from "./_asserts.ts";
 
@@ -20,6 +22,8 @@ const TASKS: { task: string; schema: ConfigSchema<any> }[] = [
   { task: "train-classifier", schema: classifierSchema },
   { task: "train-dcg", schema: dcgSchema },
   { task: "train-diffmic", schema: diffmicSchema },
+  { task: "train-vae", schema: vaeSchema },
+  { task: "train-dit3d", schema: dit3dSchema },
 ];
 
 const CONFIGS = new URL("../configs/", import.meta.url);
