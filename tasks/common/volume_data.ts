@@ -1,17 +1,23 @@
 /**
  * The `data` section of the 3-D workflows (VAE, DiT3D) and how it opens: MedMNIST 3D files
  * (`medmnist`, e.g. AdrenalMNIST3D at 64³, values scaled to [0, 1], the file's own train / val /
- * test splits) or the built-in {@linkcode ProceduralVolumes} (`procedural`, for tests and tiny
- * configs; a seeded validation share and a test set drawn with another seed). Volumes are
- * `[1, D, H, W]` float32 in [0, 1]; what a later command needs (classes, channels, size) goes
- * into the run's `volume.json`.
+ * test splits), a folder of NIfTI volumes (`nifti`: each resampled to `data.size`³ trilinearly
+ * and its intensities clipped to the 0–99.5th percentiles and scaled to [0, 1], as MAISI
+ * prepares MRI; a seeded validation share that is also the test split; one volume alone serves
+ * every split, for a reconstruction demo) or the built-in {@linkcode ProceduralVolumes}
+ * (`procedural`, for tests and tiny configs; a seeded validation share and a test set drawn with
+ * another seed). Volumes are `[1, D, H, W]` float32 in [0, 1]; what a later command needs
+ * (classes, channels, size, and for NIfTI the first volume's affine rescaled to the new grid)
+ * goes into the run's `volume.json`.
  * @module
  */
 import { MedMnist } from "../../datasets/medmnist.ts";
 import { ProceduralVolumes } from "../../datasets/procedural_volumes.ts";
 import { stratifiedSplit } from "../../datasets/split.ts";
-import { Subset } from "../../datasets/subset.ts";
-import type { Dataset, Sample } from "../../datasets/types.ts";
+import { MappedDataset, Subset } from "../../datasets/subset.ts";
+import { percentileClip, resizeVolume } from "../../datasets/transforms/volume.ts";
+import { NiftiDataset } from "../../datasets/volume_dataset.ts";
+import { type Dataset, DatasetError, type Sample } from "../../datasets/types.ts";
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import { writeJsonAtomic } from "../../util/io.ts";
@@ -35,14 +41,22 @@ export type VolumeDataConfig = typeof VOLUME_DATA_DEFAULTS;
 
 /** Key metadata of the section (for `defineConfig`). */
 export const VOLUME_DATA_META = {
-  "data.dataset": { choices: ["procedural", "medmnist"], help: "procedural (built in) or a MedMNIST 3D .npz file" },
+  "data.dataset": {
+    choices: ["procedural", "medmnist", "nifti"],
+    help: "procedural (built in), a MedMNIST 3D .npz file, or a folder of NIfTI volumes",
+  },
   "data.path": {
     type: "string",
-    help: "the MedMNIST 3D .npz file (e.g. ../shared/data/medmnist/adrenalmnist3d_64.npz)",
+    help: "the MedMNIST 3D .npz file (e.g. ../shared/data/medmnist/adrenalmnist3d_64.npz) or the NIfTI folder",
   },
   "data.length": { type: "integer", min: 4, max: 100_000, help: "procedural: number of volumes" },
-  "data.size": { type: "integer", min: 4, max: 512, help: "procedural: cube side in voxels" },
-  "data.valFraction": { min: 0.01, max: 0.9, help: "procedural: validation share" },
+  "data.size": {
+    type: "integer",
+    min: 4,
+    max: 512,
+    help: "procedural: cube side; nifti: the side every volume is resampled to",
+  },
+  "data.valFraction": { min: 0.01, max: 0.9, help: "procedural and nifti: validation share" },
   "data.cache": { help: "keep decoded volumes in memory" },
 } as const;
 
@@ -55,6 +69,8 @@ export interface VolumeData {
   channels: number;
   /** Spatial size [D, H, W]. */
   size: [number, number, number];
+  /** Voxel-to-world matrix for written volumes (NIfTI data: the first training volume's, on the new grid). */
+  affine: number[][] | null;
   description: string;
 }
 
@@ -75,9 +91,11 @@ export async function openVolumeData(d: VolumeDataConfig, seed: number): Promise
       classes: all.classes,
       channels: 1,
       size: [d.size, d.size, d.size],
+      affine: null,
       description: `procedural volumes ${d.size}³, ${train.length} train / ${val.length} val / ${test.length} test`,
     };
   }
+  if (d.dataset === "nifti") return await openNiftiFolder(d, seed);
   const path = await checkedPath("data.path", d.path, "file", 'for data.dataset "medmnist"');
   const [train, val, test] = await Promise.all(
     (["train", "val", "test"] as const).map((split) => MedMnist.open(path, { split })),
@@ -91,26 +109,88 @@ export async function openVolumeData(d: VolumeDataConfig, seed: number): Promise
     classes: train.classes,
     channels: 1,
     size: [D, H, W],
+    affine: null,
     description: `MedMNIST ${path}: ${D}×${H}×${W} volumes, ${train.classes.length} classes, ` +
       `${train.length} train / ${val.length} val / ${test.length} test`,
   };
 }
 
-/** Writes `<run>/volume.json` (classes, channels, size). */
+/** A folder of NIfTI volumes, resampled and scaled (see the module notes); unlabelled: one class. */
+async function openNiftiFolder(d: VolumeDataConfig, seed: number): Promise<VolumeData> {
+  const dir = await checkedPath("data.path", d.path, "folder", 'for data.dataset "nifti"');
+  let all: NiftiDataset;
+  try {
+    all = await NiftiDataset.open({ dir });
+  } catch (e) {
+    const problem = e instanceof DatasetError ? e.problem : e instanceof Error ? e.message : String(e);
+    throw new ConfigError([`data.path ${dir}: ${problem} (expected a folder of .nii / .nii.gz / .hdr volumes)`]);
+  }
+  const S = d.size, scale = percentileClip({ lower: 0, upper: 99.5, rescale: true }), resize = resizeVolume([S, S, S]);
+  // Unlabelled volumes: one class, "volume".
+  const labelled: Dataset<Sample> = {
+    length: all.length,
+    get: (i) => all.get(i),
+    classes: ["volume"],
+    labels: () => new Int32Array(all.length),
+  };
+  const prepared = new MappedDataset(labelled, async (sample: Sample, rng) => {
+    const out = await scale(await resize(sample, rng), rng);
+    return { ...out, label: 0 };
+  });
+  const first = await all.get(0);
+  const affine = rescaledAffine(first.meta.affine as number[][], first.image.shape.slice(1), [S, S, S]);
+  const common = { classes: ["volume"], channels: 1, size: [S, S, S] as [number, number, number], affine };
+  if (all.length === 1) {
+    return {
+      ...common,
+      train: prepared,
+      val: prepared,
+      test: prepared,
+      description: `NIfTI ${dir}: 1 volume resampled to ${S}³ (one volume: train, validation and test are the same)`,
+    };
+  }
+  const { train, val } = stratifiedSplit(new Int32Array(all.length), { valFraction: d.valFraction, seed });
+  const valSet = new Subset(prepared, val);
+  return {
+    ...common,
+    train: new Subset(prepared, train),
+    val: valSet,
+    test: valSet,
+    description: `NIfTI ${dir}: ${all.length} volumes resampled to ${S}³, ${train.length} train / ${val.length} ` +
+      `val (the folder has no test split: validation doubles as test)`,
+  };
+}
+
+/** `affine` (of a [D, H, W] grid) for the same field of view sampled on `to` (align_corners=False). */
+export function rescaledAffine(affine: number[][], from: readonly number[], to: readonly number[]): number[][] {
+  // NIfTI's voxel (i, j, k) is (x, y, z) = (W, H, D) order; column j scales by from/to of that axis.
+  const f = [from[2] / to[2], from[1] / to[1], from[0] / to[0]];
+  const out = affine.map((row) => [...row]);
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) out[r][c] = affine[r][c] * f[c];
+    // Voxel centres: new voxel 0 sits at old coordinate (f − 1)/2.
+    out[r][3] = affine[r][3] + [0, 1, 2].reduce((s, c) => s + affine[r][c] * (f[c] - 1) / 2, 0);
+  }
+  return out;
+}
+
+/** Writes `<run>/volume.json` (classes, channels, size, affine). */
 export async function saveVolumeDataInfo(run: RunDir, data: VolumeData): Promise<void> {
-  const { classes, channels, size } = data;
-  await writeJsonAtomic(joinPath(run.path, "volume.json"), { classes, channels, size });
+  const { classes, channels, size, affine } = data;
+  await writeJsonAtomic(joinPath(run.path, "volume.json"), { classes, channels, size, affine });
 }
 
 /** Reads `<run>/volume.json`. */
-export async function loadVolumeDataInfo(run: RunDir): Promise<Pick<VolumeData, "classes" | "channels" | "size">> {
+export async function loadVolumeDataInfo(
+  run: RunDir,
+): Promise<Pick<VolumeData, "classes" | "channels" | "size" | "affine">> {
   const path = joinPath(run.path, "volume.json");
   try {
     const r = JSON.parse(await Deno.readTextFile(path));
     if (!Array.isArray(r.classes) || !Number.isInteger(r.channels) || !Array.isArray(r.size) || r.size.length !== 3) {
       throw new Error("expected {classes, channels, size: [D, H, W]}");
     }
-    return { classes: r.classes, channels: r.channels, size: r.size };
+    return { classes: r.classes, channels: r.channels, size: r.size, affine: r.affine ?? null };
   } catch (e) {
     throw new Error(`${path}: cannot read the run's volume description (${e instanceof Error ? e.message : e})`);
   }

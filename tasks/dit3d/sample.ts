@@ -3,8 +3,8 @@
  * [--steps n] [--seed n] [--tile n] [--out dir]`: samples latents for each requested label with
  * classifier-free guidance on every channel, undoes the latents' standardisation, decodes them
  * with the VAE (whole, or in overlapping `--tile`³ latent tiles) and writes one NIfTI volume per
- * sample (`<out>/<class>/sample_<i>.nii.gz`, float32, 1 mm voxels: MedMNIST 3D carries no
- * affine) and a PNG per class of the axial, coronal and sagittal mid-slices of each sample.
+ * sample (`<out>/<class>/sample_<i>.nii.gz`, float32, with the training volumes' affine on the
+ * decoded grid; 1 mm voxels for MedMNIST 3D, which carries none) and a PNG per class of the axial, coronal and sagittal mid-slices of each sample.
  * @module
  */
 import { noGrad } from "../../core/autograd.ts";
@@ -138,7 +138,12 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
       for (let i = 0; i < count; i++) {
         const v = data.slice(i * voxels, (i + 1) * voxels);
         const file = joinPath(dir, `sample_${String(i).padStart(3, "0")}.nii.gz`);
-        await writeNifti(file, { data: v, shape: [D, H, W], description: `meddiff DiT3D ${info.classes[k]}` });
+        await writeNifti(file, {
+          data: v,
+          shape: [D, H, W],
+          affine: info.affine ?? undefined,
+          description: `meddiff DiT3D ${info.classes[k]}`,
+        });
         volumes[name].push(file);
         const m = midSlices(v.map((x) => Math.min(1, Math.max(0, x))), [D, H, W]);
         slices.push(m.data);

@@ -29,6 +29,8 @@ export interface LatentInfo {
   classes: string[];
   /** Volume size [D, H, W] the VAE decodes to. */
   volumeSize: number[];
+  /** Voxel-to-world matrix of the encoded data's grid (null: unknown, 1 mm voxels are written). */
+  affine: number[][] | null;
   /** The VAE run and checkpoint that encoded them. */
   vae: { run: string; checkpoint: string };
   counts: Record<string, number>;
@@ -93,6 +95,7 @@ export async function encodeLatents(
     std,
     classes: [...data.classes],
     volumeSize: [...data.size],
+    affine: data.affine,
     vae: source,
     counts,
   };
