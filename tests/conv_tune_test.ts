@@ -7,9 +7,9 @@
 import { synchronize } from "../core/device.ts";
 import { tensor } from "../mod.ts";
 import type { ConvGeom, ConvPass } from "../core/backend/conv.ts";
-import { convBench, convCandidates } from "../core/backend/conv_select.ts";
+import { columnsFit, convBench, convCandidates, selectConvVariant } from "../core/backend/conv_select.ts";
 import { gpuTest } from "./_util.ts";
-import { assert } from "./_asserts.ts";
+import { assert, assertEquals } from "./_asserts.ts";
 
 gpuTest("conv autotune benches: scratch buffers of equal size do not alias (weight gradient, L = O)", async () => {
   // 8×8 output pixels = 64 = output channels: columns [Kg, L] and partials [O, Kg] are the same size.
@@ -53,3 +53,28 @@ async function runAllCandidates(g: ConvGeom): Promise<void> {
     }
   }
 }
+
+gpuTest("conv kernel choice: a volume whose im2col columns exceed the binding limit runs the direct kernel", () => {
+  // 16 channels at 64³, 3×3×3: one image's columns are 16·27·64³ floats = 432 MiB.
+  const big: ConvGeom = {
+    N: 1,
+    C: 16,
+    O: 16,
+    G: 1,
+    inSize: [64, 64, 64],
+    outSize: [64, 64, 64],
+    kernel: [3, 3, 3],
+    stride: [1, 1, 1],
+    padding: [1, 1, 1],
+    dilation: [1, 1, 1],
+  };
+  assert(!columnsFit(big, 128 << 20), "432 MiB of columns exceed a 128 MiB binding");
+  assert(columnsFit(big, 1 << 30), "and fit a 1 GiB one");
+  if (!columnsFit(big)) {
+    for (const pass of ["forward", "dataGrad", "weightGrad"] as const) {
+      assertEquals(selectConvVariant(pass, big), "direct");
+    }
+  }
+  const small: ConvGeom = { ...big, inSize: [8, 8, 8], outSize: [8, 8, 8] };
+  assert(columnsFit(small), "8³ fits");
+});
