@@ -27,6 +27,7 @@ gpuTest("train-vae: a tiny run writes checkpoints, reconstruction metrics and mi
       assert(names.includes(f), `${f} in ${names}`);
     }
     assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/volume.json`)), {
+      affine: null,
       classes: ["normal", "mass"],
       channels: 1,
       size: [8, 8, 8],

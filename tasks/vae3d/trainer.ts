@@ -18,7 +18,7 @@ import { MaisiVAE } from "../../models/vae3d.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
 import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
-import { joinPath } from "../../util/path.ts";
+import { dirName, joinPath } from "../../util/path.ts";
 import { savePng } from "../../util/png.ts";
 import { imageGrid } from "../lib/image_grid.ts";
 import type { VolumeData } from "../common/volume_data.ts";
@@ -56,6 +56,75 @@ export function midSlices(v: Float32Array, [D, H, W]: readonly number[]): { data
   return { data: out, side: S };
 }
 
+const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+/** Per-volume reconstruction figures of a split, and the first volumes with their reconstructions. */
+export interface ReconstructionMetrics {
+  /** Mean absolute error, PSNR (dB, capped at 100 for a perfect volume) and SSIM per volume (data range 1). */
+  l1: number[];
+  psnr: number[];
+  ssim: number[];
+  /** KL of each volume's latent to N(0, I). */
+  kl: number[];
+  /** Up to `keep` volumes and their reconstructions. */
+  first: { input: Float32Array; recon: Float32Array }[];
+}
+
+/**
+ * Encodes every volume of `loader`, decodes the latent means and measures each reconstruction;
+ * null for an empty loader.
+ */
+export async function reconstructionMetrics(
+  vae: MaisiVAE,
+  loader: DataLoader,
+  size: readonly number[],
+  keep = 1,
+): Promise<ReconstructionMetrics | null> {
+  const voxels = size[0] * size[1] * size[2];
+  const out: ReconstructionMetrics = { l1: [], psnr: [], ssim: [], kl: [], first: [] };
+  for await (const batch of loader.iterate(0)) {
+    try {
+      const [rec, mu, lv] = noGrad(() =>
+        scope(() => {
+          const d = vae.encode(batch.images);
+          return [vae.decode(d.mu), d.mu, d.logVar];
+        })
+      );
+      const [x, r, m, l] = await Promise.all([batch.images.data(), rec.data(), mu.data(), lv.data()]) as Float32Array[];
+      const per = m.length / batch.images.shape[0];
+      for (const t of [rec, mu, lv]) t.dispose();
+      for (let b = 0; b < batch.images.shape[0]; b++) {
+        const xi = x.subarray(b * voxels, (b + 1) * voxels), ri = r.subarray(b * voxels, (b + 1) * voxels);
+        let e = 0;
+        for (let i = 0; i < voxels; i++) e += Math.abs(xi[i] - ri[i]);
+        out.l1.push(e / voxels);
+        out.psnr.push(Math.min(psnr(xi, ri), 100));
+        out.ssim.push(ssim(xi, ri, size));
+        let kl = 0;
+        for (let i = b * per; i < (b + 1) * per; i++) kl += 0.5 * (m[i] * m[i] + Math.exp(l[i]) - l[i] - 1);
+        out.kl.push(kl);
+        if (out.first.length < keep) out.first.push({ input: xi.slice(), recon: ri.slice() });
+      }
+    } finally {
+      batch.dispose();
+    }
+  }
+  return out.l1.length === 0 ? null : out;
+}
+
+/** A PNG of each volume's axial, coronal and sagittal mid-slices (a row), its reconstruction's below. */
+export async function saveReconstructions(
+  path: string,
+  pairs: readonly { input: Float32Array; recon: Float32Array }[],
+  size: readonly number[],
+): Promise<void> {
+  const rows = pairs.flatMap((p) => [midSlices(p.input, size), midSlices(p.recon, size)]);
+  const side = rows[0].side, all = new Float32Array(rows.length * rows[0].data.length);
+  rows.forEach((r, i) => all.set(r.data, i * r.data.length));
+  await Deno.mkdir(dirName(path), { recursive: true });
+  await savePng(path, imageGrid(all, [3 * rows.length, 1, side, side], { nrow: 3, range: [0, 1] }));
+}
+
 /** What a VAE training run reports. */
 export interface VaeTrainResult extends FitResult {
   model: MaisiVAE;
@@ -75,7 +144,7 @@ export async function trainVae(
   const common = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
   const loader = new DataLoader(data.train, { ...common, shuffle: true, dropLast: data.train.length > t.batchSize });
   const valLoader = new DataLoader(data.val, common);
-  const [D, H, W] = data.size, voxels = D * H * W;
+  const [D, H, W] = data.size;
   let validations = 0;
   log.info(`data: ${data.description}`);
   log.info(
@@ -96,52 +165,17 @@ export async function trainVae(
       return { loss: add(l1, mul(kl, klWeight)), scalars: { l1, kl } };
     },
     validate: async ({ epoch }) => {
-      let l1 = 0, p = 0, s = 0, kl = 0, n = 0, preview: { input: Float32Array; recon: Float32Array } | null = null;
-      for await (const batch of valLoader.iterate(0)) {
-        try {
-          const [rec, klT] = noGrad(() =>
-            scope(() => {
-              const d = vae.encode(batch.images);
-              return [vae.decode(d.mu), gaussianKl(d.mu, d.logVar)];
-            })
-          );
-          const [x, r] = [await batch.images.data() as Float32Array, await rec.data() as Float32Array];
-          kl += (await klT.data())[0] * batch.images.shape[0];
-          rec.dispose();
-          klT.dispose();
-          for (let b = 0; b < batch.images.shape[0]; b++) {
-            const xi = x.subarray(b * voxels, (b + 1) * voxels), ri = r.subarray(b * voxels, (b + 1) * voxels);
-            let e = 0;
-            for (let i = 0; i < voxels; i++) e += Math.abs(xi[i] - ri[i]);
-            l1 += e / voxels;
-            p += Math.min(psnr(xi, ri), 100);
-            s += ssim(xi, ri, data.size);
-            n++;
-            preview ??= { input: xi.slice(), recon: ri.slice() };
-          }
-        } finally {
-          batch.dispose();
-        }
-      }
-      if (n === 0) return null;
-      const metrics = { l1: l1 / n, psnr: p / n, ssim: s / n, loss: l1 / n + klWeight * kl / n };
-      if (preview && validations++ % cfg.sample.previewEvery === 0) {
-        const a = midSlices(preview.input, data.size), b = midSlices(preview.recon, data.size);
-        const both = new Float32Array(a.data.length * 2);
-        both.set(a.data);
-        both.set(b.data, a.data.length);
-        const dir = joinPath(run.path, "samples");
-        await Deno.mkdir(dir, { recursive: true });
-        await savePng(
-          joinPath(dir, `recon_epoch_${epoch}.png`),
-          imageGrid(both, [6, 1, a.side, a.side], { nrow: 3, range: [0, 1] }),
-        );
+      const r = await reconstructionMetrics(vae, valLoader, data.size);
+      if (r === null) return null;
+      const m = { l1: mean(r.l1), psnr: mean(r.psnr), ssim: mean(r.ssim), kl: mean(r.kl) };
+      if (validations++ % cfg.sample.previewEvery === 0) {
+        await saveReconstructions(joinPath(run.path, "samples", `recon_epoch_${epoch}.png`), r.first, data.size);
       }
       return {
-        metrics,
-        summary: `val L1 ${metrics.l1.toFixed(4)}, PSNR ${metrics.psnr.toFixed(2)} dB, SSIM ${
-          metrics.ssim.toFixed(4)
-        }, KL ${(kl / n).toFixed(1)}`,
+        metrics: { l1: m.l1, psnr: m.psnr, ssim: m.ssim, loss: m.l1 + klWeight * m.kl },
+        summary: `val L1 ${m.l1.toFixed(4)}, PSNR ${m.psnr.toFixed(2)} dB, SSIM ${m.ssim.toFixed(4)}, KL ${
+          m.kl.toFixed(1)
+        }`,
       };
     },
   }, { train: t, seed: cfg.seed, run, log, ...start });
