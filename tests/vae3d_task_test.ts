@@ -8,6 +8,7 @@ import { tensor } from "../mod.ts";
 import { ConfigError } from "../train/config.ts";
 import { gaussianKl, midSlices } from "../tasks/vae3d/trainer.ts";
 import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
+import { evaluateCommand } from "../tasks/classify/commands.ts";
 import { drawLatent, LatentDataset } from "../tasks/vae3d/latents.ts";
 import { Rng } from "../util/rng.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
@@ -45,6 +46,17 @@ gpuTest("train-vae: a tiny run writes checkpoints, reconstruction metrics and mi
     assert(out!.result.best !== null && out!.result.best === Math.min(...val.map((r) => r.val_l1)));
     assert([...Deno.readDirSync(`${dir}/checkpoints`)].some((e) => e.name === "best.safetensors"));
     out!.result.model.dispose();
+
+    // deno task evaluate on a VAE run: test-split reconstruction with bootstrap intervals.
+    const ev = await evaluateCommand(["--run", dir, "--bootstrap", "50"], true);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/eval-test/metrics.json`));
+    assertEquals(saved.volumes, 8);
+    for (const k of ["l1", "psnr", "ssim"]) {
+      const m = saved.metrics[k];
+      assert(m.lower <= m.value && m.value <= m.upper, `${k}: ${JSON.stringify(m)}`);
+      assertEquals(saved.per_volume[k].length, 8);
+    }
+    assertEquals(ev!.files, ["metrics.json", "reconstructions.png"]);
 
     // encode-latents: every split, the latent means the VAE gives, draws standardised per channel.
     const enc = await encodeLatentsCommand(["--vae", dir], true);

@@ -14,6 +14,7 @@ import {
 } from "../common/evaluation.ts";
 import { runKind } from "../common/run_kind.ts";
 import { evaluateDiffmicWorkflow } from "../diffmic/evaluate.ts";
+import { evaluateVaeRun } from "../vae3d/evaluate.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
@@ -94,13 +95,14 @@ export interface EvaluateResult {
 
 /**
  * `deno task evaluate --run <dir> [--split test|val|train] [--checkpoint best|latest|file] [--bootstrap n]`:
- * a classifier run, a DCG run or a DiffMIC-v2 run (told apart by its configuration).
+ * a classifier run, a DCG run, a DiffMIC-v2 run or a 3-D VAE run (told apart by its configuration).
  */
 export async function evaluateCommand(argv: readonly string[], quiet = false): Promise<EvaluateResult | null> {
   const args = parseTaskArgs(argv, {
     name: "evaluate",
     description:
-      "Evaluates a classifier, DCG or DiffMIC-v2 run's best checkpoint: metrics with bootstrap CIs, report, ROC, confusion.",
+      "Evaluates a classifier, DCG or DiffMIC-v2 run's best checkpoint (metrics with bootstrap CIs, report, ROC, " +
+      "confusion), or a 3-D VAE run's reconstructions (L1, PSNR, SSIM with bootstrap CIs).",
     options: {
       run: { description: "the run folder (required)", valueName: "dir" },
       split: { description: "test (default), val or train", valueName: "name", default: "test" },
@@ -122,6 +124,16 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
   }
   const run = await openRunDir(o.run);
   const kind = await runKind(run);
+  if (kind === "vae") {
+    const r = await evaluateVaeRun(run, {
+      split,
+      checkpoint: o.checkpoint!,
+      bootstrap: o.bootstrap,
+      out: o.out,
+      quiet,
+    });
+    return { outDir: r.outDir, files: r.files, metrics: r.metrics };
+  }
   if (kind !== "classifier") {
     return await evaluateDiffmicWorkflow(kind, run, {
       split,
