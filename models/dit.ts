@@ -467,6 +467,25 @@ export abstract class DiTBackbone extends Module {
   /** Classes (the label table's last row, index numClasses, is the null class). */
   abstract get numClasses(): number;
 
+  /**
+   * Builds the parts in the reference's order (that of the state dict and of the generator's
+   * draws): the fixed embedding `posEmbed` (T × D), the patch embedding, the embedders, the
+   * blocks, the final layer.
+   */
+  protected assemble(
+    c: { hiddenSize: number; numPatches: number; numClasses: number },
+    posEmbed: Float64Array,
+    parts: { xEmbedder: () => Module; blocks: () => DiTBlock[]; finalLayer: () => FinalLayer },
+    g?: Generator,
+  ): void {
+    this.pos_embed = new Parameter(tensor(Float32Array.from(posEmbed), [1, c.numPatches, c.hiddenSize]), false);
+    this.x_embedder = parts.xEmbedder();
+    this.t_embedder = new TimestepEmbedder(c.hiddenSize, g);
+    this.y_embedder = new LabelEmbedder(c.numClasses, c.hiddenSize, g);
+    this.blocks = new ModuleList(parts.blocks());
+    this.final_layer = parts.finalLayer();
+  }
+
   /** (B, T, patch·c) tokens → the output grid. */
   abstract unpatchify(x: Tensor): Tensor;
 
@@ -519,17 +538,11 @@ export class DiT extends DiTBackbone {
     super();
     const c = resolveDiTConfig(opts), g = opts.generator;
     this.config = c;
-    this.pos_embed = new Parameter(
-      tensor(Float32Array.from(sincosPosEmbed2d(c.hiddenSize, c.gridSize)), [1, c.numPatches, c.hiddenSize]),
-      false,
-    );
-    this.x_embedder = new PatchEmbed(c.patchSize, c.inChannels, c.hiddenSize, g);
-    this.t_embedder = new TimestepEmbedder(c.hiddenSize, g);
-    this.y_embedder = new LabelEmbedder(c.numClasses, c.hiddenSize, g);
-    this.blocks = new ModuleList(
-      Array.from({ length: c.depth }, () => new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g)),
-    );
-    this.final_layer = new FinalLayer(c.hiddenSize, c.patchSize * c.patchSize, c.outChannels, g);
+    this.assemble(c, sincosPosEmbed2d(c.hiddenSize, c.gridSize), {
+      xEmbedder: () => new PatchEmbed(c.patchSize, c.inChannels, c.hiddenSize, g),
+      blocks: () => Array.from({ length: c.depth }, () => new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g)),
+      finalLayer: () => new FinalLayer(c.hiddenSize, c.patchSize * c.patchSize, c.outChannels, g),
+    }, g);
   }
 
   /** Classes. */

@@ -24,12 +24,11 @@ import { permute, reshape, transpose } from "../core/ops/view.ts";
 import { windowPartition3d, windowReverse3d } from "../core/ops/window.ts";
 import { fmtShape } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
-import { ModuleList } from "../core/nn/containers.ts";
 import { Conv3d } from "../core/nn/conv.ts";
 import { uniform_ } from "../core/nn/init.ts";
-import { Module, Parameter } from "../core/nn/module.ts";
+import { Module } from "../core/nn/module.ts";
 import { OptionError } from "../util/errors.ts";
-import { DiTAttention, DiTBackbone, DiTBlock, FinalLayer, LabelEmbedder, TimestepEmbedder } from "./dit.ts";
+import { DiTAttention, DiTBackbone, DiTBlock, FinalLayer } from "./dit.ts";
 
 const OWNER = "DiT3D";
 
@@ -283,22 +282,19 @@ export class DiT3D extends DiTBackbone {
     super();
     const c = resolveDiT3DConfig(opts), g = opts.generator;
     this.config = c;
-    this.pos_embed = new Parameter(
-      tensor(Float32Array.from(sincosPosEmbed3d(c.hiddenSize, c.gridSize)), [1, c.numPatches, c.hiddenSize]),
-      false,
-    );
-    this.x_embedder = new PatchEmbed3d(c.patchSize, c.inChannels, c.hiddenSize, g);
-    this.t_embedder = new TimestepEmbedder(c.hiddenSize, g);
-    this.y_embedder = new LabelEmbedder(c.numClasses, c.hiddenSize, g);
     const windowed = new Set(c.windowBlocks);
-    this.blocks = new ModuleList(Array.from({ length: c.depth }, (_, i) => {
-      const attn = windowed.has(i)
-        ? new WindowAttention3d(c.hiddenSize, c.numHeads, c.gridSize, c.windowSize, g)
-        : undefined;
-      return new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g, { attn, gelu: c.gelu });
-    }));
     const [pd, ph, pw] = c.patchSize;
-    this.final_layer = new FinalLayer(c.hiddenSize, pd * ph * pw, c.outChannels, g);
+    this.assemble(c, sincosPosEmbed3d(c.hiddenSize, c.gridSize), {
+      xEmbedder: () => new PatchEmbed3d(c.patchSize, c.inChannels, c.hiddenSize, g),
+      blocks: () =>
+        Array.from({ length: c.depth }, (_, i) => {
+          const attn = windowed.has(i)
+            ? new WindowAttention3d(c.hiddenSize, c.numHeads, c.gridSize, c.windowSize, g)
+            : undefined;
+          return new DiTBlock(c.hiddenSize, c.numHeads, c.mlpHidden, g, { attn, gelu: c.gelu });
+        }),
+      finalLayer: () => new FinalLayer(c.hiddenSize, pd * ph * pw, c.outChannels, g),
+    }, g);
   }
 
   get numClasses(): number {
