@@ -83,24 +83,32 @@ export function unetWorkload(n = 64): UNetWorkload {
     numClasses: dims.classes,
     imageSize: dims.hw,
   });
-  net.train();
-  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
   const x = randn([n, dims.c, dims.hw, dims.hw]);
   const eps = randn([n, dims.c, dims.hw, dims.hw]);
   const t = randint(0, 1000, [n]);
   const labels = randint(0, dims.classes, [n]);
+  return { ...denoiserWorkload(net, () => net.call(x, t, labels), x, eps, t, labels), eps, t, labels, dims };
+}
+
+/** A class-conditional denoiser (`run`: its forward on x, t, labels) regressing `eps` with MSE, AdamW lr 1e-4. */
+function denoiserWorkload<M extends Module>(
+  net: M,
+  run: () => Tensor,
+  x: Tensor,
+  eps: Tensor,
+  t: Tensor,
+  labels: Tensor,
+): TrainWorkload<M> {
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
   return {
     net,
     opt,
     x,
-    eps,
-    t,
-    labels,
-    dims,
-    forward: () => net.call(x, t, labels),
+    forward: run,
     step() {
       scope(() => {
-        mseLoss(net.call(x, t, labels), eps).backward();
+        mseLoss(run(), eps).backward();
         opt.step();
         opt.zeroGrad();
       });
@@ -186,26 +194,7 @@ export function dit3dWorkload(windowed: boolean, n = 2): TrainWorkload<DiT3D> {
     windowSize: 4,
     windowBlocks: windowed ? [0, 1, 2, 3] : [],
   });
-  net.train();
-  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
   const x = randn([n, 4, 16, 16, 16]), eps = randn([n, 4, 16, 16, 16]);
   const t = randint(0, 1000, [n]), labels = randint(0, 2, [n]);
-  return {
-    net,
-    opt,
-    x,
-    forward: () => net.call(x, t, labels),
-    step() {
-      scope(() => {
-        mseLoss(net.call(x, t, labels), eps).backward();
-        opt.step();
-        opt.zeroGrad();
-      });
-    },
-    dispose() {
-      opt.disposeState();
-      net.dispose();
-      for (const v of [x, eps, t, labels]) v.dispose();
-    },
-  };
+  return denoiserWorkload(net, () => net.call(x, t, labels), x, eps, t, labels);
 }
