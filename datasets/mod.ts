@@ -23,6 +23,7 @@ export { inferClassCount, type InferClassesOptions, type LabelCheck, MAX_INFERRE
 export * from "./nifti.ts";
 export * from "./nifti_write.ts";
 export * from "./procedural_volumes.ts";
+export * from "./volume_slices.ts";
 export * from "./dicom.ts";
 export { decodeRleFrame, encodeRleFrame, RleError, type RleFrameInfo } from "./dicom_rle.ts";
 export * from "./volume_dataset.ts";

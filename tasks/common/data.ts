@@ -13,6 +13,7 @@
 import { CsvImageDataset } from "../../datasets/csv_dataset.ts";
 import { ImageFolder } from "../../datasets/image_folder.ts";
 import type { LabelCheck } from "../../datasets/labels.ts";
+import { VolumeSlices } from "../../datasets/volume_slices.ts";
 import { MedMnist } from "../../datasets/medmnist.ts";
 import { ProceduralDataset } from "../../datasets/procedural.ts";
 import { stratifiedSplit } from "../../datasets/split.ts";
@@ -61,6 +62,8 @@ export const DATA_DEFAULTS = {
   labelCheck: "error",
   fraction: 1,
   fractionSeed: null as number | null,
+  sliceAxis: null as number | null,
+  sliceFraction: 0.5,
   syntheticPath: null as string | null,
   syntheticRatio: 1,
   syntheticOnly: false,
@@ -135,6 +138,13 @@ export const DATA_META: Record<string, KeyMeta> = {
     min: 0,
     help: "seed of the data.fraction draw (null: the run's seed); fixed, every seed trains on the same real images",
   },
+  "data.sliceAxis": {
+    type: "integer",
+    min: 0,
+    max: 2,
+    help: "a MedMNIST 3D file as 2-D slices along this axis (0 axial, 1 coronal, 2 sagittal), each with its volume's label",
+  },
+  "data.sliceFraction": { min: 0.01, max: 1, help: "with data.sliceAxis: the middle share of each volume's slices kept" },
   "data.syntheticPath": {
     type: "string",
     help: "training only: an image folder of generated images (deno task sample --images) added to the real ones",
@@ -398,6 +408,36 @@ function splitByLabels(
   return [new Subset(all, train), new Subset(all, val)] as const;
 }
 
+/** A MedMNIST 3D file's splits as 2-D slices along `data.sliceAxis`. */
+function slicesOf(path: string, splits: MedMnist[], d: DataConfig): ImageData {
+  if (d.sliceAxis === null) {
+    throw new ConfigError([
+      `data.path ${path} holds 3D volumes; this task needs 2D images (set data.sliceAxis to train on slices)`,
+    ]);
+  }
+  const axis = d.sliceAxis as 0 | 1 | 2, shape = splits[0].sampleShape;
+  const other = shape.filter((_, i) => i !== axis);
+  if (other[0] !== other[1]) {
+    throw new ConfigError([`data.sliceAxis ${axis}: slices of ${shape.join("×")} volumes are not square`]);
+  }
+  const [train, val, test] = splits.map((s) => new VolumeSlices(s, shape, axis, d.sliceFraction));
+  const t = imageTransforms(1, null, d);
+  return {
+    train,
+    val,
+    test,
+    classes: [...splits[0].classes],
+    channels: 1,
+    imageSize: other[0],
+    trainTransform: t.train,
+    evalTransform: t.eval,
+    description: `MedMNIST ${path}: ${shape.join("×")} volumes as ${other[0]}×${other[1]} slices along axis ${axis} ` +
+      `(middle ${d.sliceFraction} of each), ${splits[0].classes.length} classes, ${counts(train, val, test)}` +
+      augmentSummary(d),
+    split: null,
+  };
+}
+
 const counts = (train: Dataset<Sample>, val: Dataset<Sample>, test: Dataset<Sample> | null): string =>
   `${train.length} train / ${val.length} val${test ? ` / ${test.length} test` : ""}`;
 
@@ -443,7 +483,8 @@ async function openSplits(d: DataConfig, seed: number): Promise<ImageData> {
         MedMnist.open(path, { split, labelCheck: d.labelCheck as LabelCheck })
       ),
     );
-    if (train.is3d) throw new ConfigError([`data.path ${path} holds 3D volumes; this task needs a 2D MedMNIST set`]);
+    if (train.is3d) return slicesOf(path, [train, val, test], d);
+    if (d.sliceAxis !== null) throw new ConfigError([`data.sliceAxis: data.path ${path} holds 2D images, not volumes`]);
     const [h, w, c] = train.sampleShape;
     if (h !== w) throw new ConfigError([`data.path ${path}: images are ${h}×${w}; square images are needed`]);
     const t = imageTransforms(c, null, d);

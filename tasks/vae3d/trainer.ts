@@ -22,6 +22,7 @@ import { dirName, joinPath } from "../../util/path.ts";
 import { savePng } from "../../util/png.ts";
 import { imageGrid } from "../lib/image_grid.ts";
 import type { VolumeData } from "../common/volume_data.ts";
+import { sliceOf } from "../../datasets/volume_slices.ts";
 import { VAE_METRICS, type VaeConfig } from "./config.ts";
 
 /** The configured VAE for `channels`-channel volumes. */
@@ -44,15 +45,13 @@ export function gaussianKl(mu: Tensor, logVar: Tensor): Tensor {
 }
 
 /** Axial, coronal and sagittal middle slices of a [D, H, W] volume, each padded into S×S (S the largest side). */
-export function midSlices(v: Float32Array, [D, H, W]: readonly number[]): { data: Float32Array; side: number } {
-  const S = Math.max(D, H, W), out = new Float32Array(3 * S * S);
-  const put = (k: number, rows: number, cols: number, at: (r: number, c: number) => number) => {
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[k * S * S + r * S + c] = at(r, c);
-  };
-  const z = D >> 1, y = H >> 1, x = W >> 1;
-  put(0, H, W, (r, c) => v[(z * H + r) * W + c]);
-  put(1, D, W, (r, c) => v[(r * H + y) * W + c]);
-  put(2, D, H, (r, c) => v[(r * H + c) * W + x]);
+export function midSlices(v: Float32Array, shape: readonly number[]): { data: Float32Array; side: number } {
+  const [D, H, W] = shape, S = Math.max(D, H, W), out = new Float32Array(3 * S * S);
+  const sides = [[H, W], [D, W], [D, H]];
+  for (let axis = 0; axis < 3; axis++) {
+    const slice = sliceOf(v, shape, axis, shape[axis] >> 1), [rows, cols] = sides[axis];
+    for (let r = 0; r < rows; r++) out.set(slice.subarray(r * cols, (r + 1) * cols), axis * S * S + r * S);
+  }
   return { data: out, side: S };
 }
 
