@@ -142,9 +142,14 @@ export const DATA_META: Record<string, KeyMeta> = {
     type: "integer",
     min: 0,
     max: 2,
-    help: "a MedMNIST 3D file as 2-D slices along this axis (0 axial, 1 coronal, 2 sagittal), each with its volume's label",
+    help:
+      "a MedMNIST 3D file as 2-D slices along this axis (0 axial, 1 coronal, 2 sagittal), each with its volume's label",
   },
-  "data.sliceFraction": { min: 0.01, max: 1, help: "with data.sliceAxis: the middle share of each volume's slices kept" },
+  "data.sliceFraction": {
+    min: 0.01,
+    max: 1,
+    help: "with data.sliceAxis: the middle share of each volume's slices kept",
+  },
   "data.syntheticPath": {
     type: "string",
     help: "training only: an image folder of generated images (deno task sample --images) added to the real ones",
