@@ -206,14 +206,17 @@ export async function inPreparedRun<C, R, D = ImageData>(
  * Runs a model's option validation (`validate`: e.g. `resolveUNetConfig` of the options the
  * configuration and the data give) before any folder is made. An {@linkcode OptionError} about
  * an option the configuration's `model` section sets becomes a {@linkcode ConfigError} naming
- * that key, its value and the data's image shape; any other OptionError, one about the data.
+ * that key, its value and the data (`data`: the opened images, or a phrase for other data); any
+ * other OptionError, one about the data.
  */
-export function checkModelFits(cfg: { model: object }, data: ImageData, validate: () => unknown): void {
+export function checkModelFits(cfg: { model: object }, data: ImageData | string, validate: () => unknown): void {
   try {
     validate();
   } catch (e) {
     if (!(e instanceof OptionError)) throw e;
-    const shape = `${data.imageSize}×${data.imageSize}×${data.channels} images, ${data.classes.length} classes`;
+    const shape = typeof data === "string"
+      ? data
+      : `${data.imageSize}×${data.imageSize}×${data.channels} images, ${data.classes.length} classes`;
     const option = e.option.replace(/\[\d+\]$/, "");
     if (option in cfg.model) {
       const value = JSON.stringify((cfg.model as Record<string, unknown>)[option]);

@@ -6,14 +6,14 @@
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { InterruptController } from "../../train/signals.ts";
-import { OptionError } from "../../util/errors.ts";
 import { writeJsonAtomic } from "../../util/io.ts";
 import { joinPath } from "../../util/path.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { inPreparedRun, prepareRunWith } from "../common/run_setup.ts";
+import { checkModelFits, inPreparedRun, prepareRunWith } from "../common/run_setup.ts";
 import { LatentDataset } from "../vae3d/latents.ts";
 import { type Dit3dConfig, dit3dSchema } from "./config.ts";
-import { buildDit3d, type Dit3dTrainResult, trainDit3d } from "./trainer.ts";
+import { dit3dOptions, type Dit3dTrainResult, trainDit3d } from "./trainer.ts";
+import { resolveDiT3DConfig } from "../../models/dit3d.ts";
 
 /** What `deno task train-dit3d` did. */
 export interface TrainDit3dResult {
@@ -37,18 +37,8 @@ async function openLatents(cfg: Dit3dConfig): Promise<Latents> {
 
 /** The model section must build on the latents (patches dividing the grid, width, heads, windows). */
 function checkDit3dFits(cfg: Dit3dConfig, data: Latents): void {
-  try {
-    buildDit3d(cfg, data.train.info).dispose();
-  } catch (e) {
-    if (!(e instanceof OptionError || e instanceof RangeError)) throw e;
-    const option = e instanceof OptionError ? e.option.replace(/\[\d+\]$/, "") : "";
-    const key = option in cfg.model ? `model.${option}` : "model";
-    throw new ConfigError([
-      `${key} cannot work on latents of shape ${data.train.info.shape.join("×")}: ${
-        e instanceof OptionError ? e.problem : e.message
-      }`,
-    ]);
-  }
+  const info = data.train.info;
+  checkModelFits(cfg, `latents of shape ${info.shape.join("×")}`, () => resolveDiT3DConfig(dit3dOptions(cfg, info)));
 }
 
 /** `deno task train-dit3d [--config f] [--latents dir] [--resume r] [--key.path v …]`; null after `--help`. */

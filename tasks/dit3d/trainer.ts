@@ -12,7 +12,7 @@ import { Generator, manualSeed } from "../../core/ops/random.ts";
 import { scope } from "../../core/scope.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { DataLoader } from "../../datasets/loader.ts";
-import { DiT3D, DIT3D_SIZES } from "../../models/dit3d.ts";
+import { DiT3D, DIT3D_SIZES, type DiT3DOptions, type Triple } from "../../models/dit3d.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
 import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
@@ -22,25 +22,28 @@ import { DiffusionObjective } from "../ddpm/objective.ts";
 import { drawLatent, type LatentDataset, type LatentInfo } from "../vae3d/latents.ts";
 import type { Dit3dConfig } from "./config.ts";
 
-/** The configured DiT3D for latents of `info.shape` and its classes. */
-export function buildDit3d(cfg: Dit3dConfig, info: Pick<LatentInfo, "shape" | "classes">): DiT3D {
+/** The DiT3D options the configuration gives for latents of `info.shape` and its classes. */
+export function dit3dOptions(cfg: Dit3dConfig, info: Pick<LatentInfo, "shape" | "classes">): DiT3DOptions {
   const m = cfg.model, size = DIT3D_SIZES[m.size as keyof typeof DIT3D_SIZES];
   const [C, ...grid] = info.shape;
-  const triple = (v: number[], key: string) => {
-    if (v.length !== 3) throw new RangeError(`model.${key} needs three sizes (d, h, w), got [${v}]`);
-    return [v[0], v[1], v[2]] as const;
-  };
-  return new DiT3D({
-    inputSize: triple(grid, "latents"),
-    patchSize: triple(m.patchSize, "patchSize"),
+  const triple = (v: number[]) => v as unknown as Triple; // resolveDiT3DConfig checks the length
+  const depth = m.depth ?? size.depth;
+  return {
+    inputSize: triple(grid),
+    patchSize: triple(m.patchSize),
     inChannels: C,
-    depth: m.depth ?? size.depth,
+    depth,
     hiddenSize: m.hiddenSize ?? size.hiddenSize,
     numHeads: m.numHeads ?? size.numHeads,
     numClasses: info.classes.length,
-    windowSize: triple(m.windowSize, "windowSize"),
-    windowBlocks: m.windowBlocks.filter((b) => b < (m.depth ?? size.depth)),
-  });
+    windowSize: triple(m.windowSize),
+    windowBlocks: m.windowBlocks.filter((b) => b < depth),
+  };
+}
+
+/** The configured DiT3D for latents of `info.shape` and its classes. */
+export function buildDit3d(cfg: Dit3dConfig, info: Pick<LatentInfo, "shape" | "classes">): DiT3D {
+  return new DiT3D(dit3dOptions(cfg, info));
 }
 
 /** What a DiT3D training run reports. */

@@ -6,9 +6,8 @@
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { InterruptController } from "../../train/signals.ts";
-import { OptionError } from "../../util/errors.ts";
 import { parseTaskArgs } from "../lib/args.ts";
-import { inPreparedRun, prepareRunWith } from "../common/run_setup.ts";
+import { checkModelFits, inPreparedRun, prepareRunWith } from "../common/run_setup.ts";
 import { openVolumeData, saveVolumeDataInfo, type VolumeData } from "../common/volume_data.ts";
 import { resolveMaisiVAEConfig } from "../../models/vae3d.ts";
 import { type VaeConfig, vaeSchema } from "./config.ts";
@@ -83,23 +82,19 @@ export interface TrainVaeResult {
 
 /** The model section must build, and the volumes must divide by its downsampling. */
 function checkVaeFits(cfg: VaeConfig, data: VolumeData): void {
-  const m = cfg.model;
-  let factor: number;
-  try {
-    factor = resolveMaisiVAEConfig({
+  const m = cfg.model, shape = `${data.size.join("×")} volumes`;
+  const resolve = () =>
+    resolveMaisiVAEConfig({
       numChannels: m.numChannels,
       numResBlocks: m.numResBlocks,
       normNumGroups: m.normNumGroups,
       latentChannels: m.latentChannels,
-    }).downsampleFactor;
-  } catch (e) {
-    if (e instanceof OptionError) throw new ConfigError([`model.${e.option.replace(/\[\d+\]$/, "")}: ${e.problem}`]);
-    throw e;
-  }
+    });
+  checkModelFits(cfg, shape, resolve);
+  const factor = resolve().downsampleFactor;
   if (data.size.some((s) => s % factor !== 0)) {
     throw new ConfigError([
-      `model.numChannels: ${m.numChannels.length} levels downsample by ${factor}, which does not divide the ` +
-      `volumes' size ${data.size.join("×")}`,
+      `model.numChannels: ${m.numChannels.length} levels downsample by ${factor}, which does not divide the ${shape}`,
     ]);
   }
 }
