@@ -10,25 +10,48 @@ import type { Generator } from "../core/ops/random.ts";
 import { flatten } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { chain, Sequential } from "../core/nn/containers.ts";
-import { Conv2d } from "../core/nn/conv.ts";
+import { Conv2d, Conv3d, ConvNd } from "../core/nn/conv.ts";
 import { constant_, kaimingNormal_ } from "../core/nn/init.ts";
 import { Linear, ReLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
-import { BatchNorm2d } from "../core/nn/norm.ts";
-import { AdaptiveAvgPool2d, MaxPool2d } from "../core/nn/pool.ts";
+import { BatchNorm2d, BatchNorm3d, type BatchNormBase } from "../core/nn/norm.ts";
+import {
+  AdaptiveAvgPool2d,
+  AdaptiveAvgPool3d,
+  type AdaptiveAvgPoolNd,
+  MaxPool2d,
+  MaxPool3d,
+  type MaxPoolNd,
+} from "../core/nn/pool.ts";
 
-function conv3x3(inPlanes: number, outPlanes: number, stride: number, generator?: Generator): Conv2d {
-  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false, generator });
+/** Spatial dimensions of a ResNet: 2 (images) or 3 (volumes: every layer its 3-D counterpart). */
+export type SpatialDims = 2 | 3;
+
+function conv(
+  dims: SpatialDims,
+  i: number,
+  o: number,
+  k: number,
+  opts: { stride: number; padding?: number },
+  g?: Generator,
+) {
+  const o2 = { ...opts, bias: false, generator: g };
+  return dims === 3 ? new Conv3d(i, o, k, o2) : new Conv2d(i, o, k, o2);
 }
 
-function conv1x1(inPlanes: number, outPlanes: number, stride: number, generator?: Generator): Conv2d {
-  return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator });
-}
+const conv3x3 = (inPlanes: number, outPlanes: number, stride: number, g?: Generator, dims: SpatialDims = 2): ConvNd =>
+  conv(dims, inPlanes, outPlanes, 3, { stride, padding: 1 }, g);
+
+const conv1x1 = (inPlanes: number, outPlanes: number, stride: number, g?: Generator, dims: SpatialDims = 2): ConvNd =>
+  conv(dims, inPlanes, outPlanes, 1, { stride }, g);
+
+const batchNorm = (channels: number, dims: SpatialDims): BatchNormBase =>
+  dims === 3 ? new BatchNorm3d(channels) : new BatchNorm2d(channels);
 
 /** A residual block of a ResNet stage. */
 export interface ResidualBlock extends Module {
   /** The residual branch's last batch norm (zeroed by `zeroInitResidual`). */
-  readonly lastBn: BatchNorm2d;
+  readonly lastBn: BatchNormBase;
   /** x → relu(branch(x) + shortcut(x)). */
   forward(x: Tensor): Tensor;
 }
@@ -38,30 +61,37 @@ export class BasicBlock extends Module implements ResidualBlock {
   /** Output channels per `planes`. */
   static readonly expansion: number = 1;
   /** First 3×3 conv (carries the stride). */
-  conv1: Conv2d;
+  conv1: ConvNd;
   /** Its batch norm. */
-  bn1: BatchNorm2d;
+  bn1: BatchNormBase;
   /** ReLU. */
   relu: ReLU = new ReLU();
   /** Second 3×3 conv. */
-  conv2: Conv2d;
+  conv2: ConvNd;
   /** Its batch norm. */
-  bn2: BatchNorm2d;
+  bn2: BatchNormBase;
   /** 1×1 conv + batch norm on the shortcut when the shape changes, else null. */
   downsample: Sequential | null;
 
-  /** A block from `inPlanes` to `planes` channels. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample: Sequential | null = null, g?: Generator) {
+  /** A block from `inPlanes` to `planes` channels (`dims` 3: of volumes). */
+  constructor(
+    inPlanes: number,
+    planes: number,
+    stride = 1,
+    downsample: Sequential | null = null,
+    g?: Generator,
+    dims: SpatialDims = 2,
+  ) {
     super();
-    this.conv1 = conv3x3(inPlanes, planes, stride, g);
-    this.bn1 = new BatchNorm2d(planes);
-    this.conv2 = conv3x3(planes, planes, 1, g);
-    this.bn2 = new BatchNorm2d(planes);
+    this.conv1 = conv3x3(inPlanes, planes, stride, g, dims);
+    this.bn1 = batchNorm(planes, dims);
+    this.conv2 = conv3x3(planes, planes, 1, g, dims);
+    this.bn2 = batchNorm(planes, dims);
     this.downsample = downsample;
   }
 
   /** The residual branch's last batch norm. */
-  get lastBn(): BatchNorm2d {
+  get lastBn(): BatchNormBase {
     return this.bn2;
   }
 
@@ -78,36 +108,43 @@ export class Bottleneck extends Module implements ResidualBlock {
   /** Output channels per `planes`. */
   static readonly expansion: number = 4;
   /** 1×1 reduction. */
-  conv1: Conv2d;
+  conv1: ConvNd;
   /** Its batch norm. */
-  bn1: BatchNorm2d;
+  bn1: BatchNormBase;
   /** 3×3 conv (carries the stride, v1.5). */
-  conv2: Conv2d;
+  conv2: ConvNd;
   /** Its batch norm. */
-  bn2: BatchNorm2d;
+  bn2: BatchNormBase;
   /** 1×1 expansion to planes·4. */
-  conv3: Conv2d;
+  conv3: ConvNd;
   /** Its batch norm. */
-  bn3: BatchNorm2d;
+  bn3: BatchNormBase;
   /** ReLU. */
   relu: ReLU = new ReLU();
   /** 1×1 conv + batch norm on the shortcut when the shape changes, else null. */
   downsample: Sequential | null;
 
-  /** A block from `inPlanes` to `planes`·4 channels. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample: Sequential | null = null, g?: Generator) {
+  /** A block from `inPlanes` to `planes`·4 channels (`dims` 3: of volumes). */
+  constructor(
+    inPlanes: number,
+    planes: number,
+    stride = 1,
+    downsample: Sequential | null = null,
+    g?: Generator,
+    dims: SpatialDims = 2,
+  ) {
     super();
-    this.conv1 = conv1x1(inPlanes, planes, 1, g);
-    this.bn1 = new BatchNorm2d(planes);
-    this.conv2 = conv3x3(planes, planes, stride, g);
-    this.bn2 = new BatchNorm2d(planes);
-    this.conv3 = conv1x1(planes, planes * Bottleneck.expansion, 1, g);
-    this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
+    this.conv1 = conv1x1(inPlanes, planes, 1, g, dims);
+    this.bn1 = batchNorm(planes, dims);
+    this.conv2 = conv3x3(planes, planes, stride, g, dims);
+    this.bn2 = batchNorm(planes, dims);
+    this.conv3 = conv1x1(planes, planes * Bottleneck.expansion, 1, g, dims);
+    this.bn3 = batchNorm(planes * Bottleneck.expansion, dims);
     this.downsample = downsample;
   }
 
   /** The residual branch's last batch norm. */
-  get lastBn(): BatchNorm2d {
+  get lastBn(): BatchNormBase {
     return this.bn3;
   }
 
@@ -134,6 +171,8 @@ export interface ResNetOptions {
   zeroInitResidual?: boolean;
   /** Channels of the stem and the first stage; stages 2–4 double it (default 64, as torchvision). */
   baseWidth?: number;
+  /** 2 (default): images [N, C, H, W]; 3: volumes [N, C, D, H, W], every conv, norm and pool 3-D (MONAI's ResNet with spatial_dims 3, torchvision's names). */
+  spatialDims?: SpatialDims;
   /** Generator for the initial weights (default: the global one). */
   generator?: Generator;
 }
@@ -152,14 +191,16 @@ export interface ResNetOptions {
 export class ResNet extends Module {
   /** Whether the stem is the small-input one. */
   readonly smallInput: boolean;
+  /** 2: images; 3: volumes. */
+  readonly spatialDims: SpatialDims;
   /** Stem conv: 7×7 stride 2 (3×3 stride 1 with `smallInput`). */
-  conv1: Conv2d;
+  conv1: ConvNd;
   /** Stem batch norm. */
-  bn1: BatchNorm2d;
+  bn1: BatchNormBase;
   /** ReLU. */
   relu: ReLU = new ReLU();
   /** 3×3 stride-2 max-pool, or null with `smallInput`. */
-  maxpool: MaxPool2d | null;
+  maxpool: MaxPoolNd | null;
   /** Stage 1 (64·expansion channels, stride 1). */
   layer1: Sequential;
   /** Stage 2 (128·expansion channels, stride 2). */
@@ -169,7 +210,7 @@ export class ResNet extends Module {
   /** Stage 4 (512·expansion channels, stride 2). */
   layer4: Sequential;
   /** Global average pool. */
-  avgpool: AdaptiveAvgPool2d = new AdaptiveAvgPool2d(1);
+  avgpool: AdaptiveAvgPoolNd;
   /** Classifier (null when built with `numClasses: 0`). */
   fc: Linear | null;
   /** Channels of `layer4`'s output (512 for ResNet-18/34 at the default width, 2048 for ResNet-50). */
@@ -189,21 +230,25 @@ export class ResNet extends Module {
     if (layers.length !== 4 || layers.some((n) => !Number.isInteger(n) || n < 1)) {
       throw new RangeError(`ResNet: layers must be 4 positive block counts, got ${JSON.stringify(layers)}`);
     }
+    const dims = opts.spatialDims ?? 2;
+    if (dims !== 2 && dims !== 3) throw new RangeError(`ResNet: spatialDims must be 2 or 3, got ${dims}`);
+    this.spatialDims = dims;
     this.smallInput = opts.smallInput ?? false;
     this.conv1 = this.smallInput
-      ? new Conv2d(inChannels, w, 3, { stride: 1, padding: 1, bias: false, generator: g })
-      : new Conv2d(inChannels, w, 7, { stride: 2, padding: 3, bias: false, generator: g });
-    this.bn1 = new BatchNorm2d(w);
-    this.maxpool = this.smallInput ? null : new MaxPool2d(3, { stride: 2, padding: 1 });
+      ? conv(dims, inChannels, w, 3, { stride: 1, padding: 1 }, g)
+      : conv(dims, inChannels, w, 7, { stride: 2, padding: 3 }, g);
+    this.bn1 = batchNorm(w, dims);
+    const pool = { stride: 2, padding: 1 };
+    this.maxpool = this.smallInput ? null : dims === 3 ? new MaxPool3d(3, pool) : new MaxPool2d(3, pool);
     let inPlanes = w;
     const stage = (planes: number, blocks: number, stride: number): Sequential => {
       const out = planes * block.expansion;
       const downsample = stride !== 1 || inPlanes !== out
-        ? new Sequential(conv1x1(inPlanes, out, stride, g), new BatchNorm2d(out))
+        ? new Sequential(conv1x1(inPlanes, out, stride, g, dims), batchNorm(out, dims))
         : null;
-      const mods: Module[] = [new block(inPlanes, planes, stride, downsample, g)];
+      const mods: Module[] = [new block(inPlanes, planes, stride, downsample, g, dims)];
       inPlanes = out;
-      for (let i = 1; i < blocks; i++) mods.push(new block(inPlanes, planes, 1, null, g));
+      for (let i = 1; i < blocks; i++) mods.push(new block(inPlanes, planes, 1, null, g, dims));
       return new Sequential(...mods);
     };
     this.layer1 = stage(w, layers[0], 1);
@@ -211,9 +256,10 @@ export class ResNet extends Module {
     this.layer3 = stage(4 * w, layers[2], 2);
     this.layer4 = stage(8 * w, layers[3], 2);
     this.featureChannels = 8 * w * block.expansion;
+    this.avgpool = dims === 3 ? new AdaptiveAvgPool3d(1) : new AdaptiveAvgPool2d(1);
     this.fc = numClasses > 0 ? new Linear(this.featureChannels, numClasses, { generator: g }) : null;
     for (const m of this.modules()) {
-      if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: "fan_out", nonlinearity: "relu", generator: g });
+      if (m instanceof ConvNd) kaimingNormal_(m.weight, { mode: "fan_out", nonlinearity: "relu", generator: g });
     }
     if (opts.zeroInitResidual) {
       for (const m of this.modules()) {

@@ -76,7 +76,7 @@ def formula_tensor(name, shape):
         val = 0.1 * v
     elif name.endswith("running_var"):
         val = 1.0 + 0.4 * v
-    elif name.endswith("weight") and len(shape) == 4:
+    elif name.endswith("weight") and len(shape) in (4, 5):
         val = v * math.sqrt(6.0 / int(np.prod(shape[1:])))
     elif name.endswith("weight") and len(shape) == 2:
         val = v / math.sqrt(shape[1])

@@ -35,7 +35,7 @@ export function formulaTensor(name: string, shape: number[]): Tensor {
   let f: (x: number) => number;
   if (name.endsWith("running_mean")) f = (x) => 0.1 * x;
   else if (name.endsWith("running_var")) f = (x) => 1 + 0.4 * x;
-  else if (name.endsWith("weight") && shape.length === 4) {
+  else if (name.endsWith("weight") && (shape.length === 4 || shape.length === 5)) {
     const s = Math.sqrt(6 / prod(shape.slice(1)));
     f = (x) => x * s;
   } else if (name.endsWith("weight") && shape.length === 2) {
