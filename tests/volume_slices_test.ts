@@ -1,14 +1,14 @@
 /**
  * 2-D slices of 3-D volumes (datasets/volume_slices.ts) and `data.sliceAxis` of the 2-D data
  * layer: each axis's slices against index arithmetic, the middle share kept, labels and ids per
- * slice, a MedMNIST 3D archive opened as a 2-D image set, and its refusals.
+ * slice, a MedMNIST 3D archive opened as a 2-D image set, or (without data.sliceAxis) as volumes.
  */
 import { zipSync } from "fflate";
 import { middleSlices, sliceOf, VolumeSlices } from "../datasets/volume_slices.ts";
 import { DATA_DEFAULTS, openImageData } from "../tasks/common/data.ts";
-import { ConfigError } from "../train/config.ts";
+import { Rng } from "../util/rng.ts";
 import { encodeNpy } from "../util/formats/npy.ts";
-import { assertEquals, assertRejects } from "./_asserts.ts";
+import { assertEquals } from "./_asserts.ts";
 import { withTempDir } from "./_util.ts";
 
 Deno.test("volume slices: every axis, the middle share, labels and ids", async () => {
@@ -59,6 +59,10 @@ Deno.test("volume slices: data.sliceAxis opens a MedMNIST 3D archive as a 2-D im
     assertEquals([d.train.length, d.val.length, d.test!.length, d.imageSize, d.channels], [12, 6, 6, 6, 1]);
     const s = await d.train.get(4);
     assertEquals(s.label, 1, "slice 4 belongs to volume 1");
-    await assertRejects(() => openImageData(base, 0), ConfigError, "data.sliceAxis");
+    // Without data.sliceAxis: the volumes themselves, for a 3-D classifier.
+    const vols = await openImageData(base, 0);
+    assertEquals([vols.train.length, vols.spatialDims, vols.imageSize], [4, 3, 6]);
+    const one = await vols.evalTransform(await vols.train.get(0), new Rng(0));
+    assertEquals((one.image as { shape: number[] }).shape, [1, 6, 6, 6]);
   });
 });

@@ -148,7 +148,7 @@ export async function evaluateCommand(argv: readonly string[], quiet = false): P
   const data = await openImageData(cfg.data, cfg.seed);
   checkSplit(data, split, cfg.data.dataset);
   const ckpt = await evaluationCheckpoint(run, o.checkpoint!);
-  const model = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
+  const model = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length, data.spatialDims);
   await loadCheckpoint(ckpt, { model, restoreRng: false });
   const t0 = performance.now(); // the whole pass: loading, the first batch's kernel compiles, read-backs
   const pred = await predict(model, evalLoader(cfg, data, split));

@@ -30,6 +30,7 @@ export const classifierSchema = defineConfig({
   model: {
     arch: "resnet18",
     smallInput: true,
+    baseWidth: 64,
     dropout: 0.2,
     patchSize: 4,
     windowSize: 7,
@@ -62,6 +63,12 @@ export const classifierSchema = defineConfig({
   ...DATA_META,
   "model.arch": { choices: CLASSIFIER_ARCHS },
   "model.smallInput": { help: "ResNet: 3×3 stride-1 stem without max-pool, for 28–64 px images" },
+  "model.baseWidth": {
+    type: "integer",
+    min: 1,
+    max: 1024,
+    help: "ResNet: channels of the stem and first stage, doubled per stage (torchvision's 64; less for 3-D volumes)",
+  },
   "model.dropout": { min: 0, max: 0.9, help: "EfficientNet classifier dropout" },
   "model.patchSize": { type: "integer", min: 1, max: MAX_IMAGE_SIZE, help: "ViT / Swin patch size" },
   "model.windowSize": { type: "integer", min: 1, max: MAX_IMAGE_SIZE, help: "Swin attention window" },

@@ -9,6 +9,7 @@ import { resolveViTConfig, VisionTransformer, type VisionTransformerOptions, VIT
 import type { ImageData } from "../common/data.ts";
 import { checkModelFits } from "../common/run_setup.ts";
 import type { ClassifierConfig } from "./config.ts";
+import { ConfigError } from "../../train/config.ts";
 
 /** A module mapping (N, C, H, W) images to (N, classes) logits. */
 export type Classifier = Module & {
@@ -50,11 +51,16 @@ function swinOptions(
  * Checks, without building it, that the configured architecture works on the opened data (the
  * model's own validation): a ViT's `model.patchSize` must divide the image size; a Swin's must
  * not exceed it (smaller feature maps than `model.windowSize` are padded, as torchvision does).
- * ResNet and EfficientNet take any image of the data's minimum size. A {@linkcode ConfigError}
- * names the key.
+ * ResNet and EfficientNet take any image of the data's minimum size; volumes take ResNets only.
+ * A {@linkcode ConfigError} names the key.
  */
 export function checkClassifierFits(cfg: ClassifierConfig, data: ImageData): void {
   const { channels, imageSize, classes } = data;
+  if (data.spatialDims === 3 && !cfg.model.arch.startsWith("resnet")) {
+    throw new ConfigError([
+      `model.arch ${cfg.model.arch} takes images; for volumes use resnet18, resnet34 or resnet50`,
+    ]);
+  }
   if (cfg.model.arch === "vitS16") {
     checkModelFits(cfg, data, () => resolveViTConfig(vitOptions(cfg, channels, imageSize, classes.length)));
   } else if (cfg.model.arch === "swinT" || cfg.model.arch === "swinB") {
@@ -62,21 +68,29 @@ export function checkClassifierFits(cfg: ClassifierConfig, data: ImageData): voi
   }
 }
 
-/** The configured architecture for `channels`-channel `imageSize` images and `numClasses` classes. */
+/**
+ * The configured architecture for `channels`-channel `imageSize` images (or, with `spatialDims`
+ * 3, `imageSize`³ volumes: ResNets only) and `numClasses` classes.
+ */
 export function buildClassifier(
   cfg: ClassifierConfig,
   channels: number,
   imageSize: number,
   numClasses: number,
+  spatialDims: 2 | 3 = 2,
 ): Classifier {
   const m = cfg.model, common = { numClasses, inChannels: channels };
+  const resnet = { ...common, smallInput: m.smallInput, spatialDims, baseWidth: m.baseWidth };
+  if (spatialDims === 3 && !m.arch.startsWith("resnet")) {
+    throw new ConfigError([`model.arch ${m.arch} takes images; for volumes use resnet18, resnet34 or resnet50`]);
+  }
   switch (m.arch) {
     case "resnet18":
-      return resnet18({ ...common, smallInput: m.smallInput });
+      return resnet18(resnet);
     case "resnet34":
-      return resnet34({ ...common, smallInput: m.smallInput });
+      return resnet34(resnet);
     case "resnet50":
-      return resnet50({ ...common, smallInput: m.smallInput });
+      return resnet50(resnet);
     case "efficientnetB0":
       return efficientnetB0({ ...common, dropout: m.dropout });
     case "efficientnetB4":

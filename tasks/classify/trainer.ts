@@ -50,7 +50,7 @@ export async function trainClassifier(
   const t = cfg.train;
   manualSeed(cfg.seed);
   const numClasses = data.classes.length;
-  const model = buildClassifier(cfg, data.channels, data.imageSize, numClasses);
+  const model = buildClassifier(cfg, data.channels, data.imageSize, numClasses, data.spatialDims);
   if (cfg.model.pretrained && !start.resumeFrom) {
     const skipped = await loadPretrained(model, cfg.model.pretrained);
     log.info(

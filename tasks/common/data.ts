@@ -14,6 +14,7 @@ import { CsvImageDataset } from "../../datasets/csv_dataset.ts";
 import { ImageFolder } from "../../datasets/image_folder.ts";
 import type { LabelCheck } from "../../datasets/labels.ts";
 import { VolumeSlices } from "../../datasets/volume_slices.ts";
+import { randomFlipVolume } from "../../datasets/transforms/volume.ts";
 import { MedMnist } from "../../datasets/medmnist.ts";
 import { ProceduralDataset } from "../../datasets/procedural.ts";
 import { stratifiedSplit } from "../../datasets/split.ts";
@@ -181,8 +182,10 @@ export interface ImageData {
   classes: string[];
   /** Image channels. */
   channels: number;
-  /** Image side in pixels. */
+  /** Image side in pixels (for volumes: the cube's side). */
   imageSize: number;
+  /** 2 for images; 3 for volumes ([1, D, H, W] samples: a MedMNIST 3D file without data.sliceAxis). */
+  spatialDims?: 2 | 3;
   /** Training transform (preprocessing, augmentation, to CHW, normalised by `data.normalize`). */
   trainTransform: Transform<Sample, Sample>;
   /** Evaluation transform (preprocessing, to CHW, normalised by `data.normalize`). */
@@ -415,11 +418,7 @@ function splitByLabels(
 
 /** A MedMNIST 3D file's splits as 2-D slices along `data.sliceAxis`. */
 function slicesOf(path: string, splits: MedMnist[], d: DataConfig): ImageData {
-  if (d.sliceAxis === null) {
-    throw new ConfigError([
-      `data.path ${path} holds 3D volumes; this task needs 2D images (set data.sliceAxis to train on slices)`,
-    ]);
-  }
+  if (d.sliceAxis === null) return volumesOf(path, splits, d);
   const axis = d.sliceAxis as 0 | 1 | 2, shape = splits[0].sampleShape;
   const other = shape.filter((_, i) => i !== axis);
   if (other[0] !== other[1]) {
@@ -439,6 +438,41 @@ function slicesOf(path: string, splits: MedMnist[], d: DataConfig): ImageData {
     description: `MedMNIST ${path}: ${shape.join("×")} volumes as ${other[0]}×${other[1]} slices along axis ${axis} ` +
       `(middle ${d.sliceFraction} of each), ${splits[0].classes.length} classes, ${counts(train, val, test)}` +
       augmentSummary(d),
+    split: null,
+  };
+}
+
+/**
+ * A MedMNIST 3D file's splits as volumes (for 3-D classifiers): `data.hflip` flips the W axis
+ * with probability 0.5; values are normalised as `data.normalize` says (its 1-channel form).
+ */
+function volumesOf(path: string, splits: MedMnist[], d: DataConfig): ImageData {
+  const shape = splits[0].sampleShape;
+  if (shape[0] !== shape[1] || shape[1] !== shape[2]) {
+    throw new ConfigError([
+      `data.path ${path}: ${shape.join("×")} volumes are not cubes (set data.sliceAxis for slices)`,
+    ]);
+  }
+  const { mean, std } = dataNormalization(d, 1);
+  const scale: Transform<Sample, Sample> = (sample) => {
+    const v = sample.image as ArrayImage;
+    return { ...sample, image: { data: v.data.map((x) => (x - mean[0]) / std[0]), shape: v.shape } };
+  };
+  const flip = randomFlipVolume({ axes: [2], p: 0.5 });
+  const [train, val, test] = splits;
+  return {
+    train,
+    val,
+    test,
+    classes: [...train.classes],
+    channels: 1,
+    imageSize: shape[0],
+    spatialDims: 3,
+    trainTransform: d.hflip ? async (s, rng) => scale(await flip(s, rng), rng) : scale,
+    evalTransform: scale,
+    description: `MedMNIST ${path}: ${shape.join("×")} volumes, ${train.classes.length} classes, ${
+      counts(train, val, test)
+    }${d.hflip ? "; W-axis flips" : ""}`,
     split: null,
   };
 }

@@ -8,8 +8,10 @@
 import { ConcatDataset } from "../../datasets/concat.ts";
 import { ImageFolder } from "../../datasets/image_folder.ts";
 import { stratifiedSplit } from "../../datasets/split.ts";
-import { Subset } from "../../datasets/subset.ts";
-import type { Dataset, Sample } from "../../datasets/types.ts";
+import { MappedDataset, Subset } from "../../datasets/subset.ts";
+import { NiftiDataset } from "../../datasets/volume_dataset.ts";
+import { joinPath } from "../../util/path.ts";
+import type { ArrayImage, Dataset, Sample } from "../../datasets/types.ts";
 import { ConfigError } from "../../train/config.ts";
 import { Rng } from "../../util/rng.ts";
 import { classFolderName } from "../lib/image_grid.ts";
@@ -40,13 +42,17 @@ export interface TrainingMix {
 export async function mixTraining(
   train: Dataset<Sample>,
   classes: readonly string[],
-  shape: { channels: number; imageSize: number },
+  shape: { channels: number; imageSize: number; spatialDims?: 2 | 3 },
   d: TrainingMixConfig,
   seed: number,
 ): Promise<TrainingMix> {
+  const openGenerated = (path: string) =>
+    shape.spatialDims === 3
+      ? openGeneratedVolumes(path, classes, shape.imageSize)
+      : openGeneratedFolder(path, classes, shape);
   if (d.syntheticOnly) {
     if (d.syntheticPath === null) throw new ConfigError(["data.syntheticOnly needs data.syntheticPath"]);
-    const folder = await openGeneratedFolder(d.syntheticPath, classes, shape);
+    const folder = await openGenerated(d.syntheticPath);
     return {
       train: folder,
       real: 0,
@@ -75,7 +81,7 @@ export async function mixTraining(
   let synthetic = 0;
   let out = real;
   if (d.syntheticPath !== null && d.syntheticRatio > 0) {
-    const folder = await openGeneratedFolder(d.syntheticPath, classes, shape);
+    const folder = await openGenerated(d.syntheticPath);
     const wanted = Math.round(d.syntheticRatio * real.length);
     if (wanted > folder.length) {
       throw new ConfigError([
@@ -121,4 +127,53 @@ export async function openGeneratedFolder(
       `${classes.map(classFolderName).join(", ")} of ${shape.imageSize}×${shape.imageSize} images)`,
     ]);
   }
+}
+
+/**
+ * Generated volumes (class folders of NIfTI files, as `deno task sample-3d` writes them) as
+ * `[1, S, S, S]` samples clamped to [0, 1] (the MedMNIST 3D scale), labelled by their folder.
+ */
+export async function openGeneratedVolumes(
+  path: string,
+  classes: readonly string[],
+  side: number,
+): Promise<Dataset<Sample>> {
+  const parts: Dataset<Sample>[] = [];
+  for (const [k, name] of classes.entries()) {
+    const dir = joinPath(path, classFolderName(name));
+    const hasVolumes = (() => {
+      try {
+        return [...Deno.readDirSync(dir)].some((e) => e.isFile && /\.nii(\.gz)?$/.test(e.name));
+      } catch {
+        return false; // a class without generated volumes
+      }
+    })();
+    if (!hasVolumes) continue;
+    const volumes = await NiftiDataset.open({ dir });
+    parts.push({
+      length: volumes.length,
+      classes,
+      labels: () => new Int32Array(volumes.length).fill(k),
+      get: async (i) => ({
+        ...(await volumes.get(i)),
+        label: k,
+        id: `${classFolderName(name)}/${volumes.entries[i].id}`,
+      }),
+    });
+  }
+  if (parts.length === 0) {
+    throw new ConfigError([
+      `data.syntheticPath ${path}: no NIfTI volume in class folders ${classes.map(classFolderName).join(", ")}`,
+    ]);
+  }
+  const base = new ConcatDataset(parts);
+  return new MappedDataset(base, (sample: Sample) => {
+    const v = sample.image as ArrayImage;
+    if (v.shape.length !== 4 || v.shape.slice(1).some((s) => s !== side)) {
+      throw new ConfigError([
+        `data.syntheticPath ${sample.id}: [${v.shape}], the real volumes are [1, ${side}, ${side}, ${side}]`,
+      ]);
+    }
+    return { ...sample, image: { data: v.data.map((x) => Math.min(1, Math.max(0, x))), shape: v.shape } };
+  });
 }

@@ -88,7 +88,7 @@ export async function openFeatureNetwork(path: string): Promise<FeatureNetwork> 
   }
   const data = await openImageData(cfg.data, cfg.seed);
   const checkpoint = await evaluationCheckpoint(run, "best");
-  const classifier = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length);
+  const classifier = buildClassifier(cfg, data.channels, data.imageSize, data.classes.length, data.spatialDims);
   await loadCheckpoint(checkpoint, { model: classifier, restoreRng: false });
   classifier.eval();
   const name = `${cfg.model.arch}-${datasetName(cfg.data)}`;
