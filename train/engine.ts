@@ -398,6 +398,10 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         }
         bar.update(1, lastTrainLoss === null ? {} : { loss: lastTrainLoss });
         await prof.lap("progress bar");
+        // One turn of the event loop per step: a step between read-backs awaits nothing but
+        // microtasks, so without it a SIGINT/SIGTERM listener would only run at the next
+        // read-back (logEvery steps of minutes each, on large volumes) and the run would not stop.
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
         const stepCheckpoint = t.checkpointEverySteps > 0 && step % t.checkpointEverySteps === 0;
         if (ctrlC.stopped || (stepCheckpoint && batchInEpoch < batchesPerEpoch)) {
           await readPending();
