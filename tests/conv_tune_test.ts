@@ -56,18 +56,19 @@ async function runAllCandidates(g: ConvGeom): Promise<void> {
 
 gpuTest("conv kernel choice: a volume whose im2col columns exceed the binding limit runs the direct kernel", () => {
   // 16 channels at 64³, 3×3×3: one image's columns are 16·27·64³ floats = 432 MiB.
-  const big: ConvGeom = {
+  const same = (side: number, k: number): ConvGeom => ({
     N: 1,
     C: 16,
     O: 16,
     G: 1,
-    inSize: [64, 64, 64],
-    outSize: [64, 64, 64],
-    kernel: [3, 3, 3],
+    inSize: [side, side, side],
+    outSize: [side, side, side],
+    kernel: [k, k, k],
     stride: [1, 1, 1],
-    padding: [1, 1, 1],
+    padding: [k >> 1, k >> 1, k >> 1],
     dilation: [1, 1, 1],
-  };
+  });
+  const big = same(64, 3);
   assert(!columnsFit(big, 128 << 20), "432 MiB of columns exceed a 128 MiB binding");
   assert(columnsFit(big, 1 << 30), "and fit a 1 GiB one");
   if (!columnsFit(big)) {
@@ -75,6 +76,5 @@ gpuTest("conv kernel choice: a volume whose im2col columns exceed the binding li
       assertEquals(selectConvVariant(pass, big), "direct");
     }
   }
-  const small: ConvGeom = { ...big, inSize: [8, 8, 8], outSize: [8, 8, 8] };
-  assert(columnsFit(small), "8³ fits");
+  assert(columnsFit(same(8, 3)), "8³ fits");
 });
