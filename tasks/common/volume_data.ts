@@ -179,19 +179,3 @@ export async function saveVolumeDataInfo(run: RunDir, data: VolumeData): Promise
   const { classes, channels, size, affine } = data;
   await writeJsonAtomic(joinPath(run.path, "volume.json"), { classes, channels, size, affine });
 }
-
-/** Reads `<run>/volume.json`. */
-export async function loadVolumeDataInfo(
-  run: RunDir,
-): Promise<Pick<VolumeData, "classes" | "channels" | "size" | "affine">> {
-  const path = joinPath(run.path, "volume.json");
-  try {
-    const r = JSON.parse(await Deno.readTextFile(path));
-    if (!Array.isArray(r.classes) || !Number.isInteger(r.channels) || !Array.isArray(r.size) || r.size.length !== 3) {
-      throw new Error("expected {classes, channels, size: [D, H, W]}");
-    }
-    return { classes: r.classes, channels: r.channels, size: r.size, affine: r.affine ?? null };
-  } catch (e) {
-    throw new Error(`${path}: cannot read the run's volume description (${e instanceof Error ? e.message : e})`);
-  }
-}

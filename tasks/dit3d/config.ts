@@ -16,7 +16,6 @@ export const dit3dSchema = defineConfig({
   seed: 0,
   latents: {
     path: null as string | null,
-    cache: true,
   },
   model: {
     size: "S",
@@ -50,7 +49,6 @@ export const dit3dSchema = defineConfig({
 }, {
   "seed": { type: "integer", min: 0 },
   "latents.path": { type: "string", help: "a latent folder of deno task encode-latents (or --latents)" },
-  "latents.cache": { help: "keep the latents in memory" },
   "model.size": { choices: ["S", "B", "L", "XL"], help: "S/B/L/XL: depth 12/12/24/28, width 384/768/1152/1152" },
   "model.patchSize": { type: "integer[]", min: 1, help: "patch (pd, ph, pw) in latent voxels" },
   "model.depth": { type: "integer", min: 1, max: 1024, help: "blocks (null: the size's)" },
