@@ -131,12 +131,14 @@ export async function openGeneratedFolder(
 
 /**
  * Generated volumes (class folders of NIfTI files, as `deno task sample-3d` writes them) as
- * `[1, S, S, S]` samples clamped to [0, 1] (the MedMNIST 3D scale), labelled by their folder.
+ * `[1, S, S, S]` samples clamped to [0, 1] (the MedMNIST 3D scale), labelled by their folder;
+ * errors name `what` (the key or flag that gave the path).
  */
 export async function openGeneratedVolumes(
   path: string,
   classes: readonly string[],
   side: number,
+  what = "data.syntheticPath",
 ): Promise<Dataset<Sample>> {
   const parts: Dataset<Sample>[] = [];
   for (const [k, name] of classes.entries()) {
@@ -163,7 +165,7 @@ export async function openGeneratedVolumes(
   }
   if (parts.length === 0) {
     throw new ConfigError([
-      `data.syntheticPath ${path}: no NIfTI volume in class folders ${classes.map(classFolderName).join(", ")}`,
+      `${what} ${path}: no NIfTI volume in class folders ${classes.map(classFolderName).join(", ")}`,
     ]);
   }
   const base = new ConcatDataset(parts);
@@ -171,7 +173,7 @@ export async function openGeneratedVolumes(
     const v = sample.image as ArrayImage;
     if (v.shape.length !== 4 || v.shape.slice(1).some((s) => s !== side)) {
       throw new ConfigError([
-        `data.syntheticPath ${sample.id}: [${v.shape}], the real volumes are [1, ${side}, ${side}, ${side}]`,
+        `${what} ${path}/${sample.id}: [${v.shape}], the real volumes are [1, ${side}, ${side}, ${side}]`,
       ]);
     }
     return { ...sample, image: { data: v.data.map((x) => Math.min(1, Math.max(0, x))), shape: v.shape } };

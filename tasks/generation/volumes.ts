@@ -10,9 +10,8 @@
  * @module
  */
 import { MedMnist } from "../../datasets/medmnist.ts";
-import { readNifti } from "../../datasets/nifti.ts";
 import { middleSlices, sliceOf } from "../../datasets/volume_slices.ts";
-import type { ArrayImage } from "../../datasets/types.ts";
+import type { ArrayImage, Dataset, Sample } from "../../datasets/types.ts";
 import { frechetDistance } from "../../metrics/frechet.ts";
 import { kernelDistance } from "../../metrics/kid.ts";
 import { ConfigError, loadConfig } from "../../train/config.ts";
@@ -21,7 +20,7 @@ import { writeJsonAtomic } from "../../util/io.ts";
 import { joinPath } from "../../util/path.ts";
 import { Rng } from "../../util/rng.ts";
 import { classifierSchema } from "../classify/config.ts";
-import { classFolderName } from "../lib/image_grid.ts";
+import { openGeneratedVolumes } from "../common/training_mix.ts";
 import { parseTaskArgs } from "../lib/args.ts";
 import { type FeatureNetwork, imageSet, openFeatureNetwork } from "./feature_network.ts";
 
@@ -46,52 +45,25 @@ function slicesOf(v: Volumes, shape: readonly number[], axis: number, fraction: 
   return { pixels, labels, side };
 }
 
-async function readGeneratedVolumes(
-  dir: string,
-  classes: readonly string[],
-  shape: readonly number[],
-): Promise<Volumes> {
+/** Every sample of `ds` (`[1, D, H, W]` volumes) at `indices`, with its label. */
+async function collect(ds: Dataset<Sample>, indices: readonly number[]): Promise<Volumes> {
   const out: Volumes = { data: [], labels: [] };
-  for (const [k, name] of classes.entries()) {
-    const folder = joinPath(dir, classFolderName(name));
-    let files: string[];
-    try {
-      files = [...Deno.readDirSync(folder)].filter((e) => /\.nii(\.gz)?$/.test(e.name)).map((e) => e.name).sort();
-    } catch {
-      continue; // a class not sampled
-    }
-    for (const f of files) {
-      const v = await readNifti(joinPath(folder, f));
-      if (v.shape.join() !== shape.join()) {
-        throw new ConfigError([
-          `--volumes ${joinPath(folder, f)}: ${v.shape.join("×")}, the real volumes are ${shape.join("×")}`,
-        ]);
-      }
-      out.data.push(v.data.map((x) => Math.min(1, Math.max(0, x))));
-      out.labels.push(k);
-    }
-  }
-  if (out.data.length < 2) {
-    throw new ConfigError([
-      `--volumes ${dir}: fewer than 2 NIfTI volumes in its class folders (${classes.map(classFolderName).join(", ")})`,
-    ]);
+  for (const i of indices) {
+    const s = await ds.get(i);
+    out.data.push((s.image as ArrayImage).data);
+    out.labels.push(s.label);
   }
   return out;
 }
 
-async function realVolumes(path: string, split: "train" | "test", take: number | null, seed: number): Promise<Volumes> {
+/** A split of the MedMNIST 3D file, all of it or a seeded subset of `take` volumes, and the volumes' shape. */
+async function realVolumes(path: string, split: "train" | "test", take: number | null, seed: number) {
   const ds = await MedMnist.open(path, { split });
-  const labels = ds.labels();
   let idx = Array.from({ length: ds.length }, (_, i) => i);
   if (take !== null && take < idx.length) {
     idx = Array.from(new Rng(seed).permutation(idx.length).subarray(0, take)).sort((a, b) => a - b);
   }
-  const out: Volumes = { data: [], labels: [] };
-  for (const i of idx) {
-    out.data.push(((await ds.get(i)).image as ArrayImage).data);
-    out.labels.push(labels[i]);
-  }
-  return out;
+  return { volumes: await collect(ds, idx), shape: [...ds.sampleShape] };
 }
 
 /** What `deno task evaluate-3d` measured. */
@@ -140,10 +112,11 @@ export async function evaluate3dCommand(argv: readonly string[], quiet = false):
   }
   const net: FeatureNetwork = await openFeatureNetwork(o.features);
   try {
-    const test = await realVolumes(fcfg.data.path, "test", null, seed);
-    const shape = [...(await MedMnist.open(fcfg.data.path, { split: "test" })).sampleShape];
-    const train = await realVolumes(fcfg.data.path, "train", test.data.length, seed);
-    const gen = await readGeneratedVolumes(o.volumes, net.data.classes, shape);
+    const { volumes: test, shape } = await realVolumes(fcfg.data.path, "test", null, seed);
+    const { volumes: train } = await realVolumes(fcfg.data.path, "train", test.data.length, seed);
+    const generated = await openGeneratedVolumes(o.volumes, net.data.classes, shape[0], "--volumes");
+    if (generated.length < 2) throw new ConfigError([`--volumes ${o.volumes}: fewer than 2 NIfTI volumes`]);
+    const gen = await collect(generated, [...Array(generated.length).keys()]);
     const axes: Record<string, unknown>[] = [];
     for (const axis of [0, 1, 2]) {
       const sets = [test, gen, train].map((v) => slicesOf(v, shape, axis, fcfg.data.sliceFraction));
