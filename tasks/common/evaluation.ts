@@ -3,7 +3,9 @@
  * `--checkpoint` choices, the run's training log for the curves, and the console summary.
  * @module
  */
-import { latestCheckpoint } from "../../train/checkpoint.ts";
+import type { Module } from "../../core/nn/module.ts";
+import { EMA } from "../../core/optim/ema.ts";
+import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
 import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
 import { ConfigError, parseConfigOption } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
@@ -35,6 +37,18 @@ export async function evaluationCheckpoint(run: RunDir, which: string): Promise<
   if (which === "latest") ckpt = await latestCheckpoint(run.checkpointsDir);
   if (!ckpt) throw new Error(`${run.path}: no checkpoint to evaluate`);
   return ckpt;
+}
+
+/**
+ * Loads `checkpoint` into `model` for inference: the EMA weights when the run kept an EMA
+ * (`emaDecay` > 0, as training validated and selected with them), then eval mode.
+ */
+export async function loadInferenceWeights(model: Module, checkpoint: string, emaDecay: number): Promise<void> {
+  const ema = emaDecay > 0 ? new EMA(() => model.namedParameters(), { decay: emaDecay }) : undefined;
+  await loadCheckpoint(checkpoint, { model, ema, restoreRng: false });
+  ema?.copyTo();
+  ema?.dispose();
+  model.eval();
 }
 
 /** The run's `metrics.jsonl` text (for the training curves), or undefined without one. */

@@ -1,7 +1,7 @@
 /** The denoiser of a finished DDPM run, with the weights `deno task sample` and `deno task classify` use. */
-import { EMA } from "../../core/optim/ema.ts";
-import { latestCheckpoint, loadCheckpoint } from "../../train/checkpoint.ts";
+import { latestCheckpoint } from "../../train/checkpoint.ts";
 import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
+import { loadInferenceWeights } from "../common/evaluation.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { RunDataInfo } from "../common/run_info.ts";
 import type { DdpmConfig } from "./config.ts";
@@ -41,10 +41,6 @@ export async function loadRunDenoiser(cfg: DdpmConfig, info: RunDataInfo, checkp
     imageSize: info.imageSize,
     numClasses: info.classes.length,
   });
-  const ema = cfg.train.emaDecay > 0 ? new EMA(() => net.namedParameters(), { decay: cfg.train.emaDecay }) : undefined;
-  await loadCheckpoint(checkpoint, { model: net, ema, restoreRng: false });
-  ema?.copyTo();
-  ema?.dispose();
-  net.eval();
+  await loadInferenceWeights(net, checkpoint, cfg.train.emaDecay);
   return net;
 }

@@ -10,7 +10,6 @@
 import { noGrad } from "../../core/autograd.ts";
 import { tensor } from "../../core/ops/creation.ts";
 import { add, mul } from "../../core/ops/elementwise.ts";
-import { EMA } from "../../core/optim/ema.ts";
 import { scope } from "../../core/scope.ts";
 import { writeNifti } from "../../datasets/nifti_write.ts";
 import { slidingWindow } from "../../models/sliding_window.ts";
@@ -21,7 +20,7 @@ import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
 import { savePng } from "../../util/png.ts";
-import { evaluationCheckpoint } from "../common/evaluation.ts";
+import { evaluationCheckpoint, loadInferenceWeights } from "../common/evaluation.ts";
 import { buildSampler } from "../ddpm/model.ts";
 import { classFolderName, imageGrid } from "../lib/image_grid.ts";
 import { parseTaskArgs, positiveInt } from "../lib/args.ts";
@@ -82,11 +81,7 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
   const tile = o.tile === undefined ? null : positiveInt("tile", o.tile, 1);
 
   const model = buildDit3d(cfg, info);
-  const ema = cfg.train.emaDecay > 0 ? new EMA(() => model.namedParameters(), { decay: cfg.train.emaDecay }) : null;
-  await loadCheckpoint(await evaluationCheckpoint(run, "best"), { model, ema: ema ?? undefined, restoreRng: false });
-  ema?.copyTo();
-  ema?.dispose();
-  model.eval();
+  await loadInferenceWeights(model, await evaluationCheckpoint(run, "best"), cfg.train.emaDecay);
   const vaeRun = await openRunDir(o.vae ?? info.vae.run);
   const vcfg = (await loadConfig(vaeSchema, { file: vaeRun.configPath })).config;
   const vae = buildVae(vcfg, 1);
