@@ -17,13 +17,15 @@ import { add, mul, square, sub } from "../../core/ops/elementwise.ts";
 import { indexSelect } from "../../core/ops/join.ts";
 import { reshape } from "../../core/ops/view.ts";
 import { mseLoss } from "../../core/ops/loss.ts";
-import { type Generator, randint, randn } from "../../core/ops/random.ts";
+import { Generator, randint, randn } from "../../core/ops/random.ts";
+import { noGrad } from "../../core/autograd.ts";
+import type { DataLoader } from "../../datasets/loader.ts";
 import { mean } from "../../core/ops/reduce.ts";
 import { keep, scope } from "../../core/scope.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { logistic } from "../../samplers/log_snr.ts";
 import type { DDPMScheduler } from "../../samplers/ddpm.ts";
-import type { Rng } from "../../util/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { type DiffusionSection, runLogSnr } from "./model.ts";
 
 /** One noised batch: the network's inputs, what it should predict, and per-sample loss weights. */
@@ -134,5 +136,40 @@ export class DiffusionObjective {
       this.#table = keep(tensor(w)); // outlives the step's scope
     }
     return this.#table;
+  }
+}
+
+/**
+ * The mean validation loss of `model` (x, t, labels → prediction) over `loader`, its images taken
+ * to the diffusion space by `toModel`, with timesteps and noise drawn from `seed` (the same every
+ * validation); the caller sets the weights (the engine: EMA, eval mode). Null for an empty loader.
+ */
+export async function validationLoss(
+  model: (x: Tensor, t: Tensor, labels: Tensor) => Tensor,
+  objective: DiffusionObjective,
+  toModel: (images: Tensor) => Tensor,
+  loader: DataLoader,
+  seed: number,
+): Promise<number | null> {
+  if (loader.length === 0) return null;
+  const source = { generator: new Generator(seed + 1), rng: new Rng(seed + 1) };
+  const sums: Tensor[] = [];
+  let count = 0;
+  try {
+    for await (const batch of loader.iterate(0)) {
+      const B = batch.images.shape[0];
+      sums.push(scope(() =>
+        noGrad(() => {
+          const noised = objective.noised(toModel(batch.images), source);
+          return objective.loss(model(noised.xt, noised.time, batch.labels), noised).mul(B);
+        })
+      ));
+      count += B;
+      batch.dispose();
+    }
+    const values = await Promise.all(sums.map((s) => s.item()));
+    return values.reduce((a, b) => a + b, 0) / count;
+  } finally {
+    sums.forEach((s) => s.dispose());
   }
 }

@@ -5,27 +5,18 @@
  * weights); best.safetensors is kept by it.
  * @module
  */
-import { noGrad } from "../../core/autograd.ts";
-import { Generator, manualSeed } from "../../core/ops/random.ts";
+import { manualSeed } from "../../core/ops/random.ts";
 import { tensor } from "../../core/ops/creation.ts";
-import { scope } from "../../core/scope.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { DataLoader } from "../../datasets/loader.ts";
-import { Rng } from "../../util/rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
 import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { DdpmConfig } from "./config.ts";
 import type { ImageData } from "../common/data.ts";
-import {
-  buildDenoiser,
-  buildTrainScheduler,
-  type Denoiser,
-  describeDenoiser,
-  type DiffusionSpace,
-  diffusionSpace,
-} from "./model.ts";
-import { DiffusionObjective } from "./objective.ts";
+import { buildDenoiser, buildTrainScheduler, type Denoiser, describeDenoiser, diffusionSpace } from "./model.ts";
+import { DiffusionObjective, validationLoss } from "./objective.ts";
 
 /** What a finished (or interrupted) training run reports: the engine's summary, the denoiser and its best loss. */
 export interface TrainResult extends FitResult {
@@ -83,7 +74,13 @@ export async function trainDdpm(
         return { loss: objective.loss(unet.call(noised.xt, noised.time, y), noised) };
       },
       validate: async () => {
-        const loss = await validationLoss(unet, objective, space, valLoader, cfg);
+        const loss = await validationLoss(
+          (x, t, y) => unet.call(x, t, y),
+          objective,
+          (x) => space.toModel(x),
+          valLoader,
+          cfg.seed,
+        );
         return loss === null ? null : { metrics: { loss }, summary: `val loss ${loss.toFixed(4)}` };
       },
     }, { train: t, seed: cfg.seed, run, log, ...start });
@@ -91,36 +88,5 @@ export async function trainDdpm(
   } finally {
     objective.dispose();
     sched.dispose();
-  }
-}
-
-/** Mean validation loss with fixed timesteps/noise (the same every epoch); the caller sets the weights. */
-async function validationLoss(
-  unet: Denoiser,
-  objective: DiffusionObjective,
-  space: DiffusionSpace,
-  loader: DataLoader,
-  cfg: DdpmConfig,
-): Promise<number | null> {
-  if (loader.length === 0) return null;
-  const source = { generator: new Generator(cfg.seed + 1), rng: new Rng(cfg.seed + 1) };
-  const sums: Tensor[] = [];
-  let count = 0;
-  try {
-    for await (const batch of loader.iterate(0)) {
-      const B = batch.images.shape[0];
-      sums.push(scope(() =>
-        noGrad(() => {
-          const noised = objective.noised(space.toModel(batch.images), source);
-          return objective.loss(unet.call(noised.xt, noised.time, batch.labels), noised).mul(B);
-        })
-      ));
-      count += B;
-      batch.dispose();
-    }
-    const values = await Promise.all(sums.map((s) => s.item()));
-    return values.reduce((a, b) => a + b, 0) / count;
-  } finally {
-    sums.forEach((s) => s.dispose());
   }
 }

@@ -6,19 +6,15 @@
  * latents with fixed timesteps and noise (EMA weights); best.safetensors is kept by it.
  * @module
  */
-import { noGrad } from "../../core/autograd.ts";
 import { tensor } from "../../core/ops/creation.ts";
-import { Generator, manualSeed } from "../../core/ops/random.ts";
-import { scope } from "../../core/scope.ts";
-import type { Tensor } from "../../core/tensor.ts";
+import { manualSeed } from "../../core/ops/random.ts";
 import { DataLoader } from "../../datasets/loader.ts";
 import { DiT3D, DIT3D_SIZES, type DiT3DOptions, type Triple } from "../../models/dit3d.ts";
 import { fit, type FitResult, type TrainStart } from "../../train/engine.ts";
 import type { Logger } from "../../train/logger.ts";
 import type { RunDir } from "../../train/run_dir.ts";
-import { Rng } from "../../util/rng.ts";
 import { buildTrainScheduler } from "../ddpm/model.ts";
-import { DiffusionObjective } from "../ddpm/objective.ts";
+import { DiffusionObjective, validationLoss } from "../ddpm/objective.ts";
 import { drawLatent, type LatentDataset, type LatentInfo } from "../vae3d/latents.ts";
 import type { Dit3dConfig } from "./config.ts";
 
@@ -95,27 +91,8 @@ export async function trainDit3d(
         return { loss: objective.loss(model.call(noised.xt, noised.time, yt), noised) };
       },
       validate: async () => {
-        const source = { generator: new Generator(cfg.seed + 1), rng: new Rng(cfg.seed + 1) };
-        const sums: Tensor[] = [];
-        let count = 0;
-        try {
-          for await (const batch of valLoader.iterate(0)) {
-            const B = batch.images.shape[0];
-            sums.push(scope(() =>
-              noGrad(() => {
-                const noised = objective.noised(batch.images, source);
-                return objective.loss(model.call(noised.xt, noised.time, batch.labels), noised).mul(B);
-              })
-            ));
-            count += B;
-            batch.dispose();
-          }
-          if (count === 0) return null;
-          const loss = (await Promise.all(sums.map((s) => s.item()))).reduce((a, b) => a + b, 0) / count;
-          return { metrics: { loss }, summary: `val loss ${loss.toFixed(4)}` };
-        } finally {
-          sums.forEach((s) => s.dispose());
-        }
+        const loss = await validationLoss((x, t, y) => model.call(x, t, y), objective, (x) => x, valLoader, cfg.seed);
+        return loss === null ? null : { metrics: { loss }, summary: `val loss ${loss.toFixed(4)}` };
       },
     }, { train: t, seed: cfg.seed, run, log, ...start });
     return { ...out, model };
