@@ -41,7 +41,13 @@ export function buildVae(cfg: VaeConfig, channels: number): MaisiVAE {
 
 /** KL(N(μ, σ²) ‖ N(0, I)) summed over each sample's latent, averaged over the batch. */
 export function gaussianKl(mu: Tensor, logVar: Tensor): Tensor {
-  return scope(() => mul(sub(add(add(square(mu), exp(logVar)), mul(logVar, -1)), 1).sum(), 0.5 / mu.shape[0]));
+  return scope(() => gaussianKlPerSample(mu, logVar).mean());
+}
+
+/** The same KL per sample: summed over each sample's latent, (B). */
+export function gaussianKlPerSample(mu: Tensor, logVar: Tensor): Tensor {
+  const dims = Array.from({ length: mu.ndim - 1 }, (_, i) => i + 1);
+  return scope(() => mul(sub(add(add(square(mu), exp(logVar)), mul(logVar, -1)), 1).sum(dims), 0.5));
 }
 
 /** Axial, coronal and sagittal middle slices of a [D, H, W] volume, each padded into S×S (S the largest side). */
@@ -83,15 +89,14 @@ export async function reconstructionMetrics(
   const out: ReconstructionMetrics = { l1: [], psnr: [], ssim: [], kl: [], first: [] };
   for await (const batch of loader.iterate(0)) {
     try {
-      const [rec, mu, lv] = noGrad(() =>
+      const [rec, klT] = noGrad(() =>
         scope(() => {
           const d = vae.encode(batch.images);
-          return [vae.decode(d.mu), d.mu, d.logVar];
+          return [vae.decode(d.mu), gaussianKlPerSample(d.mu, d.logVar)];
         })
       );
-      const [x, r, m, l] = await Promise.all([batch.images.data(), rec.data(), mu.data(), lv.data()]) as Float32Array[];
-      const per = m.length / batch.images.shape[0];
-      for (const t of [rec, mu, lv]) t.dispose();
+      const [x, r, kl] = await Promise.all([batch.images.data(), rec.data(), klT.data()]) as Float32Array[];
+      for (const t of [rec, klT]) t.dispose();
       for (let b = 0; b < batch.images.shape[0]; b++) {
         const xi = x.subarray(b * voxels, (b + 1) * voxels), ri = r.subarray(b * voxels, (b + 1) * voxels);
         let e = 0;
@@ -99,9 +104,7 @@ export async function reconstructionMetrics(
         out.l1.push(e / voxels);
         out.psnr.push(Math.min(psnr(xi, ri), 100));
         out.ssim.push(ssim(xi, ri, size));
-        let kl = 0;
-        for (let i = b * per; i < (b + 1) * per; i++) kl += 0.5 * (m[i] * m[i] + Math.exp(l[i]) - l[i] - 1);
-        out.kl.push(kl);
+        out.kl.push(kl[b]);
         if (out.first.length < keep) out.first.push({ input: xi.slice(), recon: ri.slice() });
       }
     } finally {
