@@ -33,7 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_dit_fixture import Attention, DiTBlock, FinalLayer, LabelEmbedder, TimestepEmbedder, sincos_1d  # noqa: E402
+from make_dit_fixture import (  # noqa: E402
+    Attention,
+    DiTBlock,
+    FinalLayer,
+    LabelEmbedder,
+    TimestepEmbedder,
+    randomise_parameters,
+    sincos_1d,
+)
 from make_safetensors_fixture import OUT, write_safetensors  # noqa: E402
 
 TINY = dict(input_size=[4, 4, 6], patch_size=[2, 1, 2], in_channels=2, hidden_size=24, depth=2, num_heads=2,
@@ -121,12 +129,7 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = DiT3D(**TINY)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name == "pos_embed":
-                continue
-            std = 1 / math.sqrt(p[0].numel()) if p.dim() >= 2 else 0.2
-            p.copy_(torch.randn_like(p) * std)
+    randomise_parameters(net)
     keys = [[k, list(v.shape)] for k, v in net.state_dict().items()]
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     x = torch.randn(2, 2, 4, 4, 6)

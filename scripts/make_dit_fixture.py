@@ -238,6 +238,17 @@ GRAD_PARAMS = [
 ]
 
 
+def randomise_parameters(net):
+    """Zero-started layers make a blind test: every trained parameter gets random values (the global
+    generator; pos_embed keeps its sin-cos values), N(0, 1/fan_in) for matrices, N(0, 0.04) for vectors."""
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name == "pos_embed":
+                continue
+            std = 1 / math.sqrt(p[0].numel()) if p.dim() >= 2 else 0.2
+            p.copy_(torch.randn_like(p) * std)
+
+
 def param_count(net):
     return sum(p.numel() for p in net.parameters())
 
@@ -252,13 +263,7 @@ def main():
 
     torch.manual_seed(0)
     net = DiT(**TINY)
-    # Zero-started layers make a blind test: give every trained parameter random values.
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name == "pos_embed":
-                continue
-            std = 1 / math.sqrt(p[0].numel()) if p.dim() >= 2 else 0.2
-            p.copy_(torch.randn_like(p) * std)
+    randomise_parameters(net)
     keys = [[k, list(v.shape)] for k, v in net.state_dict().items()]
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
