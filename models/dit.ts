@@ -45,7 +45,7 @@ import { normal_, uniform_, xavierUniform_, zeros_ } from "../core/nn/init.ts";
 import { Embedding, GELU, Linear, SiLU } from "../core/nn/linear.ts";
 import { Module, Parameter } from "../core/nn/module.ts";
 import { LayerNorm } from "../core/nn/norm.ts";
-import { OptionError } from "../util/errors.ts";
+import { OptionError, positiveIntOption } from "../util/errors.ts";
 import { batchClassLabels, batchTimesteps, timestepEmbedding } from "./embeddings.ts";
 
 const OWNER = "DiT";
@@ -107,12 +107,7 @@ export interface DiTConfig {
 /** Width of the sinusoidal timestep features fed to `t_embedder.mlp` (the reference's 256). */
 export const DIT_FREQUENCY_EMBEDDING_SIZE = 256;
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new OptionError(OWNER, name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+const positiveInt = (name: string, v: unknown): number => positiveIntOption(OWNER, name, v);
 
 /**
  * Fills in the defaults of `opts` and checks every value without building anything (the

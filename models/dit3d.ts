@@ -27,7 +27,7 @@ import { Tensor } from "../core/tensor.ts";
 import { Conv3d } from "../core/nn/conv.ts";
 import { uniform_ } from "../core/nn/init.ts";
 import { Module } from "../core/nn/module.ts";
-import { OptionError } from "../util/errors.ts";
+import { OptionError, positiveIntOption } from "../util/errors.ts";
 import { DiTAttention, DiTBackbone, DiTBlock, FinalLayer } from "./dit.ts";
 
 const OWNER = "DiT3D";
@@ -86,12 +86,7 @@ export interface DiT3DConfig {
   gelu: "none" | "tanh";
 }
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new OptionError(OWNER, name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+const positiveInt = (name: string, v: unknown): number => positiveIntOption(OWNER, name, v);
 
 function triple(name: string, v: number | Triple): Triple {
   const t = typeof v === "number" ? [v, v, v] : v;

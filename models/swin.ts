@@ -32,7 +32,7 @@ import { truncNormal_, zeros_ } from "../core/nn/init.ts";
 import { Dropout, GELU, Linear, StochasticDepth } from "../core/nn/linear.ts";
 import { Module, Parameter } from "../core/nn/module.ts";
 import { LayerNorm } from "../core/nn/norm.ts";
-import { OptionError } from "../util/errors.ts";
+import { OptionError, positiveIntOption } from "../util/errors.ts";
 
 /** A size given once for both spatial dims, or as (height, width). */
 export type SizePair = number | readonly [number, number];
@@ -351,12 +351,7 @@ export interface SwinTransformerConfig {
   inChannels: number;
 }
 
-function positiveInt(name: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) < 1) {
-    throw new OptionError(OWNER, name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v as number;
-}
+const positiveInt = (name: string, v: unknown): number => positiveIntOption(OWNER, name, v);
 
 function sizePair(name: string, v: unknown): [number, number] {
   if (typeof v === "number") return [positiveInt(name, v), v];

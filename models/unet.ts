@@ -41,7 +41,7 @@ import { Conv2d } from "../core/nn/conv.ts";
 import { Embedding, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
-import { OptionError } from "../util/errors.ts";
+import { OptionError, positiveIntOption } from "../util/errors.ts";
 import { batchClassLabels, batchTimesteps, TimestepEmbedding, Timesteps } from "./embeddings.ts";
 import {
   type AttentionHeadOptions,
@@ -123,12 +123,7 @@ export interface UNetConfig {
   levelSizes: number[];
 }
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new OptionError("UNet", name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+const positiveInt = (name: string, v: unknown): number => positiveIntOption("UNet", name, v);
 
 /**
  * Fills in the defaults of `opts` and checks every value without building anything (the

@@ -27,7 +27,7 @@ import { ModuleList } from "../core/nn/containers.ts";
 import { Conv3d } from "../core/nn/conv.ts";
 import { Module } from "../core/nn/module.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
-import { OptionError } from "../util/errors.ts";
+import { OptionError, positiveIntOption } from "../util/errors.ts";
 
 const OWNER = "MaisiVAE";
 
@@ -160,12 +160,7 @@ export interface MaisiVAEConfig {
   downsampleFactor: number;
 }
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new OptionError(OWNER, name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+const positiveInt = (name: string, v: unknown): number => positiveIntOption(OWNER, name, v);
 
 /** Fills in the defaults and checks them (an {@linkcode OptionError} naming the option). */
 export function resolveMaisiVAEConfig(opts: MaisiVAEOptions = {}): MaisiVAEConfig {

@@ -108,3 +108,11 @@ export class OptionError extends RangeError {
     this.problem = problem;
   }
 }
+
+/** `v` when it is a positive integer; otherwise an {@linkcode OptionError} of `owner` naming option `name`. */
+export function positiveIntOption(owner: string, name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new OptionError(owner, name, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
