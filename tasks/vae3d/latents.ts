@@ -75,7 +75,10 @@ export async function encodeLatents(
     const join = (parts: Float32Array[]) => {
       const out = new Float32Array(n * per);
       let at = 0;
-      for (const p of parts) out.set(p, (at += p.length) - p.length);
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
       return out;
     };
     const mu = join(mus), lv = join(lvs);
