@@ -31,7 +31,7 @@ interface Volumes {
 }
 
 /** The slices of `v` along `axis` (middle `fraction`), as [n, 1, S, S] pixels with labels. */
-function slicesOf(v: Volumes, shape: readonly number[], axis: number, fraction: number) {
+function slicePixels(v: Volumes, shape: readonly number[], axis: number, fraction: number) {
   const kept = middleSlices(shape[axis], fraction);
   const side = shape.filter((_, i) => i !== axis), per = side[0] * side[1];
   const pixels = new Float32Array(v.data.length * kept.length * per);
@@ -119,7 +119,7 @@ export async function evaluate3dCommand(argv: readonly string[], quiet = false):
     const gen = await collect(generated, [...Array(generated.length).keys()]);
     const axes: Record<string, unknown>[] = [];
     for (const axis of [0, 1, 2]) {
-      const sets = [test, gen, train].map((v) => slicesOf(v, shape, axis, fcfg.data.sliceFraction));
+      const sets = [test, gen, train].map((v) => slicePixels(v, shape, axis, fcfg.data.sliceFraction));
       if (sets[0].side[0] !== net.data.imageSize || sets[0].side[1] !== net.data.imageSize) {
         throw new ConfigError([
           `--features ${o.features} sees ${net.data.imageSize}² images; axis ${axis} slices are ${
