@@ -29,7 +29,7 @@ import { tensor } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Rng } from "../util/rng.ts";
 import { rasterToArray } from "./transforms/normalize.ts";
-import { RandomSampler, type Sampler, SequentialSampler } from "./sampler.ts";
+import { RandomSampler, type Sampler, SequentialSampler, type Shard, ShardedSampler } from "./sampler.ts";
 import { type ArrayImage, type Dataset, DatasetError, type Raster, type Sample, type Transform } from "./types.ts";
 
 /** A batch on the CPU: samples collated into contiguous arrays, before the upload to the GPU. */
@@ -191,6 +191,7 @@ export class DataLoader<S extends Sample = Sample> {
   readonly #transform?: Transform<S, Sample>;
   readonly #autoToTensor: boolean;
   readonly #cache?: Map<number, Promise<S>>;
+  readonly #options: DataLoaderOptions<S>;
   #epoch = 0;
   #stats: LoaderStats = DataLoader.#emptyStats();
 
@@ -200,6 +201,7 @@ export class DataLoader<S extends Sample = Sample> {
       throw new TypeError("DataLoader: dataset must have an integer length and a get(index) method");
     }
     this.dataset = dataset;
+    this.#options = options;
     this.batchSize = checkCount(options.batchSize ?? 1, "batchSize", 1);
     this.dropLast = options.dropLast ?? false;
     this.seed = options.seed ?? 0;
@@ -219,6 +221,17 @@ export class DataLoader<S extends Sample = Sample> {
     this.#transform = options.transform;
     this.#autoToTensor = options.autoToTensor ?? false;
     if (options.cache) this.#cache = new Map();
+  }
+
+  /**
+   * This loader for one rank of a data-parallel run: the same dataset, batch size and
+   * transforms, visiting the rank's share of every epoch's order ({@linkcode ShardedSampler};
+   * one shared seed, so the ranks' shares are disjoint). Batch k of all ranks together is
+   * batch k of this loader with `worldSize` times the batch size.
+   */
+  sharded(shard: Shard): DataLoader<S> {
+    const { shuffle: _, ...rest } = this.#options;
+    return new DataLoader(this.dataset, { ...rest, sampler: new ShardedSampler(this.sampler, shard) });
   }
 
   static #emptyStats(): LoaderStats {

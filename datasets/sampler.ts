@@ -7,6 +7,8 @@
  * - {@linkcode RandomSampler}: a new permutation per epoch (`Rng.derive(seed, epoch)`).
  * - {@linkcode WeightedRandomSampler}: draws indices with probability ∝ weight; with
  *   {@linkcode classBalancedWeights} every class is drawn equally often.
+ * - {@linkcode ShardedSampler}: one rank's share of another sampler's epoch, for data-parallel
+ *   training (PyTorch's `DistributedSampler`).
  * @module
  */
 import { Rng } from "../util/rng.ts";
@@ -221,4 +223,67 @@ export function classBalancedWeights(labels: ArrayLike<number>): Float64Array {
   const out = new Float64Array(labels.length);
   for (let i = 0; i < out.length; i++) out[i] = 1 / counts.get(labels[i])!;
   return out;
+}
+
+/** Which of `worldSize` data-parallel processes this is. */
+export interface Shard {
+  /** This process's rank (0-based). */
+  rank: number;
+  /** Number of processes. */
+  worldSize: number;
+}
+
+/**
+ * Rank `rank`'s share of an epoch's `order`, as PyTorch's `DistributedSampler` takes it: the
+ * order is padded by repeating its first indices until it divides by `worldSize` (or, with
+ * `dropLast`, cut to the largest multiple), and rank r takes positions r, r + worldSize, ….
+ * Every index is visited once per epoch over all ranks (plus the few padding repeats), and
+ * batch k of every rank together is batch k of one process with `worldSize` times the batch.
+ */
+export function shardIndices(order: Int32Array, shard: Shard, dropLast = false): Int32Array {
+  const { rank, worldSize } = checkShard(shard, "shardIndices");
+  const per = dropLast ? Math.floor(order.length / worldSize) : Math.ceil(order.length / worldSize);
+  if (per > 0 && order.length === 0) throw new RangeError("shardIndices: cannot pad an empty order");
+  const out = new Int32Array(per);
+  for (let k = 0; k < per; k++) out[k] = order[(k * worldSize + rank) % order.length];
+  return out;
+}
+
+function checkShard(shard: Shard, op: string): Shard {
+  const { rank, worldSize } = shard;
+  if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    throw new RangeError(`${op}: rank must be an integer in [0, worldSize), got rank ${rank} of ${worldSize}`);
+  }
+  return shard;
+}
+
+/** One rank's share ({@linkcode shardIndices}) of `inner`'s epochs. */
+export class ShardedSampler implements Sampler {
+  /** Number of indices per epoch on this rank. */
+  readonly length: number;
+  /** The sampler whose epochs are shared out. */
+  readonly inner: Sampler;
+  /** Which share this is. */
+  readonly shard: Shard;
+  /** Whether the last partial round is cut instead of padded. */
+  readonly dropLast: boolean;
+
+  /** Shares `inner`'s epochs out over `shard.worldSize` ranks. */
+  constructor(inner: Sampler, shard: Shard, dropLast = false) {
+    this.inner = inner;
+    this.shard = checkShard(shard, "ShardedSampler");
+    this.dropLast = dropLast;
+    const n = inner.length, w = shard.worldSize;
+    this.length = dropLast ? Math.floor(n / w) : Math.ceil(n / w);
+  }
+
+  /** Selects the inner sampler's epoch (the same on every rank: one shared seed). */
+  setEpoch(epoch: number): void {
+    this.inner.setEpoch(epoch);
+  }
+
+  /** This rank's share of the epoch's order. */
+  indices(): Int32Array {
+    return shardIndices(this.inner.indices(), this.shard, this.dropLast);
+  }
 }

@@ -13,8 +13,10 @@
  * losses of the window, at once) and, with loss scaling, the overflow flag (as PyTorch's
  * GradScaler does).
  *
- * Data-parallel seams ({@linkcode DataParallel}): gradients are all-reduced after the last
- * micro-batch's backward, and only rank 0 writes files.
+ * Data parallel ({@linkcode DataParallel}, train/data_parallel.ts; under `mpirun`/`srun` by
+ * default): rank 0's weights are broadcast at the start, each rank reads its shard of every
+ * epoch, gradients are averaged over the ranks after the last micro-batch's backward, all ranks
+ * agree on stopping, rank 0 validates and shares the metrics, and only rank 0 writes files.
  * @module
  */
 import { setImmediate } from "node:timers";
@@ -43,6 +45,7 @@ import { smallerIsBetter, type TrainOptions } from "./options.ts";
 import { type EpochProfile, PhaseProfiler, profileRequested, profileTable } from "./profile.ts";
 import { dropRowsAfterStep, JsonlWriter, type RunDir } from "./run_dir.ts";
 import type { InterruptController, InterruptSignal } from "./signals.ts";
+import { broadcastModel, type DataParallel, dataParallel } from "./data_parallel.ts";
 
 /** Where a micro-batch sits in the run, handed to {@linkcode TrainTask.loss}. */
 export interface StepContext {
@@ -90,23 +93,6 @@ export interface TrainTask {
   describe?: string;
 }
 
-/**
- * The data-parallel seams a distributed launcher fills: this process's rank among `worldSize`,
- * and the gradient all-reduce run after each accumulated backward (before unscaling and
- * clipping). Only rank 0 writes files. Samplers are sharded by the task's loader.
- */
-export interface DataParallel {
-  /** This process's rank (0-based). */
-  rank: number;
-  /** Number of processes. */
-  worldSize: number;
-  /** Averages the gradients of `params` over the processes. */
-  allReduceGradients(params: readonly Parameter[]): void | Promise<void>;
-}
-
-/** One process: no communication. */
-export const SINGLE_PROCESS: DataParallel = { rank: 0, worldSize: 1, allReduceGradients: () => {} };
-
 /** How {@linkcode fit} runs. */
 export interface FitOptions {
   /** The `train` section. */
@@ -125,7 +111,7 @@ export interface FitOptions {
   onResumed?: () => Promise<void>;
   /** Where interrupts come from (default: the process's SIGINT and SIGTERM). */
   interrupts?: InterruptController;
-  /** Data-parallel seams (default: one process). */
+  /** Data-parallel seams (default: {@linkcode dataParallel}, the process's world — one process unless launched by MPI). */
   parallel?: DataParallel;
   /** Dynamic loss scaling (default: on exactly when f16 autocast runs). */
   lossScaling?: boolean;
@@ -163,6 +149,13 @@ export interface FitResult {
   skippedSteps: number;
 }
 
+/** The training losses (and extra scalars) summed since the last log line. */
+interface LogWindow {
+  loss: number;
+  n: number;
+  scalars: Record<string, number>;
+}
+
 /** One step's tensors waiting to be read back at the next log (or save). */
 interface PendingStep {
   step: number;
@@ -174,9 +167,11 @@ interface PendingStep {
 /** Trains `task` as `opts.train` says, resuming from `opts.resumeFrom` when given (see the module doc). */
 export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult> {
   const t = opts.train, log = opts.log, run = opts.run;
-  const parallel = opts.parallel ?? SINGLE_PROCESS;
+  const parallel = opts.parallel ?? dataParallel();
   const writer = parallel.rank === 0;
-  const { model, loader } = task;
+  const model = task.model;
+  // Each rank reads its share of every epoch (one shared seed): N ranks at batch B = one process at N·B.
+  const loader = parallel.worldSize > 1 ? task.loader.sharded(parallel) : task.loader;
   const params = task.parameters ?? model.parameters();
   checkSelectMetric(task, t);
   const stepsPerEpoch = Math.floor(loader.length / t.gradAccumulation);
@@ -217,6 +212,18 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       scaler.loadStateDict(x.scaler as unknown as GradScalerState);
     }
     lastSaved = opts.resumeFrom;
+    // The position is kept in this rank's batches: with another number of ranks, convert it (a
+    // position that does not divide is rounded down, replaying a few samples).
+    const savedWorld = typeof x.worldSize === "number" ? x.worldSize : 1;
+    if (savedWorld !== parallel.worldSize) {
+      const seen = skipBatches * savedWorld;
+      skipBatches = Math.floor(seen / parallel.worldSize);
+      log.warn(
+        `resuming a run of ${savedWorld} process(es) on ${parallel.worldSize}: the epoch continues at batch ` +
+          `${skipBatches}${seen % parallel.worldSize ? " (a few samples are seen again)" : ""}; the step count and ` +
+          `the learning-rate schedule follow the new number of batches per epoch`,
+      );
+    }
     log.info(`resumed from ${opts.resumeFrom}: step ${step}, epoch ${epoch + 1}, batch ${skipBatches}`);
     if (writer) {
       const dropped = await dropRowsAfterStep(run.metricsPath, step);
@@ -224,6 +231,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
     }
     await opts.onResumed?.();
   }
+  await broadcastModel(parallel, model); // every rank starts from rank 0's weights
   log.info(
     `model: ${task.describe ?? model.constructor.name} ${
       params.reduce((n, p) => n + p.size, 0).toLocaleString("en-US")
@@ -244,6 +252,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       requireFinite: true,
       extra: {
         batchInEpoch,
+        worldSize: parallel.worldSize,
         best,
         skippedSteps,
         ...(scaler ? { scaler: scaler.stateDict() as unknown as JsonValue } : {}),
@@ -268,7 +277,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
 
   // Losses are read back every logEvery steps (and before any save), never inside a step.
   const pending: PendingStep[] = [];
-  let window = { loss: 0, n: 0, scalars: {} as Record<string, number> };
+  let window: LogWindow = { loss: 0, n: 0, scalars: {} };
   let lastTrainLoss: number | null = null;
   // The epoch's mean for its summary line (a log window can straddle epochs or miss one).
   let epochLoss = { sum: 0, n: 0 };
@@ -319,7 +328,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         batchSize: t.batchSize,
         epoch: epoch + 1,
         epochs: t.epochs,
-        quiet: opts.quiet,
+        quiet: opts.quiet || !writer, // one bar per job: rank 0's
       });
       bar.update(Math.min(skipBatches, batchesPerEpoch));
       let batchInEpoch = skipBatches;
@@ -358,7 +367,8 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
           continue;
         }
         // An optimizer step.
-        await parallel.allReduceGradients(params);
+        // Gradients averaged over the ranks; every rank's stop request travels with them.
+        const stopRequested = await parallel.allReduceGradients(params, ctrlC.stopped);
         if (scaler) scaler.unscale_(opt);
         if (t.clipGradNorm > 0) micro.gradNorm = keep(clipGradNorm(params, t.clipGradNorm));
         const lr = opt.paramGroups[0].lr; // the rate this step uses
@@ -375,6 +385,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         await prof.lap("optimizer");
         if (step % t.logEvery === 0) {
           await readPending();
+          window = await sumWindow(parallel, window);
           lastTrainLoss = window.n > 0 ? window.loss / window.n : lastTrainLoss;
           const seconds = (performance.now() - started) / 1000;
           const row: Record<string, number> = {
@@ -405,11 +416,11 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         // setImmediate costs microseconds; an awaited setTimeout(0) is clamped to milliseconds.
         await new Promise<void>((resolve) => setImmediate(resolve));
         const stepCheckpoint = t.checkpointEverySteps > 0 && step % t.checkpointEverySteps === 0;
-        if (ctrlC.stopped || (stepCheckpoint && batchInEpoch < batchesPerEpoch)) {
+        if (stopRequested || (stepCheckpoint && batchInEpoch < batchesPerEpoch)) {
           await readPending();
           const path = await savePeriodic(epoch, batchInEpoch);
           await prof.lap("checkpoint");
-          if (ctrlC.stopped) {
+          if (stopRequested) {
             interrupted = ctrlC.signal ?? "SIGINT";
             log.info(
               `interrupted (${interrupted}) at epoch ${epoch + 1}, batch ${batchInEpoch}: saved ${path}; ` +
@@ -426,9 +437,13 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       await readPending();
       await prof.lap("log read-back");
       const done = epoch + 1;
-      const epochTrainLoss = epochLoss.n > 0 ? epochLoss.sum / epochLoss.n : null;
+      const [lossSum, lossN] = await parallel.sumOverRanks([epochLoss.sum, epochLoss.n]);
+      const epochTrainLoss = lossN > 0 ? lossSum / lossN : null;
       if (task.validate && (done % t.validateEvery === 0 || done === t.epochs)) {
-        const v = await validateWith(task, model, ema, { epoch: done, step });
+        // Rank 0 validates; every rank takes its metrics, so all decide alike.
+        const v = await parallel.shareFromRoot(
+          writer ? await validateWith(task, model, ema, { epoch: done, step }) : null,
+        );
         await prof.lap("validation");
         if (v) {
           lastValidation = v.metrics;
@@ -522,6 +537,14 @@ async function validateWith(
     ema?.restore();
     model.train();
   }
+}
+
+/** A log window's sums over every rank (so the log shows the whole job's training loss). */
+async function sumWindow(parallel: DataParallel, w: LogWindow): Promise<LogWindow> {
+  if (parallel.worldSize === 1) return w;
+  const keys = Object.keys(w.scalars).sort(); // every rank runs the same task: the same names
+  const [loss, n, ...sums] = await parallel.sumOverRanks([w.loss, w.n, ...keys.map((k) => w.scalars[k])]);
+  return { loss, n, scalars: Object.fromEntries(keys.map((k, i) => [k, sums[i]])) };
 }
 
 /** Frees a step's read-back tensors. */

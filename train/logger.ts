@@ -27,8 +27,10 @@ const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
-  /** Log file (default `<run folder>/train.log`). */
-  file?: string;
+  /** Log file (default `<run folder>/train.log`; null: no file, the console only — a data-parallel run's other ranks). */
+  file?: string | null;
+  /** Put before every console line (e.g. `[rank 1] `). */
+  prefix?: string;
   /** Least level echoed to the console (default `info`); the file gets every level. */
   consoleLevel?: LogLevel;
   /** Console sink (default stdout; `null`: no echo). Can be changed later through `logger.console`. */
@@ -64,20 +66,30 @@ export class Logger {
   /** Where lines are echoed: stdout by default, a ProgressBar while one is active, null for none. */
   console: LineSink | null | undefined;
   #file: Deno.FsFile | undefined;
+  #toFile: boolean;
+  #closed = false;
+  #prefix: string;
   #consoleLevel: number;
   #clock: () => Date;
   #enc = new TextEncoder();
 
   /** Opens `<run>/train.log` (or `opts.file`) for appending. `run` is a run folder or its path. */
   constructor(run: RunDir | string, opts: LoggerOptions = {}) {
-    const file = opts.file ?? (typeof run === "string" ? joinPath(run, "train.log") : run.logPath);
-    if (typeof file !== "string" || file === "") throw new TypeError("Logger: run must be a RunDir or a folder path");
+    const file = opts.file === null
+      ? ""
+      : opts.file ?? (typeof run === "string" ? joinPath(run, "train.log") : run.logPath);
+    if (typeof file !== "string" || (file === "" && opts.file !== null)) {
+      throw new TypeError("Logger: run must be a RunDir or a folder path");
+    }
+    this.#toFile = opts.file !== null;
+    this.#prefix = opts.prefix ?? "";
     const level = opts.consoleLevel ?? "info";
     if (!(level in ORDER)) throw new TypeError(`Logger: consoleLevel must be debug, info, warn or error, got ${level}`);
     this.path = file;
     this.#consoleLevel = ORDER[level];
     this.console = opts.console === undefined ? undefined : opts.console;
     this.#clock = opts.clock ?? (() => new Date());
+    if (!this.#toFile) return;
     try {
       this.#file = Deno.openSync(file, { append: true, create: true });
     } catch (e) {
@@ -88,18 +100,18 @@ export class Logger {
   /** Logs `message` at `level`; each line of a multi-line message gets the prefix. */
   log(level: LogLevel, message: string): void {
     if (!(level in ORDER)) throw new TypeError(`Logger.log: level must be debug, info, warn or error, got ${level}`);
-    if (!this.#file) throw new Error(`Logger ${this.path}: log() after close()`);
+    if (this.#closed) throw new Error(`Logger ${this.path}: log() after close()`);
     const prefix = `${logTimestamp(this.#clock())} ${level.toUpperCase().padEnd(5)} `;
     const lines = String(message).split("\n").map((l) => prefix + l);
     const bytes = this.#enc.encode(lines.join("\n") + "\n");
     try {
-      for (let done = 0; done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
+      for (let done = 0; this.#file && done < bytes.length;) done += this.#file.writeSync(bytes.subarray(done));
     } catch (e) {
       throw new WriteError(this.path, "the log", e); // a full disk: say which file
     }
     if (ORDER[level] >= this.#consoleLevel && this.console !== null) {
       const sink = this.console ?? stdoutLines;
-      for (const l of lines) sink.println(l);
+      for (const l of lines) sink.println(this.#prefix + l);
     }
   }
 
@@ -127,6 +139,7 @@ export class Logger {
   close(): void {
     this.#file?.close();
     this.#file = undefined;
+    this.#closed = true;
   }
 
   /** Same as {@linkcode Logger.close}, for `using`. */

@@ -16,14 +16,20 @@ export function epochBar(
     epochs: o.epochs,
     ...(o.quiet ? { writer: { write: () => {} } } : {}),
   });
-  if (!o.quiet) log.console = bar;
+  if (!o.quiet) {
+    consoleBefore.set(bar, log.console);
+    log.console = bar;
+  }
   return bar;
 }
+
+/** The log's console sink before a bar took it over (a log with no console keeps none). */
+const consoleBefore = new WeakMap<ProgressBar, Logger["console"]>();
 
 /** Ends an epoch's bar and gives the console back to the log. */
 export function endEpochBar(log: Logger, bar: ProgressBar): void {
   bar.finish();
-  log.console = undefined;
+  if (log.console === bar) log.console = consoleBefore.get(bar);
 }
 
 /** Whether an interrupt asked the loop to stop (at the next step boundary); `dispose()` unregisters. */

@@ -19,6 +19,7 @@ import { dirName } from "../../util/path.ts";
 import { type DataConfig, type ImageData, openImageData } from "./data.ts";
 import { resolveResume } from "../../train/checkpoint_files.ts";
 import { saveRunDataInfo } from "./run_info.ts";
+import { dataParallel } from "../../train/data_parallel.ts";
 
 /** The part of a config every training task has. */
 export interface RunConfig {
@@ -107,24 +108,35 @@ export async function prepareRunWith<C extends RunConfig, D extends { train: { l
   const data = await dataOf.open(cfg);
   await check?.(cfg, data); // task-specific checks against the data, before anything is made
   checkBatches(cfg, data, loaded.sources);
-  const created = !run;
-  run ??= await createRunDir(cfg.output.root, cfg.name);
+  // In a data-parallel run rank 0 makes the folder and writes into it; the other ranks open it.
+  const parallel = dataParallel(), writer = parallel.rank === 0;
+  const created = !run && writer;
+  if (!run && writer) run = await createRunDir(cfg.output.root, cfg.name);
   try {
     let onResumed: (() => Promise<void>) | undefined;
     if (created) {
-      await loaded.saveResolvedConfig(run);
-      await dataOf.save(run, data);
-    } else if (args.overrides.length > 0) {
-      const resumed = run;
+      await loaded.saveResolvedConfig(run!);
+      await dataOf.save(run!, data);
+    } else if (args.overrides.length > 0 && writer) {
+      const resumed = run!;
       onResumed = async () => {
         await loaded.saveResolvedConfig(resumed);
       };
     }
-    const log = new Logger(run, { consoleLevel: quiet ? "warn" : "info" });
-    log.info(`run ${run.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
-    return { cfg, data, run, log, created, task: args.name, resumeFrom, onResumed };
+    if (parallel.worldSize > 1) {
+      const path = await parallel.shareFromRoot(writer ? run!.path : null);
+      run ??= await openRunDir(path);
+    }
+    const log = writer
+      ? new Logger(run!, { consoleLevel: quiet ? "warn" : "info" })
+      : new Logger(run!, { file: null, consoleLevel: "warn", prefix: `[rank ${parallel.rank}] ` });
+    log.info(`run ${run!.path}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}`);
+    if (parallel.worldSize > 1) {
+      log.info(`data parallel: ${parallel.worldSize} processes (MPI), batch ${cfg.train.batchSize} per process`);
+    }
+    return { cfg, data, run: run!, log, created, task: args.name, resumeFrom, onResumed };
   } catch (e) {
-    if (created) await Deno.remove(run.path, { recursive: true }).catch(() => {});
+    if (created) await Deno.remove(run!.path, { recursive: true }).catch(() => {});
     throw e;
   }
 }

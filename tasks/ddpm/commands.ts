@@ -7,6 +7,7 @@ import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
 import type { InterruptController } from "../../train/signals.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
+import { isWriter } from "../../train/data_parallel.ts";
 import { joinPath } from "../../util/path.ts";
 import { ddpmSchema } from "./config.ts";
 import { inPreparedRun, prepareRun } from "../common/run_setup.ts";
@@ -56,7 +57,7 @@ export async function trainCommand(
       `trained ${result.step} steps in ${result.epochsDone} epochs at ${result.imagesPerSecond.toFixed(1)} images/s; ` +
         `best validation loss ${result.bestValLoss?.toFixed(4) ?? "n/a"}`,
     );
-    if (!result.interrupted && !args.flags["no-sample"]) {
+    if (!result.interrupted && !args.flags["no-sample"] && isWriter()) {
       const s = cfg.sample;
       result.ema?.store(); // sample with the averaged weights, keep the training ones in the model
       result.ema?.copyTo();

@@ -4,6 +4,7 @@
  * them directly). `deno task evaluate --run` evaluates both kinds of run (./evaluate.ts).
  * @module
  */
+import { isWriter } from "../../train/data_parallel.ts";
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { InterruptController } from "../../train/signals.ts";
@@ -91,7 +92,7 @@ export async function trainDiffmicCommand(
     let prior: LoadedDcg;
     if (fresh) {
       prior = fresh;
-      await saveDcgCopy(run, prior);
+      if (isWriter()) await saveDcgCopy(run, prior);
     } else prior = await loadDcgCopy(run, data.channels, data.classes.length);
     const result = await trainDiffmic(cfg, data, run, log, prior, { resumeFrom, quiet, interrupts, onResumed });
     log.info(

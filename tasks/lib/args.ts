@@ -26,6 +26,7 @@
 import { ConfigError, configHelp, type ConfigSchema } from "../../train/config.ts";
 import { autotuneSettled } from "../../core/backend/autotune.ts";
 import { initGpu, releaseGpu } from "../../core/device.ts";
+import { activeDataParallel, finalizeDataParallel } from "../../train/data_parallel.ts";
 
 /** A boolean task flag. */
 export interface FlagSpec {
@@ -317,13 +318,18 @@ export async function runTask(main: () => Promise<unknown> | unknown, opts: RunT
     if (typeof out === "number") code = out;
   } catch (e) {
     const report = describeTaskError(e, debugRequested(opts.argv ?? Deno.args));
-    (opts.print ?? console.error)(report.message);
+    const world = activeDataParallel();
+    const multi = world !== null && world.worldSize > 1;
+    (opts.print ?? console.error)(multi ? `[rank ${world.rank}] ${report.message}` : report.message);
     code = report.exitCode;
+    // The other ranks would wait for this one in their next collective: end them all now.
+    if (multi) world.abort(code);
   }
   if (opts.releaseGpu ?? true) {
     // Background kernel tuning finishes first (it would otherwise keep the process alive anyway).
     // Best effort: after a GPU failure the device may already be lost.
     await autotuneSettled().then(releaseGpu).catch(() => {});
   }
+  finalizeDataParallel();
   if (code !== 0) (opts.exit ?? Deno.exit)(code);
 }

@@ -1,0 +1,162 @@
+/**
+ * Data parallelism (train/data_parallel.ts, util/mpi.ts): the sharded sampler's coverage, the
+ * launcher environment, and — with Open MPI's `mpirun` on the machine — two ranks against one
+ * process, a rank that dies, and a rank that hangs (tests/_data_parallel_child.ts is the program).
+ */
+import { DataLoader } from "../datasets/loader.ts";
+import { RandomSampler, ShardedSampler, shardIndices } from "../datasets/sampler.ts";
+import { TensorDataset } from "../datasets/tensor_dataset.ts";
+import { launchedWorld } from "../util/mpi.ts";
+import { assert, assertEquals, assertThrows } from "./_asserts.ts";
+import { skippableTest } from "./_skip.ts";
+import { withTempDir } from "./_util.ts";
+
+Deno.test("shardIndices: every position of an epoch once over the ranks, padded or cut as DistributedSampler", () => {
+  const order = Int32Array.from([7, 3, 9, 1, 0, 4, 8]);
+  const shares = [0, 1, 2].map((rank) => Array.from(shardIndices(order, { rank, worldSize: 3 })));
+  assertEquals(shares, [[7, 1, 8], [3, 0, 7], [9, 4, 3]]); // padded with the order's first indices
+  const covered = new Set(shares.flat());
+  assertEquals([...covered].sort((a, b) => a - b), [0, 1, 3, 4, 7, 8, 9]);
+  const cut = [0, 1, 2].map((rank) => Array.from(shardIndices(order, { rank, worldSize: 3 }, true)));
+  assertEquals(cut, [[7, 1], [3, 0], [9, 4]]);
+  assertThrows(() => shardIndices(order, { rank: 3, worldSize: 3 }), RangeError, "rank must be an integer");
+});
+
+Deno.test("ShardedSampler: the ranks' shares of a shuffled epoch are disjoint and cover it exactly once", () => {
+  for (const n of [12, 13, 1000]) {
+    const seen = new Map<number, number>();
+    for (let rank = 0; rank < 4; rank++) {
+      const s = new ShardedSampler(new RandomSampler(n, { seed: 5 }), { rank, worldSize: 4 });
+      s.setEpoch(3);
+      const idx = s.indices();
+      assertEquals(idx.length, Math.ceil(n / 4));
+      for (const i of idx) seen.set(i, (seen.get(i) ?? 0) + 1);
+    }
+    assertEquals(seen.size, n, `n ${n}: every index visited`);
+    const extra = [...seen.values()].reduce((a, b) => a + b, 0) - n;
+    assertEquals(extra, Math.ceil(n / 4) * 4 - n, `n ${n}: only the padding repeats`);
+  }
+});
+
+Deno.test("DataLoader.sharded: batch k of every rank together is batch k of one loader with the world's batch", async () => {
+  const n = 24;
+  const ds = new TensorDataset({ data: new Float32Array(n * 4), shape: [n, 1, 2, 2] });
+  const whole = new DataLoader(ds, { batchSize: 6, shuffle: true, seed: 9, dropLast: true });
+  const parts = [0, 1].map((rank) =>
+    new DataLoader(ds, { batchSize: 3, shuffle: true, seed: 9, dropLast: true }).sharded({ rank, worldSize: 2 })
+  );
+  assertEquals(parts.map((p) => p.length), [4, 4]);
+  const big: number[][] = [];
+  for await (const b of whole.cpuBatches(2)) big.push([...b.indices].sort((a, c) => a - c));
+  const ranks = await Promise.all(parts.map(async (p) => {
+    const out: number[][] = [];
+    for await (const b of p.cpuBatches(2)) out.push([...b.indices]);
+    return out;
+  }));
+  assertEquals(ranks[0].map((b, k) => [...b, ...ranks[1][k]].sort((a, c) => a - c)), big);
+});
+
+Deno.test("launchedWorld: Open MPI, MPICH and srun variables; nothing without a launcher or in a batch script", () => {
+  const env = (vars: Record<string, string>) => (k: string) => vars[k];
+  assertEquals(launchedWorld(env({})), null);
+  assertEquals(launchedWorld(env({ OMPI_COMM_WORLD_RANK: "1", OMPI_COMM_WORLD_SIZE: "4" })), {
+    rank: 1,
+    size: 4,
+    launcher: "openmpi",
+  });
+  assertEquals(launchedWorld(env({ PMI_RANK: "0", PMI_SIZE: "2" }))?.launcher, "mpich");
+  assertEquals(launchedWorld(env({ SLURM_PROCID: "0", SLURM_NTASKS: "8" })), null, "the batch script itself");
+  assertEquals(
+    launchedWorld(env({ SLURM_STEP_ID: "0", SLURM_PROCID: "3", SLURM_STEP_NUM_TASKS: "8" })),
+    { rank: 3, size: 8, launcher: "slurm" },
+  );
+  assertThrows(() => launchedWorld(env({ PMI_RANK: "2", PMI_SIZE: "2" })), Error, "not a rank within a world size");
+});
+
+const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
+const hasMpirun = canRun && (() => {
+  try {
+    return new Deno.Command("mpirun", { args: ["--version"], stdout: "piped", stderr: "piped" }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+const needsMpi = !canRun ? "--allow-run" : !hasMpirun && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
+const CHILD = new URL("./_data_parallel_child.ts", import.meta.url).pathname;
+
+/** Runs the child program, alone or under `mpirun -np ranks` (one llvmpipe thread per rank). */
+async function runChild(
+  ranks: number,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; output: string; seconds: number }> {
+  const deno = [Deno.execPath(), "run", "-A", CHILD, ...args];
+  const cmd = ranks > 1 ? ["mpirun", "--oversubscribe", "-np", String(ranks), ...deno] : deno;
+  const t0 = performance.now();
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env: { LP_NUM_THREADS: "1", OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { code: out.code, output: text, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function readParams(path: string): Promise<Float32Array> {
+  return new Float32Array((await Deno.readFile(path)).buffer);
+}
+
+skippableTest({
+  name: "data parallel: two ranks at batch 3 end where one process at batch 6 does; the ranks are bit-identical",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_equal_", async (dir) => {
+      await Deno.mkdir(`${dir}/one`);
+      await Deno.mkdir(`${dir}/two`);
+      const one = await runChild(1, ["--batch", "6", "--out", `${dir}/one`]);
+      assertEquals(one.code, 0, one.output);
+      const two = await runChild(2, ["--batch", "3", "--out", `${dir}/two`]);
+      assertEquals(two.code, 0, two.output);
+      const [a, r0, r1] = await Promise.all(
+        [`${dir}/one/rank0.bin`, `${dir}/two/rank0.bin`, `${dir}/two/rank1.bin`].map(readParams),
+      );
+      assertEquals(r0, r1, "ranks bit-identical");
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - r0[i]));
+      assert(worst < 1e-6, `two ranks vs one process: max |Δ| ${worst} (6 AdamW steps)`);
+      const epochLoss = async (folder: string) => {
+        const run = [...Deno.readDirSync(folder)].find((e) => e.isDirectory)!.name;
+        return (await Deno.readTextFile(`${folder}/${run}/train.log`)).match(/epoch 1\/1: train loss ([\d.]+)/)?.[1];
+      };
+      assertEquals(await epochLoss(`${dir}/two`), await epochLoss(`${dir}/one`), "the logged loss is the whole job's");
+    });
+  },
+});
+
+skippableTest({
+  name: "data parallel: a rank killed mid-run ends the whole job, non-zero, within seconds",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_kill_", async (dir) => {
+      const r = await runChild(2, ["--batch", "3", "--out", dir, "--die-after", "3"]);
+      assert(r.code !== 0, "the job fails");
+      assert(r.seconds < 60, `ended in ${r.seconds.toFixed(1)} s`);
+      assert(/rank 1 .*exited on signal 9/.test(r.output), r.output);
+    });
+  },
+});
+
+skippableTest({
+  name: "data parallel: a rank that stops answering ends the job after MEDDIFF_MPI_TIMEOUT with a clear error",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_hang_", async (dir) => {
+      const r = await runChild(2, ["--batch", "3", "--out", dir, "--hang-after", "3"], { MEDDIFF_MPI_TIMEOUT: "3" });
+      assert(r.code !== 0, "the job fails");
+      assert(r.seconds < 60, `ended in ${r.seconds.toFixed(1)} s`);
+      assert(r.output.includes("rank 0 of 2: all-reduce of"), r.output);
+      assert(r.output.includes("another rank has probably died or stopped"), r.output);
+    });
+  },
+});

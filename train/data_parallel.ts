@@ -1,0 +1,252 @@
+/**
+ * Data-parallel training over MPI: the {@linkcode DataParallel} seams of the engine, filled.
+ *
+ * A process started by `mpirun` / `srun` (see `launchedWorld` in util/mpi.ts) is one rank; a
+ * process started any other way is the only one ({@linkcode SINGLE_PROCESS}) and never loads MPI.
+ * {@linkcode dataParallel} gives the process's world, made once. The engine then
+ *
+ * - broadcasts the model's parameters and buffers from rank 0 before training (and after a
+ *   resume), so every rank starts from the same weights;
+ * - shards every epoch's order over the ranks with one shared seed (`DataLoader.sharded`);
+ * - after the last micro-batch's backward, sums the gradients over the ranks and divides by the
+ *   world size — flattened into buckets of at most {@linkcode BUCKET_BYTES}, one read-back and
+ *   one all-reduce per bucket — so a step on N ranks with batch B each is a step on batch N·B;
+ *   the same call carries every rank's "stop requested" flag, so all ranks stop at one step;
+ * - validates on rank 0 and shares its metrics (every rank then takes the same decisions);
+ * - writes logs, TensorBoard, checkpoints and samples on rank 0 only.
+ *
+ * BatchNorm running statistics stay per rank (each rank's own batches; rank 0's are saved), as
+ * with PyTorch's DDP without `broadcast_buffers`.
+ * @module
+ */
+import { noGrad } from "../core/autograd.ts";
+import { writeBuffer } from "../core/device.ts";
+import type { Module, Parameter } from "../core/nn/module.ts";
+import { cat } from "../core/ops/join.ts";
+import { tensor } from "../core/ops/creation.ts";
+import { keep } from "../core/scope.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { launchedWorld, Mpi } from "../util/mpi.ts";
+
+/**
+ * What the engine asks of the processes it runs in (one process: {@linkcode SINGLE_PROCESS}).
+ * Every method is a collective: all ranks call it, in the same order.
+ */
+export interface DataParallel {
+  /** This process's rank (0-based). */
+  readonly rank: number;
+  /** Number of processes. */
+  readonly worldSize: number;
+  /** Makes these tensors on every rank equal to rank 0's (float32 or int32, the same shapes everywhere). */
+  broadcastTensors(tensors: readonly Tensor[]): Promise<void>;
+  /**
+   * Averages the gradients of `params` over the ranks (in place) and tells whether any rank
+   * asked to stop (`stop`), so that all ranks stop after the same step.
+   */
+  allReduceGradients(params: readonly Parameter[], stop: boolean): Promise<boolean>;
+  /** Each value summed over the ranks (float64; e.g. loss sums and counts for the log). */
+  sumOverRanks(values: readonly number[]): Promise<number[]>;
+  /** Rank 0's `value` (JSON) on every rank; other ranks pass null. */
+  shareFromRoot<T>(value: T | null): Promise<T>;
+  /** Ends every rank at once with `code` after a failure on this one (a collective would otherwise hang). */
+  abort(code: number): never;
+}
+
+/** One process: nothing to communicate. */
+export const SINGLE_PROCESS: DataParallel = {
+  rank: 0,
+  worldSize: 1,
+  broadcastTensors: () => Promise.resolve(),
+  allReduceGradients: (_params, stop) => Promise.resolve(stop),
+  sumOverRanks: (values) => Promise.resolve([...values]),
+  shareFromRoot: <T>(value: T | null) => Promise.resolve(value as T),
+  abort: (code) => Deno.exit(code),
+};
+
+/** Largest gradient bucket: one read-back and one all-reduce each (PyTorch DDP's default size). */
+export const BUCKET_BYTES = 25 * 1024 * 1024;
+
+/** Time spent communicating, for the scaling figures. */
+export interface CommunicationStats {
+  /** Gradient all-reduces (optimizer steps). */
+  reductions: number;
+  /** Milliseconds in them: read-back, all-reduce, upload. */
+  ms: number;
+  /** Bytes all-reduced. */
+  bytes: number;
+}
+
+/** The engine's seams over MPI. */
+export class MpiDataParallel implements DataParallel {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly #mpi: Mpi;
+  #stats: CommunicationStats = { reductions: 0, ms: 0, bytes: 0 };
+
+  /** Wraps an initialised MPI. */
+  constructor(mpi: Mpi) {
+    this.#mpi = mpi;
+    this.rank = mpi.rank;
+    this.worldSize = mpi.size;
+  }
+
+  /** What the gradient all-reduces cost so far. */
+  stats(): CommunicationStats {
+    return { ...this.#stats };
+  }
+
+  async broadcastTensors(tensors: readonly Tensor[]): Promise<void> {
+    for (const t of tensors) {
+      if (t.dtype !== "float32" && t.dtype !== "int32") {
+        throw new TypeError(`broadcastTensors: only float32 and int32 tensors can be broadcast, got ${t.dtype}`);
+      }
+    }
+    const sizes = tensors.map((t) => t.size * 4);
+    const bytes = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    if (this.rank === 0) {
+      const all = await Promise.all(tensors.map((t) => t.data()));
+      let at = 0;
+      for (const a of all) {
+        bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+        at += a.byteLength;
+      }
+    }
+    await this.#mpi.broadcast(bytes);
+    if (this.rank === 0) return;
+    let at = 0;
+    tensors.forEach((t, i) => {
+      if (!t.isContiguous) throw new TypeError("broadcastTensors: a tensor to overwrite must be contiguous");
+      writeBuffer(t.storage.buffer, t.offset * 4, bytes.subarray(at, at + sizes[i]));
+      at += sizes[i];
+    });
+  }
+
+  async allReduceGradients(params: readonly Parameter[], stop: boolean): Promise<boolean> {
+    const t0 = performance.now();
+    const trained = params.filter((p) => p.requiresGrad);
+    const buckets = bucketsOf(trained, BUCKET_BYTES / 4);
+    // Every bucket's read-back is queued before the first all-reduce waits on the network.
+    const host = await Promise.all(buckets.map((b) => flatGradients(b)));
+    // The stop flags ride in one extra element of the last bucket.
+    const last = new Float32Array(host[host.length - 1].length + 1);
+    last.set(host[host.length - 1]);
+    last[last.length - 1] = stop ? 1 : 0;
+    host[host.length - 1] = last;
+    for (const h of host) {
+      await this.#mpi.allReduceSum(h);
+      this.#stats.bytes += h.byteLength;
+    }
+    const stopAll = last[last.length - 1] > 0;
+    const scale = 1 / this.worldSize;
+    buckets.forEach((bucket, i) => {
+      let at = 0;
+      for (const p of bucket) {
+        const slice = host[i].subarray(at, at + p.size);
+        at += p.size;
+        if (!p.grad && slice.every((v) => v === 0)) continue; // unused on every rank: stays without a gradient
+        for (let k = 0; k < slice.length; k++) slice[k] *= scale;
+        const g = keep(tensor(slice, [...p.shape]));
+        p.grad?.dispose();
+        p.grad = g;
+      }
+    });
+    this.#stats.reductions++;
+    this.#stats.ms += performance.now() - t0;
+    return stopAll;
+  }
+
+  async sumOverRanks(values: readonly number[]): Promise<number[]> {
+    const x = Float64Array.from(values);
+    await this.#mpi.allReduceSum(x);
+    return Array.from(x);
+  }
+
+  async shareFromRoot<T>(value: T | null): Promise<T> {
+    const text = this.rank === 0 ? new TextEncoder().encode(JSON.stringify(value)) : new Uint8Array(0);
+    const length = new Uint32Array([text.length]);
+    await this.#mpi.broadcast(new Uint8Array(length.buffer));
+    const bytes = this.rank === 0 ? text : new Uint8Array(length[0]);
+    await this.#mpi.broadcast(bytes);
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  }
+
+  abort(code: number): never {
+    return this.#mpi.abort(code);
+  }
+
+  /** Shuts MPI down (at the end of the process; a launcher counts a rank that exits without it as failed). */
+  finalize(): void {
+    this.#mpi.finalize();
+  }
+}
+
+/** Parameters in order, grouped into runs of at most `maxElements` (a larger parameter alone). */
+function bucketsOf(params: readonly Parameter[], maxElements: number): Parameter[][] {
+  const out: Parameter[][] = [[]];
+  let size = 0;
+  for (const p of params) {
+    if (size > 0 && size + p.size > maxElements) {
+      out.push([]);
+      size = 0;
+    }
+    out[out.length - 1].push(p);
+    size += p.size;
+  }
+  return out;
+}
+
+/** The bucket's gradients flattened into one host array (zeros where a parameter has none). */
+async function flatGradients(bucket: readonly Parameter[]): Promise<Float32Array> {
+  if (bucket.length === 0) return new Float32Array(0);
+  const flat = noGrad(() => {
+    const parts = bucket.map((p) => p.grad ? p.grad.reshape([p.size]) : tensor(new Float32Array(p.size), [p.size]));
+    const joined = cat(parts);
+    parts.forEach((x, i) => x !== bucket[i].grad && x.dispose());
+    return joined;
+  });
+  try {
+    return await flat.data() as Float32Array;
+  } finally {
+    flat.dispose();
+  }
+}
+
+/** Makes the model's parameters and persistent buffers on every rank equal to rank 0's. */
+export async function broadcastModel(parallel: DataParallel, model: Module): Promise<void> {
+  if (parallel.worldSize === 1) return;
+  const state = Object.values(model.stateDict()).filter((t) => t.dtype === "float32" || t.dtype === "int32");
+  try {
+    await parallel.broadcastTensors(state);
+  } finally {
+    state.forEach((t) => t.dispose());
+  }
+}
+
+let world: DataParallel | null = null;
+
+/**
+ * This process's data-parallel world, made on first use: {@linkcode SINGLE_PROCESS} unless an
+ * MPI launcher started the process with more than one rank (then MPI is loaded and initialised;
+ * `MEDDIFF_DISTRIBUTED=0` keeps a launched process alone).
+ */
+export function dataParallel(): DataParallel {
+  if (world) return world;
+  const launched = Deno.env.get("MEDDIFF_DISTRIBUTED") === "0" ? null : launchedWorld();
+  world = launched && launched.size > 1 ? new MpiDataParallel(Mpi.init()) : SINGLE_PROCESS;
+  return world;
+}
+
+/** The world if {@linkcode dataParallel} has made one (nothing is loaded by asking). */
+export function activeDataParallel(): DataParallel | null {
+  return world;
+}
+
+/** Shuts down the process's MPI, if it started one (the last thing a launched process does). */
+export function finalizeDataParallel(): void {
+  if (world instanceof MpiDataParallel) world.finalize();
+}
+
+/** Rank 0 of the world (or the only process): the one that writes files. */
+export function isWriter(): boolean {
+  return dataParallel().rank === 0;
+}
