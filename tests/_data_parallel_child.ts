@@ -3,7 +3,9 @@
  * under `mpirun`: trains a small MLP with the engine on 36 procedural 8×8 images for one epoch
  * of `--batch` per process, then writes this rank's final parameters (float32, state-dict order)
  * to `<out>/rank<r>.bin`. With `--die-after k`, rank 1 kills itself (SIGKILL) at step k; with
- * `--hang-after k`, rank 1 stops answering (blocks its thread) at step k.
+ * `--hang-after k`, rank 1 stops answering (blocks its thread) at step k; with `--stop-at k`,
+ * rank 0 alone is asked to stop (as by SIGTERM) at step k. `--run <folder> --resume <checkpoint>`
+ * continues a run.
  *
  *   deno run -A tests/_data_parallel_child.ts --batch 6 --out <dir>
  *   mpirun -np 2 deno run -A tests/_data_parallel_child.ts --batch 3 --out <dir>
@@ -17,7 +19,8 @@ import { DataLoader } from "../datasets/loader.ts";
 import { DATA_DEFAULTS, openImageData } from "../tasks/common/data.ts";
 import { runTask } from "../tasks/lib/args.ts";
 import { dataParallel } from "../train/data_parallel.ts";
-import { fit } from "../train/engine.ts";
+import { fit, type FitResult } from "../train/engine.ts";
+import { exitCodeFor, InterruptController, type InterruptSignal } from "../train/signals.ts";
 import { Logger } from "../train/logger.ts";
 import { TRAIN_DEFAULTS } from "../train/options.ts";
 import { createRunDir, openRunDir } from "../train/run_dir.ts";
@@ -28,6 +31,18 @@ const arg = (name: string): string | undefined => {
 };
 const batch = Number(arg("batch") ?? 6), out = arg("out")!;
 const dieAfter = Number(arg("die-after") ?? 0), hangAfter = Number(arg("hang-after") ?? 0);
+const stopAt = Number(arg("stop-at") ?? 0), resumeFrom = arg("resume"), runPath = arg("run");
+
+// Interrupts this test drives: rank 0 "receives SIGTERM" at step `stopAt`.
+let raise: ((s: InterruptSignal) => void) | null = null;
+const interrupts = new InterruptController({
+  addListener: (listener) => void (raise = listener),
+  removeListener: () => {},
+  exit: () => {
+    throw new Error("a training loop must not exit the process");
+  },
+  message: () => {},
+});
 
 await runTask(async () => {
   const parallel = dataParallel();
@@ -43,16 +58,20 @@ await runTask(async () => {
     seed: 0,
     transform: data.trainTransform,
   });
-  const made = parallel.rank === 0 ? await createRunDir(out, "dp") : null;
+  const made = parallel.rank === 0 && !runPath ? await createRunDir(out, "dp") : null;
   if (made) await Deno.writeTextFile(made.configPath, "name: dp\n");
-  const run = made ?? await openRunDir(await parallel.shareFromRoot<string>(null));
+  const run = runPath
+    ? await openRunDir(runPath)
+    : made ?? await openRunDir(await parallel.shareFromRoot<string>(null));
   if (made) await parallel.shareFromRoot(made.path);
   const log = new Logger(run, parallel.rank === 0 ? { console: null } : { file: null, console: null });
+  let result: FitResult;
   try {
-    await fit({
+    result = await fit({
       model,
       loader,
       loss: (b, ctx) => {
+        if (parallel.rank === 0 && ctx.step + 1 === stopAt) raise?.("SIGTERM");
         if (parallel.rank === 1 && ctx.step + 1 === dieAfter) Deno.kill(Deno.pid, "SIGKILL");
         if (parallel.rank === 1 && ctx.step + 1 === hangAfter) {
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
@@ -65,6 +84,8 @@ await runTask(async () => {
       run,
       log,
       quiet: true,
+      interrupts,
+      resumeFrom,
     });
   } finally {
     log.close();
@@ -78,4 +99,5 @@ await runTask(async () => {
     at += a.length;
   }
   await Deno.writeFile(`${out}/rank${parallel.rank}.bin`, new Uint8Array(flat.buffer));
+  return result.interrupted ? exitCodeFor(result.interrupted) : 0;
 });

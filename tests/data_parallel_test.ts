@@ -160,3 +160,39 @@ skippableTest({
     });
   },
 });
+
+skippableTest({
+  name:
+    "data parallel: a stop asked of rank 0 alone stops both ranks at one step; resumed on one process it ends as one",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_resume_", async (dir) => {
+      for (const d of ["one", "two", "resumed"]) await Deno.mkdir(`${dir}/${d}`);
+      const one = await runChild(1, ["--batch", "6", "--out", `${dir}/one`]);
+      assertEquals(one.code, 0, one.output);
+      const two = await runChild(2, ["--batch", "3", "--out", `${dir}/two`, "--stop-at", "2"]);
+      assert(two.code !== 0, "an interrupted job exits non-zero");
+      assert(/Exit code:\s+143/.test(two.output), two.output);
+      const run = `${dir}/two/${[...Deno.readDirSync(`${dir}/two`)].find((e) => e.isDirectory)!.name}`;
+      assertEquals([...Deno.readDirSync(`${run}/checkpoints`)].map((e) => e.name), ["ckpt-000002.safetensors"]);
+      const [r0, r1] = await Promise.all([`${dir}/two/rank0.bin`, `${dir}/two/rank1.bin`].map(readParams));
+      assertEquals(r0, r1, "both ranks stopped after the same step");
+      const resumed = await runChild(1, [
+        "--batch",
+        "6",
+        "--out",
+        `${dir}/resumed`,
+        "--run",
+        run,
+        "--resume",
+        `${run}/checkpoints/ckpt-000002.safetensors`,
+      ]);
+      assertEquals(resumed.code, 0, resumed.output);
+      const [a, b] = await Promise.all([`${dir}/one/rank0.bin`, `${dir}/resumed/rank0.bin`].map(readParams));
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      assert(worst < 1e-6, `resumed on one process vs never interrupted: max |Δ| ${worst}`);
+      assert((await Deno.readTextFile(`${run}/train.log`)).includes("resuming a run of 2 process(es) with 1"));
+    });
+  },
+});

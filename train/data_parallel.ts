@@ -27,6 +27,7 @@ import { tensor } from "../core/ops/creation.ts";
 import { keep } from "../core/scope.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { launchedWorld, Mpi } from "../util/mpi.ts";
+import type { InterruptSignal } from "./signals.ts";
 
 /**
  * What the engine asks of the processes it runs in (one process: {@linkcode SINGLE_PROCESS}).
@@ -40,10 +41,11 @@ export interface DataParallel {
   /** Makes these tensors on every rank equal to rank 0's (float32 or int32, the same shapes everywhere). */
   broadcastTensors(tensors: readonly Tensor[]): Promise<void>;
   /**
-   * Averages the gradients of `params` over the ranks (in place) and tells whether any rank
-   * asked to stop (`stop`), so that all ranks stop after the same step.
+   * Averages the gradients of `params` over the ranks (in place) and tells whether any rank was
+   * asked to stop (`stop`: the signal, or null), so that all ranks stop after the same step with
+   * the same exit code (SIGTERM when any rank got one, else SIGINT).
    */
-  allReduceGradients(params: readonly Parameter[], stop: boolean): Promise<boolean>;
+  allReduceGradients(params: readonly Parameter[], stop: InterruptSignal | null): Promise<InterruptSignal | null>;
   /** Each value summed over the ranks (float64; e.g. loss sums and counts for the log). */
   sumOverRanks(values: readonly number[]): Promise<number[]>;
   /** Rank 0's `value` (JSON) on every rank; other ranks pass null. */
@@ -121,22 +123,26 @@ export class MpiDataParallel implements DataParallel {
     });
   }
 
-  async allReduceGradients(params: readonly Parameter[], stop: boolean): Promise<boolean> {
+  async allReduceGradients(
+    params: readonly Parameter[],
+    stop: InterruptSignal | null,
+  ): Promise<InterruptSignal | null> {
     const t0 = performance.now();
     const trained = params.filter((p) => p.requiresGrad);
     const buckets = bucketsOf(trained, BUCKET_BYTES / 4);
     // Every bucket's read-back is queued before the first all-reduce waits on the network.
     const host = await Promise.all(buckets.map((b) => flatGradients(b)));
-    // The stop flags ride in one extra element of the last bucket.
-    const last = new Float32Array(host[host.length - 1].length + 1);
+    // The stop requests ride in two extra elements of the last bucket: [SIGINT, SIGTERM] counts.
+    const last = new Float32Array(host[host.length - 1].length + 2);
     last.set(host[host.length - 1]);
-    last[last.length - 1] = stop ? 1 : 0;
+    last[last.length - 2] = stop === "SIGINT" ? 1 : 0;
+    last[last.length - 1] = stop === "SIGTERM" ? 1 : 0;
     host[host.length - 1] = last;
     for (const h of host) {
       await this.#mpi.allReduceSum(h);
       this.#stats.bytes += h.byteLength;
     }
-    const stopAll = last[last.length - 1] > 0;
+    const stopAll = last[last.length - 1] > 0 ? "SIGTERM" : last[last.length - 2] > 0 ? "SIGINT" : null;
     const scale = 1 / this.worldSize;
     buckets.forEach((bucket, i) => {
       let at = 0;

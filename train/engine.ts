@@ -212,16 +212,20 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       scaler.loadStateDict(x.scaler as unknown as GradScalerState);
     }
     lastSaved = opts.resumeFrom;
-    // The position is kept in this rank's batches: with another number of ranks, convert it (a
-    // position that does not divide is rounded down, replaying a few samples).
+    // The position is also kept in samples of the whole job, so that a run resumed on another
+    // number of processes (or another batch per process) continues the epoch where it stopped;
+    // a position that does not divide is rounded down (a few samples are seen again).
+    const perBatch = t.batchSize * parallel.worldSize;
     const savedWorld = typeof x.worldSize === "number" ? x.worldSize : 1;
-    if (savedWorld !== parallel.worldSize) {
-      const seen = skipBatches * savedWorld;
-      skipBatches = Math.floor(seen / parallel.worldSize);
-      log.warn(
-        `resuming a run of ${savedWorld} process(es) on ${parallel.worldSize}: the epoch continues at batch ` +
-          `${skipBatches}${seen % parallel.worldSize ? " (a few samples are seen again)" : ""}; the step count and ` +
-          `the learning-rate schedule follow the new number of batches per epoch`,
+    const samples = typeof x.samplesInEpoch === "number" ? x.samplesInEpoch : skipBatches * perBatch;
+    if (savedWorld !== parallel.worldSize || samples !== skipBatches * perBatch) {
+      skipBatches = Math.floor(samples / perBatch);
+      const exact = samples % perBatch === 0;
+      (exact ? log.info : log.warn).call(
+        log,
+        `resuming a run of ${savedWorld} process(es) with ${parallel.worldSize} at batch ${t.batchSize} each: ` +
+          `the epoch continues at batch ${skipBatches}${exact ? "" : " (a few samples are seen again)"}; ` +
+          `the step count goes on and the learning-rate schedule follows the new number of steps per epoch`,
       );
     }
     log.info(`resumed from ${opts.resumeFrom}: step ${step}, epoch ${epoch + 1}, batch ${skipBatches}`);
@@ -252,6 +256,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       requireFinite: true,
       extra: {
         batchInEpoch,
+        samplesInEpoch: batchInEpoch * t.batchSize * parallel.worldSize,
         worldSize: parallel.worldSize,
         best,
         skippedSteps,
@@ -368,7 +373,10 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
         }
         // An optimizer step.
         // Gradients averaged over the ranks; every rank's stop request travels with them.
-        const stopRequested = await parallel.allReduceGradients(params, ctrlC.stopped);
+        const stopRequested = await parallel.allReduceGradients(
+          params,
+          ctrlC.stopped ? ctrlC.signal ?? "SIGINT" : null,
+        );
         if (scaler) scaler.unscale_(opt);
         if (t.clipGradNorm > 0) micro.gradNorm = keep(clipGradNorm(params, t.clipGradNorm));
         const lr = opt.paramGroups[0].lr; // the rate this step uses
@@ -421,7 +429,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
           const path = await savePeriodic(epoch, batchInEpoch);
           await prof.lap("checkpoint");
           if (stopRequested) {
-            interrupted = ctrlC.signal ?? "SIGINT";
+            interrupted = stopRequested;
             log.info(
               `interrupted (${interrupted}) at epoch ${epoch + 1}, batch ${batchInEpoch}: saved ${path}; ` +
                 `resume with --resume ${run.path}`,
