@@ -86,7 +86,7 @@ export class DDIMScheduler extends BaseScheduler<DDIMSchedulerConfig> {
         : p.eps;
       let prevSample = axpby(Math.sqrt(aPrev), x0, Math.sqrt(dirCoef2), eps);
       if (eta > 0) {
-        const z = opts.varianceNoise ?? randn(sample.shape, { generator: opts.generator });
+        const z = opts.varianceNoise ?? randn(sample.shape, { generator: opts.generator, rows: opts.noiseRows });
         prevSample = add(prevSample, mul(z, std));
       }
       return { prevSample, predOriginalSample: this.owned(x0, modelOutput, sample) };

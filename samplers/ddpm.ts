@@ -110,7 +110,7 @@ export class DDPMScheduler extends BaseScheduler<DDPMSchedulerConfig> {
       const x0 = this.clip(raw);
       let prevSample = axpby(c0, x0, ct, sample);
       if (t > 0) {
-        const z = opts.varianceNoise ?? randn(sample.shape, { generator: opts.generator });
+        const z = opts.varianceNoise ?? randn(sample.shape, { generator: opts.generator, rows: opts.noiseRows });
         prevSample = add(prevSample, mul(z, std));
       }
       return { prevSample, predOriginalSample: this.owned(x0, modelOutput, sample) };

@@ -63,6 +63,12 @@ export interface GenerateOptions {
   generator?: Generator;
   /** Seed of a fresh generator (instead of `generator`). */
   seed?: number;
+  /**
+   * This batch is rows `[start, start + B)` of a batch of `total`: the initial and step noise
+   * are those rows of the whole batch's, so a batch split over processes gives exactly the
+   * samples one process gives for all of it.
+   */
+  rows?: { start: number; total: number };
   /** Keep the predicted x₀ every k steps (step 0, k, 2k, … and the last step) in `intermediates`. */
   returnIntermediates?: number;
   /** Called after every step (awaited); for progress bars and live previews. */
@@ -93,6 +99,7 @@ const GENERATE_KEYS = new Set([
   "seed",
   "returnIntermediates",
   "onStep",
+  "rows",
 ]);
 
 /**
@@ -191,12 +198,13 @@ export class DiffusionPipeline {
     const timesteps = opts.image === undefined ? all : all.slice(all.length - Math.ceil(strength * numSteps));
     const stepOpts: StepOptions = { generator };
     if (opts.eta !== undefined) stepOpts.eta = opts.eta;
+    if (opts.rows !== undefined) stepOpts.noiseRows = opts.rows;
 
     const labels = opts.classLabels === undefined ? undefined : labelTensor(opts.classLabels, B, op);
     const ownLabels = labels !== undefined && labels !== opts.classLabels;
     const intermediates: Tensor[] = [];
     const intermediateTimesteps: number[] = [];
-    let x = randn(shape, { generator });
+    let x = randn(shape, { generator, rows: opts.rows });
     const sigma = this.scheduler.initNoiseSigma;
     if (opts.image !== undefined) {
       const noised = this.scheduler.addNoise(opts.image, x, timesteps[0]);

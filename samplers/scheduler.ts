@@ -32,6 +32,8 @@ export interface StepOptions {
   generator?: Generator;
   /** Use this standard-normal tensor (shaped like the sample) as the step's noise instead of drawing one. */
   varianceNoise?: Tensor;
+  /** The sample is these rows of a larger batch: draw the noise as the whole batch's would be (see `randn`'s `rows`). */
+  noiseRows?: { start: number; total: number };
   /** DDIM only: recompute ε from the clipped x₀ (diffusers' `use_clipped_model_output`). */
   useClippedModelOutput?: boolean;
 }

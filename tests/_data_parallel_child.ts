@@ -20,6 +20,7 @@ import { DATA_DEFAULTS, openImageData } from "../tasks/common/data.ts";
 import { runTask } from "../tasks/lib/args.ts";
 import { dataParallel } from "../train/data_parallel.ts";
 import { fit, type FitResult } from "../train/engine.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { exitCodeFor, InterruptController, type InterruptSignal } from "../train/signals.ts";
 import { Logger } from "../train/logger.ts";
 import { TRAIN_DEFAULTS } from "../train/options.ts";
@@ -91,13 +92,9 @@ await runTask(async () => {
     log.close();
   }
   const state = Object.values(model.stateDict());
-  const arrays = await Promise.all(state.map((t) => t.data() as Promise<Float32Array>));
-  const flat = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    flat.set(a, at);
-    at += a.length;
-  }
-  await Deno.writeFile(`${out}/rank${parallel.rank}.bin`, new Uint8Array(flat.buffer));
+  await Deno.writeFile(
+    `${out}/rank${parallel.rank}.bin`,
+    concatBytes(...await Promise.all(state.map((t) => t.data()))),
+  );
   return result.interrupted ? exitCodeFor(result.interrupted) : 0;
 });

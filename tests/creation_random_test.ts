@@ -80,3 +80,25 @@ gpuTest("randn moments, rand range, randint bounds", async () => {
   assert(Math.min(...ri) === -3 && Math.max(...ri) === 3, "randint covers [-3, 4)");
   assertThrows(() => md.randint(3, 3, [1]), RangeError, "low < high");
 });
+
+gpuTest(
+  "random rows: a slice drawn with rows equals those rows of the whole draw, and the generator moves on alike",
+  async () => {
+    const cases: [number[], number, number][] = [[[2, 3, 3], 1, 5], [[1, 7], 3, 4], [[3, 2], 0, 3]];
+    for (const [shape, start, total] of cases) {
+      for (const draw of [md.randn, md.rand] as const) {
+        const whole = new md.Generator(11), part = new md.Generator(11);
+        const all = await draw([total, ...shape.slice(1)], { generator: whole }).toArray();
+        const rows = await draw(shape, { generator: part, rows: { start, total } }).toArray();
+        const row = shape.slice(1).reduce((a, b) => a * b, 1);
+        assertEquals(
+          rows,
+          all.slice(start * row, (start + shape[0]) * row),
+          `${draw.name} [${shape}] at ${start}/${total}`,
+        );
+        assertEquals(part.getState(), whole.getState(), "the generator advanced as after the whole draw");
+      }
+    }
+    assertThrows(() => md.randn([3, 2], { rows: { start: 2, total: 4 } }), RangeError, "do not lie within 4 rows");
+  },
+);

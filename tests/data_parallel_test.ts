@@ -9,7 +9,8 @@ import { TensorDataset } from "../datasets/tensor_dataset.ts";
 import { launchedWorld } from "../util/mpi.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { skippableTest } from "./_skip.ts";
-import { withTempDir } from "./_util.ts";
+import { TINY_UNET, withTempDir } from "./_util.ts";
+import { trainCommand } from "../tasks/ddpm/commands.ts";
 
 Deno.test("shardIndices: every position of an epoch once over the ranks, padded or cut as DistributedSampler", () => {
   const order = Int32Array.from([7, 3, 9, 1, 0, 4, 8]);
@@ -83,14 +84,16 @@ const hasMpirun = canRun && (() => {
 })();
 const needsMpi = !canRun ? "--allow-run" : !hasMpirun && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
 const CHILD = new URL("./_data_parallel_child.ts", import.meta.url).pathname;
+const SAMPLE_TASK = new URL("../tasks/sample.ts", import.meta.url).pathname;
 
-/** Runs the child program, alone or under `mpirun -np ranks` (one llvmpipe thread per rank). */
+/** Runs the child program (or `script`), alone or under `mpirun -np ranks` (one llvmpipe thread per rank). */
 async function runChild(
   ranks: number,
   args: string[],
   env: Record<string, string> = {},
+  script = CHILD,
 ): Promise<{ code: number; output: string; seconds: number }> {
-  const deno = [Deno.execPath(), "run", "-A", CHILD, ...args];
+  const deno = [Deno.execPath(), "run", "-A", script, ...args];
   const cmd = ranks > 1 ? ["mpirun", "--oversubscribe", "-np", String(ranks), ...deno] : deno;
   const t0 = performance.now();
   const out = await new Deno.Command(cmd[0], {
@@ -193,6 +196,67 @@ skippableTest({
       for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
       assert(worst < 1e-6, `resumed on one process vs never interrupted: max |Δ| ${worst}`);
       assert((await Deno.readTextFile(`${run}/train.log`)).includes("resuming a run of 2 process(es) with 1"));
+    });
+  },
+});
+
+/** Every file under `dir` (relative path → bytes). */
+async function filesUnder(dir: string, prefix = ""): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+    if (e.isDirectory) {
+      for (const [k, v] of await filesUnder(`${dir}/${e.name}`, `${prefix}${e.name}/`)) out.set(k, v);
+    } else out.set(prefix + e.name, await Deno.readFile(`${dir}/${e.name}`));
+  }
+  return out;
+}
+
+skippableTest({
+  name: "data parallel: deno task sample on two ranks writes exactly the files one process writes",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_sample_", async (dir) => {
+      const trained = await trainCommand([
+        "--data.length=24",
+        "--data.imageSize=8",
+        "--data.valFraction=0.25",
+        ...TINY_UNET,
+        "--train.batchSize=6",
+        "--train.epochs=1",
+        "--no-sample",
+        `--output.root=${dir}`,
+      ], true);
+      assert(trained);
+      const sample = (ranks: number, out: string) =>
+        runChild(
+          ranks,
+          [
+            "--run",
+            trained.run.path,
+            "--per-class",
+            "3",
+            "--steps",
+            "3",
+            "--sampler",
+            "ddpm", // step noise too, not only the initial noise
+            "--batch-size",
+            "5",
+            "--out",
+            out,
+            "--images",
+            `${out}/images`,
+          ],
+          {},
+          SAMPLE_TASK,
+        );
+      const one = await sample(1, `${dir}/one`);
+      assertEquals(one.code, 0, one.output);
+      const two = await sample(2, `${dir}/two`);
+      assertEquals(two.code, 0, two.output);
+      const [a, b] = await Promise.all([filesUnder(`${dir}/one`), filesUnder(`${dir}/two`)]);
+      assertEquals([...b.keys()], [...a.keys()]);
+      assert([...a.keys()].filter((k) => k.startsWith("images/")).length === 12, "4 classes × 3 images");
+      for (const [k, v] of a) assertEquals(b.get(k), v, `${k} differs`);
     });
   },
 });

@@ -27,6 +27,7 @@ import { tensor } from "../core/ops/creation.ts";
 import { keep } from "../core/scope.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { launchedWorld, Mpi } from "../util/mpi.ts";
+import { concatBytes } from "../util/bytes.ts";
 import type { InterruptSignal } from "./signals.ts";
 
 /**
@@ -48,6 +49,8 @@ export interface DataParallel {
   allReduceGradients(params: readonly Parameter[], stop: InterruptSignal | null): Promise<InterruptSignal | null>;
   /** Each value summed over the ranks (float64; e.g. loss sums and counts for the log). */
   sumOverRanks(values: readonly number[]): Promise<number[]>;
+  /** Every rank's `data` concatenated in rank order, on every rank (`counts[r]`: rank r's length). */
+  gatherFloats(data: Float32Array, counts: readonly number[]): Promise<Float32Array>;
   /** Rank 0's `value` (JSON) on every rank; other ranks pass null. */
   shareFromRoot<T>(value: T | null): Promise<T>;
   /** Ends every rank at once with `code` after a failure on this one (a collective would otherwise hang). */
@@ -61,6 +64,7 @@ export const SINGLE_PROCESS: DataParallel = {
   broadcastTensors: () => Promise.resolve(),
   allReduceGradients: (_params, stop) => Promise.resolve(stop),
   sumOverRanks: (values) => Promise.resolve([...values]),
+  gatherFloats: (data) => Promise.resolve(data),
   shareFromRoot: <T>(value: T | null) => Promise.resolve(value as T),
   abort: (code) => Deno.exit(code),
 };
@@ -104,15 +108,9 @@ export class MpiDataParallel implements DataParallel {
       }
     }
     const sizes = tensors.map((t) => t.size * 4);
-    const bytes = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-    if (this.rank === 0) {
-      const all = await Promise.all(tensors.map((t) => t.data()));
-      let at = 0;
-      for (const a of all) {
-        bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-        at += a.byteLength;
-      }
-    }
+    const bytes = this.rank === 0
+      ? concatBytes(...await Promise.all(tensors.map((t) => t.data())))
+      : new Uint8Array(sizes.reduce((a, b) => a + b, 0));
     await this.#mpi.broadcast(bytes);
     if (this.rank === 0) return;
     let at = 0;
@@ -165,6 +163,25 @@ export class MpiDataParallel implements DataParallel {
     const x = Float64Array.from(values);
     await this.#mpi.allReduceSum(x);
     return Array.from(x);
+  }
+
+  async gatherFloats(data: Float32Array, counts: readonly number[]): Promise<Float32Array> {
+    if (counts.length !== this.worldSize || counts[this.rank] !== data.length) {
+      throw new RangeError(
+        `gatherFloats: rank ${this.rank} has ${data.length} values, counts say ${counts[this.rank]}`,
+      );
+    }
+    const most = Math.max(...counts); // MPI_Allgather takes equal parts: pad to the largest
+    const padded = new Float32Array(most);
+    padded.set(data);
+    const all = new Float32Array((await this.#mpi.allGather(new Uint8Array(padded.buffer))).buffer);
+    const out = new Float32Array(counts.reduce((a, b) => a + b, 0));
+    let at = 0;
+    counts.forEach((c, r) => {
+      out.set(all.subarray(r * most, r * most + c), at);
+      at += c;
+    });
+    return out;
   }
 
   async shareFromRoot<T>(value: T | null): Promise<T> {
@@ -240,6 +257,13 @@ export function dataParallel(): DataParallel {
   const launched = Deno.env.get("MEDDIFF_DISTRIBUTED") === "0" ? null : launchedWorld();
   world = launched && launched.size > 1 ? new MpiDataParallel(Mpi.init()) : SINGLE_PROCESS;
   return world;
+}
+
+/** Rank `rank`'s contiguous share `[start, end)` of `total` items (sizes differ by at most one, lower ranks first). */
+export function shareOf(total: number, rank: number, worldSize: number): { start: number; end: number } {
+  const base = Math.floor(total / worldSize), extra = total % worldSize;
+  const start = rank * base + Math.min(rank, extra);
+  return { start, end: start + base + (rank < extra ? 1 : 0) };
 }
 
 /** The world if {@linkcode dataParallel} has made one (nothing is loaded by asking). */

@@ -79,6 +79,12 @@ export function manualSeed(seed: number): void {
 export interface RandomOptions extends CreateOptions {
   /** Generator to draw from (default: the global one). */
   generator?: Generator;
+  /**
+   * Draw this tensor as rows `[start, start + shape[0])` of one with `total` rows: the values
+   * are those rows of the full draw, and the generator moves on as after the full draw — so a
+   * batch split over processes gets exactly the noise one process would draw for all of it.
+   */
+  rows?: { start: number; total: number };
 }
 
 function randomMap(
@@ -93,13 +99,24 @@ function randomMap(
   const s = checkShape(shape, op);
   const gen = opts.generator ?? defaultGenerator;
   const n = s.reduce((a, b) => a * b, 1);
-  const first = gen.take(Math.ceil(n / perBlock));
+  let full = n, shift = 0;
+  if (opts.rows) {
+    const { start, total } = opts.rows;
+    if (!Number.isInteger(start) || !Number.isInteger(total) || start < 0 || s.length === 0 || start + s[0] > total) {
+      throw new RangeError(`${op}: rows [${start}, ${start}+${s[0]}) do not lie within ${total} rows`);
+    }
+    const row = s[0] === 0 ? 0 : n / s[0];
+    full = total * row;
+    shift = start * row;
+  }
+  if (full >= 2 ** 32) throw new RangeError(`${op}: at most 2^32 − 1 values per draw, asked for ${full}`);
+  const first = gen.take(Math.ceil(full / perBlock));
   const [k0, k1] = gen.key();
   const out = runMap({
     op,
     expr: op === "randint"
-      ? `lo + i32(mulhilo_(randbits_(gi, vec2<u32>(k0, k1), o0, o1), span).x)`
-      : `${op}_(gi, vec2<u32>(k0, k1), o0, o1)`,
+      ? `lo + i32(mulhilo_(randbits_(gi + sh, vec2<u32>(k0, k1), o0, o1), span).x)`
+      : `${op}_(gi + sh, vec2<u32>(k0, k1), o0, o1)`,
     inputs: [],
     names: [],
     params: [
@@ -107,6 +124,7 @@ function randomMap(
       { name: "k1", value: k1, type: "u32" },
       { name: "o0", value: first % 2 ** 32, type: "u32" },
       { name: "o1", value: Math.floor(first / 2 ** 32), type: "u32" },
+      { name: "sh", value: shift, type: "u32" },
       ...extra,
     ],
     out: dtype,

@@ -7,14 +7,14 @@ import { parseTaskArgs } from "../lib/args.ts";
 import { ConfigError, loadConfig, parseConfigOption } from "../../train/config.ts";
 import type { InterruptController } from "../../train/signals.ts";
 import { openRunDir, type RunDir } from "../../train/run_dir.ts";
-import { isWriter } from "../../train/data_parallel.ts";
+import { dataParallel, isWriter } from "../../train/data_parallel.ts";
 import { joinPath } from "../../util/path.ts";
 import { ddpmSchema } from "./config.ts";
 import { inPreparedRun, prepareRun } from "../common/run_setup.ts";
 import { checkDenoiserFits } from "./model.ts";
 import { ddpmCheckpoint, loadRunDenoiser } from "./run_model.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
-import { writeSampleGrids } from "./sampling.ts";
+import { SAMPLE_BATCH, writeSampleGrids } from "./sampling.ts";
 import { trainDdpm, type TrainResult } from "./trainer.ts";
 
 /** What `deno task train` did. */
@@ -97,7 +97,8 @@ export interface SampleCommandResult {
 export async function sampleCommand(argv: readonly string[], quiet = false): Promise<SampleCommandResult | null> {
   const args = parseTaskArgs(argv, {
     name: "sample",
-    description: "Samples grids (and optionally an image folder) from a trained DDPM run.",
+    description: "Samples grids (and optionally an image folder) from a trained DDPM run; under mpirun/srun the " +
+      "samples are split over the processes.",
     flags: { thresholding: { description: "dynamic thresholding of x̂₀ instead of clipping (for strong guidance)" } },
     options: {
       run: { description: "the run folder (required)", valueName: "dir" },
@@ -106,6 +107,10 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
       steps: { description: "denoising steps (default: sample.steps)", valueName: "n" },
       sampler: { description: "ddim or ddpm (default: sample.sampler)", valueName: "name" },
       "per-class": { description: "samples per class (default: sample.perClass)", valueName: "n" },
+      "batch-size": {
+        description: `images per denoiser batch (default ${SAMPLE_BATCH}); any number of processes gives the same images`,
+        valueName: "n",
+      },
       seed: { description: "noise seed (default: sample.seed)", valueName: "n" },
       out: { description: "output folder (default: <run>/samples)", valueName: "dir" },
       images: { description: "also write every sample as PNG into class folders", valueName: "dir", bare: "" },
@@ -134,6 +139,7 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
     progressionSteps: cfg.sample.progressionSteps,
     thresholding: args.flags.thresholding || cfg.sample.thresholding,
     imageFolder: o.images === undefined ? null : o.images === "" ? joinPath(run.path, "generated") : o.images,
+    batchSize: sampleOption("batch-size", o["batch-size"], "train.batchSize", SAMPLE_BATCH),
   };
   if (opts.steps > cfg.diffusion.numTrainTimesteps) {
     throw new ConfigError([
@@ -143,8 +149,10 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
   const ckpt = await ddpmCheckpoint(run, o.checkpoint ?? "best");
   const unet = await loadRunDenoiser(cfg, info, ckpt);
   const out = o.out ?? run.samplesDir;
-  const result = await writeSampleGrids(unet, cfg, info, out, opts);
-  if (!quiet) {
+  // Under mpirun / srun the samples are split over the processes (the same images as one process).
+  const parallel = dataParallel();
+  const result = await writeSampleGrids(unet, cfg, info, out, { ...opts, parallel });
+  if (!quiet && parallel.rank === 0) {
     console.log(
       `${ckpt} → ${out}: ${result.files.join(", ")}${opts.imageFolder ? `; images in ${opts.imageFolder}` : ""} ` +
         `(${opts.sampler}, ${opts.steps} steps, guidance ${opts.guidance}, ${result.seconds.toFixed(1)} s)`,

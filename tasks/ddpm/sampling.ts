@@ -11,6 +11,8 @@ import { DiffusionPipeline } from "../../samplers/pipeline.ts";
 import { classFolderName, imageGrid, saveImageFolder } from "../lib/image_grid.ts";
 import { savePng } from "../../util/png.ts";
 import { joinPath } from "../../util/path.ts";
+import { concatBytes } from "../../util/bytes.ts";
+import { type DataParallel, shareOf, SINGLE_PROCESS } from "../../train/data_parallel.ts";
 import type { DdpmConfig } from "./config.ts";
 import { buildSampler, type Denoiser, diffusionSpace } from "./model.ts";
 
@@ -32,6 +34,13 @@ export interface SampleGridOptions {
   imageFolder?: string | null;
   /** Dynamic thresholding of x̂₀ instead of clipping (default: the run's `sample.thresholding`). */
   thresholding?: boolean;
+  /**
+   * Processes to split the sampling over (default one): each draws its share, rank 0 writes the
+   * figures, and each rank writes its own images into `imageFolder` (the one-process files).
+   */
+  parallel?: DataParallel;
+  /** Images per denoiser batch (default {@linkcode SAMPLE_BATCH}). */
+  batchSize?: number;
 }
 
 /** Shape and class names of the images. */
@@ -68,6 +77,8 @@ export interface GenerateOptions {
   thresholding?: boolean;
   /** Also return x̂₀ every this many steps. */
   every?: number;
+  /** These labels are rows `[start, start + labels.length)` of a batch of `total` (noise drawn as for the whole batch). */
+  rows?: { start: number; total: number };
 }
 
 /**
@@ -111,6 +122,7 @@ export async function generateImages(
       seed: o.seed,
       eta: o.sampler === "ddim" ? 0 : undefined,
       ...(o.every ? { returnIntermediates: o.every } : {}),
+      ...(o.rows ? { rows: o.rows } : {}),
     });
     const samples = await imagesOf(out.samples);
     return { samples, intermediates: await Promise.all((out.intermediates ?? []).map(imagesOf)) };
@@ -118,6 +130,64 @@ export async function generateImages(
     scheduler.dispose();
     if (wasTraining) unet.train();
   }
+}
+
+/** Images sampled per denoiser batch unless a task says otherwise. */
+export const SAMPLE_BATCH = 64;
+
+/**
+ * {@linkcode generateImages} for all of `o.labels`, in batches of `batchSize` rows (each with the
+ * noise one batch of all rows would draw for them), the batches shared out over the processes of
+ * `parallel`; every rank gets all the images, in order. A batch is computed the same way whichever
+ * process runs it, so N processes give exactly the images one process gives. `rows` is this
+ * rank's share.
+ */
+export async function generateShared(
+  unet: Denoiser,
+  cfg: DdpmConfig,
+  info: SampleDataInfo,
+  o: GenerateOptions,
+  parallel: DataParallel,
+  batchSize = SAMPLE_BATCH,
+): Promise<{ samples: Float32Array; intermediates: Float32Array[]; rows: { start: number; end: number } }> {
+  const total = o.labels.length;
+  const img = info.channels * info.imageSize * info.imageSize;
+  const batches = Math.ceil(total / batchSize);
+  const rowsOf = (r: number) => {
+    const b = shareOf(batches, r, parallel.worldSize);
+    return { start: Math.min(total, b.start * batchSize), end: Math.min(total, b.end * batchSize) };
+  };
+  const mine = rowsOf(parallel.rank);
+  const samples: Float32Array[] = [], steps: Float32Array[][] = recordedSteps(o.steps, o.every).map(() => []);
+  for (let start = mine.start; start < mine.end; start += batchSize) {
+    const end = Math.min(mine.end, start + batchSize);
+    const part = await generateImages(unet, cfg, info, {
+      ...o,
+      labels: o.labels.subarray(start, end),
+      rows: { start, total },
+    });
+    samples.push(part.samples);
+    part.intermediates.forEach((x, j) => steps[j].push(x));
+  }
+  const counts = Array.from({ length: parallel.worldSize }, (_, r) => {
+    const s = rowsOf(r);
+    return (s.end - s.start) * img;
+  });
+  const all = await parallel.gatherFloats(concatFloats(samples), counts);
+  const intermediates: Float32Array[] = [];
+  for (const x of steps) intermediates.push(await parallel.gatherFloats(concatFloats(x), counts)); // in order
+  return { samples: all, intermediates, rows: mine };
+}
+
+/** Float arrays end to end (one copy; a single part is returned as it is). */
+function concatFloats(parts: readonly Float32Array[]): Float32Array {
+  return parts.length === 1 ? parts[0] : new Float32Array(concatBytes(...parts).buffer);
+}
+
+/** The steps at which the pipeline records x̂₀ with `returnIntermediates: every` (none without). */
+function recordedSteps(steps: number, every: number | undefined): number[] {
+  if (!every) return [];
+  return Array.from({ length: steps }, (_, i) => i).filter((i) => i % every === 0 || i === steps - 1);
 }
 
 /** Runs the sampler under `unet` (the run's denoiser) and writes the figures into `outDir` (created if needed). */
@@ -137,13 +207,47 @@ export async function writeSampleGrids(
   // Conditional samples: classes in order, P each, with guidance; x̂₀ kept for the progression.
   const every = Math.max(1, Math.floor(opts.steps / (opts.progressionSteps - 1)));
   const labels = Int32Array.from({ length: K * P }, (_, i) => Math.floor(i / P));
-  const { samples, intermediates: steps } = await generateImages(unet, cfg, info, {
-    ...common,
-    labels,
-    guidance: opts.guidance,
-    seed: opts.seed,
-    every,
-  });
+  const parallel = opts.parallel ?? SINGLE_PROCESS, writer = parallel.rank === 0;
+  const { samples, intermediates: steps, rows } = await generateShared(
+    unet,
+    cfg,
+    info,
+    {
+      ...common,
+      labels,
+      guidance: opts.guidance,
+      seed: opts.seed,
+      every,
+    },
+    parallel,
+    opts.batchSize,
+  );
+  // Unconditional: every label the null class, no guidance.
+  const uncond = await generateShared(
+    unet,
+    cfg,
+    info,
+    {
+      ...common,
+      labels: new Int32Array(P).fill(K),
+      guidance: null,
+      seed: opts.seed + 1,
+    },
+    parallel,
+    opts.batchSize,
+  );
+  if (opts.imageFolder) {
+    // Each process writes its own rows, under the names one process gives them.
+    await saveImageFolder(
+      opts.imageFolder,
+      samples.subarray(rows.start * C * S * S, rows.end * C * S * S),
+      [rows.end - rows.start, C, S, S],
+      labels.subarray(rows.start, rows.end),
+      classes.map(classFolderName),
+      { startIndex: rows.start },
+    );
+  }
+  if (!writer) return { files, seconds: (performance.now() - started) / 1000 };
   const img = C * S * S;
   const write = async (name: string, data: Float32Array, n: number, nrow: number) => {
     await savePng(joinPath(outDir, name), imageGrid(data, [n, C, S, S], { nrow }));
@@ -169,16 +273,6 @@ export async function writeSampleGrids(
     }
     await write("progression.png", prog, K * cols, cols);
   }
-  // Unconditional: every label the null class, no guidance.
-  const uncond = await generateImages(unet, cfg, info, {
-    ...common,
-    labels: new Int32Array(P).fill(K),
-    guidance: null,
-    seed: opts.seed + 1,
-  });
   await write("unconditional.png", uncond.samples, P, P);
-  if (opts.imageFolder) {
-    await saveImageFolder(opts.imageFolder, samples, [K * P, C, S, S], labels, classes.map(classFolderName));
-  }
   return { files, seconds: (performance.now() - started) / 1000 };
 }
