@@ -84,7 +84,7 @@ const hasMpirun = canRun && (() => {
 })();
 const needsMpi = !canRun ? "--allow-run" : !hasMpirun && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
 const CHILD = new URL("./_data_parallel_child.ts", import.meta.url).pathname;
-const SAMPLE_TASK = new URL("../tasks/sample.ts", import.meta.url).pathname;
+const MEDDIFF = new URL("../meddiff.ts", import.meta.url).pathname;
 
 /** Runs the child program (or `script`), alone or under `mpirun -np ranks` (one llvmpipe thread per rank). */
 async function runChild(
@@ -231,6 +231,7 @@ skippableTest({
         runChild(
           ranks,
           [
+            "sample",
             "--run",
             trained.run.path,
             "--per-class",
@@ -247,7 +248,7 @@ skippableTest({
             `${out}/images`,
           ],
           {},
-          SAMPLE_TASK,
+          MEDDIFF,
         );
       const one = await sample(1, `${dir}/one`);
       assertEquals(one.code, 0, one.output);

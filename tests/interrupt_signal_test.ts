@@ -15,7 +15,7 @@ skippableTest({
   skip: !canRun ? "--allow-run" : Deno.build.os === "windows" && "POSIX signals (not Windows)",
   async fn() {
     await withTempDir("meddiff-sigterm-", async (dir) => {
-      const task = new URL("../tasks/train_vae.ts", import.meta.url).pathname;
+      const meddiff = new URL("../meddiff.ts", import.meta.url).pathname;
       const child = new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -24,7 +24,8 @@ skippableTest({
           "--allow-env",
           "--allow-ffi",
           "--allow-sys",
-          task,
+          meddiff,
+          "train-vae",
           "--model.numChannels=[4,8]",
           "--model.normNumGroups=2",
           "--data.length=100000", // 75,000 training volumes: one epoch is far longer than this test

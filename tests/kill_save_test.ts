@@ -10,10 +10,10 @@ import { assert, assertEquals } from "./_asserts.ts";
 import { skippableTest } from "./_skip.ts";
 import { withTempDir } from "./_util.ts";
 
-/** `deno run tasks/train.ts args…` as a child process (output discarded). */
+/** `deno run meddiff.ts train args…` as a child process (output discarded). */
 function trainProcess(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../tasks/train.ts", import.meta.url).pathname, ...args],
+    args: ["run", "-A", new URL("../meddiff.ts", import.meta.url).pathname, "train", ...args],
     env: { MEDDIFF_AUTOTUNE: "0", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
     stdout: "null",
     stderr: "null",

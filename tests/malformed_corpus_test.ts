@@ -164,7 +164,8 @@ async function runTrain(c: CorpusCase, dir: string, flags: string[]): Promise<Ou
     args: [
       "run",
       ...flags,
-      new URL("../tasks/train.ts", import.meta.url).pathname,
+      new URL("../meddiff.ts", import.meta.url).pathname,
+      "train",
       "--config",
       `${dir}/${c.path}`,
       "--output.root",
