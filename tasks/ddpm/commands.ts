@@ -108,7 +108,8 @@ export async function sampleCommand(argv: readonly string[], quiet = false): Pro
       sampler: { description: "ddim or ddpm (default: sample.sampler)", valueName: "name" },
       "per-class": { description: "samples per class (default: sample.perClass)", valueName: "n" },
       "batch-size": {
-        description: `images per denoiser batch (default ${SAMPLE_BATCH}); any number of processes gives the same images`,
+        description:
+          `images per denoiser batch (default ${SAMPLE_BATCH}); any number of processes gives the same images`,
         valueName: "n",
       },
       seed: { description: "noise seed (default: sample.seed)", valueName: "n" },
