@@ -20,10 +20,10 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
-import { writeBuffer } from "../core/device.ts";
+import { synchronize, writeBuffer } from "../core/device.ts";
 import type { Module, Parameter } from "../core/nn/module.ts";
 import { cat } from "../core/ops/join.ts";
-import { tensor } from "../core/ops/creation.ts";
+import { fromWords, zeros } from "../core/ops/creation.ts";
 import { keep } from "../core/scope.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { launchedWorld, Mpi } from "../util/mpi.ts";
@@ -72,12 +72,18 @@ export const SINGLE_PROCESS: DataParallel = {
 /** Largest gradient bucket: one read-back and one all-reduce each (PyTorch DDP's default size). */
 export const BUCKET_BYTES = 25 * 1024 * 1024;
 
-/** Time spent communicating, for the scaling figures. */
+/** Where the gradient all-reduces spent their time, for the scaling figures (milliseconds, summed). */
 export interface CommunicationStats {
   /** Gradient all-reduces (optimizer steps). */
   reductions: number;
-  /** Milliseconds in them: read-back, all-reduce, upload. */
-  ms: number;
+  /** Waiting for the GPU to finish the backward pass (compute, not communication). */
+  waitMs: number;
+  /** Flattening the gradients into buckets and reading them back. */
+  readMs: number;
+  /** MPI all-reduce. */
+  mpiMs: number;
+  /** Averaging and uploading the reduced gradients. */
+  writeMs: number;
   /** Bytes all-reduced. */
   bytes: number;
 }
@@ -87,7 +93,7 @@ export class MpiDataParallel implements DataParallel {
   readonly rank: number;
   readonly worldSize: number;
   readonly #mpi: Mpi;
-  #stats: CommunicationStats = { reductions: 0, ms: 0, bytes: 0 };
+  #stats: CommunicationStats = { reductions: 0, waitMs: 0, readMs: 0, mpiMs: 0, writeMs: 0, bytes: 0 };
 
   /** Wraps an initialised MPI. */
   constructor(mpi: Mpi) {
@@ -125,7 +131,15 @@ export class MpiDataParallel implements DataParallel {
     params: readonly Parameter[],
     stop: InterruptSignal | null,
   ): Promise<InterruptSignal | null> {
-    const t0 = performance.now();
+    const st = this.#stats;
+    let t = performance.now();
+    const lap = (): number => {
+      const now = performance.now(), ms = now - t;
+      t = now;
+      return ms;
+    };
+    await synchronize(); // the backward pass finishes: timed apart from the communication
+    st.waitMs += lap();
     const trained = params.filter((p) => p.requiresGrad);
     const buckets = bucketsOf(trained, BUCKET_BYTES / 4);
     // Every bucket's read-back is queued before the first all-reduce waits on the network.
@@ -136,10 +150,12 @@ export class MpiDataParallel implements DataParallel {
     last[last.length - 2] = stop === "SIGINT" ? 1 : 0;
     last[last.length - 1] = stop === "SIGTERM" ? 1 : 0;
     host[host.length - 1] = last;
+    st.readMs += lap();
     for (const h of host) {
       await this.#mpi.allReduceSum(h);
-      this.#stats.bytes += h.byteLength;
+      st.bytes += h.byteLength;
     }
+    st.mpiMs += lap();
     const stopAll = last[last.length - 1] > 0 ? "SIGTERM" : last[last.length - 2] > 0 ? "SIGINT" : null;
     const scale = 1 / this.worldSize;
     buckets.forEach((bucket, i) => {
@@ -149,13 +165,13 @@ export class MpiDataParallel implements DataParallel {
         at += p.size;
         if (!p.grad && slice.every((v) => v === 0)) continue; // unused on every rank: stays without a gradient
         for (let k = 0; k < slice.length; k++) slice[k] *= scale;
-        const g = keep(tensor(slice, [...p.shape]));
+        const g = keep(fromWords(slice, p.shape, "float32")); // one upload, no per-element copy
         p.grad?.dispose();
         p.grad = g;
       }
     });
-    this.#stats.reductions++;
-    this.#stats.ms += performance.now() - t0;
+    st.reductions++;
+    st.writeMs += lap();
     return stopAll;
   }
 
@@ -222,7 +238,7 @@ function bucketsOf(params: readonly Parameter[], maxElements: number): Parameter
 async function flatGradients(bucket: readonly Parameter[]): Promise<Float32Array> {
   if (bucket.length === 0) return new Float32Array(0);
   const flat = noGrad(() => {
-    const parts = bucket.map((p) => p.grad ? p.grad.reshape([p.size]) : tensor(new Float32Array(p.size), [p.size]));
+    const parts = bucket.map((p) => p.grad ? p.grad.reshape([p.size]) : zeros([p.size]));
     const joined = cat(parts);
     parts.forEach((x, i) => x !== bucket[i].grad && x.dispose());
     return joined;
