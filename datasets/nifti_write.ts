@@ -137,5 +137,6 @@ export function encodeNifti(volume: NiftiWriteVolume): Uint8Array {
 export async function writeNifti(path: string, volume: NiftiWriteVolume): Promise<void> {
   if (!/\.nii(\.gz)?$/i.test(path)) throw new RangeError(`writeNifti: ${path} must end in .nii or .nii.gz`);
   const raw = encodeNifti(volume);
-  await writeFileAtomic(path, /\.gz$/i.test(path) ? gzipSync(raw, { level: 6 }) : raw);
+  // mtime 0: the same volume gives the same bytes (reproducible outputs, comparable across processes).
+  await writeFileAtomic(path, /\.gz$/i.test(path) ? gzipSync(raw, { level: 6, mtime: 0 }) : raw);
 }

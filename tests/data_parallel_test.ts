@@ -11,6 +11,8 @@ import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { skippableTest } from "./_skip.ts";
 import { TINY_UNET, withTempDir } from "./_util.ts";
 import { trainCommand } from "../tasks/ddpm/commands.ts";
+import { trainDit3dCommand } from "../tasks/dit3d/commands.ts";
+import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
 
 Deno.test("shardIndices: every position of an epoch once over the ranks, padded or cut as DistributedSampler", () => {
   const order = Int32Array.from([7, 3, 9, 1, 0, 4, 8]);
@@ -257,6 +259,54 @@ skippableTest({
       const [a, b] = await Promise.all([filesUnder(`${dir}/one`), filesUnder(`${dir}/two`)]);
       assertEquals([...b.keys()], [...a.keys()]);
       assert([...a.keys()].filter((k) => k.startsWith("images/")).length === 12, "4 classes × 3 images");
+      for (const [k, v] of a) assertEquals(b.get(k), v, `${k} differs`);
+    });
+  },
+});
+
+skippableTest({
+  name: "data parallel: deno task sample-3d on two ranks writes exactly the volumes and figures one process writes",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_sample3d_", async (root) => {
+      const vae = await trainVaeCommand([
+        "--model.numChannels=[8,16]",
+        "--model.normNumGroups=4",
+        "--data.length=12",
+        "--data.size=8",
+        "--train.epochs=1",
+        "--train.batchSize=3",
+        `--output.root=${root}`,
+      ], true);
+      vae!.result.model.dispose();
+      const latents = await encodeLatentsCommand(["--vae", vae!.run.path], true);
+      const dit = await trainDit3dCommand([
+        "--latents",
+        latents!.dir,
+        "--model.depth=2",
+        "--model.hiddenSize=24",
+        "--model.numHeads=2",
+        "--model.windowSize=[2,2,2]",
+        "--model.windowBlocks=[1]",
+        "--train.batchSize=3",
+        "--train.epochs=1",
+        `--output.root=${root}`,
+      ], true);
+      dit!.result.model.dispose();
+      const sample = (ranks: number, out: string) =>
+        runChild(
+          ranks,
+          ["sample-3d", "--run", dit!.run.path, "--count", "3", "--steps", "3", "--batch-size", "1", "--out", out],
+          {},
+          MEDDIFF,
+        );
+      const one = await sample(1, `${root}/one`);
+      assertEquals(one.code, 0, one.output);
+      const two = await sample(2, `${root}/two`);
+      assertEquals(two.code, 0, two.output);
+      const [a, b] = await Promise.all([filesUnder(`${root}/one`), filesUnder(`${root}/two`)]);
+      assertEquals([...b.keys()], [...a.keys()]);
+      assertEquals([...a.keys()].filter((k) => k.endsWith(".nii.gz")).length, 6, "2 classes × 3 volumes");
       for (const [k, v] of a) assertEquals(b.get(k), v, `${k} differs`);
     });
   },

@@ -282,6 +282,21 @@ export function shareOf(total: number, rank: number, worldSize: number): { start
   return { start, end: start + base + (rank < extra ? 1 : 0) };
 }
 
+/**
+ * Rank `rank`'s rows when `total` items are made in batches of `batchSize` and whole batches are
+ * shared out ({@linkcode shareOf}): each batch is the same whichever process makes it, so N
+ * processes give exactly what one gives.
+ */
+export function batchRows(
+  total: number,
+  batchSize: number,
+  rank: number,
+  worldSize: number,
+): { start: number; end: number } {
+  const b = shareOf(Math.ceil(total / batchSize), rank, worldSize);
+  return { start: Math.min(total, b.start * batchSize), end: Math.min(total, b.end * batchSize) };
+}
+
 /** The world if {@linkcode dataParallel} has made one (nothing is loaded by asking). */
 export function activeDataParallel(): DataParallel | null {
   return world;

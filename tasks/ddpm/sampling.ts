@@ -12,7 +12,7 @@ import { classFolderName, imageGrid, saveImageFolder } from "../lib/image_grid.t
 import { savePng } from "../../util/png.ts";
 import { joinPath } from "../../util/path.ts";
 import { concatBytes } from "../../util/bytes.ts";
-import { type DataParallel, shareOf, SINGLE_PROCESS } from "../../train/data_parallel.ts";
+import { batchRows, type DataParallel, SINGLE_PROCESS } from "../../train/data_parallel.ts";
 import type { DdpmConfig } from "./config.ts";
 import { buildSampler, type Denoiser, diffusionSpace } from "./model.ts";
 
@@ -152,11 +152,7 @@ export async function generateShared(
 ): Promise<{ samples: Float32Array; intermediates: Float32Array[]; rows: { start: number; end: number } }> {
   const total = o.labels.length;
   const img = info.channels * info.imageSize * info.imageSize;
-  const batches = Math.ceil(total / batchSize);
-  const rowsOf = (r: number) => {
-    const b = shareOf(batches, r, parallel.worldSize);
-    return { start: Math.min(total, b.start * batchSize), end: Math.min(total, b.end * batchSize) };
-  };
+  const rowsOf = (r: number) => batchRows(total, batchSize, r, parallel.worldSize);
   const mine = rowsOf(parallel.rank);
   const samples: Float32Array[] = [], steps: Float32Array[][] = recordedSteps(o.steps, o.every).map(() => []);
   for (let start = mine.start; start < mine.end; start += batchSize) {

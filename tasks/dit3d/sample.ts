@@ -19,6 +19,8 @@ import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
+import { concatBytes } from "../../util/bytes.ts";
+import { batchRows, dataParallel } from "../../train/data_parallel.ts";
 import { savePng } from "../../util/png.ts";
 import { evaluationCheckpoint, loadInferenceWeights } from "../common/evaluation.ts";
 import { buildSampler } from "../ddpm/model.ts";
@@ -53,6 +55,10 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
       guidance: { description: "guidance scale (default: the run's sample.guidance)", valueName: "s" },
       steps: { description: "denoising steps (default: the run's sample.steps)", valueName: "n" },
       seed: { description: "seed of the noise (default 0)", valueName: "n" },
+      "batch-size": {
+        description: "volumes per denoiser batch (default 2); any number of processes gives the same volumes",
+        valueName: "n",
+      },
       tile: { description: "decode in overlapping latent tiles of this side (default: whole)", valueName: "n" },
       out: { description: "output folder (default: <run>/samples-3d)", valueName: "dir" },
     },
@@ -79,6 +85,9 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
   const seed = o.seed === undefined ? 0 : Number(o.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new ConfigError([`--seed must be an integer ≥ 0, got ${o.seed}`]);
   const tile = o.tile === undefined ? null : positiveInt("tile", o.tile, 1);
+  const batchSize = positiveInt("batch-size", o["batch-size"], 2);
+  // Under mpirun / srun the batches are shared out; rank 0 writes the figures.
+  const parallel = dataParallel();
 
   const model = buildDit3d(cfg, info);
   await loadInferenceWeights(model, await evaluationCheckpoint(run, "best"), cfg.train.emaDecay);
@@ -100,54 +109,61 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
   try {
     for (const k of labels) {
       const name = classFolderName(info.classes[k]);
-      const out = await new DiffusionPipeline({
-        model: (x, t, y) => model.call(x, t, y),
-        scheduler,
-        guider: new ClassifierFreeGuidance({ guidanceScale: guidance }),
-      }).generate({
-        batchSize: count,
-        sampleShape: info.shape,
-        classLabels: new Int32Array(count).fill(k),
-        nullClass: K,
-        numInferenceSteps: steps,
-        seed: seed * 1_000_003 + k,
-        eta: cfg.sample.sampler === "ddim" ? 0 : undefined,
-      });
-      const z = scope(() => add(mul(out.samples, std), mean));
-      out.samples.dispose();
-      const decoded = tile === null
-        ? noGrad(() => vae.decode(z))
-        : await slidingWindow(z, (t) => noGrad(() => vae.decode(t)), {
-          roi: tile,
-          overlap: 0.5,
-          scale: vae.config.downsampleFactor,
-        });
-      z.dispose();
-      const data = await decoded.data() as Float32Array;
-      decoded.dispose();
       const dir = joinPath(outDir, name);
       await Deno.mkdir(dir, { recursive: true });
       volumes[name] = [];
-      const slices: Float32Array[] = [];
-      let side = 0;
-      for (let i = 0; i < count; i++) {
-        const v = data.slice(i * voxels, (i + 1) * voxels);
-        const file = joinPath(dir, `sample_${String(i).padStart(3, "0")}.nii.gz`);
-        await writeNifti(file, {
-          data: v,
-          shape: [D, H, W],
-          affine: info.affine ?? undefined,
-          description: `meddiff DiT3D ${info.classes[k]}`,
+      const S = Math.max(D, H, W), perVolume = 3 * S * S;
+      const rowsOf = (r: number) => batchRows(count, batchSize, r, parallel.worldSize);
+      const mine = rowsOf(parallel.rank), slices: Float32Array[] = [];
+      for (let start = mine.start; start < mine.end; start += batchSize) {
+        const n = Math.min(mine.end, start + batchSize) - start;
+        const out = await new DiffusionPipeline({
+          model: (x, t, y) => model.call(x, t, y),
+          scheduler,
+          guider: new ClassifierFreeGuidance({ guidanceScale: guidance }),
+        }).generate({
+          batchSize: n,
+          sampleShape: info.shape,
+          classLabels: new Int32Array(n).fill(k),
+          nullClass: K,
+          numInferenceSteps: steps,
+          seed: seed * 1_000_003 + k,
+          eta: cfg.sample.sampler === "ddim" ? 0 : undefined,
+          rows: { start, total: count }, // the noise one batch of all `count` would draw for these rows
         });
-        volumes[name].push(file);
-        const m = midSlices(v.map((x) => Math.min(1, Math.max(0, x))), [D, H, W]);
-        slices.push(m.data);
-        side = m.side;
+        const z = scope(() => add(mul(out.samples, std), mean));
+        out.samples.dispose();
+        const decoded = tile === null
+          ? noGrad(() => vae.decode(z))
+          : await slidingWindow(z, (t) => noGrad(() => vae.decode(t)), {
+            roi: tile,
+            overlap: 0.5,
+            scale: vae.config.downsampleFactor,
+          });
+        z.dispose();
+        const data = await decoded.data() as Float32Array;
+        decoded.dispose();
+        for (let i = 0; i < n; i++) {
+          const v = data.slice(i * voxels, (i + 1) * voxels);
+          const file = joinPath(dir, `sample_${String(start + i).padStart(3, "0")}.nii.gz`);
+          await writeNifti(file, {
+            data: v,
+            shape: [D, H, W],
+            affine: info.affine ?? undefined,
+            description: `meddiff DiT3D ${info.classes[k]}`,
+          });
+          volumes[name].push(file);
+          slices.push(midSlices(v.map((x) => Math.min(1, Math.max(0, x))), [D, H, W]).data);
+        }
       }
-      const all = new Float32Array(slices.reduce((n, s) => n + s.length, 0));
-      slices.forEach((s, i) => all.set(s, i * s.length));
+      const counts = Array.from({ length: parallel.worldSize }, (_, r) => {
+        const rows = rowsOf(r);
+        return (rows.end - rows.start) * perVolume;
+      });
+      const all = await parallel.gatherFloats(new Float32Array(concatBytes(...slices).buffer), counts);
+      if (parallel.rank !== 0) continue;
       const figure = joinPath(outDir, `class-${k}-${name}.png`);
-      await savePng(figure, imageGrid(all, [3 * count, 1, side, side], { nrow: 3, range: [0, 1] }));
+      await savePng(figure, imageGrid(all, [3 * count, 1, S, S], { nrow: 3, range: [0, 1] }));
       figures.push(figure);
       if (!quiet) console.log(`${info.classes[k]}: ${count} volumes in ${dir}, mid-slices in ${figure}`);
     }
