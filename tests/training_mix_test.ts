@@ -10,7 +10,9 @@ import { classFolderName, saveImageFolder } from "../tasks/lib/image_grid.ts";
 import { ConcatDataset } from "../datasets/concat.ts";
 import { ConfigError } from "../train/config.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { withTempDir } from "./_util.ts";
+import { gpuTest, TINY_UNET, withTempDir } from "./_util.ts";
+import { trainCommand } from "../tasks/ddpm/commands.ts";
+import { trainClassifierCommand } from "../tasks/classify/commands.ts";
 
 const BASE = { ...DATA_DEFAULTS, imageSize: 8, channels: 3, numClasses: 2, length: 80, valFraction: 0.25 };
 
@@ -108,3 +110,65 @@ Deno.test("training mix: a stratified real share plus synthetic images, in train
     );
   });
 });
+
+gpuTest(
+  "training mix: data.syntheticPath naming a DDPM run samples it once into <run>/synthetic and reuses it",
+  async () => {
+    await withTempDir("meddiff-mix-run-", async (root) => {
+      const shape = ["--data.length=24", "--data.imageSize=8", "--data.channels=3", "--data.numClasses=2"];
+      const gen = await trainCommand(
+        [...shape, ...TINY_UNET, "--train.epochs=1", "--train.batchSize=6", "--sample.steps=3", "--no-sample"].concat(
+          `--output.root=${root}`,
+        ),
+        true,
+      );
+      assert(gen);
+      const classifier = (seed: number) =>
+        trainClassifierCommand([
+          ...shape,
+          "--data.valFraction=0.25",
+          `--data.syntheticPath=${gen.run.path}`,
+          "--data.syntheticRatio=1",
+          "--train.epochs=1",
+          "--train.batchSize=6",
+          `--seed=${seed}`,
+          `--output.root=${root}/classifiers`,
+        ], true);
+      const first = await classifier(0);
+      assert(first);
+      // 18 real training images at ratio 1 → 18 synthetic: 9 per class.
+      const folder = `${gen.run.path}/synthetic/per-class-9`;
+      const files = async () => {
+        const out: Record<string, number> = {};
+        for (const c of Deno.readDirSync(folder)) {
+          for (const f of Deno.readDirSync(`${folder}/${c.name}`)) {
+            out[`${c.name}/${f.name}`] = (await Deno.stat(`${folder}/${c.name}/${f.name}`)).mtime!.getTime();
+          }
+        }
+        return out;
+      };
+      const made = await files();
+      assertEquals(Object.keys(made).length, 18);
+      const log = await Deno.readTextFile(first.run.logPath);
+      assert(log.includes(`+ 18 synthetic from ${gen.run.path}`), "the mix is logged");
+      assert(await classifier(1));
+      assertEquals(await files(), made, "the second run reused the samples");
+      // Without a sampler (e.g. evaluate), samples that were never made are an error saying how to make them.
+      await assertRejects(
+        () =>
+          openImageData({
+            ...DATA_DEFAULTS,
+            length: 24,
+            imageSize: 8,
+            channels: 3,
+            numClasses: 2,
+            valFraction: 0.25,
+            syntheticPath: gen.run.path,
+            syntheticRatio: 2,
+          }, 0),
+        ConfigError,
+        `deno task sample --run ${gen.run.path} --per-class 18`,
+      );
+    });
+  },
+);

@@ -3,6 +3,7 @@
  * and `tasks/evaluate.ts` call them with `Deno.args`; tests call them directly).
  * @module
  */
+import { sampleSyntheticImages } from "../ddpm/synthetic.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { openImageData } from "../common/data.ts";
 import {
@@ -70,7 +71,7 @@ export async function trainClassifierCommand(
     } catch {
       throw new ConfigError([`model.pretrained ${c.model.pretrained} does not exist`]);
     }
-  });
+  }, sampleSyntheticImages); // data.syntheticPath may name a DDPM run: sampled once, kept in the run
   const { cfg, data, run, log, resumeFrom } = prepared;
   return await inPreparedRun(prepared, async () => {
     const result = await trainClassifier(cfg, data, run, log, { resumeFrom, quiet, interrupts });

@@ -35,7 +35,7 @@ import type { Rng } from "../../util/rng.ts";
 import type { KeyMeta } from "../../train/config.ts";
 import { ConfigError } from "../../train/config.ts";
 import { joinPath } from "../../util/path.ts";
-import { mixTraining } from "./training_mix.ts";
+import { mixTraining, type SyntheticSource } from "./training_mix.ts";
 
 /** Defaults of the `data` section (spread into a task's schema). */
 export const DATA_DEFAULTS = {
@@ -153,7 +153,8 @@ export const DATA_META: Record<string, KeyMeta> = {
   },
   "data.syntheticPath": {
     type: "string",
-    help: "training only: an image folder of generated images (deno task sample --images) added to the real ones",
+    help: "training only: generated images added to the real ones — an image folder (deno task sample --images) " +
+      "or a DDPM run to sample from (its samples are kept in <run>/synthetic/)",
   },
   "data.syntheticRatio": {
     min: 0,
@@ -483,11 +484,12 @@ const counts = (train: Dataset<Sample>, val: Dataset<Sample>, test: Dataset<Samp
 /**
  * Opens the configured data; errors (missing path, wrong kind of file) come before any training.
  * The training split then takes `data.fraction` and `data.syntheticPath` (validation and test
- * stay real).
+ * stay real); `source` makes a DDPM run's samples when `data.syntheticPath` is a run (default:
+ * they must exist).
  */
-export async function openImageData(d: DataConfig, seed: number): Promise<ImageData> {
+export async function openImageData(d: DataConfig, seed: number, source?: SyntheticSource): Promise<ImageData> {
   const data = await openSplits(d, seed);
-  const mix = await mixTraining(data.train, data.classes, data, d, seed);
+  const mix = await mixTraining(data.train, data.classes, data, d, seed, source);
   if (mix.summary === "") return data;
   return { ...data, train: mix.train, description: `${data.description}; training: ${mix.summary}` };
 }

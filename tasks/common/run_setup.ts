@@ -19,6 +19,7 @@ import { dirName } from "../../util/path.ts";
 import { type DataConfig, type ImageData, openImageData } from "./data.ts";
 import { resolveResume } from "../../train/checkpoint_files.ts";
 import { saveRunDataInfo } from "./run_info.ts";
+import type { SyntheticSource } from "./training_mix.ts";
 import { dataParallel } from "../../train/data_parallel.ts";
 
 /** The part of a config every training task has. */
@@ -67,21 +68,22 @@ export interface PreparedRun<C, D = ImageData> {
 /**
  * Prepares a run from parsed `--config` / `--resume` / overrides (see the module doc). `check`
  * vets the configuration against the opened data, before a folder is made (also on `--resume`):
- * it throws a {@linkcode ConfigError} naming the key that cannot work.
+ * it throws a {@linkcode ConfigError} naming the key that cannot work. `source` samples a DDPM
+ * run named by `data.syntheticPath` (default: its samples must exist).
  */
 export function prepareRun<C extends RunConfig & { data: DataConfig }>(
   args: ParsedTaskArgs<string, "config" | "resume">,
   schema: ConfigSchema<C>,
   quiet: boolean,
   check?: (cfg: C, data: ImageData) => Promise<void> | void,
+  source?: SyntheticSource,
 ): Promise<PreparedRun<C>> {
-  return prepareRunWith(args, schema, quiet, IMAGE_DATA, check);
+  const images: RunData<{ seed: number; data: DataConfig }, ImageData> = {
+    open: (cfg) => openImageData(cfg.data, cfg.seed, source),
+    save: saveRunDataInfo,
+  };
+  return prepareRunWith(args, schema, quiet, images, check);
 }
-
-const IMAGE_DATA: RunData<{ seed: number; data: DataConfig }, ImageData> = {
-  open: (cfg) => openImageData(cfg.data, cfg.seed),
-  save: saveRunDataInfo,
-};
 
 /** {@linkcode prepareRun} for a task with its own kind of data (`data` opens and records it). */
 export async function prepareRunWith<C extends RunConfig, D extends { train: { length: number } }>(

@@ -3,6 +3,11 @@
  * (`data.fraction`, for low-data runs) and generated images beside them (`data.syntheticPath`,
  * `data.syntheticRatio`), or generated images alone (`data.syntheticOnly`: the classification
  * accuracy score's classifier). Only the training split changes: validation and test stay real, always.
+ *
+ * `data.syntheticPath` is an image folder (class sub-folders, as `deno task sample --images`
+ * writes), a folder of NIfTI volumes per class (`sample-3d`), or a DDPM run: then its samples,
+ * as many per class as the run asks for, come from `<run>/synthetic/per-class-<n>`, which the
+ * training command fills once (a {@linkcode SyntheticSource}) and every later run reuses.
  * @module
  */
 import { ConcatDataset } from "../../datasets/concat.ts";
@@ -26,6 +31,41 @@ export interface TrainingMixConfig {
   syntheticOnly: boolean;
 }
 
+/**
+ * Makes (or finds) `perClass` samples per class of the DDPM run at `run` and returns the image
+ * folder holding them ({@linkcode syntheticCacheFolder}).
+ */
+export type SyntheticSource = (run: string, perClass: number) => Promise<string>;
+
+/** Where a DDPM run's samples for classifier training are kept: `<run>/synthetic/per-class-<n>`. */
+export function syntheticCacheFolder(run: string, perClass: number): string {
+  return joinPath(run, "synthetic", `per-class-${perClass}`);
+}
+
+/** Whether `path` is a run folder (a config and a checkpoints folder) rather than a folder of images. */
+function isRunFolder(path: string): boolean {
+  try {
+    return Deno.statSync(joinPath(path, "config.yaml")).isFile &&
+      Deno.statSync(joinPath(path, "checkpoints")).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The source when none can sample: a run's samples must already be there. */
+const existingSamples: SyntheticSource = (run, perClass) => {
+  const folder = syntheticCacheFolder(run, perClass);
+  try {
+    if (Deno.statSync(folder).isDirectory) return Promise.resolve(folder);
+  } catch {
+    // not made yet
+  }
+  throw new ConfigError([
+    `data.syntheticPath ${run} is a run with no ${perClass} samples per class in ${folder}: train-classifier ` +
+    `makes them, or run deno task sample --run ${run} --per-class ${perClass} --images ${folder}`,
+  ]);
+};
+
 /** The mixed training split and a phrase for the data's description ("" when nothing changed). */
 export interface TrainingMix {
   train: Dataset<Sample>;
@@ -45,14 +85,19 @@ export async function mixTraining(
   shape: { channels: number; imageSize: number; spatialDims?: 2 | 3 },
   d: TrainingMixConfig,
   seed: number,
+  source: SyntheticSource = existingSamples,
 ): Promise<TrainingMix> {
-  const openGenerated = (path: string) =>
-    shape.spatialDims === 3
-      ? openGeneratedVolumes(path, classes, shape.imageSize)
-      : openGeneratedFolder(path, classes, shape);
+  // A DDPM run gives `perClass` samples per class; a folder is read as it is.
+  const openGenerated = async (path: string, perClass: number) => {
+    const folder = shape.spatialDims !== 3 && isRunFolder(path) ? await source(path, perClass) : path;
+    return shape.spatialDims === 3
+      ? openGeneratedVolumes(folder, classes, shape.imageSize)
+      : openGeneratedFolder(folder, classes, shape);
+  };
   if (d.syntheticOnly) {
     if (d.syntheticPath === null) throw new ConfigError(["data.syntheticOnly needs data.syntheticPath"]);
-    const folder = await openGenerated(d.syntheticPath);
+    // From a run: as many images as the real training share has.
+    const folder = await openGenerated(d.syntheticPath, Math.ceil(train.length * d.fraction / classes.length));
     return {
       train: folder,
       real: 0,
@@ -81,8 +126,8 @@ export async function mixTraining(
   let synthetic = 0;
   let out = real;
   if (d.syntheticPath !== null && d.syntheticRatio > 0) {
-    const folder = await openGenerated(d.syntheticPath);
     const wanted = Math.round(d.syntheticRatio * real.length);
+    const folder = await openGenerated(d.syntheticPath, Math.ceil(wanted / classes.length));
     if (wanted > folder.length) {
       throw new ConfigError([
         `data.syntheticRatio ${d.syntheticRatio} asks for ${wanted} synthetic images (× ${real.length} real), ` +

@@ -1,0 +1,67 @@
+/**
+ * A DDPM run as the source of synthetic training images for a classifier (`data.syntheticPath:
+ * <run>`; see tasks/common/training_mix.ts): `perClass` samples per class with the run's `sample`
+ * settings (best checkpoint, EMA weights), written once into `<run>/synthetic/per-class-<n>` and
+ * reused by every later run that asks for as many. The folder appears whole or not at all (written
+ * beside it, then renamed); under mpirun / srun the processes share the sampling.
+ * @module
+ */
+import { loadConfig } from "../../train/config.ts";
+import { dataParallel } from "../../train/data_parallel.ts";
+import { openRunDir } from "../../train/run_dir.ts";
+import { dirName, joinPath } from "../../util/path.ts";
+import { loadRunDataInfo } from "../common/run_info.ts";
+import { syntheticCacheFolder, type SyntheticSource } from "../common/training_mix.ts";
+import { classFolderName, saveImageFolder } from "../lib/image_grid.ts";
+import { ddpmSchema } from "./config.ts";
+import { ddpmCheckpoint, loadRunDenoiser } from "./run_model.ts";
+import { generateShared } from "./sampling.ts";
+
+/** {@linkcode SyntheticSource} that samples the run when its folder is not there yet. */
+export const sampleSyntheticImages: SyntheticSource = async (runPath, perClass) => {
+  const folder = syntheticCacheFolder(runPath, perClass);
+  if (await isFolder(folder)) return folder;
+  const run = await openRunDir(runPath);
+  const cfg = (await loadConfig(ddpmSchema, { file: run.configPath })).config;
+  const info = await loadRunDataInfo(run);
+  const parallel = dataParallel();
+  const partial = joinPath(dirName(folder), `.per-class-${perClass}.partial`);
+  if (parallel.rank === 0) await Deno.remove(partial, { recursive: true }).catch(() => {}); // an interrupted attempt
+  await parallel.sumOverRanks([0]); // every rank past the clean-up
+  const unet = await loadRunDenoiser(cfg, info, await ddpmCheckpoint(run, "best"));
+  try {
+    const K = info.classes.length, S = info.imageSize, C = info.channels;
+    const labels = Int32Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
+    const s = cfg.sample;
+    const { samples, rows } = await generateShared(unet, cfg, info, {
+      labels,
+      guidance: s.guidance,
+      sampler: s.sampler,
+      steps: s.steps,
+      seed: s.seed,
+      thresholding: s.thresholding,
+    }, parallel);
+    await saveImageFolder(
+      partial,
+      samples.subarray(rows.start * C * S * S, rows.end * C * S * S),
+      [rows.end - rows.start, C, S, S],
+      labels.subarray(rows.start, rows.end),
+      info.classes.map(classFolderName),
+      { startIndex: rows.start },
+    );
+  } finally {
+    unet.dispose();
+  }
+  await parallel.sumOverRanks([0]); // every rank's images written
+  if (parallel.rank === 0) await Deno.rename(partial, folder);
+  await parallel.sumOverRanks([0]);
+  return folder;
+};
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
