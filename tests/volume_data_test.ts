@@ -74,3 +74,39 @@ gpuTest(
     });
   },
 );
+
+Deno.test("volume data: data.labels gives NIfTI volumes classes (names or indices) and a stratified split", async () => {
+  await withTempDir("meddiff-nifti-labels-", async (root) => {
+    await writeVolumes(`${root}/vols`, 6);
+    const labelled = `${root}/labels.csv`;
+    await Deno.writeTextFile(
+      labelled,
+      "id,label\nvol0.nii.gz,normal\nvol1,mass\nvol2,normal\nvol3,mass\nvol4,normal\nvol5,mass\n",
+    );
+    const base = { ...VOLUME_DATA_DEFAULTS, dataset: "nifti", path: `${root}/vols`, size: 8, valFraction: 0.34 };
+    const data = await openVolumeData({ ...base, labels: labelled }, 0);
+    assertEquals(data.classes, ["mass", "normal"]);
+    const labelsOf = async (ds: typeof data.train) => {
+      const out: [string, number][] = [];
+      for (let i = 0; i < ds.length; i++) {
+        const s = await ds.get(i);
+        out.push([String(s.id), s.label as number]);
+      }
+      return out;
+    };
+    const train = await labelsOf(data.train), val = await labelsOf(data.val);
+    assertEquals(train.length + val.length, 6);
+    for (const [id, label] of [...train, ...val]) assertEquals(label, Number(id.slice(-1)) % 2 === 0 ? 1 : 0, id);
+    assertEquals(val.map(([, l]) => l).sort(), [0, 1], "stratified: one of each class in validation");
+    assert(data.description.includes("2 classes"));
+    // Indices work too; every volume needs a row, every row a volume, and the columns must be there.
+    await Deno.writeTextFile(labelled, "id,label\n" + [0, 1, 2, 3, 4, 5].map((i) => `vol${i},${i % 3}`).join("\n"));
+    assertEquals((await openVolumeData({ ...base, labels: labelled }, 0)).classes, ["0", "1", "2"]);
+    await Deno.writeTextFile(labelled, "id,label\nvol0,a\nvol1,b\n");
+    await assertRejects(() => openVolumeData({ ...base, labels: labelled }, 0), ConfigError, "vol2");
+    await Deno.writeTextFile(labelled, "id,label\n" + [0, 1, 2, 3, 4, 5, 9].map((i) => `vol${i},x${i % 2}`).join("\n"));
+    await assertRejects(() => openVolumeData({ ...base, labels: labelled }, 0), ConfigError, "name no volume");
+    await Deno.writeTextFile(labelled, "file,class\nvol0,a\n");
+    await assertRejects(() => openVolumeData({ ...base, labels: labelled }, 0), ConfigError, "columns id and label");
+  });
+});

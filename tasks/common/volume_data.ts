@@ -23,6 +23,7 @@ import type { RunDir } from "../../train/run_dir.ts";
 import { writeJsonAtomic } from "../../util/io.ts";
 import { joinPath } from "../../util/path.ts";
 import { checkedPath } from "./data.ts";
+import { parseCsv } from "../../datasets/csv_dataset.ts";
 
 /** The `data` section's defaults. */
 export const VOLUME_DATA_DEFAULTS = {
@@ -33,6 +34,8 @@ export const VOLUME_DATA_DEFAULTS = {
   size: 16,
   /** Procedural only: validation share. */
   valFraction: 0.25,
+  /** NIfTI only: a CSV giving each volume's class (null: unlabelled, one class). */
+  labels: null as string | null,
   cache: true,
 };
 
@@ -57,6 +60,11 @@ export const VOLUME_DATA_META = {
     help: "procedural: cube side; nifti: the side every volume is resampled to",
   },
   "data.valFraction": { min: 0.01, max: 0.9, help: "procedural and nifti: validation share" },
+  "data.labels": {
+    type: "string",
+    help: "nifti: a CSV with columns id (file name, extension optional) and label (a class name or index 0..K−1), " +
+      "one row per volume of the folder",
+  },
   "data.cache": { help: "keep decoded volumes in memory" },
 } as const;
 
@@ -115,31 +123,48 @@ export async function openVolumeData(d: VolumeDataConfig, seed: number): Promise
   };
 }
 
-/** A folder of NIfTI volumes, resampled and scaled (see the module notes); unlabelled: one class. */
+/**
+ * A folder of NIfTI volumes, resampled and scaled (see the module notes); labelled by the
+ * `data.labels` CSV (classes, and a validation share stratified by them), else one class.
+ */
 async function openNiftiFolder(d: VolumeDataConfig, seed: number): Promise<VolumeData> {
   const dir = await checkedPath("data.path", d.path, "folder", 'for data.dataset "nifti"');
+  const table = d.labels === null ? null : await readVolumeLabels(d.labels);
   let all: NiftiDataset;
   try {
-    all = await NiftiDataset.open({ dir });
+    all = await NiftiDataset.open({ dir, ...(table ? { labels: table.labels, classes: table.classes } : {}) });
   } catch (e) {
     const problem = e instanceof DatasetError ? e.problem : e instanceof Error ? e.message : String(e);
-    throw new ConfigError([`data.path ${dir}: ${problem} (expected a folder of .nii / .nii.gz / .hdr volumes)`]);
+    const key = table && /label/.test(problem) ? `data.labels ${d.labels}` : `data.path ${dir}`;
+    throw new ConfigError([
+      `${key}: ${problem} (expected a folder of .nii / .nii.gz / .hdr volumes${
+        table ? ", each with a row in data.labels" : ""
+      })`,
+    ]);
   }
+  if (table) {
+    // Rows for volumes that are not in the folder are a mistake too: nothing is dropped silently.
+    const ids = new Set(all.entries.map((e) => e.id));
+    const stray = [...table.labels.keys()].filter((id) => !ids.has(id));
+    if (stray.length) {
+      throw new ConfigError([
+        `data.labels ${d.labels}: ${stray.length} row(s) name no volume of ${dir} (${stray.slice(0, 3).join(", ")}${
+          stray.length > 3 ? ", …" : ""
+        })`,
+      ]);
+    }
+  }
+  const classes = table ? table.classes : ["volume"];
+  const labelsOf = table ? () => Int32Array.from(all.entries, (e) => e.label) : () => new Int32Array(all.length);
   const S = d.size, scale = percentileClip({ lower: 0, upper: 99.5, rescale: true }), resize = resizeVolume([S, S, S]);
-  // Unlabelled volumes: one class, "volume".
-  const labelled: Dataset<Sample> = {
-    length: all.length,
-    get: (i) => all.get(i),
-    classes: ["volume"],
-    labels: () => new Int32Array(all.length),
-  };
+  const labelled: Dataset<Sample> = { length: all.length, get: (i) => all.get(i), classes, labels: labelsOf };
   const prepared = new MappedDataset(labelled, async (sample: Sample, rng) => {
     const out = await scale(await resize(sample, rng), rng);
-    return { ...out, label: 0 };
+    return { ...out, label: table ? sample.label : 0 }; // unlabelled volumes: one class, "volume"
   });
   const first = await all.get(0);
   const affine = rescaledAffine(first.meta.affine as number[][], first.image.shape.slice(1), [S, S, S]);
-  const common = { classes: ["volume"], channels: 1, size: [S, S, S] as [number, number, number], affine };
+  const common = { classes, channels: 1, size: [S, S, S] as [number, number, number], affine };
   if (all.length === 1) {
     return {
       ...common,
@@ -149,16 +174,60 @@ async function openNiftiFolder(d: VolumeDataConfig, seed: number): Promise<Volum
       description: `NIfTI ${dir}: 1 volume resampled to ${S}³ (one volume: train, validation and test are the same)`,
     };
   }
-  const { train, val } = stratifiedSplit(new Int32Array(all.length), { valFraction: d.valFraction, seed });
+  const { train, val } = stratifiedSplit(labelsOf(), { valFraction: d.valFraction, seed });
   const valSet = new Subset(prepared, val);
   return {
     ...common,
     train: new Subset(prepared, train),
     val: valSet,
     test: valSet,
-    description: `NIfTI ${dir}: ${all.length} volumes resampled to ${S}³, ${train.length} train / ${val.length} ` +
-      `val (the folder has no test split: validation doubles as test)`,
+    description: `NIfTI ${dir}: ${all.length} volumes resampled to ${S}³${
+      table ? `, ${classes.length} classes (${d.labels})` : ""
+    }, ${train.length} train / ${val.length} val (the folder has no test split: validation doubles as test)`,
   };
+}
+
+/**
+ * A volume-labels CSV: columns `id` (a file name, extension optional) and `label` (class names,
+ * which become classes in sorted order, or indices 0..K−1); errors name the file and line.
+ */
+export async function readVolumeLabels(path: string): Promise<{ labels: Map<string, number>; classes: string[] }> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new ConfigError([`data.labels ${path} cannot be read (expected a CSV with columns id,label)`]);
+  }
+  let table;
+  try {
+    table = parseCsv(text, { file: path });
+  } catch (e) {
+    throw new ConfigError([`data.labels ${e instanceof Error ? e.message : e}`]);
+  }
+  const header = table.header.map((h) => h.trim());
+  const [idCol, labelCol] = ["id", "label"].map((c) => header.indexOf(c));
+  if (idCol < 0 || labelCol < 0) {
+    throw new ConfigError([
+      `data.labels ${path}: line 1 must name the columns id and label (got ${header.join(", ")})`,
+    ]);
+  }
+  const rows = table.rows.map((r, i) => ({
+    id: (r[idCol] ?? "").trim().replace(/\.(nii(\.gz)?|hdr|img)$/i, ""),
+    label: (r[labelCol] ?? "").trim(),
+    line: table.lines[i],
+  }));
+  const bad = rows.find((r) => r.id === "" || r.label === "");
+  if (bad) throw new ConfigError([`data.labels ${path}:${bad.line}: empty id or label`]);
+  const numeric = rows.every((r) => /^\d+$/.test(r.label));
+  const classes = numeric
+    ? Array.from({ length: Math.max(...rows.map((r) => Number(r.label))) + 1 }, (_, k) => String(k))
+    : [...new Set(rows.map((r) => r.label))].sort();
+  const labels = new Map<string, number>();
+  for (const r of rows) {
+    if (labels.has(r.id)) throw new ConfigError([`data.labels ${path}:${r.line}: volume "${r.id}" appears twice`]);
+    labels.set(r.id, numeric ? Number(r.label) : classes.indexOf(r.label));
+  }
+  return { labels, classes };
 }
 
 /** `affine` (of a [D, H, W] grid) for the same field of view sampled on `to` (align_corners=False). */
