@@ -2,7 +2,8 @@
  * Entry point of `deno task test`: imports every `*_test.ts` in this folder into ONE module
  * graph. `deno test tests/` would run each file in its own isolate, each with its own WebGPU
  * device; on Mesa's software rasteriser tearing several devices down at exit aborts the
- * process now and then (glibc "double free or corruption"), after every test has passed.
+ * process now and then (glibc "double free or corruption"), after every test has passed: libEGL's
+ * exit-time destructor races Mesa's exiting threads (a core dump showed it; util/exit.ts, issue #12).
  */
 const dir = new URL(".", import.meta.url);
 const files = [...Deno.readDirSync(dir)]

@@ -17,6 +17,7 @@ import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { checkUNetFits } from "../tasks/ddpm/model.ts";
 import { describeTaskError, errorLine, formatTaskHelp, parseTaskArgs, runTask } from "../tasks/lib/args.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
+import { skippableTest } from "./_skip.ts";
 import { hasCheckpoint } from "../train/run_dir.ts";
 import { DatasetError } from "../util/errors.ts";
 import { encodeNpy } from "../util/formats/npy.ts";
@@ -80,9 +81,9 @@ Deno.test("describeTaskError: ConfigError → exit 2 with its problems; other er
   assertEquals(errorLine(new Error("open a: disk full", { cause: new Error("disk full") })), "open a: disk full");
 });
 
-Deno.test("runTask: prints the report and exits 1 or 2; --debug adds the stack; success exits nothing", async () => {
+Deno.test("runTask: prints the report and exits 1 or 2; --debug adds the stack; success exits 0", async () => {
   const ok = await run(() => {});
-  assertEquals(ok, { printed: [], code: null });
+  assertEquals(ok, { printed: [], code: 0 });
   const bad = await run(() => {
     throw new ConfigError(["unknown config key --train.epoch"]);
   });
@@ -257,4 +258,37 @@ Deno.test("train-classifier: a ViT patch that does not divide the image names mo
   );
   checkClassifierFits({ ...config, model: { ...config.model, patchSize: 7 } }, data);
   checkClassifierFits({ ...config, model: { ...config.model, arch: "resnet18", patchSize: 5 } }, data);
+});
+
+skippableTest({
+  name: "meddiff: a command ends through _exit with its code, everything written (no exit-time destructors)",
+  skip: Deno.permissions.querySync({ name: "run" }).state !== "granted" && "--allow-run",
+  fn: async () => {
+    await withTempDir("meddiff_exit_", async (dir) => {
+      const run = async (...args: string[]) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", new URL("../meddiff.ts", import.meta.url).pathname, ...args],
+          env: { MEDDIFF_AUTOTUNE: "0", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return { code: out.code, text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr) };
+      };
+      const trained = await run(
+        "train-classifier",
+        "--data.length=24",
+        "--data.imageSize=8",
+        "--train.epochs=1",
+        "--train.batchSize=6",
+        `--output.root=${dir}`,
+      );
+      assertEquals(trained.code, 0, trained.text);
+      assert(trained.text.includes("trained 3 steps"), "the last log line reached stdout before _exit");
+      const runDir = [...Deno.readDirSync(dir)][0].name;
+      const log = await Deno.readTextFile(`${dir}/${runDir}/train.log`);
+      assert(log.trimEnd().split("\n").at(-1)!.includes("evaluate with: deno task evaluate"), "and train.log");
+      const bad = await run("train-classifier", "--train.epoch=1");
+      assertEquals(bad.code, 2, bad.text);
+    });
+  },
 });

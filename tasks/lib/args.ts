@@ -27,6 +27,7 @@ import { ConfigError, configHelp, type ConfigSchema } from "../../train/config.t
 import { autotuneSettled } from "../../core/backend/autotune.ts";
 import { initGpu, releaseGpu } from "../../core/device.ts";
 import { activeDataParallel, finalizeDataParallel } from "../../train/data_parallel.ts";
+import { exitNow } from "../../util/exit.ts";
 
 /** A boolean task flag. */
 export interface FlagSpec {
@@ -283,7 +284,7 @@ export function describeTaskError(e: unknown, debug = false): TaskErrorReport {
 export interface RunTaskOptions {
   /** The command line, read for `--debug` (default `Deno.args`). */
   argv?: readonly string[];
-  /** Ends the process (default `Deno.exit`). */
+  /** Ends the process with the exit code, 0 included (default {@linkcode exitNow}: `_exit`, see util/exit.ts). */
   exit?: (code: number) => void;
   /** Prints the error report (default `console.error`, i.e. stderr). */
   print?: (text: string) => void;
@@ -331,5 +332,7 @@ export async function runTask(main: () => Promise<unknown> | unknown, opts: RunT
     await autotuneSettled().then(releaseGpu).catch(() => {});
   }
   finalizeDataParallel();
-  if (code !== 0) (opts.exit ?? Deno.exit)(code);
+  // Everything is written and closed: end without the native libraries' exit-time destructors,
+  // which now and then abort the process after a successful run (util/exit.ts says why).
+  (opts.exit ?? exitNow)(code);
 }
