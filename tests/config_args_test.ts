@@ -356,7 +356,7 @@ Deno.test("formatTaskHelp: usage, options and every config key with type and def
     options: { config: { description: "YAML config", valueName: "path" } },
     schema,
   }).helpText;
-  assert(help.startsWith("Usage: deno task train [options]"), help);
+  assert(help.startsWith("Usage: meddiff train [options]"), help);
   assert(help.includes("Trains a classifier."), help);
   assert(/--config <path>\s+YAML config/.test(help), help);
   for (const k of schema.keys) assert(help.includes(`--${k.path} `), `help lists ${k.path}`);

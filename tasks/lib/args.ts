@@ -206,7 +206,7 @@ export function positiveInt(name: string, v: string | undefined, fallback: numbe
 /** The help text of a task: usage line, description, its flags and options, and every config key with its default. */
 export function formatTaskHelp(spec: TaskArgsSpec): string {
   const name = spec.name ?? "task";
-  const lines: string[] = [`Usage: deno task ${name} [options] [--key.path value ...]`];
+  const lines: string[] = [`Usage: meddiff ${name} [options] [--key.path value ...]   (or: deno task ${name} …)`];
   if (spec.description) lines.push("", spec.description);
   const rows: [string, string][] = [
     ["--help, -h", "show this help"],
