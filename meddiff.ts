@@ -8,6 +8,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { COMMANDS } from "./tasks/commands.ts";
 import { runTask } from "./tasks/lib/args.ts";
+import { launchedWorld } from "./util/mpi.ts";
 
 /** The usage text `meddiff --help` prints. */
 export function usage(): string {
@@ -34,6 +35,14 @@ if (import.meta.main) {
     console.error(`meddiff: unknown command "${name}"\n\n${usage()}`);
     Deno.exit(2);
   } else {
-    await runTask(() => COMMANDS[name].run(rest), { argv: rest });
+    const command = COMMANDS[name], launched = launchedWorld();
+    if (!command.distributed && launched && launched.size > 1 && launched.rank > 0) {
+      // One copy does the work; N would repeat it and write the same files.
+      Deno.exit(0);
+    }
+    if (!command.distributed && launched && launched.size > 1) {
+      console.error(`meddiff ${name} runs on one process: ranks 1–${launched.size - 1} of this launch exit at once`);
+    }
+    await runTask(() => command.run(rest), { argv: rest });
   }
 }

@@ -23,6 +23,11 @@ import { encodeLatentsCommand, trainVaeCommand } from "./vae3d/commands.ts";
 export interface Subcommand {
   /** One line for `meddiff --help`. */
   summary: string;
+  /**
+   * Whether it shares its work over the processes of an MPI launch (training: data parallel;
+   * sampling: split batches). Other commands run on rank 0 alone; the other ranks exit at once.
+   */
+  distributed?: boolean;
   /** Runs it with its arguments; resolves to the exit code. */
   run(argv: readonly string[]): Promise<number>;
 }
@@ -42,19 +47,26 @@ function done(command: (argv: readonly string[]) => Promise<unknown>): Subcomman
 
 /** The subcommands, in the order `--help` lists them. */
 export const COMMANDS: Readonly<Record<string, Subcommand>> = {
-  train: { summary: "train a class-conditional DDPM (U-Net or DiT)", run: async (a) => trained(await trainCommand(a)) },
-  sample: { summary: "sample grids and image folders from a DDPM run", run: done(sampleCommand) },
+  train: {
+    summary: "train a class-conditional DDPM (U-Net or DiT)",
+    distributed: true,
+    run: async (a) => trained(await trainCommand(a)),
+  },
+  sample: { summary: "sample grids and image folders from a DDPM run", distributed: true, run: done(sampleCommand) },
   "train-classifier": {
     summary: "train a ResNet / EfficientNet / ViT / Swin classifier",
+    distributed: true,
     run: async (a) => trained(await trainClassifierCommand(a)),
   },
   evaluate: { summary: "evaluate a classifier, DiffMIC-v2 or VAE run on a split", run: done(evaluateCommand) },
   "train-dcg": {
     summary: "train DiffMIC-v2's dual-granularity guidance network",
+    distributed: true,
     run: async (a) => trained(await trainDcgCommand(a)),
   },
   "train-diffmic": {
     summary: "train DiffMIC-v2's label denoiser on a trained DCG",
+    distributed: true,
     run: async (a) => trained(await trainDiffmicCommand(a)),
   },
   "explain-diffmic": { summary: "explanation figures of a DiffMIC-v2 run", run: done(explainDiffmicCommand) },
@@ -64,9 +76,17 @@ export const COMMANDS: Readonly<Record<string, Subcommand>> = {
     summary: "FD / KD / precision-recall / memorisation of generated images",
     run: done(evaluateGenerationCommand),
   },
-  "train-vae": { summary: "train the MAISI-style 3-D VAE", run: async (a) => trained(await trainVaeCommand(a)) },
+  "train-vae": {
+    summary: "train the MAISI-style 3-D VAE",
+    distributed: true,
+    run: async (a) => trained(await trainVaeCommand(a)),
+  },
   "encode-latents": { summary: "encode volumes into a latent dataset with a VAE run", run: done(encodeLatentsCommand) },
-  "train-dit3d": { summary: "train DiT3D on VAE latents", run: async (a) => trained(await trainDit3dCommand(a)) },
-  "sample-3d": { summary: "sample NIfTI volumes from a DiT3D run", run: done(sample3dCommand) },
+  "train-dit3d": {
+    summary: "train DiT3D on VAE latents",
+    distributed: true,
+    run: async (a) => trained(await trainDit3dCommand(a)),
+  },
+  "sample-3d": { summary: "sample NIfTI volumes from a DiT3D run", distributed: true, run: done(sample3dCommand) },
   "evaluate-3d": { summary: "per-slice FD and classifier scores of generated volumes", run: done(evaluate3dCommand) },
 };

@@ -311,3 +311,14 @@ skippableTest({
     });
   },
 });
+
+skippableTest({
+  name: "data parallel: a command that does not share its work runs once under mpirun (the other ranks exit)",
+  skip: needsMpi,
+  fn: async () => {
+    const r = await runChild(2, ["evaluate", "--help"], {}, MEDDIFF);
+    assertEquals(r.code, 0, r.output);
+    assertEquals(r.output.split("Usage: meddiff evaluate").length - 1, 1, r.output);
+    assert(r.output.includes("runs on one process"), r.output);
+  },
+});

@@ -17,3 +17,17 @@ Deno.test("meddiff: --help lists every command with its summary and the version"
   assert(text.startsWith(`meddiff ${denoJson.version}`));
   for (const [name, c] of Object.entries(COMMANDS)) assert(text.includes(`${name}`) && text.includes(c.summary), name);
 });
+
+Deno.test("meddiff: the training and sampling commands share their work under MPI, the others run once", () => {
+  const shared = Object.entries(COMMANDS).filter(([, c]) => c.distributed).map(([n]) => n).sort();
+  assertEquals(shared, [
+    "sample",
+    "sample-3d",
+    "train",
+    "train-classifier",
+    "train-dcg",
+    "train-diffmic",
+    "train-dit3d",
+    "train-vae",
+  ]);
+});
