@@ -5,7 +5,7 @@
  * to `<out>/rank<r>.bin`. With `--die-after k`, rank 1 kills itself (SIGKILL) at step k; with
  * `--hang-after k`, rank 1 stops answering (blocks its thread) at step k; with `--stop-at k`,
  * rank 0 alone is asked to stop (as by SIGTERM) at step k. `--run <folder> --resume <checkpoint>`
- * continues a run.
+ * continues a run. `--slow-validation s` validates (rank 0) once at the end, taking s seconds.
  *
  *   deno run -A tests/_data_parallel_child.ts --batch 6 --out <dir>
  *   mpirun -np 2 deno run -A tests/_data_parallel_child.ts --batch 3 --out <dir>
@@ -33,6 +33,7 @@ const arg = (name: string): string | undefined => {
 const batch = Number(arg("batch") ?? 6), out = arg("out")!;
 const dieAfter = Number(arg("die-after") ?? 0), hangAfter = Number(arg("hang-after") ?? 0);
 const stopAt = Number(arg("stop-at") ?? 0), resumeFrom = arg("resume"), runPath = arg("run");
+const slowValidation = Number(arg("slow-validation") ?? 0);
 
 // Interrupts this test drives: rank 0 "receives SIGTERM" at step `stopAt`.
 let raise: ((s: InterruptSignal) => void) | null = null;
@@ -79,6 +80,15 @@ await runTask(async () => {
         }
         return { loss: crossEntropy(model.call(b.images), b.labels) };
       },
+      ...(slowValidation > 0
+        ? {
+          metricNames: ["loss"],
+          validate: async () => {
+            await new Promise((r) => setTimeout(r, slowValidation * 1000));
+            return { metrics: { loss: 1 } };
+          },
+        }
+        : {}),
     }, {
       train: { ...TRAIN_DEFAULTS, epochs: dieAfter + hangAfter > 0 ? 50 : 1, batchSize: batch, lr: 0.05, logEvery: 1 },
       seed: 0,

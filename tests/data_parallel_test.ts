@@ -322,3 +322,16 @@ skippableTest({
     assert(r.output.includes("runs on one process"), r.output);
   },
 });
+
+skippableTest({
+  name: "data parallel: ranks wait for rank 0's validation however long it takes (no collective timeout there)",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_slow_val_", async (dir) => {
+      const r = await runChild(2, ["--batch", "3", "--out", dir, "--slow-validation", "4"], {
+        MEDDIFF_MPI_TIMEOUT: "2",
+      });
+      assertEquals(r.code, 0, r.output);
+    });
+  },
+});

@@ -51,7 +51,10 @@ export interface DataParallel {
   sumOverRanks(values: readonly number[]): Promise<number[]>;
   /** Every rank's `data` concatenated in rank order, on every rank (`counts[r]`: rank r's length). */
   gatherFloats(data: Float32Array, counts: readonly number[]): Promise<Float32Array>;
-  /** Rank 0's `value` (JSON) on every rank; other ranks pass null. */
+  /**
+   * Rank 0's `value` (JSON) on every rank; other ranks pass null. They wait for rank 0 without
+   * the collective timeout: rank 0 may be validating or making the run folder for a long time.
+   */
   shareFromRoot<T>(value: T | null): Promise<T>;
   /** Ends every rank at once with `code` after a failure on this one (a collective would otherwise hang). */
   abort(code: number): never;
@@ -203,7 +206,7 @@ export class MpiDataParallel implements DataParallel {
   async shareFromRoot<T>(value: T | null): Promise<T> {
     const text = this.rank === 0 ? new TextEncoder().encode(JSON.stringify(value)) : new Uint8Array(0);
     const length = new Uint32Array([text.length]);
-    await this.#mpi.broadcast(new Uint8Array(length.buffer));
+    await this.#mpi.broadcast(new Uint8Array(length.buffer), 0, false);
     const bytes = this.rank === 0 ? text : new Uint8Array(length[0]);
     await this.#mpi.broadcast(bytes);
     return JSON.parse(new TextDecoder().decode(bytes)) as T;

@@ -243,10 +243,14 @@ export class Mpi {
     if (rc !== 0) throw new Error(`rank ${this.rank ?? "?"}: ${what} failed (MPI error ${rc})`);
   }
 
-  /** Awaits a collective with the timeout; on timeout the job is aborted (other ranks cannot be trusted). */
-  async #collective(what: string, call: Promise<number>): Promise<void> {
+  /**
+   * Awaits a collective with the timeout (unless `timed` is false); on timeout the job is aborted
+   * (other ranks cannot be trusted).
+   */
+  async #collective(what: string, call: Promise<number>, timed = true): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
+      if (!timed) return;
       timer = setTimeout(
         () => reject(new CollectiveTimeoutError(what, this.timeoutSeconds, this.rank, this.size)),
         this.timeoutSeconds * 1000,
@@ -270,11 +274,15 @@ export class Mpi {
     return this.#collective("barrier", this.#fn.MPI_Barrier(this.#h.comm));
   }
 
-  /** Rank `root`'s bytes into `data` on every rank (the lengths must agree). */
-  broadcast(data: Uint8Array, root = 0): Promise<void> {
+  /**
+   * Rank `root`'s bytes into `data` on every rank (the lengths must agree). `timed: false` waits
+   * without the timeout: for a wait on work only the root does, however long (a validation).
+   */
+  broadcast(data: Uint8Array, root = 0, timed = true): Promise<void> {
     return this.#collective(
       `broadcast of ${data.byteLength} bytes`,
       this.#fn.MPI_Bcast(data, data.byteLength, this.#h.byte, root, this.#h.comm),
+      timed,
     );
   }
 
