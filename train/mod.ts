@@ -1,7 +1,7 @@
 /**
  * The training layer: the engine (`fit`) every workflow trains with, the shared `train` options,
  * training-state checkpoints with exact resume, run folders, typed YAML configuration, logs,
- * progress bars and interrupt handling.
+ * progress bars, interrupt handling, and data parallelism over MPI (`dataParallel`).
  * @module
  */
 export {
@@ -31,3 +31,4 @@ export * from "./engine.ts";
 export * from "./options.ts";
 export * from "./optimizer.ts";
 export * from "./checkpoint_files.ts";
+export * from "./data_parallel.ts";
