@@ -137,7 +137,7 @@ export interface FitResult {
   lastValidation: Record<string, number> | null;
   /** Mean training loss of the last logged window. */
   lastTrainLoss: number | null;
-  /** Training throughput of this process's part of the run, images per second. */
+  /** Training throughput of this part of the run (a resume starts anew), images per second over all processes. */
   imagesPerSecond: number;
   /** Wall time of this process's part of the run, seconds. */
   seconds: number;
@@ -401,7 +401,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
             step,
             train_loss: lastTrainLoss ?? NaN,
             lr,
-            images_per_s: images / Math.max(seconds, 1e-9),
+            images_per_s: images * parallel.worldSize / Math.max(seconds, 1e-9), // the whole job's
           };
           for (const [k, v] of Object.entries(window.scalars)) row[`train_${k}`] = v / Math.max(1, window.n);
           if (scaler) Object.assign(row, { loss_scale: scaler.getScale(), skipped_steps: skippedSteps });
@@ -500,7 +500,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
     best,
     lastValidation,
     lastTrainLoss,
-    imagesPerSecond: images / Math.max(seconds, 1e-9),
+    imagesPerSecond: images * parallel.worldSize / Math.max(seconds, 1e-9),
     seconds,
     ema,
     interrupted,
