@@ -77,14 +77,18 @@ Deno.test("launchedWorld: Open MPI, MPICH and srun variables; nothing without a 
 });
 
 const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
-const hasMpirun = canRun && (() => {
+/** Whether `command --version` runs here. */
+const runs = (command: string): boolean => {
+  if (!canRun) return false;
   try {
-    return new Deno.Command("mpirun", { args: ["--version"], stdout: "piped", stderr: "piped" }).outputSync().success;
+    return new Deno.Command(command, { args: ["--version"], stdout: "piped", stderr: "piped" }).outputSync().success;
   } catch {
     return false;
   }
-})();
-const needsMpi = !canRun ? "--allow-run" : !hasMpirun && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
+};
+// Open MPI's launcher by its own name where MPICH is installed too (`mpirun` may be either).
+const MPIRUN = runs("mpirun.openmpi") ? "mpirun.openmpi" : "mpirun";
+const needsMpi = !canRun ? "--allow-run" : !runs(MPIRUN) && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
 const CHILD = new URL("./_data_parallel_child.ts", import.meta.url).pathname;
 const MEDDIFF = new URL("../meddiff.ts", import.meta.url).pathname;
 
@@ -96,7 +100,7 @@ async function runChild(
   script = CHILD,
 ): Promise<{ code: number; output: string; seconds: number }> {
   const deno = [Deno.execPath(), "run", "-A", script, ...args];
-  const cmd = ranks > 1 ? ["mpirun", "--oversubscribe", "-np", String(ranks), ...deno] : deno;
+  const cmd = ranks > 1 ? [MPIRUN, "--oversubscribe", "-np", String(ranks), ...deno] : deno;
   const t0 = performance.now();
   const out = await new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -332,6 +336,32 @@ skippableTest({
         MEDDIFF_MPI_TIMEOUT: "2",
       });
       assertEquals(r.code, 0, r.output);
+    });
+  },
+});
+
+skippableTest({
+  name: "data parallel: under MPICH's launcher (its ABI, libmpich.so.12) two ranks also end as one process does",
+  skip: !canRun ? "--allow-run" : !runs("mpirun.mpich") && "mpirun.mpich (Debian: mpich)",
+  fn: async () => {
+    await withTempDir("dp_mpich_", async (dir) => {
+      for (const d of ["one", "two"]) await Deno.mkdir(`${dir}/${d}`);
+      const one = await runChild(1, ["--batch", "6", "--out", `${dir}/one`]);
+      assertEquals(one.code, 0, one.output);
+      const out = await new Deno.Command("mpirun.mpich", {
+        args: ["-np", "2", Deno.execPath(), "run", "-A", CHILD, "--batch", "3", "--out", `${dir}/two`],
+        env: { LP_NUM_THREADS: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const [a, r0, r1] = await Promise.all(
+        [`${dir}/one/rank0.bin`, `${dir}/two/rank0.bin`, `${dir}/two/rank1.bin`].map(readParams),
+      );
+      assertEquals(r0, r1, "ranks bit-identical");
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - r0[i]));
+      assert(worst < 1e-6, `max |Δ| ${worst}`);
     });
   },
 });

@@ -4,8 +4,8 @@
  * all-reduce of `float32` / `float64` buffers, all-gather of small byte records, abort.
  *
  * Two ABIs are known: Open MPI's (`libmpi.so.40`, Debian's `libopenmpi3`; handles are pointers
- * to the library's predefined objects, found with `dlsym`) and MPICH's (`libmpi.so.12`; handles
- * are integer constants). `MEDDIFF_MPI_LIB` names another library file; `MEDDIFF_MPI_ABI`
+ * to the library's predefined objects, found with `dlsym`) and MPICH's (`libmpich.so.12` /
+ * `libmpi.so.12`; handles are integer constants). The launcher's own library is tried first. `MEDDIFF_MPI_LIB` names another library file; `MEDDIFF_MPI_ABI`
  * (`openmpi` | `mpich`) says which ABI it has when its name does not.
  *
  * Collectives that wait for other ranks run on a worker thread (`nonblocking` FFI calls), so the
@@ -58,8 +58,8 @@ export class CollectiveTimeoutError extends Error {
   }
 }
 
-const OPENMPI_LIB = "libmpi.so.40";
-const MPICH_LIB = "libmpi.so.12";
+const OPENMPI_LIBS = ["libmpi.so.40"];
+const MPICH_LIBS = ["libmpich.so.12", "libmpi.so.12"]; // Debian's name, and MPICH's own
 const MPI_THREAD_MULTIPLE = 3; // the same in both ABIs
 const RTLD_NOW = 2, RTLD_GLOBAL = 0x100;
 
@@ -167,7 +167,13 @@ export class Mpi {
   static init(): Mpi {
     if (Mpi.#instance) return Mpi.#instance;
     const given = Deno.env.get("MEDDIFF_MPI_LIB");
-    const candidates = given ? [given] : [OPENMPI_LIB, MPICH_LIB];
+    // The launcher's own library first: MPICH's Hydra sets PMI_*, Open MPI's mpirun OMPI_*.
+    const mpichFirst = launchedWorld()?.launcher === "mpich";
+    const candidates = given
+      ? [given]
+      : mpichFirst
+      ? [...MPICH_LIBS, ...OPENMPI_LIBS]
+      : [...OPENMPI_LIBS, ...MPICH_LIBS];
     const failures: string[] = [];
     for (const path of candidates) {
       try {
