@@ -6,6 +6,7 @@
  * `--hang-after k`, rank 1 stops answering (blocks its thread) at step k; with `--stop-at k`,
  * rank 0 alone is asked to stop (as by SIGTERM) at step k. `--run <folder> --resume <checkpoint>`
  * continues a run. `--slow-validation s` validates (rank 0) once at the end, taking s seconds.
+ * `--bn per-rank|average` puts a BatchNorm layer in the MLP with that `train.batchNormStats`.
  *
  *   deno run -A tests/_data_parallel_child.ts --batch 6 --out <dir>
  *   mpirun -np 2 deno run -A tests/_data_parallel_child.ts --batch 3 --out <dir>
@@ -13,6 +14,7 @@
 import { Sequential } from "../core/nn/containers.ts";
 import { Flatten } from "../core/nn/pool.ts";
 import { Linear, ReLU } from "../core/nn/linear.ts";
+import { BatchNorm1d } from "../core/nn/norm.ts";
 import { crossEntropy } from "../core/ops/loss.ts";
 import { manualSeed } from "../core/ops/random.ts";
 import { DataLoader } from "../datasets/loader.ts";
@@ -33,7 +35,7 @@ const arg = (name: string): string | undefined => {
 const batch = Number(arg("batch") ?? 6), out = arg("out")!;
 const dieAfter = Number(arg("die-after") ?? 0), hangAfter = Number(arg("hang-after") ?? 0);
 const stopAt = Number(arg("stop-at") ?? 0), resumeFrom = arg("resume"), runPath = arg("run");
-const slowValidation = Number(arg("slow-validation") ?? 0);
+const slowValidation = Number(arg("slow-validation") ?? 0), bn = arg("bn");
 
 // Interrupts this test drives: rank 0 "receives SIGTERM" at step `stopAt`.
 let raise: ((s: InterruptSignal) => void) | null = null;
@@ -53,7 +55,9 @@ await runTask(async () => {
     { ...DATA_DEFAULTS, imageSize: 8, channels: 1, numClasses: 4, length: 48, valFraction: 0.25, hflip: true },
     0,
   );
-  const model = new Sequential(new Flatten(), new Linear(64, 16), new ReLU(), new Linear(16, 4));
+  const model = bn
+    ? new Sequential(new Flatten(), new Linear(64, 16), new BatchNorm1d(16), new ReLU(), new Linear(16, 4))
+    : new Sequential(new Flatten(), new Linear(64, 16), new ReLU(), new Linear(16, 4));
   const loader = new DataLoader(data.train, {
     batchSize: batch,
     shuffle: true,
@@ -90,7 +94,14 @@ await runTask(async () => {
         }
         : {}),
     }, {
-      train: { ...TRAIN_DEFAULTS, epochs: dieAfter + hangAfter > 0 ? 50 : 1, batchSize: batch, lr: 0.05, logEvery: 1 },
+      train: {
+        ...TRAIN_DEFAULTS,
+        epochs: dieAfter + hangAfter > 0 ? 50 : 1,
+        batchSize: batch,
+        lr: 0.05,
+        logEvery: 1,
+        batchNormStats: bn ?? "per-rank",
+      },
       seed: 0,
       run,
       log,

@@ -384,3 +384,35 @@ skippableTest({
     });
   },
 });
+
+skippableTest({
+  name: "data parallel: train.batchNormStats average leaves every rank with the mean of the per-rank statistics",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_bn_", async (dir) => {
+      for (const d of ["own", "avg"]) {
+        await Deno.mkdir(`${dir}/${d}`);
+        const r = await runChild(2, [
+          "--batch",
+          "3",
+          "--out",
+          `${dir}/${d}`,
+          "--bn",
+          d === "own" ? "per-rank" : "average",
+        ]);
+        assertEquals(r.code, 0, r.output);
+      }
+      const [o0, o1, a0, a1] = await Promise.all(
+        ["own/rank0", "own/rank1", "avg/rank0", "avg/rank1"].map((f) => readParams(`${dir}/${f}.bin`)),
+      );
+      // State order: fc 64→16 (1040), BatchNorm weight, bias (32), running_mean, running_var (32), num_batches
+      // (1 int32), fc 16→4 (68).
+      const stats = (x: Float32Array) => Array.from(x.subarray(1072, 1104));
+      assert(stats(o0).some((v, i) => v !== stats(o1)[i]), "per rank: the statistics differ between ranks");
+      assertEquals(Array.from(o0.subarray(0, 1072)), Array.from(o1.subarray(0, 1072)), "the parameters do not");
+      assertEquals(a0, a1, "averaged: every rank holds the same state");
+      const mean = stats(o0).map((v, i) => (v + stats(o1)[i]) / 2);
+      stats(a0).forEach((v, i) => assert(Math.abs(v - mean[i]) <= 1e-6 * Math.max(1, Math.abs(mean[i])), `stat ${i}`));
+    });
+  },
+});

@@ -15,8 +15,9 @@
  * - validates on rank 0 and shares its metrics (every rank then takes the same decisions);
  * - writes logs, TensorBoard, checkpoints and samples on rank 0 only.
  *
- * BatchNorm running statistics stay per rank (each rank's own batches; rank 0's are saved), as
- * with PyTorch's DDP without `broadcast_buffers`.
+ * BatchNorm running statistics stay per rank (each rank's own batches; rank 0's are saved, which is
+ * what DDP's default gives), or with `train.batchNormStats: average` are averaged over the ranks
+ * before every validation and checkpoint (timm's `distribute_bn`).
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
@@ -47,6 +48,8 @@ export interface DataParallel {
    * the same exit code (SIGTERM when any rank got one, else SIGINT).
    */
   allReduceGradients(params: readonly Parameter[], stop: InterruptSignal | null): Promise<InterruptSignal | null>;
+  /** Replaces these float32 tensors on every rank by their mean over the ranks (e.g. BatchNorm running statistics). */
+  averageTensors(tensors: readonly Tensor[]): Promise<void>;
   /** Each value summed over the ranks (float64; e.g. loss sums and counts for the log). */
   sumOverRanks(values: readonly number[]): Promise<number[]>;
   /** Every rank's `data` concatenated in rank order, on every rank (`counts[r]`: rank r's length). */
@@ -66,6 +69,7 @@ export const SINGLE_PROCESS: DataParallel = {
   worldSize: 1,
   broadcastTensors: () => Promise.resolve(),
   allReduceGradients: (_params, stop) => Promise.resolve(stop),
+  averageTensors: () => Promise.resolve(),
   sumOverRanks: (values) => Promise.resolve([...values]),
   gatherFloats: (data) => Promise.resolve(data),
   shareFromRoot: <T>(value: T | null) => Promise.resolve(value as T),
@@ -176,6 +180,20 @@ export class MpiDataParallel implements DataParallel {
     st.reductions++;
     st.writeMs += lap();
     return stopAll;
+  }
+
+  async averageTensors(tensors: readonly Tensor[]): Promise<void> {
+    if (tensors.some((t) => t.dtype !== "float32" || !t.isContiguous)) {
+      throw new TypeError("averageTensors: the tensors must be contiguous float32");
+    }
+    const host = new Float32Array(concatBytes(...await Promise.all(tensors.map((t) => t.data()))).buffer);
+    await this.#mpi.allReduceSum(host);
+    for (let i = 0; i < host.length; i++) host[i] /= this.worldSize;
+    let at = 0;
+    for (const t of tensors) {
+      writeBuffer(t.storage.buffer, t.offset * 4, host.subarray(at, at + t.size));
+      at += t.size;
+    }
   }
 
   async sumOverRanks(values: readonly number[]): Promise<number[]> {
@@ -298,6 +316,18 @@ export function batchRows(
 ): { start: number; end: number } {
   const b = shareOf(Math.ceil(total / batchSize), rank, worldSize);
   return { start: Math.min(total, b.start * batchSize), end: Math.min(total, b.end * batchSize) };
+}
+
+/** Averages the model's BatchNorm running statistics (`running_mean`, `running_var`) over the ranks. */
+export async function averageBatchNormStats(parallel: DataParallel, model: Module): Promise<void> {
+  if (parallel.worldSize === 1) return;
+  const state = model.stateDict();
+  const stats = Object.entries(state).filter(([k]) => /(^|\.)running_(mean|var)$/.test(k)).map(([, t]) => t);
+  try {
+    if (stats.length) await parallel.averageTensors(stats);
+  } finally {
+    Object.values(state).forEach((t) => t.dispose());
+  }
 }
 
 /** The world if {@linkcode dataParallel} has made one (nothing is loaded by asking). */

@@ -45,7 +45,7 @@ import { smallerIsBetter, type TrainOptions } from "./options.ts";
 import { type EpochProfile, PhaseProfiler, profileRequested, profileTable } from "./profile.ts";
 import { dropRowsAfterStep, JsonlWriter, type RunDir } from "./run_dir.ts";
 import type { InterruptController, InterruptSignal } from "./signals.ts";
-import { broadcastModel, type DataParallel, dataParallel } from "./data_parallel.ts";
+import { averageBatchNormStats, broadcastModel, type DataParallel, dataParallel } from "./data_parallel.ts";
 
 /** Where a micro-batch sits in the run, handed to {@linkcode TrainTask.loss}. */
 export interface StepContext {
@@ -247,7 +247,10 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
 
   const metrics = writer ? new JsonlWriter(run.metricsPath) : null;
   const tb = writer ? new SummaryWriter(run.path) : null;
+  // With train.batchNormStats "average", every rank takes part before anything is saved or validated.
+  const syncStats = () => t.batchNormStats === "average" ? averageBatchNormStats(parallel, model) : Promise.resolve();
   const save = async (path: string, nextEpoch: number, batchInEpoch: number): Promise<void> => {
+    await syncStats();
     if (!writer) return;
     await saveCheckpoint(path, {
       ...ckpt,
@@ -449,6 +452,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
       const epochTrainLoss = lossN > 0 ? lossSum / lossN : null;
       if (task.validate && (done % t.validateEvery === 0 || done === t.epochs)) {
         // Rank 0 validates; every rank takes its metrics, so all decide alike.
+        await syncStats();
         const v = await parallel.shareFromRoot(
           writer ? await validateWith(task, model, ema, { epoch: done, step }) : null,
         );

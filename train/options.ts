@@ -30,6 +30,7 @@ export const TRAIN_DEFAULTS = {
   checkpointEvery: 1,
   checkpointEverySteps: 0,
   keepCheckpoints: 3,
+  batchNormStats: "per-rank",
   logEvery: 20,
   concurrency: 4,
 };
@@ -97,6 +98,11 @@ export const TRAIN_META: Record<string, KeyMeta> = {
     help: "also a checkpoint every N optimizer steps (0 = only per epoch); bounds what a kill -9 loses",
   },
   "train.keepCheckpoints": { type: "integer", min: 0, help: "periodic checkpoints kept (0 = all); best is kept apart" },
+  "train.batchNormStats": {
+    choices: ["per-rank", "average"],
+    help: "data parallel: BatchNorm running statistics kept per process (rank 0's saved, as DDP) or averaged over " +
+      "the processes before every validation and checkpoint (timm's distribute_bn reduce; not SyncBatchNorm)",
+  },
   "train.logEvery": { type: "integer", min: 1, help: "optimizer steps between loss read-backs and log rows" },
   "train.concurrency": { type: "integer", min: 1, max: 1024, help: "samples the loader prepares at once" },
 };
