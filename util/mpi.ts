@@ -161,7 +161,7 @@ export class Mpi {
   }
 
   /**
-   * Loads the MPI library (`MEDDIFF_MPI_LIB`, else Open MPI's, else MPICH's) and initialises it
+   * Loads the MPI library (`MEDDIFF_MPI_LIB`, else the launcher's own: Open MPI's or MPICH's) and initialises it
    * (thread level MULTIPLE: collectives run on worker threads). Idempotent.
    */
   static init(): Mpi {
@@ -185,7 +185,8 @@ export class Mpi {
     }
     throw new Error(
       `this process was started by an MPI launcher, but no MPI library could be loaded (${failures.join("; ")}). ` +
-        `Install Open MPI (Debian: apt-get install openmpi-bin libopenmpi3) or set MEDDIFF_MPI_LIB to your libmpi.so`,
+        `Install Open MPI (Debian: apt-get install openmpi-bin libopenmpi3) or MPICH (apt-get install mpich), ` +
+        `or set MEDDIFF_MPI_LIB to your libmpi.so`,
     );
   }
 
