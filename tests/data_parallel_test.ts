@@ -416,3 +416,16 @@ skippableTest({
     });
   },
 });
+
+skippableTest({
+  name: "data parallel: a launched process without a loadable MPI library fails with an error naming what to install",
+  skip: needsMpi,
+  fn: async () => {
+    await withTempDir("dp_nolib_", async (dir) => {
+      const r = await runChild(2, ["--batch", "3", "--out", dir], { MEDDIFF_MPI_LIB: `${dir}/libmpi.so.40` });
+      assert(r.code !== 0, "the job fails");
+      assert(r.output.includes("no MPI library could be loaded"), r.output);
+      assert(r.output.includes("apt-get install openmpi-bin libopenmpi3"), r.output);
+    });
+  },
+});
