@@ -40,6 +40,12 @@ export type BackwardFn = (grad: Tensor, saved: Tensor[]) => (Tensor | null | und
 export class Node implements GraphNode {
   #saved: Tensor[];
   #released = false;
+  /**
+   * Which inputs needed gradients when the op ran (PyTorch's edges are fixed then too): a
+   * parameter frozen for one forward — an adversarial generator term reading a discriminator —
+   * gets no gradient from it, even if it is trainable again before `backward()`.
+   */
+  readonly needsGrad: readonly boolean[];
 
   constructor(
     /** Op name, for error messages. */
@@ -52,6 +58,7 @@ export class Node implements GraphNode {
     readonly outShape: readonly number[],
   ) {
     this.#saved = saved;
+    this.needsGrad = inputs.map((t) => t.requiresGrad);
   }
 
   /** Saved tensors, or an error if the graph was already freed. */
@@ -174,7 +181,7 @@ export function backward(
       node.inputs.forEach((input, i) => {
         const ig = inGrads[i];
         if (!ig) return;
-        if (!input.requiresGrad) {
+        if (!input.requiresGrad || !node.needsGrad[i]) {
           ig.dispose();
           return;
         }

@@ -103,3 +103,18 @@ gpuTest("memory: 1000 forward+backward iterations inside scope leave live bytes 
   assert(w.grad !== null);
   for (const t of [w, b, x, w.grad!, b.grad!]) t.dispose();
 });
+
+gpuTest(
+  "a leaf that did not need gradients when an op ran gets none from it, even if it needs them by backward()",
+  async () => {
+    const w = tensor([2, 3], undefined, { requiresGrad: true });
+    const x = tensor([5, 7], undefined, { requiresGrad: true });
+    w.requiresGrad = false; // frozen for this op only (as a GAN's generator term reads its discriminator)
+    const frozen = w.mul(x).sum();
+    w.requiresGrad = true;
+    const live = w.mul(w).sum();
+    frozen.add(live).backward();
+    assertEquals(await w.grad!.toArray(), [4, 6], "only the op that ran with w trainable");
+    assertEquals(await x.grad!.toArray(), [2, 3]);
+  },
+);
