@@ -12,7 +12,7 @@ import { evaluateCommand } from "../tasks/classify/commands.ts";
 import { drawLatent, LatentDataset } from "../tasks/vae3d/latents.ts";
 import { Rng } from "../util/rng.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { assertClose, gpuTest, randomArray, withTempDir } from "./_util.ts";
+import { assertClose, assertSameState, gpuTest, interruptAtFirstStep, randomArray, withTempDir } from "./_util.ts";
 
 const TINY = ["--model.numChannels=[8,16]", "--model.normNumGroups=4", "--data.length=12", "--data.size=8"];
 
@@ -114,3 +114,44 @@ gpuTest("train-vae: a volume the levels cannot halve, or a missing file, is refu
     assertEquals([...Deno.readDirSync(root)].length, 0, "no run folder was made");
   });
 });
+
+gpuTest(
+  "train-vae with the adversarial term: discriminator in the checkpoints, exact resume, latents still encode",
+  async () => {
+    await withTempDir("meddiff-vae-adv-", async (root) => {
+      const adv = [
+        ...TINY,
+        "--loss.advWeight=0.1",
+        "--loss.discChannels=4",
+        "--loss.discLayers=1",
+        "--train.batchSize=3",
+        "--train.logEvery=1",
+      ];
+      const straight = await trainVaeCommand([...adv, "--train.epochs=2", `--output.root=${root}/a`], true);
+      const first = await trainVaeCommand(
+        [...adv, "--train.epochs=2", `--output.root=${root}/b`],
+        true,
+        interruptAtFirstStep(),
+      );
+      assert(straight && first && first.result.interrupted, "the second run stopped after its first step");
+      const resumed = await trainVaeCommand(["--resume", first.run.path], true);
+      assert(resumed);
+      await assertSameState(straight.result.model, resumed.result.model, "after resuming");
+      const keys = Object.keys(straight.result.model.stateDict());
+      assert(keys.includes("discriminator.initial_conv.conv.weight") && keys.includes("discriminator.0.conv.weight"));
+      const rows = (await Deno.readTextFile(`${straight.run.path}/metrics.jsonl`)).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+      assert(rows.some((r) => r.train_adv_generator > 0 && r.train_adv_discriminator > 0), "both terms logged");
+      for (const r of [straight, first, resumed]) r.result.model.dispose();
+      const latents = await encodeLatentsCommand(["--vae", straight.run.path], true);
+      assert(latents, "the run's VAE (with its discriminator) loads strictly for encoding");
+      await assertRejects(
+        () =>
+          trainVaeCommand([...TINY, "--loss.advWeight=0.1", "--loss.discLayers=3", `--output.root=${root}/c`], true),
+        ConfigError,
+        "loss.discLayers 3",
+      );
+    });
+  },
+);

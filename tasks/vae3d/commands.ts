@@ -3,6 +3,7 @@
  * tasks/encode_latents.ts call them with `Deno.args`; tests call them directly).
  * @module
  */
+import { discriminatorOutputSide } from "./adversarial.ts";
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { InterruptController } from "../../train/signals.ts";
@@ -92,6 +93,12 @@ function checkVaeFits(cfg: VaeConfig, data: VolumeData): void {
     });
   checkModelFits(cfg, shape, resolve);
   const factor = resolve().downsampleFactor;
+  if (cfg.loss.advWeight > 0 && discriminatorOutputSide(Math.min(...data.size), cfg.loss.discLayers) < 1) {
+    throw new ConfigError([
+      `loss.discLayers ${cfg.loss.discLayers}: the discriminator downsamples the ${shape} to nothing ` +
+      `(fewer layers, or loss.advWeight 0)`,
+    ]);
+  }
   if (data.size.some((s) => s % factor !== 0)) {
     throw new ConfigError([
       `model.numChannels: ${m.numChannels.length} levels downsample by ${factor}, which does not divide the ${shape}`,
@@ -107,7 +114,9 @@ export async function trainVaeCommand(
 ): Promise<TrainVaeResult | null> {
   const args = parseTaskArgs(argv, {
     name: "train-vae",
-    description: "Trains the MAISI 3-D VAE (L1 + KL) on volumes; keeps the best checkpoint by validation L1.",
+    description:
+      "Trains the MAISI 3-D VAE (L1 + KL, optionally adversarial) on volumes; keeps the best checkpoint by " +
+      "validation L1.",
     options: {
       config: {
         description: "YAML configuration file (defaults: a tiny VAE on procedural volumes)",

@@ -24,6 +24,9 @@ export const vaeSchema = defineConfig({
   },
   loss: {
     klWeight: 1e-6,
+    advWeight: 0,
+    discChannels: 32,
+    discLayers: 3,
   },
   train: trainSection({
     epochs: 10,
@@ -53,6 +56,18 @@ export const vaeSchema = defineConfig({
     help: "decoder upsampling before its conv (MAISI: trilinear)",
   },
   "loss.klWeight": { min: 0, max: 1, help: "weight of the KL term beside the L1 reconstruction (MAISI: 1e-7)" },
+  "loss.advWeight": {
+    min: 0,
+    max: 10,
+    help: "weight of the adversarial terms against a 3-D PatchGAN discriminator (0: none; MAISI: 0.1)",
+  },
+  "loss.discChannels": { type: "integer", min: 1, max: 1024, help: "the discriminator's first width (MAISI: 32)" },
+  "loss.discLayers": {
+    type: "integer",
+    min: 1,
+    max: 8,
+    help: "the discriminator's middle convolutions (MAISI: 3; needs volumes of at least 24 voxels a side)",
+  },
   ...TRAIN_META,
   "train.selectMetric": { choices: VAE_METRICS, help: "validation metric that picks best.safetensors" },
   "sample.previewEvery": {

@@ -7,6 +7,9 @@
  * its reconstruction (`samples/recon_epoch_<n>.png`: axial, coronal, sagittal; input above).
  * @module
  */
+import { PatchDiscriminator } from "../../models/patch_discriminator.ts";
+import { adversarialLosses, buildDiscriminator } from "./adversarial.ts";
+import type { StepOutput } from "../../train/engine.ts";
 import { abs, add, exp, mul, square, sub } from "../../core/ops/elementwise.ts";
 import { Generator, manualSeed } from "../../core/ops/random.ts";
 import { noGrad } from "../../core/autograd.ts";
@@ -28,7 +31,7 @@ import { VAE_METRICS, type VaeConfig } from "./config.ts";
 /** The configured VAE for `channels`-channel volumes. */
 export function buildVae(cfg: VaeConfig, channels: number): MaisiVAE {
   const m = cfg.model;
-  return new MaisiVAE({
+  const vae = new MaisiVAE({
     inChannels: channels,
     outChannels: channels,
     latentChannels: m.latentChannels,
@@ -37,6 +40,16 @@ export function buildVae(cfg: VaeConfig, channels: number): MaisiVAE {
     normNumGroups: m.normNumGroups,
     upsample: m.upsample as "trilinear" | "nearest",
   });
+  // With the adversarial term the discriminator rides in the VAE's state (`discriminator.*`), so
+  // checkpoints, resume and every command that builds the run's VAE see the same model.
+  if (cfg.loss.advWeight > 0) vae.registerModule("discriminator", buildDiscriminator(cfg.loss, channels));
+  return vae;
+}
+
+/** The discriminator a VAE built with the adversarial term carries, or null. */
+export function discriminatorOf(vae: MaisiVAE): PatchDiscriminator | null {
+  const d = (vae as unknown as { discriminator?: unknown }).discriminator;
+  return d instanceof PatchDiscriminator ? d : null;
 }
 
 /** KL(N(μ, σ²) ‖ N(0, I)) summed over each sample's latent, averaged over the batch. */
@@ -142,7 +155,8 @@ export async function trainVae(
 ): Promise<VaeTrainResult> {
   manualSeed(cfg.seed);
   const vae = buildVae(cfg, data.channels);
-  const t = cfg.train, klWeight = cfg.loss.klWeight;
+  const t = cfg.train, klWeight = cfg.loss.klWeight, advWeight = cfg.loss.advWeight;
+  const discriminator = discriminatorOf(vae);
   const common = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
   const loader = new DataLoader(data.train, { ...common, shuffle: true, dropLast: data.train.length > t.batchSize });
   const valLoader = new DataLoader(data.val, common);
@@ -151,20 +165,30 @@ export async function trainVae(
   log.info(`data: ${data.description}`);
   log.info(
     `VAE: latent ${vae.config.latentChannels}×${D / vae.config.downsampleFactor}×${H / vae.config.downsampleFactor}×` +
-      `${W / vae.config.downsampleFactor}; loss L1 + ${klWeight}·KL`,
+      `${W / vae.config.downsampleFactor}; loss L1 + ${klWeight}·KL` +
+      (discriminator
+        ? ` + ${advWeight}·adversarial (PatchGAN ${cfg.loss.discChannels} wide, ${cfg.loss.discLayers} layers, ` +
+          `least squares; its parameters are in the count below)`
+        : ""),
   );
   const out = await fit({
     model: vae,
     loader,
     describe: "MAISI VAE",
     metricNames: VAE_METRICS,
-    loss: (batch, ctx) => {
+    loss: (batch, ctx): StepOutput => {
       // The latent's noise from (seed, step, batch): a resumed run draws the same.
       const generator = new Generator(cfg.seed * 1_000_003 + ctx.step * 7919 + ctx.batchInEpoch);
       const { reconstruction, mu, logVar } = vae.call(batch.images, generator) as ReturnType<MaisiVAE["forward"]>;
       const l1 = abs(sub(reconstruction, batch.images)).mean();
       const kl = gaussianKl(mu, logVar);
-      return { loss: add(l1, mul(kl, klWeight)), scalars: { l1, kl } };
+      const loss = add(l1, mul(kl, klWeight));
+      if (!discriminator) return { loss, scalars: { l1, kl } };
+      const adv = adversarialLosses(discriminator, batch.images, reconstruction);
+      return {
+        loss: add(loss, mul(add(adv.generator, adv.discriminator), advWeight)),
+        scalars: { l1, kl, adv_generator: adv.generator, adv_discriminator: adv.discriminator },
+      };
     },
     validate: async ({ epoch }) => {
       const r = await reconstructionMetrics(vae, valLoader, data.size);
