@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import { isFile } from "../util/io.ts";
 import { checkImageFiles, type ImageSize, readRasterFile, type ReadRasterOptions } from "./image_folder.ts";
 import { type Dataset, DatasetError, type OnError, type Raster, type Sample, type SkipReport } from "./types.ts";
 import { joinPath } from "../util/path.ts";
@@ -205,14 +206,6 @@ function leavesFolder(relative: string): string | null {
   return null;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A dataset of images named by the rows of a CSV file. Samples are uint8 HWC rasters with
  * `id` = the id column, `meta.path` and `meta.csvLine`.
@@ -353,7 +346,7 @@ export class CsvImageDataset implements Dataset<Sample<Raster>> {
     }
 
     // Image files: existence always, contents when asked.
-    const present = await Promise.all(entries.map((e) => exists(e.path)));
+    const present = await Promise.all(entries.map((e) => isFile(e.path)));
     entries.forEach((e, i) => !present[i] && fail(e.line, `image file ${e.path} not found (id "${e.id}")`));
     entries = entries.filter((_, i) => present[i]);
     if (validate) {

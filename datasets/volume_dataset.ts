@@ -20,6 +20,7 @@
  * ```
  * @module
  */
+import { isFile } from "../util/io.ts";
 import { parseCsv } from "./csv_dataset.ts";
 import { type NiftiReadOptions, readNifti } from "./nifti.ts";
 import { type ArrayImage, type Dataset, DatasetError, type OnError, type Sample, type SkipReport } from "./types.ts";
@@ -80,14 +81,6 @@ function stripExtension(name: string): string {
   const lower = name.toLowerCase();
   for (const ext of NIFTI_EXTENSIONS) if (lower.endsWith(ext)) return name.slice(0, name.length - ext.length);
   return name;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** Turns a decoded volume into `[C, D, H, W]`. */

@@ -12,8 +12,7 @@ import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { skippableTest } from "./_skip.ts";
 import { TINY_UNET, withTempDir } from "./_util.ts";
 import { trainCommand } from "../tasks/ddpm/commands.ts";
-import { trainDit3dCommand } from "../tasks/dit3d/commands.ts";
-import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
+import { tiny3dPipeline } from "./_pipelines.ts";
 
 Deno.test("shardIndices: every position of an epoch once over the ranks, padded or cut as DistributedSampler", () => {
   const order = Int32Array.from([7, 3, 9, 1, 0, 4, 8]);
@@ -280,29 +279,7 @@ skippableTest({
   skip: needsMpi,
   fn: async () => {
     await withTempDir("dp_sample3d_", async (root) => {
-      const vae = await trainVaeCommand([
-        "--model.numChannels=[8,16]",
-        "--model.normNumGroups=4",
-        "--data.length=12",
-        "--data.size=8",
-        "--train.epochs=1",
-        "--train.batchSize=3",
-        `--output.root=${root}`,
-      ], true);
-      vae!.result.model.dispose();
-      const latents = await encodeLatentsCommand(["--vae", vae!.run.path], true);
-      const dit = await trainDit3dCommand([
-        "--latents",
-        latents!.dir,
-        "--model.depth=2",
-        "--model.hiddenSize=24",
-        "--model.numHeads=2",
-        "--model.windowSize=[2,2,2]",
-        "--model.windowBlocks=[1]",
-        "--train.batchSize=3",
-        "--train.epochs=1",
-        `--output.root=${root}`,
-      ], true);
+      const { dit } = await tiny3dPipeline(root, 1);
       dit!.result.model.dispose();
       const sample = (ranks: number, out: string) =>
         runChild(

@@ -8,36 +8,13 @@ import { readNifti } from "../datasets/nifti.ts";
 import { ConfigError } from "../train/config.ts";
 import { sample3dCommand } from "../tasks/dit3d/sample.ts";
 import { trainDit3dCommand } from "../tasks/dit3d/commands.ts";
-import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
 import { gpuTest, withTempDir } from "./_util.ts";
-
-const DIT = [
-  "--model.depth=2",
-  "--model.hiddenSize=24",
-  "--model.numHeads=2",
-  "--model.windowSize=[2,2,2]",
-  "--model.windowBlocks=[1]",
-  "--train.batchSize=3",
-];
+import { tiny3dPipeline, TINY_DIT3D } from "./_pipelines.ts";
 
 gpuTest("3-D pipeline: VAE, latents, DiT3D and sampling to NIfTI", async () => {
   await withTempDir("meddiff-3d-", async (root) => {
-    const vae = await trainVaeCommand([
-      "--model.numChannels=[8,16]",
-      "--model.normNumGroups=4",
-      "--data.length=12",
-      "--data.size=8",
-      "--train.epochs=1",
-      "--train.batchSize=3",
-      `--output.root=${root}`,
-    ], true);
-    vae!.result.model.dispose();
-    const latents = await encodeLatentsCommand(["--vae", vae!.run.path], true);
-    const dit = await trainDit3dCommand(
-      ["--latents", latents!.dir, ...DIT, "--train.epochs=2", `--output.root=${root}`],
-      true,
-    );
+    const { latents, dit } = await tiny3dPipeline(root, 2);
     assertEquals(dit!.result.epochsDone, 2);
     assertEquals(dit!.result.model.config.gridSize, [2, 2, 2]);
     const saved = JSON.parse(await Deno.readTextFile(`${dit!.run.path}/latents.json`));
@@ -65,15 +42,19 @@ gpuTest("3-D pipeline: VAE, latents, DiT3D and sampling to NIfTI", async () => {
     await assertRejects(
       () =>
         trainDit3dCommand(
-          ["--latents", latents!.dir, ...DIT, "--model.patchSize=[3,2,2]", `--output.root=${root}/x`],
+          ["--latents", latents!.dir, ...TINY_DIT3D, "--model.patchSize=[3,2,2]", `--output.root=${root}/x`],
           true,
         ),
       ConfigError,
       "model.patchSize",
     );
-    await assertRejects(() => trainDit3dCommand([...DIT, `--output.root=${root}/x`], true), ConfigError, "--latents");
     await assertRejects(
-      () => trainDit3dCommand(["--latents", `${root}/none`, ...DIT, `--output.root=${root}/x`], true),
+      () => trainDit3dCommand([...TINY_DIT3D, `--output.root=${root}/x`], true),
+      ConfigError,
+      "--latents",
+    );
+    await assertRejects(
+      () => trainDit3dCommand(["--latents", `${root}/none`, ...TINY_DIT3D, `--output.root=${root}/x`], true),
       ConfigError,
       "latents.path",
     );

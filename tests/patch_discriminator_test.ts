@@ -6,7 +6,7 @@
 import { loadSafetensors } from "../core/nn/safetensors.ts";
 import { PatchDiscriminator } from "../models/patch_discriminator.ts";
 import { OptionError } from "../util/errors.ts";
-import { assert, assertEquals, assertThrows } from "./_asserts.ts";
+import { assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, assertGradMatches, gpuTest, maxAbsOf } from "./_util.ts";
 
 const fixture = JSON.parse(

@@ -76,3 +76,21 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, opt
 export function writeJsonAtomic(path: string, value: unknown, opts: WriteAtomicOptions = {}): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 1) + "\n", opts);
 }
+
+/** Whether `path` is a file (false when it is missing or unreadable). */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a folder (false when it is missing or unreadable). */
+export async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}

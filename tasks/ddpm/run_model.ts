@@ -1,4 +1,5 @@
 /** The denoiser of a finished DDPM run, with the weights `deno task sample` and `deno task classify` use. */
+import { isFile } from "../../util/io.ts";
 import { latestCheckpoint } from "../../train/checkpoint.ts";
 import { bestCheckpointPath } from "../../train/checkpoint_files.ts";
 import { loadInferenceWeights } from "../common/evaluation.ts";
@@ -7,15 +8,6 @@ import type { RunDataInfo } from "../common/run_info.ts";
 import type { DdpmConfig } from "./config.ts";
 import { buildDenoiser, type Denoiser } from "./model.ts";
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The checkpoint `which` names in a DDPM run: `best` (falling back to the latest when the run
  * kept none), `latest`, or a file.
@@ -23,7 +15,7 @@ async function exists(path: string): Promise<boolean> {
 export async function ddpmCheckpoint(run: RunDir, which: string): Promise<string> {
   let ckpt: string | undefined;
   if (which === "best") {
-    ckpt = (await exists(bestCheckpointPath(run.checkpointsDir))) ? bestCheckpointPath(run.checkpointsDir) : undefined;
+    ckpt = (await isFile(bestCheckpointPath(run.checkpointsDir))) ? bestCheckpointPath(run.checkpointsDir) : undefined;
   } else if (which !== "latest") ckpt = which;
   ckpt ??= await latestCheckpoint(run.checkpointsDir);
   if (!ckpt) throw new Error(`${run.path}: no checkpoint to load (checkpoints/ is empty)`);

@@ -6,6 +6,7 @@
  * beside it, then renamed); under mpirun / srun the processes share the sampling.
  * @module
  */
+import { isDirectory } from "../../util/io.ts";
 import { loadConfig } from "../../train/config.ts";
 import { dataParallel } from "../../train/data_parallel.ts";
 import { openRunDir } from "../../train/run_dir.ts";
@@ -20,7 +21,7 @@ import { generateShared } from "./sampling.ts";
 /** {@linkcode SyntheticSource} that samples the run when its folder is not there yet. */
 export const sampleSyntheticImages: SyntheticSource = async (runPath, perClass) => {
   const folder = syntheticCacheFolder(runPath, perClass);
-  if (await isFolder(folder)) return folder;
+  if (await isDirectory(folder)) return folder;
   const run = await openRunDir(runPath);
   const cfg = (await loadConfig(ddpmSchema, { file: run.configPath })).config;
   const info = await loadRunDataInfo(run);
@@ -57,11 +58,3 @@ export const sampleSyntheticImages: SyntheticSource = async (runPath, perClass) 
   await parallel.sumOverRanks([0]);
   return folder;
 };
-
-async function isFolder(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
-}
