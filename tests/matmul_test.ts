@@ -227,6 +227,7 @@ gpuTest("autotune: cache round-trip through the file, corrupt file ignored", asy
   Deno.env.set("MEDDIFF_CACHE_DIR", dir);
   const autotune = Deno.env.get("MEDDIFF_AUTOTUNE"); // `deno task test` turns background tuning off
   Deno.env.set("MEDDIFF_AUTOTUNE", "1");
+  Deno.env.set("MEDDIFF_AUTOTUNE_SHIPPED", "0"); // measuring, not the choices shipped for this adapter
   try {
     resetAutotuneMemory();
     const r = await tuneMatmul(96, 96, 96);
@@ -257,6 +258,7 @@ gpuTest("autotune: cache round-trip through the file, corrupt file ignored", asy
   } finally {
     if (autotune === undefined) Deno.env.delete("MEDDIFF_AUTOTUNE");
     else Deno.env.set("MEDDIFF_AUTOTUNE", autotune);
+    Deno.env.delete("MEDDIFF_AUTOTUNE_SHIPPED");
     Deno.env.set("MEDDIFF_CACHE_DIR", cacheDir);
     resetAutotuneMemory();
     Deno.removeSync(dir, { recursive: true });
@@ -267,9 +269,12 @@ gpuTest(
   "autotune: a spent budget defers a shape to a later run; a shipped choice is used without measuring",
   async () => {
     const dir = Deno.makeTempDirSync({ prefix: "meddiff-tune-budget-" });
-    const saved = ["MEDDIFF_AUTOTUNE", "MEDDIFF_AUTOTUNE_BUDGET"].map((k) => [k, Deno.env.get(k)] as const);
+    const saved = ["MEDDIFF_AUTOTUNE", "MEDDIFF_AUTOTUNE_BUDGET", "MEDDIFF_AUTOTUNE_SHIPPED"].map((k) =>
+      [k, Deno.env.get(k)] as const
+    );
     Deno.env.set("MEDDIFF_CACHE_DIR", dir);
     Deno.env.set("MEDDIFF_AUTOTUNE", "1");
+    Deno.env.set("MEDDIFF_AUTOTUNE_SHIPPED", "0"); // the budget rules first, without the shipped table
     // [80, 72] · [72, 88]: buckets 128 × 128 × 128, both operands row-major and vec4-aligned.
     const key = "128x128x128b1:nn";
     let unregister = () => {};
@@ -299,6 +304,7 @@ gpuTest(
       assertEquals(cachedResult("matmul", key)?.partial, undefined, "and cached, complete");
 
       // A shipped table for this adapter: used for a shape with no cache entry, nothing measured.
+      Deno.env.delete("MEDDIFF_AUTOTUNE_SHIPPED");
       Deno.removeSync(`${dir}/autotune.json`);
       resetAutotuneMemory();
       unregister = registerShippedTuning({ adapter: /./, source: "test", choices: { [`matmul|${key}`]: "rb8" } });
