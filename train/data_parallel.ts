@@ -50,6 +50,8 @@ export interface DataParallel {
   allReduceGradients(params: readonly Parameter[], stop: InterruptSignal | null): Promise<InterruptSignal | null>;
   /** Replaces these float32 tensors on every rank by their mean over the ranks (e.g. BatchNorm running statistics). */
   averageTensors(tensors: readonly Tensor[]): Promise<void>;
+  /** Waits until every rank has reached it. */
+  barrier(): Promise<void>;
   /** Each value summed over the ranks (float64; e.g. loss sums and counts for the log). */
   sumOverRanks(values: readonly number[]): Promise<number[]>;
   /** Every rank's `data` concatenated in rank order, on every rank (`counts[r]`: rank r's length). */
@@ -70,6 +72,7 @@ export const SINGLE_PROCESS: DataParallel = {
   broadcastTensors: () => Promise.resolve(),
   allReduceGradients: (_params, stop) => Promise.resolve(stop),
   averageTensors: () => Promise.resolve(),
+  barrier: () => Promise.resolve(),
   sumOverRanks: (values) => Promise.resolve([...values]),
   gatherFloats: (data) => Promise.resolve(data),
   shareFromRoot: <T>(value: T | null) => Promise.resolve(value as T),
@@ -120,18 +123,11 @@ export class MpiDataParallel implements DataParallel {
         throw new TypeError(`broadcastTensors: only float32 and int32 tensors can be broadcast, got ${t.dtype}`);
       }
     }
-    const sizes = tensors.map((t) => t.size * 4);
     const bytes = this.rank === 0
-      ? concatBytes(...await Promise.all(tensors.map((t) => t.data())))
-      : new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+      ? await readTensors(tensors)
+      : new Uint8Array(tensors.reduce((n, t) => n + t.size * 4, 0));
     await this.#mpi.broadcast(bytes);
-    if (this.rank === 0) return;
-    let at = 0;
-    tensors.forEach((t, i) => {
-      if (!t.isContiguous) throw new TypeError("broadcastTensors: a tensor to overwrite must be contiguous");
-      writeBuffer(t.storage.buffer, t.offset * 4, bytes.subarray(at, at + sizes[i]));
-      at += sizes[i];
-    });
+    if (this.rank !== 0) writeTensors(tensors, bytes);
   }
 
   async allReduceGradients(
@@ -186,14 +182,14 @@ export class MpiDataParallel implements DataParallel {
     if (tensors.some((t) => t.dtype !== "float32" || !t.isContiguous)) {
       throw new TypeError("averageTensors: the tensors must be contiguous float32");
     }
-    const host = new Float32Array(concatBytes(...await Promise.all(tensors.map((t) => t.data()))).buffer);
+    const host = new Float32Array((await readTensors(tensors)).buffer);
     await this.#mpi.allReduceSum(host);
     for (let i = 0; i < host.length; i++) host[i] /= this.worldSize;
-    let at = 0;
-    for (const t of tensors) {
-      writeBuffer(t.storage.buffer, t.offset * 4, host.subarray(at, at + t.size));
-      at += t.size;
-    }
+    writeTensors(tensors, new Uint8Array(host.buffer));
+  }
+
+  barrier(): Promise<void> {
+    return this.#mpi.barrier();
   }
 
   async sumOverRanks(values: readonly number[]): Promise<number[]> {
@@ -237,6 +233,23 @@ export class MpiDataParallel implements DataParallel {
   /** Shuts MPI down (at the end of the process; a launcher counts a rank that exits without it as failed). */
   finalize(): void {
     this.#mpi.finalize();
+  }
+}
+
+/** The tensors' elements (4-byte dtypes), end to end, in one host array. */
+async function readTensors(tensors: readonly Tensor[]): Promise<Uint8Array> {
+  return concatBytes(...await Promise.all(tensors.map((t) => t.data())));
+}
+
+/** Overwrites the tensors (contiguous, 4-byte dtypes) with `bytes`, in order: {@linkcode readTensors}' inverse. */
+function writeTensors(tensors: readonly Tensor[], bytes: Uint8Array): void {
+  if (tensors.some((t) => !t.isContiguous)) {
+    throw new TypeError("broadcastTensors: a tensor to overwrite must be contiguous");
+  }
+  let at = 0;
+  for (const t of tensors) {
+    writeBuffer(t.storage.buffer, t.offset * 4, bytes.subarray(at, at + t.size * 4));
+    at += t.size * 4;
   }
 }
 
@@ -316,6 +329,25 @@ export function batchRows(
 ): { start: number; end: number } {
   const b = shareOf(Math.ceil(total / batchSize), rank, worldSize);
   return { start: Math.min(total, b.start * batchSize), end: Math.min(total, b.end * batchSize) };
+}
+
+/**
+ * Every rank's rows under {@linkcode batchRows} (`parts`: this rank's batches, `rowSize` floats
+ * a row), gathered in order on every rank.
+ */
+export function gatherBatchRows(
+  parallel: DataParallel,
+  parts: readonly Float32Array[],
+  total: number,
+  batchSize: number,
+  rowSize: number,
+): Promise<Float32Array> {
+  const counts = Array.from({ length: parallel.worldSize }, (_, r) => {
+    const rows = batchRows(total, batchSize, r, parallel.worldSize);
+    return (rows.end - rows.start) * rowSize;
+  });
+  const mine = parts.length === 1 ? parts[0] : new Float32Array(concatBytes(...parts).buffer);
+  return parallel.gatherFloats(mine, counts);
 }
 
 /** Averages the model's BatchNorm running statistics (`running_mean`, `running_var`) over the ranks. */

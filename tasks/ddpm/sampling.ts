@@ -11,8 +11,7 @@ import { DiffusionPipeline } from "../../samplers/pipeline.ts";
 import { classFolderName, imageGrid, saveImageFolder } from "../lib/image_grid.ts";
 import { savePng } from "../../util/png.ts";
 import { joinPath } from "../../util/path.ts";
-import { concatBytes } from "../../util/bytes.ts";
-import { batchRows, type DataParallel, SINGLE_PROCESS } from "../../train/data_parallel.ts";
+import { batchRows, type DataParallel, gatherBatchRows, SINGLE_PROCESS } from "../../train/data_parallel.ts";
 import type { DdpmConfig } from "./config.ts";
 import { buildSampler, type Denoiser, diffusionSpace } from "./model.ts";
 
@@ -152,8 +151,7 @@ export async function generateShared(
 ): Promise<{ samples: Float32Array; intermediates: Float32Array[]; rows: { start: number; end: number } }> {
   const total = o.labels.length;
   const img = info.channels * info.imageSize * info.imageSize;
-  const rowsOf = (r: number) => batchRows(total, batchSize, r, parallel.worldSize);
-  const mine = rowsOf(parallel.rank);
+  const mine = batchRows(total, batchSize, parallel.rank, parallel.worldSize);
   const samples: Float32Array[] = [], steps: Float32Array[][] = recordedSteps(o.steps, o.every).map(() => []);
   for (let start = mine.start; start < mine.end; start += batchSize) {
     const end = Math.min(mine.end, start + batchSize);
@@ -165,19 +163,33 @@ export async function generateShared(
     samples.push(part.samples);
     part.intermediates.forEach((x, j) => steps[j].push(x));
   }
-  const counts = Array.from({ length: parallel.worldSize }, (_, r) => {
-    const s = rowsOf(r);
-    return (s.end - s.start) * img;
-  });
-  const all = await parallel.gatherFloats(concatFloats(samples), counts);
+  const gather = (parts: Float32Array[]) => gatherBatchRows(parallel, parts, total, batchSize, img);
+  const all = await gather(samples);
   const intermediates: Float32Array[] = [];
-  for (const x of steps) intermediates.push(await parallel.gatherFloats(concatFloats(x), counts)); // in order
+  for (const x of steps) intermediates.push(await gather(x)); // collectives in order
   return { samples: all, intermediates, rows: mine };
 }
 
-/** Float arrays end to end (one copy; a single part is returned as it is). */
-function concatFloats(parts: readonly Float32Array[]): Float32Array {
-  return parts.length === 1 ? parts[0] : new Float32Array(concatBytes(...parts).buffer);
+/**
+ * Writes this process's `rows` of `samples` (with their `labels`) into the class folders of
+ * `dir` under the names one process gives them (`img_<row>.png`).
+ */
+export function saveSampleRows(
+  dir: string,
+  samples: Float32Array,
+  labels: Int32Array,
+  rows: { start: number; end: number },
+  info: SampleDataInfo,
+): Promise<string[]> {
+  const img = info.channels * info.imageSize * info.imageSize;
+  return saveImageFolder(
+    dir,
+    samples.subarray(rows.start * img, rows.end * img),
+    [rows.end - rows.start, info.channels, info.imageSize, info.imageSize],
+    labels.subarray(rows.start, rows.end),
+    info.classes.map(classFolderName),
+    { startIndex: rows.start },
+  );
 }
 
 /** The steps at which the pipeline records x̂₀ with `returnIntermediates: every` (none without). */
@@ -232,17 +244,7 @@ export async function writeSampleGrids(
     parallel,
     opts.batchSize,
   );
-  if (opts.imageFolder) {
-    // Each process writes its own rows, under the names one process gives them.
-    await saveImageFolder(
-      opts.imageFolder,
-      samples.subarray(rows.start * C * S * S, rows.end * C * S * S),
-      [rows.end - rows.start, C, S, S],
-      labels.subarray(rows.start, rows.end),
-      classes.map(classFolderName),
-      { startIndex: rows.start },
-    );
-  }
+  if (opts.imageFolder) await saveSampleRows(opts.imageFolder, samples, labels, rows, info); // each process its own
   if (!writer) return { files, seconds: (performance.now() - started) / 1000 };
   const img = C * S * S;
   const write = async (name: string, data: Float32Array, n: number, nrow: number) => {

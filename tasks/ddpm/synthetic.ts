@@ -13,10 +13,9 @@ import { openRunDir } from "../../train/run_dir.ts";
 import { dirName, joinPath } from "../../util/path.ts";
 import { loadRunDataInfo } from "../common/run_info.ts";
 import { syntheticCacheFolder, type SyntheticSource } from "../common/training_mix.ts";
-import { classFolderName, saveImageFolder } from "../lib/image_grid.ts";
 import { ddpmSchema } from "./config.ts";
 import { ddpmCheckpoint, loadRunDenoiser } from "./run_model.ts";
-import { generateShared } from "./sampling.ts";
+import { generateShared, saveSampleRows } from "./sampling.ts";
 
 /** {@linkcode SyntheticSource} that samples the run when its folder is not there yet. */
 export const sampleSyntheticImages: SyntheticSource = async (runPath, perClass) => {
@@ -28,10 +27,10 @@ export const sampleSyntheticImages: SyntheticSource = async (runPath, perClass) 
   const parallel = dataParallel();
   const partial = joinPath(dirName(folder), `.per-class-${perClass}.partial`);
   if (parallel.rank === 0) await Deno.remove(partial, { recursive: true }).catch(() => {}); // an interrupted attempt
-  await parallel.sumOverRanks([0]); // every rank past the clean-up
+  await parallel.barrier(); // every rank past the clean-up
   const unet = await loadRunDenoiser(cfg, info, await ddpmCheckpoint(run, "best"));
   try {
-    const K = info.classes.length, S = info.imageSize, C = info.channels;
+    const K = info.classes.length;
     const labels = Int32Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
     const s = cfg.sample;
     const { samples, rows } = await generateShared(unet, cfg, info, {
@@ -42,19 +41,12 @@ export const sampleSyntheticImages: SyntheticSource = async (runPath, perClass) 
       seed: s.seed,
       thresholding: s.thresholding,
     }, parallel);
-    await saveImageFolder(
-      partial,
-      samples.subarray(rows.start * C * S * S, rows.end * C * S * S),
-      [rows.end - rows.start, C, S, S],
-      labels.subarray(rows.start, rows.end),
-      info.classes.map(classFolderName),
-      { startIndex: rows.start },
-    );
+    await saveSampleRows(partial, samples, labels, rows, info);
   } finally {
     unet.dispose();
   }
-  await parallel.sumOverRanks([0]); // every rank's images written
+  await parallel.barrier(); // every rank's images written
   if (parallel.rank === 0) await Deno.rename(partial, folder);
-  await parallel.sumOverRanks([0]);
+  await parallel.barrier();
   return folder;
 };

@@ -19,8 +19,7 @@ import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { ConfigError, loadConfig } from "../../train/config.ts";
 import { openRunDir } from "../../train/run_dir.ts";
 import { joinPath } from "../../util/path.ts";
-import { concatBytes } from "../../util/bytes.ts";
-import { batchRows, dataParallel } from "../../train/data_parallel.ts";
+import { batchRows, dataParallel, gatherBatchRows } from "../../train/data_parallel.ts";
 import { savePng } from "../../util/png.ts";
 import { evaluationCheckpoint, loadInferenceWeights } from "../common/evaluation.ts";
 import { buildSampler } from "../ddpm/model.ts";
@@ -113,8 +112,7 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
       await Deno.mkdir(dir, { recursive: true });
       volumes[name] = [];
       const S = Math.max(D, H, W), perVolume = 3 * S * S;
-      const rowsOf = (r: number) => batchRows(count, batchSize, r, parallel.worldSize);
-      const mine = rowsOf(parallel.rank), slices: Float32Array[] = [];
+      const mine = batchRows(count, batchSize, parallel.rank, parallel.worldSize), slices: Float32Array[] = [];
       for (let start = mine.start; start < mine.end; start += batchSize) {
         const n = Math.min(mine.end, start + batchSize) - start;
         const out = await new DiffusionPipeline({
@@ -156,11 +154,7 @@ export async function sample3dCommand(argv: readonly string[], quiet = false): P
           slices.push(midSlices(v.map((x) => Math.min(1, Math.max(0, x))), [D, H, W]).data);
         }
       }
-      const counts = Array.from({ length: parallel.worldSize }, (_, r) => {
-        const rows = rowsOf(r);
-        return (rows.end - rows.start) * perVolume;
-      });
-      const all = await parallel.gatherFloats(new Float32Array(concatBytes(...slices).buffer), counts);
+      const all = await gatherBatchRows(parallel, slices, count, batchSize, perVolume);
       if (parallel.rank !== 0) continue;
       const figure = joinPath(outDir, `class-${k}-${name}.png`);
       await savePng(figure, imageGrid(all, [3 * count, 1, S, S], { nrow: 3, range: [0, 1] }));
