@@ -77,7 +77,8 @@ export interface NiftiEntry {
   label: number;
 }
 
-function stripExtension(name: string): string {
+/** A volume's id as {@linkcode NiftiDataset} names it: its file name without a NIfTI extension. */
+export function niftiId(name: string): string {
   const lower = name.toLowerCase();
   for (const ext of NIFTI_EXTENSIONS) if (lower.endsWith(ext)) return name.slice(0, name.length - ext.length);
   return name;
@@ -173,7 +174,7 @@ export class NiftiDataset implements Dataset<Sample<ArrayImage>> {
     paths = [...new Set(paths)].sort();
     const byId = new Map<string, string>();
     for (const p of paths) {
-      const id = stripExtension(baseName(p));
+      const id = niftiId(baseName(p));
       if (byId.has(id)) {
         fail(p, `two volumes have the id "${id}" (${byId.get(id)} and ${p})`);
         continue;
@@ -206,7 +207,7 @@ export class NiftiDataset implements Dataset<Sample<ArrayImage>> {
       for (let r = 0; r < table.rows.length; r++) {
         const row = table.rows[r];
         const where = `${csv.path}:${table.lines[r]}`;
-        const id = stripExtension((row[idCol] ?? "").trim());
+        const id = niftiId((row[idCol] ?? "").trim());
         if (!id) {
           fail(where, `empty id in column "${csv.idColumn}"`);
           continue;

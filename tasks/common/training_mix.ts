@@ -16,6 +16,7 @@ import { stratifiedSplit } from "../../datasets/split.ts";
 import { MappedDataset, Subset } from "../../datasets/subset.ts";
 import { NiftiDataset } from "../../datasets/volume_dataset.ts";
 import { joinPath } from "../../util/path.ts";
+import { isDirectory, isFile } from "../../util/io.ts";
 import type { ArrayImage, Dataset, Sample } from "../../datasets/types.ts";
 import { ConfigError } from "../../train/config.ts";
 import { Rng } from "../../util/rng.ts";
@@ -43,23 +44,14 @@ export function syntheticCacheFolder(run: string, perClass: number): string {
 }
 
 /** Whether `path` is a run folder (a config and a checkpoints folder) rather than a folder of images. */
-function isRunFolder(path: string): boolean {
-  try {
-    return Deno.statSync(joinPath(path, "config.yaml")).isFile &&
-      Deno.statSync(joinPath(path, "checkpoints")).isDirectory;
-  } catch {
-    return false;
-  }
+async function isRunFolder(path: string): Promise<boolean> {
+  return await isFile(joinPath(path, "config.yaml")) && await isDirectory(joinPath(path, "checkpoints"));
 }
 
 /** The source when none can sample: a run's samples must already be there. */
-const existingSamples: SyntheticSource = (run, perClass) => {
+const existingSamples: SyntheticSource = async (run, perClass) => {
   const folder = syntheticCacheFolder(run, perClass);
-  try {
-    if (Deno.statSync(folder).isDirectory) return Promise.resolve(folder);
-  } catch {
-    // not made yet
-  }
+  if (await isDirectory(folder)) return folder;
   throw new ConfigError([
     `data.syntheticPath ${run} is a run with no ${perClass} samples per class in ${folder}: train-classifier ` +
     `makes them, or run deno task sample --run ${run} --per-class ${perClass} --images ${folder}`,
@@ -89,7 +81,7 @@ export async function mixTraining(
 ): Promise<TrainingMix> {
   // A DDPM run gives `perClass` samples per class; a folder is read as it is.
   const openGenerated = async (path: string, perClass: number) => {
-    const folder = shape.spatialDims !== 3 && isRunFolder(path) ? await source(path, perClass) : path;
+    const folder = shape.spatialDims !== 3 && await isRunFolder(path) ? await source(path, perClass) : path;
     return shape.spatialDims === 3
       ? openGeneratedVolumes(folder, classes, shape.imageSize)
       : openGeneratedFolder(folder, classes, shape);

@@ -16,7 +16,7 @@ import { ProceduralVolumes } from "../../datasets/procedural_volumes.ts";
 import { stratifiedSplit } from "../../datasets/split.ts";
 import { MappedDataset, Subset } from "../../datasets/subset.ts";
 import { percentileClip, resizeVolume } from "../../datasets/transforms/volume.ts";
-import { NiftiDataset } from "../../datasets/volume_dataset.ts";
+import { NiftiDataset, niftiId } from "../../datasets/volume_dataset.ts";
 import { type Dataset, DatasetError, type Sample } from "../../datasets/types.ts";
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
@@ -212,7 +212,7 @@ export async function readVolumeLabels(path: string): Promise<{ labels: Map<stri
     ]);
   }
   const rows = table.rows.map((r, i) => ({
-    id: (r[idCol] ?? "").trim().replace(/\.(nii(\.gz)?|hdr|img)$/i, ""),
+    id: niftiId((r[idCol] ?? "").trim()),
     label: (r[labelCol] ?? "").trim(),
     line: table.lines[i],
   }));
