@@ -88,7 +88,7 @@ export {
   resolveMaisiVAEConfig,
 } from "./vae3d.ts";
 export type { LatentDistribution, MaisiVAEConfig, MaisiVAEOptions } from "./vae3d.ts";
-export { PatchDiscriminator } from "./patch_discriminator.ts";
+export { PatchDiscriminator, patchDiscriminatorOutputSide } from "./patch_discriminator.ts";
 export type { PatchDiscriminatorOptions } from "./patch_discriminator.ts";
 export { slidingWindow } from "./sliding_window.ts";
 export type { SlidingWindowOptions } from "./sliding_window.ts";

@@ -36,6 +36,22 @@ export interface PatchDiscriminatorOptions {
   lastConvKernelSize?: number;
 }
 
+/**
+ * The side of the patch-logit map for an input of side `size` (MONAI's layout: padding
+ * ⌊(k − 1)/2⌋, stride 2 but in the last middle layer); below 1 the input is too small.
+ */
+export function patchDiscriminatorOutputSide(
+  size: number,
+  numLayersD = 3,
+  kernelSize = 4,
+  lastConvKernelSize = kernelSize,
+): number {
+  const conv = (s: number, k: number, stride: number) => Math.floor((s + 2 * Math.floor((k - 1) / 2) - k) / stride) + 1;
+  let s = conv(size, kernelSize, 2);
+  for (let l = 0; l < numLayersD; l++) s = conv(s, kernelSize, l === numLayersD - 1 ? 1 : 2);
+  return conv(s, lastConvKernelSize, 1);
+}
+
 /** MONAI's `ADN` block with norm "N" (optional) then activation "A" (dropout 0 has no state). */
 class NormAct extends Module {
   N: Module | null;

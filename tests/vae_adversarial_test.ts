@@ -5,7 +5,8 @@
  */
 import { randn } from "../core/ops/random.ts";
 import { manualSeed } from "../core/ops/random.ts";
-import { adversarialLosses, buildDiscriminator, discriminatorOutputSide } from "../tasks/vae3d/adversarial.ts";
+import { adversarialLosses, buildDiscriminator } from "../tasks/vae3d/adversarial.ts";
+import { patchDiscriminatorOutputSide } from "../models/patch_discriminator.ts";
 import { assert, assertEquals } from "./_asserts.ts";
 import { assertClose, gpuTest } from "./_util.ts";
 
@@ -40,8 +41,8 @@ gpuTest("VAE adversarial loss: the summed loss sends each term's gradient to its
 });
 
 Deno.test("VAE adversarial loss: the discriminator's output side (MAISI's 3 layers need ≥ 24 voxels a side)", () => {
-  assertEquals(discriminatorOutputSide(64, 3), 6);
-  assertEquals(discriminatorOutputSide(32, 3), 2);
-  assertEquals(discriminatorOutputSide(16, 3), 0);
-  assertEquals(discriminatorOutputSide(8, 1), 2);
+  assertEquals(patchDiscriminatorOutputSide(64, 3), 6);
+  assertEquals(patchDiscriminatorOutputSide(32, 3), 2);
+  assertEquals(patchDiscriminatorOutputSide(16, 3), 0);
+  assertEquals(patchDiscriminatorOutputSide(8, 1), 2);
 });

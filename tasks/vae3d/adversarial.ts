@@ -13,7 +13,9 @@
  * @module
  */
 import type { Module } from "../../core/nn/module.ts";
-import { mul, sub } from "../../core/ops/elementwise.ts";
+import { mul } from "../../core/ops/elementwise.ts";
+import { fullLike } from "../../core/ops/creation.ts";
+import { mseLoss } from "../../core/ops/loss.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { PatchDiscriminator } from "../../models/patch_discriminator.ts";
 
@@ -38,19 +40,9 @@ export function buildDiscriminator(c: AdversarialConfig, channels: number): Patc
   });
 }
 
-/** The discriminator's patch-logit side for a cube of side `size` (< 1: the volumes are too small for it). */
-export function discriminatorOutputSide(size: number, layers: number, kernel = 4): number {
-  const pad = Math.floor((kernel - 1) / 2);
-  const conv = (s: number, stride: number) => Math.floor((s + 2 * pad - kernel) / stride) + 1;
-  let s = conv(size, 2);
-  for (let l = 0; l < layers; l++) s = conv(s, l === layers - 1 ? 1 : 2);
-  return conv(s, 1);
-}
-
-/** Mean of (logits − target)², MONAI's least-squares patch loss. */
+/** Mean of (logits − target)², MONAI's least-squares patch loss (an MSE against a constant map). */
 function leastSquares(logits: Tensor, target: number): Tensor {
-  const d = sub(logits, target);
-  return mul(d, d).mean();
+  return mseLoss(logits, fullLike(logits, target));
 }
 
 /** Runs `fn` with `module`'s parameters treated as constants (no gradient recorded for them). */

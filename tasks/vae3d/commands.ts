@@ -3,7 +3,7 @@
  * tasks/encode_latents.ts call them with `Deno.args`; tests call them directly).
  * @module
  */
-import { discriminatorOutputSide } from "./adversarial.ts";
+import { patchDiscriminatorOutputSide } from "../../models/patch_discriminator.ts";
 import { ConfigError } from "../../train/config.ts";
 import type { RunDir } from "../../train/run_dir.ts";
 import type { InterruptController } from "../../train/signals.ts";
@@ -93,7 +93,7 @@ function checkVaeFits(cfg: VaeConfig, data: VolumeData): void {
     });
   checkModelFits(cfg, shape, resolve);
   const factor = resolve().downsampleFactor;
-  if (cfg.loss.advWeight > 0 && discriminatorOutputSide(Math.min(...data.size), cfg.loss.discLayers) < 1) {
+  if (cfg.loss.advWeight > 0 && patchDiscriminatorOutputSide(Math.min(...data.size), cfg.loss.discLayers) < 1) {
     throw new ConfigError([
       `loss.discLayers ${cfg.loss.discLayers}: the discriminator downsamples the ${shape} to nothing ` +
       `(fewer layers, or loss.advWeight 0)`,
