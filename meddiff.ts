@@ -36,11 +36,9 @@ if (import.meta.main) {
     Deno.exit(2);
   } else {
     const command = COMMANDS[name], launched = launchedWorld();
-    if (!command.distributed && launched && launched.size > 1 && launched.rank > 0) {
-      // One copy does the work; N would repeat it and write the same files.
-      Deno.exit(0);
-    }
     if (!command.distributed && launched && launched.size > 1) {
+      // One copy does the work; N would repeat it and write the same files.
+      if (launched.rank > 0) Deno.exit(0);
       console.error(`meddiff ${name} runs on one process: ranks 1–${launched.size - 1} of this launch exit at once`);
     }
     await runTask(() => command.run(rest), { argv: rest });

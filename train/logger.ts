@@ -66,7 +66,6 @@ export class Logger {
   /** Where lines are echoed: stdout by default, a ProgressBar while one is active, null for none. */
   console: LineSink | null | undefined;
   #file: Deno.FsFile | undefined;
-  #toFile: boolean;
   #closed = false;
   #prefix: string;
   #consoleLevel: number;
@@ -81,7 +80,6 @@ export class Logger {
     if (typeof file !== "string" || (file === "" && opts.file !== null)) {
       throw new TypeError("Logger: run must be a RunDir or a folder path");
     }
-    this.#toFile = opts.file !== null;
     this.#prefix = opts.prefix ?? "";
     const level = opts.consoleLevel ?? "info";
     if (!(level in ORDER)) throw new TypeError(`Logger: consoleLevel must be debug, info, warn or error, got ${level}`);
@@ -89,7 +87,7 @@ export class Logger {
     this.#consoleLevel = ORDER[level];
     this.console = opts.console === undefined ? undefined : opts.console;
     this.#clock = opts.clock ?? (() => new Date());
-    if (!this.#toFile) return;
+    if (opts.file === null) return; // console only
     try {
       this.#file = Deno.openSync(file, { append: true, create: true });
     } catch (e) {
