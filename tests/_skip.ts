@@ -26,6 +26,14 @@ export interface IgnoredTest {
 
 const ignored: IgnoredTest[] = [];
 
+/** Whether this run may spawn processes (`--allow-run`). */
+export const CAN_RUN = Deno.permissions.querySync({ name: "run" }).state === "granted";
+
+/** The skip reason of a test that sends POSIX signals to a child process (false when it can run). */
+export const NEEDS_SIGNALS: string | false = !CAN_RUN
+  ? "--allow-run"
+  : Deno.build.os === "windows" && "POSIX signals (not Windows)";
+
 /** Registers `def` with `Deno.test`, ignored (and recorded for {@linkcode ignoredSummary}) when `skip` is a reason. */
 export function skippableTest(def: SkippableTestDefinition): void {
   const { skip, ...rest } = def;

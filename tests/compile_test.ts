@@ -4,11 +4,9 @@
  * `DENORT_BIN`; where neither works (our build machines have no route to dl.deno.land) the test
  * is skipped and says so.
  */
-import { skippableTest } from "./_skip.ts";
+import { CAN_RUN, skippableTest } from "./_skip.ts";
 import { assert, assertEquals } from "./_asserts.ts";
 import { withTempDir } from "./_util.ts";
-
-const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
 
 /** Where deno compile finds its runtime without a download, or null. */
 function localRuntime(): string | null {
@@ -26,7 +24,7 @@ function localRuntime(): string | null {
 
 skippableTest({
   name: "deno compile: dist/meddiff answers --version and --help and runs a command's --help",
-  skip: !canRun
+  skip: !CAN_RUN
     ? "--allow-run"
     : !localRuntime() && "Deno's runtime for deno compile (denort: no route to dl.deno.land here; set DENORT_BIN)",
   fn: async () => {

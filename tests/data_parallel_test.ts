@@ -9,7 +9,7 @@ import { TensorDataset } from "../datasets/tensor_dataset.ts";
 import { launchedWorld } from "../util/mpi.ts";
 import { readNifti } from "../datasets/nifti.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { skippableTest } from "./_skip.ts";
+import { CAN_RUN, skippableTest } from "./_skip.ts";
 import { TINY_UNET, withTempDir } from "./_util.ts";
 import { trainCommand } from "../tasks/ddpm/commands.ts";
 import { tiny3dPipeline } from "./_pipelines.ts";
@@ -76,10 +76,9 @@ Deno.test("launchedWorld: Open MPI, MPICH and srun variables; nothing without a 
   assertThrows(() => launchedWorld(env({ PMI_RANK: "2", PMI_SIZE: "2" })), Error, "not a rank within a world size");
 });
 
-const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
 /** Whether `command --version` runs here. */
 const runs = (command: string): boolean => {
-  if (!canRun) return false;
+  if (!CAN_RUN) return false;
   try {
     return new Deno.Command(command, { args: ["--version"], stdout: "piped", stderr: "piped" }).outputSync().success;
   } catch {
@@ -88,7 +87,7 @@ const runs = (command: string): boolean => {
 };
 // Open MPI's launcher by its own name where MPICH is installed too (`mpirun` may be either).
 const MPIRUN = runs("mpirun.openmpi") ? "mpirun.openmpi" : "mpirun";
-const needsMpi = !canRun ? "--allow-run" : !runs(MPIRUN) && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
+const needsMpi = !CAN_RUN ? "--allow-run" : !runs(MPIRUN) && "mpirun (Debian: openmpi-bin libopenmpi-dev)";
 const CHILD = new URL("./_data_parallel_child.ts", import.meta.url).pathname;
 const MEDDIFF = new URL("../meddiff.ts", import.meta.url).pathname;
 
@@ -342,7 +341,7 @@ skippableTest({
 
 skippableTest({
   name: "data parallel: under MPICH's launcher (its ABI, libmpich.so.12) two ranks also end as one process does",
-  skip: !canRun ? "--allow-run" : !runs("mpirun.mpich") && "mpirun.mpich (Debian: mpich)",
+  skip: !CAN_RUN ? "--allow-run" : !runs("mpirun.mpich") && "mpirun.mpich (Debian: mpich)",
   fn: async () => {
     await withTempDir("dp_mpich_", async (dir) => {
       for (const d of ["one", "two"]) await Deno.mkdir(`${dir}/${d}`);

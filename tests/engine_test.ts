@@ -25,7 +25,7 @@ import { createRunDir, readJsonl, type RunDir } from "../train/run_dir.ts";
 import { sharedInterrupts } from "../train/signals.ts";
 import { zeros } from "../core/ops/creation.ts";
 import { assert, assertEquals, assertRejects } from "./_asserts.ts";
-import { skippableTest } from "./_skip.ts";
+import { NEEDS_SIGNALS, skippableTest } from "./_skip.ts";
 import { assertClose, assertSameState, gpuTest, withTempDir } from "./_util.ts";
 
 interface TinyRun {
@@ -160,9 +160,7 @@ gpuTest(
 
 skippableTest({
   name: "engine: a real SIGTERM mid-epoch saves a checkpoint, reports SIGTERM, and the resumed run is exact",
-  skip: Deno.permissions.querySync({ name: "run" }).state === "granted" && Deno.build.os !== "windows"
-    ? null
-    : "--allow-run",
+  skip: NEEDS_SIGNALS,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

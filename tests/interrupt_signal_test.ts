@@ -6,13 +6,11 @@
  */
 import { assert, assertEquals } from "./_asserts.ts";
 import { withTempDir } from "./_util.ts";
-import { skippableTest } from "./_skip.ts";
-
-const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
+import { NEEDS_SIGNALS, skippableTest } from "./_skip.ts";
 
 skippableTest({
   name: "training: SIGTERM between read-backs stops the run at the next step (checkpoint, exit 143)",
-  skip: !canRun ? "--allow-run" : Deno.build.os === "windows" && "POSIX signals (not Windows)",
+  skip: NEEDS_SIGNALS,
   async fn() {
     await withTempDir("meddiff-sigterm-", async (dir) => {
       const meddiff = new URL("../meddiff.ts", import.meta.url).pathname;

@@ -7,7 +7,7 @@
  */
 import { parseSafetensors } from "../util/formats/safetensors.ts";
 import { assert, assertEquals } from "./_asserts.ts";
-import { skippableTest } from "./_skip.ts";
+import { NEEDS_SIGNALS, skippableTest } from "./_skip.ts";
 import { withTempDir } from "./_util.ts";
 
 /** `deno run meddiff.ts train args…` as a child process (output discarded). */
@@ -73,9 +73,7 @@ async function firstTemporary(dir: string, done: Promise<unknown>): Promise<stri
 
 skippableTest({
   name: "kill -9 during a checkpoint save: the next run cleans up and resumes exactly",
-  skip: Deno.permissions.querySync({ name: "run" }).state === "granted" && Deno.build.os !== "windows"
-    ? null
-    : "--allow-run",
+  skip: NEEDS_SIGNALS,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>

@@ -10,7 +10,7 @@ import { Logger, logTimestamp } from "../train/logger.ts";
 import { InterruptController, type SignalHost } from "../train/signals.ts";
 import { withTempDir } from "./_util.ts";
 import { WriteError } from "../util/errors.ts";
-import { skippableTest } from "./_skip.ts";
+import { NEEDS_SIGNALS, skippableTest } from "./_skip.ts";
 
 Deno.test("path helpers", () => {
   assertEquals(joinPath("runs/", "/a", "b.txt"), "runs/a/b.txt");
@@ -227,11 +227,9 @@ Deno.test("InterruptController: a second Ctrl-C exits at once; exit:false handle
   assert(!d.requested);
 });
 
-const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
-
 skippableTest({
   name: "onInterrupt: a real SIGINT to a child process runs its handler, then it exits with 130",
-  skip: !canRun ? "--allow-run" : Deno.build.os === "windows" && "POSIX signals (not Windows)",
+  skip: NEEDS_SIGNALS,
   async fn() {
     await withTempDir("sigint_", async (dir) => {
       const lib = new URL("../train/signals.ts", import.meta.url).href;

@@ -17,7 +17,7 @@ import { ddpmSchema } from "../tasks/ddpm/config.ts";
 import { checkUNetFits } from "../tasks/ddpm/model.ts";
 import { describeTaskError, errorLine, formatTaskHelp, parseTaskArgs, runTask } from "../tasks/lib/args.ts";
 import { ConfigError, loadConfig } from "../train/config.ts";
-import { skippableTest } from "./_skip.ts";
+import { CAN_RUN, skippableTest } from "./_skip.ts";
 import { hasCheckpoint } from "../train/run_dir.ts";
 import { DatasetError } from "../util/errors.ts";
 import { encodeNpy } from "../util/formats/npy.ts";
@@ -262,7 +262,7 @@ Deno.test("train-classifier: a ViT patch that does not divide the image names mo
 
 skippableTest({
   name: "meddiff: a command ends through _exit with its code, everything written (no exit-time destructors)",
-  skip: Deno.permissions.querySync({ name: "run" }).state !== "granted" && "--allow-run",
+  skip: !CAN_RUN && "--allow-run",
   fn: async () => {
     await withTempDir("meddiff_exit_", async (dir) => {
       const run = async (...args: string[]) => {
