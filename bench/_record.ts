@@ -1,11 +1,6 @@
 /**
- * Collects each bench's best time so a bench file can print rates and ratios when it ends, and
- * releases the WebGPU device when the run is over: a device torn down by the process's own exit
- * can abort it on Mesa (glibc "double free or corruption") after every figure has printed.
+ * Collects each bench's best time so a bench file can print rates and ratios when it ends.
  */
-import { releaseGpuNow } from "../mod.ts";
-
-globalThis.addEventListener("unload", releaseGpuNow);
 
 const best = new Map<string, number>();
 

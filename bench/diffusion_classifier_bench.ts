@@ -19,7 +19,6 @@ import {
   initGpu,
   NoiseSchedule,
   randn,
-  releaseGpu,
   synchronize,
 } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
@@ -69,5 +68,3 @@ console.log(
 console.log("| way | s | images/s | dispatches | same decisions |\n|---|---|---|---|---|");
 console.log(rows.join("\n"));
 images.dispose();
-// Release the device before exit: its exit-time teardown can abort the process on Mesa.
-await releaseGpu();

@@ -9,7 +9,7 @@
  *   MEDDIFF_DISPATCH_BUDGET=1 MESA_SHADER_CACHE_DISABLE=true MEDDIFF_AUTOTUNE=0 XDG_RUNTIME_DIR=/tmp \
  *     deno run -A bench/first_step_compile.ts [batch]
  */
-import { initGpu, releaseGpu, synchronize } from "../mod.ts";
+import { initGpu, synchronize } from "../mod.ts";
 import { unetWorkload } from "./_models.ts";
 
 await initGpu();
@@ -46,5 +46,3 @@ const second = await timeStep();
 console.log(`first step ${(first / 1000).toFixed(1)} s, second step ${(second / 1000).toFixed(1)} s`);
 console.log(`| kernel | submits over ${SLOW_MS} ms in the first step | s |\n|---|---|---|`);
 for (const [k, v] of rows) console.log(`| ${k} | ${v.n} | ${(v.ms / 1000).toFixed(1)} |`);
-// Release the device before exit: its exit-time teardown can abort the process on Mesa.
-await releaseGpu();

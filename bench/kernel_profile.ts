@@ -7,7 +7,7 @@
  * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/kernel_profile.ts [unet|resnet|swin] [batch] [--forward]`
  * (default: the U-Net training step of `unet_bench.ts` at batch 64).
  */
-import { initGpu, noGrad, releaseGpu, scope, startKernelProfile, stopKernelProfile, synchronize } from "../mod.ts";
+import { initGpu, noGrad, scope, startKernelProfile, stopKernelProfile, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
 import { resnetWorkload, swinWorkload, unetWorkload } from "./_models.ts";
 
@@ -45,5 +45,3 @@ console.log("| kernel | dispatches | ms | share |\n|---|---|---|---|");
 for (const r of rows) {
   console.log(`| ${r.op} | ${r.count} | ${r.ms.toFixed(1)} | ${(100 * r.ms / total).toFixed(1)} % |`);
 }
-// Release the device before exit: its exit-time teardown can abort the process on Mesa.
-await releaseGpu();

@@ -8,7 +8,7 @@
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/memory_peak.ts [resnet] [unet]` (default: both)
  */
-import { autotuneSettled, gpu, initGpu, memoryStats, noGrad, releaseGpu, scope, synchronize } from "../mod.ts";
+import { autotuneSettled, gpu, initGpu, memoryStats, noGrad, scope, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
 import { resnetWorkload, type TrainWorkload, unetWorkload } from "./_models.ts";
 import type { Module } from "../core/nn/module.ts";
@@ -64,5 +64,3 @@ for (const name of names) {
   w.dispose();
   gpu().pool.trim();
 }
-// Release the device before exit: its exit-time teardown can abort the process on Mesa.
-await releaseGpu();

@@ -4,7 +4,7 @@
  *
  *   XDG_RUNTIME_DIR=/tmp deno run -A bench/report.ts [--sizes 256,512,1024,2048] [--reps 5]
  */
-import { gpu, initGpu, randn, releaseGpu, synchronize } from "../mod.ts";
+import { gpu, initGpu, randn, synchronize } from "../mod.ts";
 import { MATMUL_VARIANTS } from "../core/backend/matmul.ts";
 import { tuneMatmul } from "../core/ops/matmul.ts";
 import {
@@ -118,5 +118,3 @@ log("|---|---|---|");
 log(`| add (2 reads + 1 write) | ${addMs.toFixed(2)} | ${(3 * bytes / addMs / 1e6).toFixed(2)} |`);
 log(`| sum (1 read) | ${sumMs.toFixed(2)} | ${(bytes / sumMs / 1e6).toFixed(2)} |`);
 console.log(out.join("\n"));
-// Release the device before exit: its exit-time teardown can abort the process on Mesa.
-await releaseGpu();

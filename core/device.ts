@@ -10,6 +10,7 @@
  */
 import { BufferPool, type MemoryStats } from "./buffer_pool.ts";
 import { envFlag } from "./env.ts";
+import { skipNativeTeardownAtExit } from "../util/exit.ts";
 
 export type { MemoryStats } from "./buffer_pool.ts";
 
@@ -131,6 +132,9 @@ async function acquire(): Promise<void> {
     label: "meddiff-uniforms",
   });
   ringAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+  // The adapter's native libraries are loaded now: from here on the process exits without their
+  // exit-time destructors, which race Mesa's exiting threads (util/exit.ts, issue #12).
+  skipNativeTeardownAtExit();
 }
 
 /**
@@ -167,23 +171,13 @@ export function gpu(): GpuContext {
 }
 
 /**
- * Finishes pending work, frees the pooled buffers and destroys the device, so that its teardown
- * does not race the native libraries' exit-time destructors (on Mesa's software rasteriser that
- * race aborts the process now and then, after everything has succeeded). Call it last, just
- * before the process exits; no GPU operation may follow. A no-op without a device.
+ * Finishes pending work, frees the pooled buffers and destroys the device, for a program that
+ * goes on without the GPU. No GPU operation may follow. A no-op without a device. (Exiting needs
+ * no release: the process ends without the native teardown, see util/exit.ts.)
  */
 export async function releaseGpu(): Promise<void> {
   if (!ctx) return;
   await synchronize();
-  releaseGpuNow();
-}
-
-/**
- * {@linkcode releaseGpu} without waiting for pending work, for exit handlers that cannot await
- * (`unload`, where `deno bench` runs nothing asynchronous any more): queued work is abandoned.
- */
-export function releaseGpuNow(): void {
-  if (!ctx) return;
   ctx.pool.trim();
   ctx.device.destroy();
 }

@@ -11,7 +11,6 @@ export {
   initGpu,
   memoryStats,
   releaseGpu,
-  releaseGpuNow,
   startKernelProfile,
   stopKernelProfile,
   synchronize,

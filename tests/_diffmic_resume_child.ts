@@ -5,7 +5,7 @@
  * the state-dict tensors that differ between the straight and the resumed run.
  *   deno run -A tests/_diffmic_resume_child.ts <empty folder>
  */
-import { initGpu, releaseGpu } from "../core/device.ts";
+import { initGpu } from "../core/device.ts";
 import { trainDcgCommand, trainDiffmicCommand } from "../tasks/diffmic/commands.ts";
 import { differingTensors, interruptAtFirstStep } from "./_util.ts";
 
@@ -31,5 +31,4 @@ console.log(`RESUME ${
     differ,
   })
 }`);
-await releaseGpu();
 Deno.exit(0);

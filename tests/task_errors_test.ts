@@ -28,7 +28,7 @@ import { withTempDir } from "./_util.ts";
 async function run(main: () => unknown, argv: string[] = []): Promise<{ printed: string[]; code: number | null }> {
   const printed: string[] = [];
   let code: number | null = null;
-  await runTask(main, { argv, print: (t) => printed.push(t), exit: (c) => (code = c), releaseGpu: false });
+  await runTask(main, { argv, print: (t) => printed.push(t), exit: (c) => (code = c) });
   return { printed, code };
 }
 

@@ -25,7 +25,7 @@
  */
 import { ConfigError, configHelp, type ConfigSchema } from "../../train/config.ts";
 import { autotuneSettled } from "../../core/backend/autotune.ts";
-import { initGpu, releaseGpu } from "../../core/device.ts";
+import { initGpu } from "../../core/device.ts";
 import { activeDataParallel, finalizeDataParallel } from "../../train/data_parallel.ts";
 import { exitNow } from "../../util/exit.ts";
 
@@ -288,8 +288,6 @@ export interface RunTaskOptions {
   exit?: (code: number) => void;
   /** Prints the error report (default `console.error`, i.e. stderr). */
   print?: (text: string) => void;
-  /** Releases the WebGPU device before the process ends (default true; false when it lives on, as in tests). */
-  releaseGpu?: boolean;
 }
 
 /** Whether `argv` asks for `--debug` (as {@linkcode parseTaskArgs} reads it; false if it cannot be read). */
@@ -308,7 +306,7 @@ function debugRequested(argv: readonly string[]): boolean {
  * its `train.log` already (see tasks/common/run_setup.ts). When `main` returns a non-zero number
  * (a run stopped by SIGINT / SIGTERM), the process exits with it. It first acquires the WebGPU device
  * ({@linkcode initGpu}: importing meddiff acquires none) and releases it at the end
- * ({@linkcode releaseGpu}: a device torn down at exit can abort the process on Mesa).
+ * and, before it exits, lets background kernel tuning finish so that its measurements are saved.
  */
 export async function runTask(main: () => Promise<unknown> | unknown, opts: RunTaskOptions = {}): Promise<void> {
   let code = 0;
@@ -326,13 +324,10 @@ export async function runTask(main: () => Promise<unknown> | unknown, opts: RunT
     // The other ranks would wait for this one in their next collective: end them all now.
     if (multi) world.abort(code);
   }
-  if (opts.releaseGpu ?? true) {
-    // Background kernel tuning finishes first (it would otherwise keep the process alive anyway).
-    // Best effort: after a GPU failure the device may already be lost.
-    await autotuneSettled().then(releaseGpu).catch(() => {});
-  }
+  // Best effort: after a GPU failure the device may be lost and a measurement with it.
+  await autotuneSettled().catch(() => {});
   finalizeDataParallel();
-  // Everything is written and closed: end without the native libraries' exit-time destructors,
-  // which now and then abort the process after a successful run (util/exit.ts says why).
+  // Everything is written and closed: end without the native libraries' exit-time destructors
+  // (util/exit.ts says why).
   (opts.exit ?? exitNow)(code);
 }
