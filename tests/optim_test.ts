@@ -5,13 +5,19 @@
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest, randomArray } from "./_util.ts";
 import {
+  abs,
   dispatchCounters,
   linspace,
+  max,
   mean,
   memoryStats,
+  narrow,
+  pow,
   scope,
   square,
+  stack,
   sub,
+  sum,
   type Tensor,
   tensor,
   zeros,
@@ -159,6 +165,39 @@ gpuTest("clipGradNorm: total norm and in-place scaling vs a float64 reference (2
   assertEquals(await clipGradNorm([zeros([2])], 1).item(), 0);
   assertThrows(() => clipGradNorm([], 1, -1), RangeError, "normType");
 });
+
+gpuTest(
+  "clipGradNorm's fused norm equals the unfused composition and float64: large, many, offset gradients",
+  async () => {
+    // 70,001 elements spread over several workgroups; 20 tiny gradients (more tensors than a
+    // gradient's slots); one gradient a contiguous view that starts inside its storage.
+    const sizes = [70_001, 1, 5_000, ...new Array(20).fill(3)];
+    const data = sizes.map((n, i) => Array.from(Float32Array.from(randomArray(n, 50 + i, -3, 3))));
+    const backing = randomArray(900, 99, -1, 1);
+    const viewData = Array.from(Float32Array.from(backing.slice(300, 700)));
+    for (const normType of [2, 1, 2.5, Infinity]) {
+      await scope(async () => {
+        const ps = [...sizes, 400].map((n) => zeros([n], { requiresGrad: true }));
+        data.forEach((d, i) => (ps[i].grad = tensor(d)));
+        ps[sizes.length].grad = narrow(tensor(backing), 0, 300, 400);
+        assert(ps[sizes.length].grad!.offset === 300, "the view starts inside its storage");
+        const grads = ps.map((p) => p.grad!);
+        const powered = (g: Tensor) => normType === Infinity ? max(abs(g)) : sum(pow(abs(g), normType));
+        const stacked = stack(grads.map(powered));
+        const unfused = normType === Infinity ? max(stacked) : pow(sum(stacked), 1 / normType);
+        let ref = 0;
+        for (const g of [...data, viewData]) {
+          for (const v of g) ref = normType === Infinity ? Math.max(ref, Math.abs(v)) : ref + Math.abs(v) ** normType;
+        }
+        if (normType !== Infinity) ref **= 1 / normType;
+        const norm = clipGradNorm(ps, 1e9, normType);
+        const msg = `normType ${normType}`;
+        assertClose([await norm.item()], [await unfused.item()], { rtol: 2e-6, msg });
+        assertClose([await norm.item()], [ref], { rtol: 1e-5, msg });
+      });
+    }
+  },
+);
 
 gpuTest("clipGradNorm densifies a broadcast (stride-0) gradient before scaling it", async () => {
   const p = zeros([2, 3], { requiresGrad: true });

@@ -1,11 +1,12 @@
 /**
- * WGSL generators for fused in-place update kernels (optimizers, gradient clipping, EMA).
+ * WGSL generators for fused in-place update kernels (optimizers, gradient clipping, EMA), and
+ * the two reductions of gradient clipping's total norm.
  *
  * Every kernel walks `n` elements; each bound buffer has its own element offset in the
  * uniform block, so dense views that start inside a larger storage work too. Uniform layout:
  * word 0 = n, words 1..B = buffer offsets, then the f32 scalars, then the u32 flags.
  */
-import { flatMain, metaAt, metaDecl } from "./wgsl.ts";
+import { flatMain, metaAt, metaDecl, WG } from "./wgsl.ts";
 
 /** One storage buffer of a fused update kernel. */
 export interface UpdateBuffer {
@@ -126,4 +127,74 @@ export function emaKernel(): UpdateKernel {
     flags: [],
     body: `  shadow[i_shadow] = decay * shadow[i_shadow] + oneMinusDecay * param[i_param];\n`,
   };
+}
+
+/** Partial sums each gradient writes for the total norm (one per workgroup, the rest zero). */
+export const NORM_PARTS = 16;
+
+/** How a p-norm accumulates |g|: a sum of |g|ᵖ (p = 1, 2 or another p), or a max (p = ∞). */
+function normTerms(p: number): { term: string; combine: (a: string, b: string) => string } {
+  const term = p === 2 ? "v * v" : p === 1 || p === Infinity ? "v" : `pow(v, bitcast<f32>(${metaAt(3)}))`;
+  return { term, combine: (a, b) => (p === Infinity ? `max(${a}, ${b})` : `${a} + ${b}`) };
+}
+
+const TREE = (combine: (a: string, b: string) => string) =>
+  `  acc[lid.x] = s;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w >> 1u) {
+    if (lid.x < w) { acc[lid.x] = ${combine("acc[lid.x]", "acc[lid.x + w]")}; }
+    workgroupBarrier();
+  }
+`;
+
+/**
+ * One gradient's share of a total p-norm: up to {@linkcode NORM_PARTS} workgroups each reduce a
+ * strided part of `g` (|g|ᵖ summed, or max |g| for p = ∞) and write it to `parts[slot + workgroup]`;
+ * workgroup 0 zeroes the slots no workgroup ran for. Uniforms: n, g's offset, slot, p (f32 bits).
+ */
+export function gradNormPartsSource(p: number): string {
+  const { term, combine } = normTerms(p);
+  return `${metaDecl(4)}@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> parts: array<f32>;
+var<workgroup> acc: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let n = ${metaAt(0)};
+  let off = ${metaAt(1)};
+  let slot = ${metaAt(2)};
+  var s = 0.0;
+  for (var i = wid.x * ${WG}u + lid.x; i < n; i = i + nwg.x * ${WG}u) {
+    let v = abs(g[off + i]);
+    s = ${combine("s", term)};
+  }
+${TREE(combine)}  if (lid.x == 0u) { parts[slot + wid.x] = acc[0]; }
+  if (wid.x == 0u && lid.x >= nwg.x && lid.x < ${NORM_PARTS}u) { parts[slot + lid.x] = 0.0; }
+}
+`;
+}
+
+/**
+ * The total p-norm from the parts of {@linkcode gradNormPartsSource}: one workgroup sums (or
+ * maxes) `parts[0..count)` and writes the p-th root to `total[0]`. Uniforms: count, _, _, p.
+ */
+export function gradNormTotalSource(p: number): string {
+  const { combine } = normTerms(p);
+  const root = p === 2
+    ? "sqrt(acc[0])"
+    : p === 1 || p === Infinity
+    ? "acc[0]"
+    : `pow(acc[0], 1.0 / bitcast<f32>(${metaAt(3)}))`;
+  return `${metaDecl(4)}@group(0) @binding(1) var<storage, read> parts: array<f32>;
+@group(0) @binding(2) var<storage, read_write> total: array<f32>;
+var<workgroup> acc: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < ${metaAt(0)}; i = i + ${WG}u) {
+    s = ${combine("s", "parts[i]")};
+  }
+${TREE(combine)}  if (lid.x == 0u) { total[0] = ${root}; }
+}
+`;
 }
