@@ -22,7 +22,7 @@
 import { setImmediate } from "node:timers";
 import { autocast, f16Supported } from "../core/amp.ts";
 import { noGrad } from "../core/autograd.ts";
-import { autotuneBudgetSeconds, autotuneReport } from "../core/backend/autotune.ts";
+import { autotuneBudgetSeconds, autotuneReport, autotuneSettled } from "../core/backend/autotune.ts";
 import { synchronize } from "../core/device.ts";
 import type { Module, Parameter } from "../core/nn/module.ts";
 import { clipGradNorm } from "../core/optim/clip.ts";
@@ -497,7 +497,7 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
     await synchronize();
   }
   const seconds = (performance.now() - started) / 1000;
-  logAutotune(log);
+  await logAutotune(log);
   return {
     step,
     epochsDone: epoch,
@@ -512,8 +512,12 @@ export async function fit(task: TrainTask, opts: FitOptions): Promise<FitResult>
   };
 }
 
-/** What kernel tuning cost this run (measuring is capped per process; see core/backend/autotune.ts). */
-function logAutotune(log: Logger): void {
+/**
+ * What kernel tuning cost this run (measuring is capped per process; see core/backend/autotune.ts),
+ * once the measurements still running have ended, so the figure is the run's whole cost.
+ */
+async function logAutotune(log: Logger): Promise<void> {
+  await autotuneSettled();
   const r = autotuneReport();
   if (r.measured + r.deferred + r.shipped === 0) return;
   log.info(
