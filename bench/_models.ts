@@ -65,12 +65,19 @@ export function resnetWorkload(micro = 1, n = 64): ResNetWorkload {
   return { ...classifierWorkload(net, x, y, 1e-3, micro), dims };
 }
 
+/** What `configs/ddpm-retinamnist.yaml` changes in the benchmark's U-Net. */
+export const RETINAMNIST_TASK_UNET = { numHeads: 4, dropout: 0.1 } as const;
+
 /**
  * The DDPM U-Net (base 32 channels, multipliers 1/2/4, 2 residual blocks per level, attention
  * at 7×7 and in the mid block, 5 classes; 3,941,315 parameters) on [n, 3, 28, 28] with int32
- * timesteps and labels, MSE against fixed noise, AdamW lr 1e-4.
+ * timesteps and labels, MSE against fixed noise, AdamW lr 1e-4. `heads` (default one head, no
+ * dropout) gives the task's network, {@linkcode RETINAMNIST_TASK_UNET}.
  */
-export function unetWorkload(n = 64): UNetWorkload {
+export function unetWorkload(
+  n = 64,
+  heads: { numHeads: number; dropout: number } = { numHeads: 1, dropout: 0 },
+): UNetWorkload {
   const dims = { n, c: 3, hw: 28, classes: 5 };
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`the U-Net batch must be a positive integer, got ${n}`);
   manualSeed(0);
@@ -82,6 +89,7 @@ export function unetWorkload(n = 64): UNetWorkload {
     attentionResolutions: [7],
     numClasses: dims.classes,
     imageSize: dims.hw,
+    ...heads,
   });
   const x = randn([n, dims.c, dims.hw, dims.hw]);
   const eps = randn([n, dims.c, dims.hw, dims.hw]);

@@ -12,16 +12,22 @@
  * awaited (`autotuneSettled`), so the timed steps use tuned kernels.
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/unet_bench.ts`
- * (`UNET_BENCH_BATCH=n` changes the batch, e.g. for a quick look.)
+ * (`UNET_BENCH_BATCH=n` changes the batch, e.g. for a quick look; `UNET_BENCH_NET=task` times the
+ * network `configs/ddpm-retinamnist.yaml` trains: 4 attention heads and dropout 0.1, against
+ * which `deno task train`'s own throughput is compared in BENCHMARKS.md.)
  */
 import { autotuneSettled, dispatchCounters, initGpu, mseLoss, scope, synchronize } from "../mod.ts";
 import { adapterDescription } from "./_common.ts";
-import { unetWorkload } from "./_models.ts";
+import { RETINAMNIST_TASK_UNET, unetWorkload } from "./_models.ts";
 import { atEnd, bestOf, figuresAtEnd, timed } from "./_record.ts";
 
 await initGpu();
 
-const { net, eps, dims, forward: netForward, step } = unetWorkload(Number(Deno.env.get("UNET_BENCH_BATCH") ?? "64"));
+const taskNet = Deno.env.get("UNET_BENCH_NET") === "task";
+const { net, eps, dims, forward: netForward, step } = unetWorkload(
+  Number(Deno.env.get("UNET_BENCH_BATCH") ?? "64"),
+  taskNet ? RETINAMNIST_TASK_UNET : undefined,
+);
 const { n: N, c: C, hw: HW, classes: CLASSES } = dims;
 
 /** Forward, loss, backward and the AdamW step, then a wait for the GPU. */
@@ -66,7 +72,8 @@ atEnd(() => {
     `| ${name} | ${ms ? ms.toFixed(0) : "—"} | ${ms ? ((N * 1000) / ms).toFixed(1) : "—"} |`;
   return [
     "",
-    `Adapter: ${adapterDescription()}; DDPM U-Net (${net.numParameters()} parameters), x [${N}, ${C}, ${HW}, ${HW}], ` +
+    `Adapter: ${adapterDescription()}; DDPM U-Net${taskNet ? " (the RetinaMNIST task's: 4 heads, dropout 0.1)" : ""} ` +
+    `(${net.numParameters()} parameters), x [${N}, ${C}, ${HW}, ${HW}], ` +
     `${CLASSES} classes, AdamW; ${stepDispatches} dispatches per step; warm-up incl. autotuning ${
       (tuneMs / 1000).toFixed(1)
     } s`,

@@ -215,7 +215,26 @@ function accumulateLeaf(
     leaf.grad.dispose();
     if (owned) g.dispose();
     leaf.grad = sum;
+  } else if (owned && !(passedThrough.has(g) && g.storage.refs > 1)) {
+    leaf.grad = keep(g);
   } else {
-    leaf.grad = owned ? keep(g) : keep(g.clone());
+    // A gradient that is not ours, or one passed through unchanged while another tensor still
+    // holds the same elements, is copied: optimizers, clipping and loss scaling update `.grad` in place.
+    leaf.grad = keep(g.clone());
+    if (owned) g.dispose();
   }
+}
+
+/** Gradients made by {@linkcode passThroughGrad}: views that may share their elements with others. */
+const passedThrough = new WeakSet<Tensor>();
+
+/**
+ * The gradient of an input that receives the output's gradient `g` unchanged (add, sub's first
+ * input): a view of `g`'s storage instead of a copy. Gradients are never written in place while
+ * backward runs, and a leaf keeps such a view only as a copy while others still hold it.
+ */
+export function passThroughGrad(g: Tensor): Tensor {
+  const v = g.viewAs(g.shape, g.strides, g.offset);
+  passedThrough.add(v);
+  return v;
 }

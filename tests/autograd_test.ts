@@ -118,3 +118,35 @@ gpuTest(
     assertEquals(await x.grad!.toArray(), [2, 3]);
   },
 );
+
+gpuTest(
+  "add's gradient passes through without a copy; leaves sharing it get their own, so in-place updates stay apart",
+  async () => {
+    await scope(async () => {
+      // The backward of 2a + 3b runs one kernel per mul and none for the add.
+      const a0 = tensor([1, 2, 3], [3]).requiresGrad_(), b0 = tensor([4, 5, 6], [3]).requiresGrad_();
+      const sum2 = md.add(a0.mul(2), b0.mul(3));
+      const before = md.dispatchCounters().dispatches;
+      sum2.backward(tensor([1, 1, 1], [3]));
+      assertEquals(md.dispatchCounters().dispatches - before, 2, "dispatches of the backward pass");
+      assertClose(await a0.grad!.data(), [2, 2, 2]);
+      assertClose(await b0.grad!.data(), [3, 3, 3]);
+
+      // Leaves that receive the same storage (w from add, a from sub's first input) get copies.
+      const a = tensor([1, 2, 3], [3]).requiresGrad_();
+      const b = tensor([4, 5, 6], [3]).requiresGrad_();
+      const w = tensor([0.5, -1, 2], [3]).requiresGrad_();
+      const s = md.add(md.add(a.mul(2), b.mul(3)), w);
+      md.sub(s, a).square().sum().backward();
+      // s − a = a + 3b + w; loss = Σ (s − a)² → dL/ds = 2(a + 3b + w)
+      const ds = [1, 2, 3].map((ai, i) => 2 * (ai + 3 * [4, 5, 6][i] + [0.5, -1, 2][i]));
+      assertClose(await a.grad!.data(), ds);
+      assertClose(await b.grad!.data(), ds.map((d) => 3 * d));
+      assertClose(await w.grad!.data(), ds);
+      for (const [x, y] of [[a, b], [a, w], [b, w]]) assert(x.grad!.storage !== y.grad!.storage, "own storage");
+      md.clipGradNorm([w], 1e-3); // in place on w.grad only
+      assertClose(await a.grad!.data(), ds);
+      assertClose(await b.grad!.data(), ds.map((d) => 3 * d));
+    });
+  },
+);

@@ -1,11 +1,12 @@
 /** Elementwise ops (forward + backward), expanded from the table in `elementwise_defs.ts`. */
-import { record } from "../autograd.ts";
+import { passThroughGrad, record } from "../autograd.ts";
 import { type DType, promoteTypes, storageType } from "../dtype.ts";
 import type { Scalar } from "../kernels/map.ts";
 import { Tensor } from "../tensor.ts";
 import { BINARY, type BinaryDef, UNARY, type UnaryDef } from "./elementwise_defs.ts";
 import { type MapParam, runMap } from "./map.ts";
 import { sumToShape } from "./reduce.ts";
+import { sameShape } from "../shape.ts";
 
 /** A tensor or a JS number. */
 export type TensorOrNumber = Tensor | number;
@@ -27,6 +28,9 @@ function gradMap(
   params: MapParam[],
   targetShape: readonly number[],
 ): Tensor {
+  // The gradient passes through unchanged (add, and sub's first input): no copy, only the sum
+  // over broadcast dimensions where there are some.
+  if (expr === "g") return sameShape(g.shape, targetShape) ? passThroughGrad(g) : sumToShape(g, targetShape);
   const inputs: Tensor[] = [g];
   const names = ["g"];
   const ps = [...params];
@@ -49,7 +53,7 @@ function gradMap(
     compute: "f32",
     shape: g.shape,
   });
-  if (full.shape.length === targetShape.length && full.shape.every((d, i) => d === targetShape[i])) return full;
+  if (sameShape(full.shape, targetShape)) return full;
   const reduced = sumToShape(full, targetShape);
   full.dispose();
   return reduced;
