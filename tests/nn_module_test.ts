@@ -287,6 +287,53 @@ gpuTest("Linear: PyTorch default init bounds, forward and gradients", async () =
   }
 });
 
+gpuTest(
+  "Linear: the weight gradient is gᵀ·x, contiguous (no copy before the optimizer), on folded [B, T, C] input",
+  async () => {
+    const lin = new Linear(5, 4, { generator: new Generator(3) });
+    try {
+      await scope(async () => {
+        const [B, T, I, O] = [2, 3, 5, 4];
+        const xs = randomArray(B * T * I, 11), gs = randomArray(B * T * O, 12);
+        const x = tensor(xs, [B, T, I]).requiresGrad_();
+        lin.call(x).backward(tensor(gs, [B, T, O]));
+        const w = await lin.weight.toArray();
+        const gw = lin.weight.grad!;
+        assert(gw.isContiguous, `weight gradient strides ${gw.strides}`);
+        const refW: number[] = [];
+        for (let o = 0; o < O; o++) {
+          for (let i = 0; i < I; i++) {
+            let acc = 0;
+            for (let r = 0; r < B * T; r++) acc += gs[r * O + o] * xs[r * I + i];
+            refW.push(acc);
+          }
+        }
+        assertClose(await gw.data(), refW, { atol: 1e-5 });
+        const refX: number[] = [];
+        for (let r = 0; r < B * T; r++) {
+          for (let i = 0; i < I; i++) {
+            let acc = 0;
+            for (let o = 0; o < O; o++) acc += gs[r * O + o] * w[o * I + i];
+            refX.push(acc);
+          }
+        }
+        assertClose(await x.grad!.data(), refX, { atol: 1e-5 });
+        assertClose(
+          await lin.bias!.grad!.data(),
+          [0, 1, 2, 3].map((o) => {
+            let acc = 0;
+            for (let r = 0; r < B * T; r++) acc += gs[r * O + o];
+            return acc;
+          }),
+          { atol: 1e-5 },
+        );
+      });
+    } finally {
+      lin.dispose();
+    }
+  },
+);
+
 gpuTest("Embedding: lookup, padding row is zero and gets no gradient", async () => {
   const emb = new Embedding(5, 3, { paddingIdx: -1, generator: new Generator(2) });
   try {

@@ -73,7 +73,15 @@ function matmulNd(a: Tensor, b: Tensor, shapeA = a.shape, shapeB = b.shape): Ten
         bt.dispose();
         full.dispose();
       }
-      if (b.requiresGrad) {
+      if (b.requiresGrad && sa.ndim === 2 && transposedMatrix(sb)) {
+        // b is a transposed view (a Linear's t(weight)): compute gᵀ·a, so that the gradient
+        // reaching the weight through the transpose is contiguous, as the optimizers want it.
+        const gt = transpose(g, -1, -2);
+        const gbt = matmulRaw(gt, sa, gt.shape, sa.shape);
+        gb = transpose(gbt, -1, -2);
+        gt.dispose();
+        gbt.dispose();
+      } else if (b.requiresGrad) {
         const at = transpose(sa, -1, -2);
         const full = matmulRaw(at, g, at.shape, g.shape);
         gb = sumToShape(full, sb.shape);
@@ -82,6 +90,11 @@ function matmulNd(a: Tensor, b: Tensor, shapeA = a.shape, shapeB = b.shape): Ten
       }
       return [ga, gb];
     }), [a, b]);
+}
+
+/** A 2-D tensor laid out as the transpose of a contiguous matrix (strides [1, rows]). */
+function transposedMatrix(t: Tensor): boolean {
+  return t.ndim === 2 && t.shape[0] > 1 && t.shape[1] > 1 && t.strides[0] === 1 && t.strides[1] === t.shape[0];
 }
 
 /** Broadcast batch shape of two operands; throws naming both full shapes. */
