@@ -2,9 +2,12 @@
  * WGSL generators for fused in-place update kernels (optimizers, gradient clipping, EMA), and
  * the two reductions of gradient clipping's total norm.
  *
- * Every kernel walks `n` elements; each bound buffer has its own element offset in the
- * uniform block, so dense views that start inside a larger storage work too. Uniform layout:
- * word 0 = n, words 1..B = buffer offsets, then the f32 scalars, then the u32 flags.
+ * An update kernel walks the elements of up to `groups` tensor groups (one per parameter) in one
+ * dispatch, as PyTorch's multi-tensor ("foreach") optimizers do; every bound buffer has its own
+ * element offset, so dense views that start inside a larger storage work too. Uniform layout:
+ * word 0 = all elements, words 1..G = where each group's elements end, then G × B buffer
+ * offsets, then the f32 scalars, then the u32 flags. The body reads `NAME[i_NAME]` (the
+ * element of buffer NAME at the current index) and `o_NAME` (the offset of its view).
  */
 import { flatMain, metaAt, metaDecl, WG } from "./wgsl.ts";
 
@@ -18,9 +21,9 @@ export interface UpdateBuffer {
 
 /** Description of a fused elementwise update kernel. */
 export interface UpdateKernel {
-  /** Buffers bound at 1..B, in order. */
+  /** Buffers of one group, bound at 1..B (group g at g·B + 1..), in order. */
   buffers: readonly UpdateBuffer[];
-  /** Names of f32 scalars in the uniform block. */
+  /** Names of f32 scalars in the uniform block (shared by every group). */
   scalars: readonly string[];
   /** Names of boolean flags (u32, non-zero = true) in the uniform block. */
   flags: readonly string[];
@@ -28,23 +31,49 @@ export interface UpdateKernel {
   body: string;
 }
 
-/** Number of u32 words in the uniform block of an update kernel. */
-export function updateMetaWords(k: UpdateKernel): number {
-  return 1 + k.buffers.length + k.scalars.length + k.flags.length;
+/** Number of u32 words in the uniform block of an update kernel over `groups` groups. */
+export function updateMetaWords(k: UpdateKernel, groups = 1): number {
+  return 1 + groups * (1 + k.buffers.length) + k.scalars.length + k.flags.length;
 }
 
-/** WGSL source of a fused update kernel. */
-export function updateSource(k: UpdateKernel): string {
+/** WGSL source of a fused update kernel over `groups` tensor groups. */
+export function updateSource(k: UpdateKernel, groups = 1): string {
   const B = k.buffers.length;
-  let s = metaDecl(updateMetaWords(k));
-  k.buffers.forEach((b, i) => {
-    s += `@group(0) @binding(${i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<f32>;\n`;
-  });
-  s += `${flatMain()}\n  if (gi >= ${metaAt(0)}) { return; }\n`;
-  k.buffers.forEach((b, i) => (s += `  let i_${b.name} = ${metaAt(1 + i)} + gi;\n`));
-  k.scalars.forEach((n, j) => (s += `  let ${n} = bitcast<f32>(${metaAt(1 + B + j)});\n`));
-  k.flags.forEach((n, j) => (s += `  let ${n} = ${metaAt(1 + B + k.scalars.length + j)} != 0u;\n`));
-  return s + k.body + "}\n";
+  const scalarsAt = 1 + groups * (1 + B);
+  let s = metaDecl(updateMetaWords(k, groups));
+  for (let g = 0; g < groups; g++) {
+    k.buffers.forEach((b, i) => {
+      const name = groups === 1 ? b.name : `${b.name}_${g}`;
+      s += `@group(0) @binding(${g * B + i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<f32>;
+`;
+    });
+  }
+  s += `${flatMain()}
+  if (gi >= ${metaAt(0)}) { return; }
+`;
+  k.scalars.forEach((n, j) => (s += `  let ${n} = bitcast<f32>(${metaAt(scalarsAt + j)});
+`));
+  k.flags.forEach((n, j) => (s += `  let ${n} = ${metaAt(scalarsAt + k.scalars.length + j)} != 0u;
+`));
+  for (let g = 0; g < groups; g++) {
+    let body = k.body;
+    if (groups > 1) {
+      for (const b of k.buffers) body = body.replace(new RegExp(`\\b${b.name}\\[`, "g"), `${b.name}_${g}[`);
+    }
+    const start = g === 0 ? "0u" : metaAt(g);
+    s += `  if (gi < ${metaAt(1 + g)}) {
+    let li = gi - ${start};
+`;
+    k.buffers.forEach((b, i) => {
+      s += `    let o_${b.name} = ${metaAt(1 + groups + g * B + i)};
+    let i_${b.name} = o_${b.name} + li;
+`;
+    });
+    s += `${body}    return;
+  }
+`;
+  }
+  return s + "}\n";
 }
 
 /** SGD with optional momentum, dampening, Nesterov, L2 weight decay and maximize (torch.optim.SGD). */
@@ -113,7 +142,7 @@ export function clipKernel(): UpdateKernel {
     buffers: [{ name: "grad", write: true }, { name: "norm", write: false }],
     scalars: ["maxNorm"],
     flags: [],
-    body: `  let coef = min(maxNorm / (norm[${metaAt(2)}] + 1e-6), 1.0);
+    body: `  let coef = min(maxNorm / (norm[o_norm] + 1e-6), 1.0);
   grad[i_grad] = grad[i_grad] * coef;
 `,
   };

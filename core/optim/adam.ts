@@ -1,14 +1,14 @@
-/** Adam and AdamW (torch.optim.Adam / AdamW, amsgrad optional), one fused kernel per parameter. */
+/** Adam and AdamW (torch.optim.Adam / AdamW, amsgrad optional), fused kernels over several parameters per dispatch. */
 import type { Tensor } from "../tensor.ts";
 import { zerosLike } from "../ops/creation.ts";
 import { adamKernel } from "../kernels/optim.ts";
 import {
   checkNonNegative,
-  launchUpdate,
   Optimizer,
   type ParamGroup,
   type ParamsInput,
   type ParamState,
+  type UpdateBatch,
 } from "./optimizer.ts";
 
 /** Hyper-parameters of Adam and AdamW. */
@@ -78,8 +78,14 @@ export class Adam extends Optimizer<AdamHyper> {
     });
   }
 
-  /** One fused Adam dispatch for `p` (bias corrections computed here in float64). */
-  protected updateParam(p: Tensor, grad: Tensor, g: ParamGroup<AdamHyper>, st: ParamState): void {
+  /** One fused Adam launch for `p` (bias corrections computed here in float64). */
+  protected updateParam(
+    p: Tensor,
+    grad: Tensor,
+    g: ParamGroup<AdamHyper>,
+    st: ParamState,
+    updates: UpdateBatch,
+  ): void {
     const step = ((st.step as number | undefined) ?? 0) + 1;
     st.step = step;
     const [beta1, beta2] = g.betas;
@@ -100,7 +106,7 @@ export class Adam extends Optimizer<AdamHyper> {
     ];
     const tensors = [p, grad, expAvg, expAvgSq];
     if (g.amsgrad) tensors.push(this.stateTensor(st, "maxExpAvgSq", p, zerosLike));
-    launchUpdate(g.amsgrad ? "adam_amsgrad" : "adam", KERNELS[g.amsgrad ? 1 : 0], tensors, scalars, [g.maximize]);
+    updates.add(g.amsgrad ? "adam_amsgrad" : "adam", KERNELS[g.amsgrad ? 1 : 0], tensors, scalars, [g.maximize]);
   }
 }
 

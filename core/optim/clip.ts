@@ -7,7 +7,7 @@ import { tensor } from "../ops/creation.ts";
 import { empty } from "../ops/map.ts";
 import { clipKernel, gradNormPartsSource, gradNormTotalSource, NORM_PARTS } from "../kernels/optim.ts";
 import { WG } from "../kernels/wgsl.ts";
-import { denseGrad, launchUpdate } from "./optimizer.ts";
+import { denseGrad, UpdateBatch } from "./optimizer.ts";
 
 const KERNEL = clipKernel();
 /** Elements a thread reduces before a gradient's reduction spreads over more workgroups. */
@@ -18,9 +18,9 @@ const PER_THREAD = 16;
  * gradients together, as if concatenated) is at most `maxNorm`: every gradient is multiplied
  * by `min(1, maxNorm / (norm + 1e-6))`, computed on the GPU. Returns the total norm before
  * clipping as a 0-d tensor (no readback). `normType` may be `Infinity` (max |g|).
- * Parameters without a gradient are ignored. Two dispatches per gradient and one more: each
- * gradient reduces into its own slots of one buffer, one kernel takes the total's root, and
- * each gradient is scaled.
+ * Parameters without a gradient are ignored. Each gradient reduces into its own slots of one
+ * buffer (a dispatch each), one kernel takes the total's root, and the gradients are scaled
+ * several per dispatch.
  *
  * @example
  * ```ts
@@ -47,7 +47,9 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
       });
       if (grads.length === 0) return tensor(0);
       const total = totalNorm(grads, normType);
-      for (const g of grads) launchUpdate("clip_grad_norm", KERNEL, [g, total], [maxNorm]);
+      const updates = new UpdateBatch();
+      for (const g of grads) updates.add("clip_grad_norm", KERNEL, [g, total], [maxNorm]);
+      updates.flush();
       return total;
     })
   );

@@ -9,7 +9,7 @@ import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { clone } from "../ops/elementwise.ts";
 import { emaKernel } from "../kernels/optim.ts";
-import { launchUpdate } from "./optimizer.ts";
+import { UpdateBatch } from "./optimizer.ts";
 
 const KERNEL = emaKernel();
 
@@ -157,14 +157,16 @@ export class EMA {
     if ((s - this.startStep) % this.updateEvery !== 0) return;
     this.numUpdates++;
     const d = this.decayAt(this.numUpdates);
+    const updates = new UpdateBatch();
     for (const [name, t] of entries) {
       const sh = this.#shadowOf(name);
       if (sh.size !== t.size || !t.isContiguous) {
         throw new RangeError(`EMA: '${name}' has shape ${fmtShape(t.shape)}, its shadow ${fmtShape(sh.shape)}`);
       }
-      if (t.dtype === "float32") launchUpdate("ema_update", KERNEL, [sh, t], [d, 1 - d]);
+      if (t.dtype === "float32") updates.add("ema_update", KERNEL, [sh, t], [d, 1 - d]);
       else copyInto(sh, t, `'${name}'`);
     }
+    updates.flush();
   }
 
   /** Copies the averaged weights into `params` (default: the tracked tensors), in place. */

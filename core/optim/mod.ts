@@ -3,7 +3,7 @@
  * weight EMA and learning-rate schedules.
  * @module
  */
-export { Optimizer } from "./optimizer.ts";
+export { Optimizer, UpdateBatch } from "./optimizer.ts";
 export type {
   BaseHyper,
   HyperValue,

@@ -1,10 +1,10 @@
 /**
  * The optimizer base class (torch.optim.Optimizer's shape): parameter groups with their own
  * hyper-parameters, per-parameter state in GPU tensors kept out of scopes, `step()` that
- * updates parameters in place with one fused kernel dispatch per parameter tensor,
+ * updates parameters in place with fused kernels, several parameter tensors per dispatch,
  * `zeroGrad()`, and JSON-able state dicts.
  */
-import { dispatch, grid1d, pipeline } from "../device.ts";
+import { dispatch, gpu, grid1d, pipeline } from "../device.ts";
 import { noGrad } from "../autograd.ts";
 import { keep } from "../scope.ts";
 import { fmtShape } from "../shape.ts";
@@ -93,43 +93,86 @@ export function denseGrad(p: Tensor): Tensor | null {
   return dense;
 }
 
+/** Most tensor groups one update dispatch takes (more makes the shader long for little gain). */
+const MAX_GROUPS = 8;
+
 /**
- * Launches a fused update kernel over `n` elements: `tensors[i]` is bound at binding i + 1
- * (each a dense float32 view; its offset goes in the uniform block), followed by the scalars
- * and flags. No tensor written by the kernel may share its storage buffer with another.
+ * Collects fused update launches and issues them with several tensor groups per dispatch (the
+ * multi-tensor "foreach" updates of PyTorch's optimizers): consecutive launches of the same
+ * kernel with the same scalars and flags share a dispatch, as many as the adapter's storage
+ * bindings allow (16 on llvmpipe: 4 Adam parameters, 8 EMA or clipping ones). A launch that would
+ * write a buffer another launch of the dispatch touches starts a new one. Call `flush()` before
+ * anything reads what the launches write.
  */
-export function launchUpdate(
-  op: string,
-  kernel: UpdateKernel,
-  tensors: readonly Tensor[],
-  scalars: readonly number[],
-  flags: readonly boolean[] = [],
-): void {
-  if (tensors.length !== kernel.buffers.length || scalars.length !== kernel.scalars.length) {
-    throw new Error(`internal: ${op} expects ${kernel.buffers.length} tensors and ${kernel.scalars.length} scalars`);
-  }
-  const buffers = tensors.map((t) => t.storage.buffer);
-  kernel.buffers.forEach((b, i) => {
-    if (b.write && buffers.some((o, j) => j !== i && o === buffers[i])) {
-      throw new Error(`${op}: the tensor bound as '${b.name}' shares its GPU storage with another operand`);
+export class UpdateBatch {
+  #op = "";
+  #kernel: UpdateKernel | null = null;
+  #key = "";
+  #groups: Tensor[][] = [];
+  #scalars: readonly number[] = [];
+  #flags: readonly boolean[] = [];
+  #written = new Set<GPUBuffer>();
+  #read = new Set<GPUBuffer>();
+
+  /** Adds one group: `tensors[i]` is the kernel's buffer i (each a dense float32 view). */
+  add(
+    op: string,
+    kernel: UpdateKernel,
+    tensors: readonly Tensor[],
+    scalars: readonly number[],
+    flags: readonly boolean[] = [],
+  ): void {
+    if (tensors.length !== kernel.buffers.length || scalars.length !== kernel.scalars.length) {
+      throw new Error(`internal: ${op} expects ${kernel.buffers.length} tensors and ${kernel.scalars.length} scalars`);
     }
-  });
-  const n = tensors[0].size;
-  if (n === 0) return;
-  const meta = new Uint32Array(updateMetaWords(kernel));
-  const f = new Float32Array(meta.buffer);
-  meta[0] = n;
-  let w = 1;
-  for (const t of tensors) meta[w++] = t.offset;
-  for (const s of scalars) f[w++] = s;
-  for (const b of flags) meta[w++] = b ? 1 : 0;
-  dispatch({
-    op,
-    pipeline: pipeline(op, updateSource(kernel)),
-    bindings: buffers,
-    uniforms: meta,
-    workgroups: grid1d(Math.ceil(n / WG)),
-  });
+    const buffers = tensors.map((t) => t.storage.buffer);
+    kernel.buffers.forEach((b, i) => {
+      if (b.write && buffers.some((o, j) => j !== i && o === buffers[i])) {
+        throw new Error(`${op}: the tensor bound as '${b.name}' shares its GPU storage with another operand`);
+      }
+    });
+    if (tensors[0].size === 0) return;
+    const key = `${op}|${scalars.join(",")}|${flags.join(",")}`;
+    const clash = kernel.buffers.some((b, i) =>
+      b.write ? this.#written.has(buffers[i]) || this.#read.has(buffers[i]) : this.#written.has(buffers[i])
+    );
+    const full = (this.#groups.length + 1) * kernel.buffers.length > gpu().limits.maxStorageBuffersPerShaderStage ||
+      this.#groups.length >= MAX_GROUPS;
+    if (key !== this.#key || kernel !== this.#kernel || clash || full) this.flush();
+    if (this.#groups.length === 0) {
+      [this.#op, this.#kernel, this.#key, this.#scalars, this.#flags] = [op, kernel, key, scalars, flags];
+    }
+    this.#groups.push([...tensors]);
+    kernel.buffers.forEach((b, i) => (b.write ? this.#written : this.#read).add(buffers[i]));
+  }
+
+  /** Issues what was added. */
+  flush(): void {
+    const kernel = this.#kernel, groups = this.#groups;
+    this.#groups = [];
+    this.#written.clear();
+    this.#read.clear();
+    if (!kernel || groups.length === 0) return;
+    const B = kernel.buffers.length, G = groups.length;
+    const meta = new Uint32Array(updateMetaWords(kernel, G));
+    const f = new Float32Array(meta.buffer);
+    let total = 0;
+    groups.forEach((ts, g) => {
+      meta[1 + g] = total += ts[0].size;
+      ts.forEach((t, i) => (meta[1 + G + g * B + i] = t.offset));
+    });
+    meta[0] = total;
+    let w = 1 + G * (1 + B);
+    for (const s of this.#scalars) f[w++] = s;
+    for (const b of this.#flags) meta[w++] = b ? 1 : 0;
+    dispatch({
+      op: this.#op,
+      pipeline: pipeline(`${this.#op}×${G}`, updateSource(kernel, G)),
+      bindings: groups.flatMap((ts) => ts.map((t) => t.storage.buffer)),
+      uniforms: meta,
+      workgroups: grid1d(Math.ceil(total / WG)),
+    });
+  }
 }
 
 /** Fills a tensor's elements with zeros in place. */
@@ -142,7 +185,10 @@ function isJsonHyper(v: unknown): v is HyperValue {
     (Array.isArray(v) && v.every((x) => typeof x === "number"));
 }
 
-/** Base class of optimizers; subclasses implement `updateParam` with one fused kernel. */
+/**
+ * Base class of optimizers; subclasses implement `updateParam` by adding one fused kernel launch
+ * to the step's {@linkcode UpdateBatch}, which issues several parameters per dispatch.
+ */
 export abstract class Optimizer<H extends BaseHyper> {
   /** Default hyper-parameters for groups that leave them out. */
   readonly defaults: Readonly<H>;
@@ -172,8 +218,14 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** Validates a group's hyper-parameters (throws a RangeError naming the bad one). */
   protected abstract checkHyper(h: H): void;
 
-  /** Updates one parameter in place from its dense gradient (one fused dispatch). */
-  protected abstract updateParam(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
+  /** Updates one parameter in place from its dense gradient: one fused launch added to `updates`. */
+  protected abstract updateParam(
+    p: Tensor,
+    grad: Tensor,
+    group: ParamGroup<H>,
+    state: ParamState,
+    updates: UpdateBatch,
+  ): void;
 
   /** Adds a parameter group; missing hyper-parameters come from `defaults`. */
   addParamGroup(group: ParamGroupInput<H>): void {
@@ -195,6 +247,7 @@ export abstract class Optimizer<H extends BaseHyper> {
 
   /** Performs one optimization step; parameters without a gradient are skipped. No GPU readback. */
   step(): void {
+    const updates = new UpdateBatch();
     noGrad(() => {
       for (const group of this.paramGroups) {
         this.checkHyper(group);
@@ -211,9 +264,10 @@ export abstract class Optimizer<H extends BaseHyper> {
           }
           let st = this.state.get(p);
           if (!st) this.state.set(p, st = {});
-          this.updateParam(p, grad, group, st);
+          this.updateParam(p, grad, group, st, updates);
         }
       }
+      updates.flush();
     });
   }
 

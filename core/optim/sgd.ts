@@ -1,14 +1,14 @@
-/** Stochastic gradient descent with momentum (torch.optim.SGD), one fused kernel per parameter. */
+/** Stochastic gradient descent with momentum (torch.optim.SGD), fused kernels over several parameters per dispatch. */
 import type { Tensor } from "../tensor.ts";
 import { empty } from "../ops/map.ts";
 import { sgdKernel } from "../kernels/optim.ts";
 import {
   checkNonNegative,
-  launchUpdate,
   Optimizer,
   type ParamGroup,
   type ParamsInput,
   type ParamState,
+  type UpdateBatch,
 } from "./optimizer.ts";
 
 /** Hyper-parameters of SGD (PyTorch's names in camelCase). */
@@ -70,15 +70,21 @@ export class SGD extends Optimizer<SGDHyper> {
     }
   }
 
-  /** One fused SGD dispatch for `p`. */
-  protected updateParam(p: Tensor, grad: Tensor, g: ParamGroup<SGDHyper>, st: ParamState): void {
+  /** One fused SGD launch for `p`. */
+  protected updateParam(
+    p: Tensor,
+    grad: Tensor,
+    g: ParamGroup<SGDHyper>,
+    st: ParamState,
+    updates: UpdateBatch,
+  ): void {
     const scalars = [g.lr, g.weightDecay, g.momentum, 1 - g.dampening];
     if (g.momentum === 0) {
-      launchUpdate("sgd", KERNELS[0], [p, grad], scalars, [g.maximize, g.nesterov, false]);
+      updates.add("sgd", KERNELS[0], [p, grad], scalars, [g.maximize, g.nesterov, false]);
       return;
     }
     const first = !(st.momentumBuffer !== undefined && !(st.momentumBuffer as Tensor).isDisposed);
     const buf = this.stateTensor(st, "momentumBuffer", p, (q) => empty(q.shape, "float32", "momentum_buffer"));
-    launchUpdate("sgd_momentum", KERNELS[1], [p, grad, buf], scalars, [g.maximize, g.nesterov, first]);
+    updates.add("sgd_momentum", KERNELS[1], [p, grad, buf], scalars, [g.maximize, g.nesterov, first]);
   }
 }
