@@ -526,3 +526,47 @@ gpuTest("conv 1×1: the GEMM path without im2col matches float64 and the direct 
     }
   }
 });
+
+gpuTest(
+  "conv gemm with its columns split into spans of output positions matches float64 and the direct kernel's gradients",
+  async () => {
+    // MEDDIFF_CONV_COLUMN_FLOATS stands in for the binding limit that a large volume exceeds (a
+    // 3×3×3 convolution of 16 channels at 64³ has 432 MiB of columns per image): here a span
+    // holds 7 output positions, which divides none of the output sizes.
+    const cases: { x: number[]; w: number[]; opts: ConvOptions }[] = [
+      {
+        x: [2, 4, 5, 6, 5],
+        w: [6, 2, 3, 2, 3],
+        opts: { groups: 2, stride: [1, 2, 1], padding: [1, 0, 2], dilation: [1, 1, 2] },
+      },
+      { x: [3, 3, 9, 8], w: [4, 3, 5, 3], opts: { padding: 2 } },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const groups = c.opts.groups ?? 1;
+      const kg = (c.w[1] * prod(c.w.slice(2))) * groups;
+      const xd = f32(c.x, 300 + i), wd = f32(c.w, 310 + i), bd = f32([c.w[0]], 320 + i);
+      const [ref64, shape] = refConv(xd, c.x, wd, c.w, bd, c.opts);
+      const gyd = f32(shape, 330 + i);
+      const run = async (variant: string) => {
+        Deno.env.set("MEDDIFF_CONV", variant);
+        Deno.env.set("MEDDIFF_CONV_COLUMN_FLOATS", String(kg * 7));
+        try {
+          const x = tensor(xd, c.x, { requiresGrad: true });
+          const w = tensor(wd, c.w, { requiresGrad: true }), b = tensor(bd, [c.w[0]], { requiresGrad: true });
+          const y = c.x.length === 5 ? conv3d(x, w, b, c.opts) : conv2d(x, w, b, c.opts);
+          y.mul(tensor(gyd, shape)).sum().backward();
+          return { y: await y.data(), gx: await x.grad!.data(), gw: await w.grad!.data(), gb: await b.grad!.data() };
+        } finally {
+          Deno.env.delete("MEDDIFF_CONV");
+          Deno.env.delete("MEDDIFF_CONV_COLUMN_FLOATS");
+        }
+      };
+      const got = await run("gemm"), want = await run("direct");
+      const name = `spans ${JSON.stringify(c.x)} * ${JSON.stringify(c.w)}`;
+      assertClose(got.y, ref64, { atol: 1e-5, rtol: 1e-4, msg: `${name} out` });
+      for (const k of ["gx", "gw", "gb"] as const) {
+        assertClose(got[k], want[k], { atol: 1e-4, rtol: 1e-4, msg: `${name} ${k}` });
+      }
+    }
+  },
+);

@@ -7,7 +7,8 @@
 import { synchronize } from "../core/device.ts";
 import { tensor } from "../mod.ts";
 import type { ConvGeom, ConvPass } from "../core/backend/conv.ts";
-import { columnsFit, convBench, convCandidates, selectConvVariant } from "../core/backend/conv_select.ts";
+import { convBench, convCandidates, selectConvVariant } from "../core/backend/conv_select.ts";
+import { columnChunks } from "../core/backend/conv.ts";
 import { gpuTest } from "./_util.ts";
 import { assert, assertEquals } from "./_asserts.ts";
 
@@ -54,27 +55,28 @@ async function runAllCandidates(g: ConvGeom): Promise<void> {
   }
 }
 
-gpuTest("conv kernel choice: a volume whose im2col columns exceed the binding limit runs the direct kernel", () => {
-  // 16 channels at 64³, 3×3×3: one image's columns are 16·27·64³ floats = 432 MiB.
-  const same = (side: number, k: number): ConvGeom => ({
-    N: 1,
-    C: 16,
-    O: 16,
-    G: 1,
-    inSize: [side, side, side],
-    outSize: [side, side, side],
-    kernel: [k, k, k],
-    stride: [1, 1, 1],
-    padding: [k >> 1, k >> 1, k >> 1],
-    dilation: [1, 1, 1],
-  });
-  const big = same(64, 3);
-  assert(!columnsFit(big, 128 << 20), "432 MiB of columns exceed a 128 MiB binding");
-  assert(columnsFit(big, 1 << 30), "and fit a 1 GiB one");
-  if (!columnsFit(big)) {
+gpuTest(
+  "conv columns: a volume whose im2col columns exceed the binding limit is split into spans, not sent to the direct kernel",
+  () => {
+    // 16 channels at 64³, 3×3×3: one image's columns are 16·27·64³ floats = 432 MiB.
+    const same = (side: number, k: number): ConvGeom => ({
+      N: 1,
+      C: 16,
+      O: 16,
+      G: 1,
+      inSize: [side, side, side],
+      outSize: [side, side, side],
+      kernel: [k, k, k],
+      stride: [1, 1, 1],
+      padding: [k >> 1, k >> 1, k >> 1],
+      dilation: [1, 1, 1],
+    });
+    const big = same(64, 3);
+    const limit = (128 << 20) / 4;
+    assertEquals(columnChunks(big, limit), { nb: 1, lb: Math.floor(limit / (16 * 27)) }, "432 MiB: spans of 77,672");
+    assertEquals(columnChunks({ ...same(8, 3), N: 8 }, limit), { nb: 8, lb: 512 }, "8³: whole images, all 8 at once");
     for (const pass of ["forward", "dataGrad", "weightGrad"] as const) {
-      assertEquals(selectConvVariant(pass, big), "direct");
+      assert(selectConvVariant(pass, big) !== "direct", `${pass}: the default route is im2col + GEMM`);
     }
-  }
-  assert(columnsFit(same(8, 3)), "8³ fits");
-});
+  },
+);

@@ -1,12 +1,14 @@
 /**
  * Launches the three convolution passes (forward, data gradient, weight gradient) on raw
  * buffers, so the autotuner can time them outside any scope. Variants: `gemm` (im2col /
- * col2im around the matmul kernels, batch-chunked to bound the column matrix), `direct` (one
+ * col2im around the matmul kernels, the column matrix split by images, or for large volumes
+ * by spans of output positions, to stay within the binding limit), `direct` (one
  * output per thread; the right choice for depthwise convolutions) and `winograd4` /
  * `winograd2` (Winograd F(4×4, 3×3) / F(2×2, 3×3), `conv_winograd.ts`, for 2-D 3×3 stride-1
  * convolutions without dilation or groups; elsewhere they run `gemm`).
  */
 import { copyBuffer, dispatch, gpu, grid1d, pipeline } from "../device.ts";
+import { envFlag } from "../env.ts";
 import { WG } from "../kernels/wgsl.ts";
 import {
   batchSumSource,
@@ -17,6 +19,7 @@ import {
   directForwardSource,
   directWeightGradSource,
   im2colSource,
+  placeColumnsSource,
 } from "../kernels/conv.ts";
 import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul.ts";
 import { selectMatmulVariant } from "./matmul_select.ts";
@@ -112,12 +115,28 @@ export function winogradPlan(v: ConvVariant, pass: ConvPass, g: ConvGeom): Winog
   return winogradSizes(w).chunk > 0 ? w : null;
 }
 
-function meta(g: ConvGeom, x: ConvInput | null, wOff: number, gyOff: number, total: number, nb: number, n0: number) {
+/** The output positions of a column chunk: `lb` of them from `l0` (all L when unsplit). */
+interface Span {
+  l0: number;
+  lb: number;
+}
+
+function meta(
+  g: ConvGeom,
+  x: ConvInput | null,
+  wOff: number,
+  gyOff: number,
+  total: number,
+  nb: number,
+  n0: number,
+  span: Span = { l0: 0, lb: sizes(g).L },
+  addTo = false,
+) {
   const s = sizes(g);
   const m = new Uint32Array(CONV_META_WORDS);
   m.set([g.N, g.C, g.O, g.G, ...g.inSize, s.Cg, ...g.outSize, s.Og, ...g.kernel, s.Kg], 0);
   m.set([...g.stride, s.L, ...g.padding, nb, ...g.dilation, x?.offset ?? 0], 16);
-  m.set([...(x?.strides ?? [0, 0, 0, 0, 0]), wOff, total, n0, gyOff], 28);
+  m.set([...(x?.strides ?? [0, 0, 0, 0, 0]), wOff, total, n0, gyOff, span.l0, span.lb, addTo ? 1 : 0], 28);
   return m;
 }
 
@@ -126,11 +145,33 @@ function run(op: string, src: string, bindings: GPUBuffer[], m: Uint32Array, tot
   dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: m, workgroups: grid1d(Math.ceil(total / WG)) });
 }
 
-/** Images per im2col chunk: the column matrix stays under 256 MiB and the binding limit. */
-function chunkSize(g: ConvGeom): number {
+/**
+ * Floats one column-matrix chunk may hold: under 256 MiB and the storage-binding limit
+ * (`MEDDIFF_CONV_COLUMN_FLOATS` lowers it, so that tests reach the split paths on small problems).
+ */
+export function columnFloats(maxBindingBytes = gpu().limits.maxStorageBufferBindingSize): number {
+  const forced = Number(envFlag("MEDDIFF_CONV_COLUMN_FLOATS"));
+  const limit = Math.min(64 << 20, Math.floor(maxBindingBytes / 4));
+  return Number.isInteger(forced) && forced > 0 ? Math.min(forced, limit) : limit;
+}
+
+/**
+ * How the im2col route splits its column matrix [nb, G·Kg, L]: whole images per chunk (`nb`)
+ * while one image's columns fit, else one image at a time in spans of `lb` output positions
+ * (a 3×3×3 convolution of 16 channels at 64³ has 432 MiB of columns per image).
+ */
+export function columnChunks(g: ConvGeom, floats = columnFloats()): { nb: number; lb: number } {
   const { Kg, L } = sizes(g);
-  const limit = Math.min(64 << 20, gpu().limits.maxStorageBufferBindingSize / 4);
-  return Math.max(1, Math.min(g.N, Math.floor(limit / (g.G * Kg * L))));
+  const perImage = g.G * Kg * L;
+  if (perImage <= floats) return { nb: Math.max(1, Math.min(g.N, Math.floor(floats / perImage))), lb: L };
+  return { nb: 1, lb: Math.max(1, Math.floor(floats / (g.G * Kg))) };
+}
+
+/** The spans of `lb` output positions that cover 0 … L − 1. */
+function spans(L: number, lb: number): Span[] {
+  const out: Span[] = [];
+  for (let l0 = 0; l0 < L; l0 += lb) out.push({ l0, lb: Math.min(lb, L - l0) });
+  return out;
 }
 
 /**
@@ -150,11 +191,23 @@ function pointwise(g: ConvGeom, x: ConvInput | null): boolean {
     dense(g.N, sn, g.C * D * H * W);
 }
 
-function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: number): void {
+function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: number, span?: Span): void {
   const { Kg, L } = sizes(g);
-  const total = nb * g.G * Kg * L;
-  const m = meta(g, x, 0, 0, total, nb, n0);
+  const total = nb * g.G * Kg * (span?.lb ?? L);
+  const m = meta(g, x, 0, 0, total, nb, n0, span);
   run("conv.im2col", im2colSource(m), [x.buffer, col], m, total);
+}
+
+/** Copies a chunk [rows, lb] into columns l0 … of a dense [rows, L] output starting at element `yOff`. */
+function placeColumns(chunk: GPUBuffer, y: GPUBuffer, yOff: number, rows: number, L: number, span: Span): void {
+  const total = rows * span.lb;
+  run(
+    "conv.placeColumns",
+    placeColumnsSource(),
+    [chunk, y],
+    new Uint32Array([total, span.lb, L, yOff + span.l0]),
+    total,
+  );
 }
 
 const operand = (buffer: GPUBuffer, offset: number, rowStride: number, colStride: number, b: number[]) =>
@@ -205,7 +258,20 @@ export function convForward(
     const b = operand(x.buffer, x.offset, L, 1, [g.C * L, 0]);
     return gemm(g.O, L, Kg, [g.N, 1], a, b, y);
   }
-  const nbMax = chunkSize(g);
+  const { nb: nbMax, lb } = columnChunks(g);
+  if (lb < L) {
+    // One image at a time, in spans of output positions: W_g [Og, Kg] @ col [Kg, lb] per group.
+    const col = alloc(g.G * Kg * lb), tmp = alloc(g.O * lb);
+    const a = operand(w.buffer, w.offset, Kg, 1, [0, Og * Kg]);
+    for (let n = 0; n < g.N; n++) {
+      for (const span of spans(L, lb)) {
+        im2col(g, x, col, n, 1, span);
+        gemm(Og, span.lb, Kg, [1, g.G], a, operand(col, 0, span.lb, 1, [0, Kg * span.lb]), tmp);
+        placeColumns(tmp, y, n * g.O * L, g.O, L, span);
+      }
+    }
+    return;
+  }
   const col = alloc(nbMax * g.G * Kg * L);
   const tmp = nbMax < g.N ? alloc(nbMax * g.O * L) : y;
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
@@ -246,7 +312,22 @@ export function convDataGrad(
     const b = operand(gy.buffer, gy.offset, L, 1, [g.O * L, 0]);
     return gemm(Kg, L, g.O, [g.N, 1], a, b, dx);
   }
-  const nbMax = chunkSize(g);
+  const { nb: nbMax, lb } = columnChunks(g);
+  if (lb < L) {
+    // One image at a time, in spans of output positions; col2im adds each span's share.
+    const col = alloc(g.G * Kg * lb);
+    const a = operand(w.buffer, w.offset, 1, Kg, [0, Og * Kg]);
+    for (let n = 0; n < g.N; n++) {
+      for (const span of spans(L, lb)) {
+        const b = operand(gy.buffer, gy.offset + n * g.O * L + span.l0, L, 1, [0, Og * L]);
+        gemm(Kg, span.lb, Og, [1, g.G], a, b, col);
+        const total = g.C * S;
+        const m = meta(g, null, 0, 0, total, 1, n, span, span.l0 > 0);
+        run("conv.col2im", col2imSource(m), [col, dx], m, total);
+      }
+    }
+    return;
+  }
   const col = alloc(nbMax * g.G * Kg * L);
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
@@ -284,8 +365,24 @@ export function convWeightGrad(
   // The per-image partials [nb, O, Kg] are one binding too: keep them under the binding limit
   // (ResNet-18's layer4 at batch 64 needs 302 MB of partials, over llvmpipe's 128 MiB).
   const partialLimit = Math.floor(gpu().limits.maxStorageBufferBindingSize / 4 / len);
-  const nbMax = Math.max(1, Math.min(chunkSize(g), partialLimit));
   const direct = pointwise(g, x); // 1×1: the columns are x itself
+  const chunks = columnChunks(g);
+  if (!direct && chunks.lb < L) {
+    // One image at a time, in spans of output positions: gy [Og, lb] @ colᵀ [lb, Kg], summed into dw.
+    const lb = chunks.lb, col = alloc(g.G * Kg * lb), tmp = alloc(len);
+    let first = true;
+    for (let n = 0; n < g.N; n++) {
+      for (const span of spans(L, lb)) {
+        im2col(g, x, col, n, 1, span);
+        const a = operand(gy.buffer, gy.offset + n * g.O * L + span.l0, L, 1, [0, Og * L]);
+        gemm(Og, Kg, span.lb, [1, g.G], a, operand(col, 0, 1, span.lb, [0, Kg * span.lb]), tmp);
+        run("conv.batchSum", batchSumSource(), [tmp, dw], new Uint32Array([len, 1, first ? 0 : 1, 0]), len);
+        first = false;
+      }
+    }
+    return;
+  }
+  const nbMax = Math.max(1, Math.min(chunks.nb, partialLimit));
   const col = direct ? null : alloc(nbMax * g.G * Kg * L);
   const tmp = alloc(nbMax * g.O * Kg);
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {

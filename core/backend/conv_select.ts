@@ -4,8 +4,8 @@
  * depthwise convolutions default to `direct`, 3×3 stride-1 ones to `winograd4`, the rest to
  * `gemm`; shapes big enough to matter are timed by the autotuner, keyed by a bucketed shape.
  * The candidates are the variants that apply, less `direct` on large problems (it is orders
- * of magnitude slower there, and one timed run of it costs seconds). Where one image's im2col
- * columns would exceed the storage-binding limit, `direct` runs whatever was chosen.
+ * of magnitude slower there, and one timed run of it costs seconds). Columns too large for one
+ * binding are split (conv.ts `columnChunks`), so every variant runs at any size.
  */
 import { autotuneEnabled, bucket, choose, tune, type TuneBench, type TuneResult } from "./autotune.ts";
 import { gpu } from "../device.ts";
@@ -63,25 +63,8 @@ export function convCandidates(pass: ConvPass, g: ConvGeom): ConvVariant[] {
   );
 }
 
-/**
- * Whether the im2col route fits the adapter: one image's column matrix (groups × Kg × L floats)
- * must bind as one storage buffer. Large volumes (a 3×3×3 conv of 16 channels at 64³ needs
- * 432 MiB) do not, and then run the direct kernel, which needs no columns.
- */
-export function columnsFit(g: ConvGeom, maxBindingBytes = gpu().limits.maxStorageBufferBindingSize): boolean {
-  const { Kg, L } = sizes(g);
-  return 4 * g.G * Kg * L <= maxBindingBytes;
-}
-
 /** Chooses the kernel variant for `pass` of `g` (see the module comment). */
 export function selectConvVariant(pass: ConvPass, g: ConvGeom): ConvVariant {
-  const v = chooseConvVariant(pass, g);
-  // Winograd runs gemm where it does not apply: both need the columns to fit.
-  const needsColumns = v === "gemm" || (v !== "direct" && winogradPlan(v, pass, g) === null);
-  return needsColumns && !columnsFit(g) ? "direct" : v;
-}
-
-function chooseConvVariant(pass: ConvPass, g: ConvGeom): ConvVariant {
   // Under autocast every pass is im2col + GEMM, whose GEMM then runs the f16 matmul.
   if (autocastActive()) return "gemm";
   const forced = envFlag("MEDDIFF_CONV");

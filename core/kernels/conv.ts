@@ -14,7 +14,9 @@ export const CONV_META_WORDS = 40;
  * OD OH OW, 11 Og = O/G; 12..14 kernel KD KH KW, 15 Kg = Cg·KD·KH·KW; 16..18 strides, 19 L =
  * OD·OH·OW; 20..22 front padding, 23 batch count of this dispatch; 24..26 dilation, 27 x offset;
  * 28..32 x strides (n, c, d, h, w); 33 w offset; 34 thread count; 35 first batch index n0;
- * 36 gy offset.
+ * 36 gy offset; 37 first output position l0 and 38 count LB of the column chunk (im2col and
+ * col2im see the output positions l0 … l0 + LB − 1; 0 and L when the columns are not split);
+ * 39 col2im adds to what dx holds (1) or writes it (0).
  */
 const HEADER = `struct Meta { v: array<vec4<u32>, 10> }
 @group(0) @binding(0) var<uniform> P: Meta;
@@ -37,7 +39,7 @@ function unpack(m: Uint32Array): string {
   let PAD = ${v3(20)}; let NB = P.v[5].w;
   let DIL = ${v3(24)}; let xOff = P.v[6].w;
   let xs = P.v[7]; let xsW = P.v[8].x; let wOff = P.v[8].y; let total = P.v[8].z; let n0 = P.v[8].w;
-  let gyOff = P.v[9].x;
+  let gyOff = P.v[9].x; let l0 = P.v[9].y; let LB = P.v[9].z; let addTo = P.v[9].w == 1u;
   let KK = KD * KH * KW;
   if (gi >= total) { return; }
 `;
@@ -59,14 +61,17 @@ fn outPos(l: u32, OH: i32, OW: i32) -> vec3<i32> {
 }
 `;
 
-/** Bindings: x (read), then the output column matrix. Thread per (nb, G, Kg, L) element. */
+/**
+ * Bindings: x (read), then the output column matrix [nb, G, Kg, LB] of the output positions
+ * l0 … l0 + LB − 1. Thread per (nb, G, Kg, LB) element.
+ */
 export function im2colSource(m: Uint32Array): string {
   return `${HEADER}@group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> COL: array<f32>;
 ${X_AT}
 ${flatMain()}${unpack(m)}
-  let l = gi % L;
-  var r = gi / L;
+  let l = l0 + gi % LB;
+  var r = gi / LB;
   let kidx = r % Kg; r = r / Kg;
   let g = r % G;
   let nl = r / G;
@@ -80,9 +85,10 @@ ${flatMain()}${unpack(m)}
 }
 
 /**
- * Gathers the column matrix back onto the input grid (the adjoint of im2col), summing the
- * entries that map to the same input element. Bindings: col (read), dx (written from element
- * n0·C·D·H·W). Thread per (nb, C, D, H, W) element; no atomics needed.
+ * Gathers the column matrix [nb, G, Kg, LB] back onto the input grid (the adjoint of im2col),
+ * summing the entries that map to the same input element; entries of output positions outside
+ * l0 … l0 + LB − 1 are another chunk's. Bindings: col (read), dx (written, or added to, from
+ * element n0·C·D·H·W). Thread per (nb, C, D, H, W) element; no atomics needed.
  */
 export function col2imSource(m: Uint32Array): string {
   return `${HEADER}@group(0) @binding(1) var<storage, read> COL: array<f32>;
@@ -95,15 +101,18 @@ ${flatMain()}${unpack(m)}
   let nl = gi / (sp * C);
   let ip = vec3<i32>(i32(pos) / (H * W), (i32(pos) / W) % H, i32(pos) % W);
   let g = c / Cg;
-  let colBase = ((nl * G + g) * Kg + (c % Cg) * KK) * L;
+  let colBase = ((nl * G + g) * Kg + (c % Cg) * KK) * LB;
   var acc = 0.0;
   for (var k = 0u; k < KK; k++) {
     let t = ip + PAD - kernelPos(k, KH, KW) * DIL;
     let o = t / S;
     if (any(t < vec3<i32>(0)) || any(o * S != t) || o.x >= OD || o.y >= OH || o.z >= OW) { continue; }
-    acc += COL[colBase + k * L + u32((o.x * OH + o.y) * OW + o.z)];
+    let l = u32((o.x * OH + o.y) * OW + o.z);
+    if (l < l0 || l >= l0 + LB) { continue; }
+    acc += COL[colBase + k * LB + (l - l0)];
   }
-  DX[n0 * C * sp + gi] = acc;
+  let at = n0 * C * sp + gi;
+  if (addTo) { DX[at] = DX[at] + acc; } else { DX[at] = acc; }
 }
 `;
 }
@@ -210,6 +219,23 @@ ${flatMain()}
   var acc = select(0.0, OUT[gi], P.v.z == 1u);
   for (var n = 0u; n < P.v.y; n++) { acc += T[n * len + gi]; }
   OUT[gi] = acc;
+}
+`;
+}
+
+/**
+ * Copies a chunk of output positions, dense [rows, LB], into columns l0 … l0 + LB − 1 of a
+ * dense [rows, L] output from element `yOff`. Uniform words: 0 rows·LB, 1 LB, 2 L, 3 l0 + yOff.
+ * Bindings: chunk, y.
+ */
+export function placeColumnsSource(): string {
+  return `struct Meta { v: vec4<u32> }
+@group(0) @binding(0) var<uniform> P: Meta;
+@group(0) @binding(1) var<storage, read> T: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+${flatMain()}
+  if (gi >= P.v.x) { return; }
+  Y[P.v.w + (gi / P.v.y) * P.v.z + gi % P.v.y] = T[gi];
 }
 `;
 }
