@@ -204,16 +204,21 @@ ${flatMain()}${unpack(m)}
 `;
 }
 
+/** Header of the small helper kernels: four u32 uniforms `P.v`, `read` at binding 1, `written` at 2. */
+function smallKernelHeader(read: string, written: string): string {
+  return `struct Meta { v: vec4<u32> }
+@group(0) @binding(0) var<uniform> P: Meta;
+@group(0) @binding(1) var<storage, read> ${read}: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ${written}: array<f32>;
+${flatMain()}`;
+}
+
 /**
  * Sums `nb` consecutive blocks of `len` floats into one (the weight gradient's batch sum),
  * adding to what the output holds when word 2 is 1. Uniform words: 0 len, 1 nb, 2 accumulate.
  */
 export function batchSumSource(): string {
-  return `struct Meta { v: vec4<u32> }
-@group(0) @binding(0) var<uniform> P: Meta;
-@group(0) @binding(1) var<storage, read> T: array<f32>;
-@group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
-${flatMain()}
+  return `${smallKernelHeader("T", "OUT")}
   let len = P.v.x;
   if (gi >= len) { return; }
   var acc = select(0.0, OUT[gi], P.v.z == 1u);
@@ -229,11 +234,7 @@ ${flatMain()}
  * Bindings: chunk, y.
  */
 export function placeColumnsSource(): string {
-  return `struct Meta { v: vec4<u32> }
-@group(0) @binding(0) var<uniform> P: Meta;
-@group(0) @binding(1) var<storage, read> T: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-${flatMain()}
+  return `${smallKernelHeader("T", "Y")}
   if (gi >= P.v.x) { return; }
   Y[P.v.w + (gi / P.v.y) * P.v.z + gi % P.v.y] = T[gi];
 }
@@ -245,11 +246,7 @@ ${flatMain()}
  * count, 1 L, 2 O, 3 bias offset. Bindings: bias, y.
  */
 export function biasSource(): string {
-  return `struct Meta { v: vec4<u32> }
-@group(0) @binding(0) var<uniform> P: Meta;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-${flatMain()}
+  return `${smallKernelHeader("B", "Y")}
   if (gi >= P.v.x) { return; }
   Y[gi] += B[P.v.w + (gi / P.v.y) % P.v.z];
 }
