@@ -78,7 +78,8 @@ gpuTest(
 );
 
 // In a fresh process, as a resumed run is: in this long-lived test process the comparison failed in
-// 2 of 5 full-suite runs (never in 20+ runs of this file alone) — a cross-test effect still open in #12.
+// 2 of 5 full-suite runs (1-ulp differences; never in 20+ runs of this file alone) — a cross-test effect
+// not yet explained.
 gpuTest(
   "train-diffmic: interrupted and resumed, it ends bit-identical to an uninterrupted run",
   () =>
