@@ -198,7 +198,7 @@ export function backward(
             prev.dispose();
             ig.dispose();
           } else grads.set(input.gradFn, ig);
-        } else accumulateLeaf(input, ig, add, true);
+        } else accumulateLeaf(input, ig, add, true, grad);
       });
     }
   });
@@ -209,17 +209,19 @@ function accumulateLeaf(
   g: Tensor,
   add: (a: Tensor, b: Tensor) => Tensor,
   owned: boolean,
+  callerGrad?: Tensor,
 ): void {
   if (leaf.grad && !leaf.grad.isDisposed) {
     const sum = keep(add(leaf.grad, g));
     leaf.grad.dispose();
     if (owned) g.dispose();
     leaf.grad = sum;
-  } else if (owned && !(passedThrough.has(g) && g.storage.refs > 1)) {
+  } else if (owned && !(passedThrough.has(g) && g.storage.refs > 1) && g.storage !== callerGrad?.storage) {
     leaf.grad = keep(g);
   } else {
-    // A gradient that is not ours, or one passed through unchanged while another tensor still
-    // holds the same elements, is copied: optimizers, clipping and loss scaling update `.grad` in place.
+    // A gradient that is not ours, one passed through unchanged while another tensor still holds
+    // the same elements, or a view of the caller's own gradient tensor is copied: optimizers,
+    // clipping and loss scaling update `.grad` in place.
     leaf.grad = keep(g.clone());
     if (owned) g.dispose();
   }

@@ -11,7 +11,8 @@ import { add, contiguous } from "../core/ops/elementwise.ts";
 import { interpolate } from "../core/ops/interpolate.ts";
 import { cat } from "../core/ops/join.ts";
 import type { Generator } from "../core/ops/random.ts";
-import { permute, reshape, transpose } from "../core/ops/view.ts";
+import { narrow, permute, reshape, t, transpose } from "../core/ops/view.ts";
+import { matmul } from "../core/ops/matmul.ts";
 import { scope } from "../core/scope.ts";
 import { fmtShape } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -201,11 +202,17 @@ export class AttentionBlock2D extends Module {
     const L = H * W, nh = this.numHeads, hd = C / nh;
     // Its own scope: the normalised map, tokens and q/k/v are freed before the output projection.
     const o = scope(() => {
-      // Tokens as one dense (B·L, C) matrix, so each projection is a single 2-D product.
+      // Tokens as one dense (B·L, C) matrix, so the projections are 2-D products.
       const tokens = reshape(contiguous(transpose(reshape(this.group_norm.call(x), [B, C, L]), 1, 2)), [B * L, C]);
-      // (B, nh, L, hd), a strided view.
-      const heads = (proj: Linear) => permute(reshape(proj.call(tokens), [B, L, nh, hd]), [0, 2, 1, 3]);
-      return scaledDotProductAttention(heads(this.to_q), heads(this.to_k), heads(this.to_v));
+      // q, k and v in one (B·L, C) × (C, 3C) product: the three Linears' weights side by side
+      // (their gradients come back as dense slices of the product's, without copies).
+      const projections = [this.to_q, this.to_k, this.to_v];
+      const weight = cat(projections.map((p) => p.weight), 0);
+      const bias = cat(projections.map((p) => p.bias!), 0);
+      const qkv = add(matmul(tokens, t(weight)), bias);
+      // (B, nh, L, hd) strided views of the q, k and v columns.
+      const heads = (i: number) => permute(reshape(narrow(qkv, 1, i * C, C), [B, L, nh, hd]), [0, 2, 1, 3]);
+      return scaledDotProductAttention(heads(0), heads(1), heads(2));
     });
     const y = chain(reshape(permute(o, [0, 2, 1, 3]), [B * L, C]), this.to_out.at(0), this.to_out.at(1));
     return add(permute(reshape(y, [B, H, W, C]), [0, 3, 1, 2]), x); // back to (B, C, H, W) as a strided view

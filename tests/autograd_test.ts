@@ -150,3 +150,36 @@ gpuTest(
     });
   },
 );
+
+gpuTest(
+  "cat along dim 0: each input's gradient is a dense slice of the output's, not a copy; the caller's gradient is never aliased",
+  async () => {
+    await scope(async () => {
+      const a = tensor([1, 2, 3, 4], [2, 2]).requiresGrad_();
+      const b = tensor([5, 6], [1, 2]).requiresGrad_();
+      const weights = tensor([1, 2, 3, 4, 5, 6], [3, 2]);
+      // The same backward pass with and without the cat in front: cat adds no kernel.
+      const backwardDispatches = (x: md.Tensor) => {
+        const loss = x.mul(weights).sum();
+        const before = md.dispatchCounters().dispatches;
+        loss.backward();
+        return md.dispatchCounters().dispatches - before;
+      };
+      const plain = backwardDispatches(tensor([1, 2, 3, 4, 5, 6], [3, 2]).requiresGrad_());
+      assertEquals(backwardDispatches(md.cat([a, b], 0)), plain, "dispatches of the backward pass");
+      assertClose(await a.grad!.data(), [1, 2, 3, 4]);
+      assertClose(await b.grad!.data(), [5, 6]);
+      assert(a.grad!.storage === b.grad!.storage && b.grad!.offset === 4, "slices of one storage");
+      md.clipGradNorm([a], 1e-3); // in place on a's slice only
+      assertClose(await b.grad!.data(), [5, 6]);
+
+      // With the caller's own gradient tensor, the leaves get copies: it is left as it was.
+      const p = tensor([1, 1], [1, 2]).requiresGrad_(), q = tensor([2, 2], [1, 2]).requiresGrad_();
+      const mine = tensor([7, 8, 9, 10], [2, 2]);
+      md.cat([p, q], 0).backward(mine);
+      assert(p.grad!.storage !== mine.storage && q.grad!.storage !== mine.storage, "not views of the caller's tensor");
+      md.clipGradNorm([p, q], 1e-3);
+      assertClose(await mine.data(), [7, 8, 9, 10]);
+    });
+  },
+);

@@ -38,6 +38,9 @@ function fillInto(op: string, dst: Tensor, value: number): void {
 /** A dense float32 copy of `g` restricted to a window (a gradient slice). */
 function gradWindow(op: string, g: Tensor, starts: readonly number[], lens: readonly number[]): Tensor {
   const w = window(g, starts, lens);
+  // A dense window (a dim-0 slice of a dense gradient) is passed on as it is: its elements are
+  // its own, so optimizers may update it in place like any gradient.
+  if (w.isContiguous) return w;
   const out = runMap({ op, expr: "g", inputs: [w], names: ["g"], out: "float32" });
   w.dispose();
   return out;
