@@ -71,12 +71,12 @@ export const RETINAMNIST_TASK_UNET = { numHeads: 4, dropout: 0.1 } as const;
 /**
  * The DDPM U-Net (base 32 channels, multipliers 1/2/4, 2 residual blocks per level, attention
  * at 7×7 and in the mid block, 5 classes; 3,941,315 parameters) on [n, 3, 28, 28] with int32
- * timesteps and labels, MSE against fixed noise, AdamW lr 1e-4. `heads` (default one head, no
+ * timesteps and labels, MSE against fixed noise, AdamW lr 1e-4. `variant` (default one head, no
  * dropout) gives the task's network, {@linkcode RETINAMNIST_TASK_UNET}.
  */
 export function unetWorkload(
   n = 64,
-  heads: { numHeads: number; dropout: number } = { numHeads: 1, dropout: 0 },
+  variant: { numHeads: number; dropout: number } = { numHeads: 1, dropout: 0 },
 ): UNetWorkload {
   const dims = { n, c: 3, hw: 28, classes: 5 };
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`the U-Net batch must be a positive integer, got ${n}`);
@@ -89,7 +89,7 @@ export function unetWorkload(
     attentionResolutions: [7],
     numClasses: dims.classes,
     imageSize: dims.hw,
-    ...heads,
+    ...variant,
   });
   const x = randn([n, dims.c, dims.hw, dims.hw]);
   const eps = randn([n, dims.c, dims.hw, dims.hw]);

@@ -129,14 +129,17 @@ function meta(
   total: number,
   nb: number,
   n0: number,
-  span: Span = { l0: 0, lb: sizes(g).L },
+  span?: Span,
   addTo = false,
 ) {
   const s = sizes(g);
   const m = new Uint32Array(CONV_META_WORDS);
   m.set([g.N, g.C, g.O, g.G, ...g.inSize, s.Cg, ...g.outSize, s.Og, ...g.kernel, s.Kg], 0);
   m.set([...g.stride, s.L, ...g.padding, nb, ...g.dilation, x?.offset ?? 0], 16);
-  m.set([...(x?.strides ?? [0, 0, 0, 0, 0]), wOff, total, n0, gyOff, span.l0, span.lb, addTo ? 1 : 0], 28);
+  m.set(
+    [...(x?.strides ?? [0, 0, 0, 0, 0]), wOff, total, n0, gyOff, span?.l0 ?? 0, span?.lb ?? s.L, addTo ? 1 : 0],
+    28,
+  );
   return m;
 }
 

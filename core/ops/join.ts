@@ -35,11 +35,12 @@ function fillInto(op: string, dst: Tensor, value: number): void {
   runMap({ op, expr: "v", inputs: [], names: [], params: [{ name: "v", value: v, type }], out: dst.dtype, into: dst });
 }
 
-/** A dense float32 copy of `g` restricted to a window (a gradient slice). */
+/** `g` restricted to a window (a gradient slice): the window itself where it is dense, else a dense copy. */
 function gradWindow(op: string, g: Tensor, starts: readonly number[], lens: readonly number[]): Tensor {
   const w = window(g, starts, lens);
   // A dense window (a dim-0 slice of a dense gradient) is passed on as it is: its elements are
-  // its own, so optimizers may update it in place like any gradient.
+  // its own, so optimizers may update it in place like any gradient (autograd's accumulateLeaf
+  // copies it when it is a view of the caller's own gradient tensor).
   if (w.isContiguous) return w;
   const out = runMap({ op, expr: "g", inputs: [w], names: ["g"], out: "float32" });
   w.dispose();
