@@ -473,6 +473,24 @@ export async function stopKernelProfile(): Promise<KernelProfileRow[]> {
     .sort((a, b) => b.ms - a.ms);
 }
 
+/**
+ * Loop iterations one shader invocation may run on a software adapter, all its loops together.
+ * Mesa's llvmpipe and lavapipe (gallivm) count an invocation's loop iterations and, after
+ * 65,535, end every loop it enters, a guard against endless shaders: the invocation then goes
+ * on with a silently wrong result (measured: a 100,000-step loop ran 65,535 times, two loops of
+ * 40,000 ran 65,534 together). The margin leaves room for a kernel's short fixed loops.
+ */
+const SOFTWARE_LOOP_BUDGET = 65_000;
+
+/**
+ * The loop iterations a kernel may plan per invocation on this adapter (see
+ * `SOFTWARE_LOOP_BUDGET`; unbounded on hardware): kernels whose loops grow with the problem
+ * split their work across dispatches or threads to stay within it.
+ */
+export function loopBudget(): number {
+  return gpu().isSoftware ? SOFTWARE_LOOP_BUDGET : Infinity;
+}
+
 /** Largest number of threads per workgroup dimension we launch in one dispatch. */
 export const MAX_WORKGROUPS_X = 65535;
 

@@ -7,7 +7,7 @@
  * `winograd2` (Winograd F(4×4, 3×3) / F(2×2, 3×3), `conv_winograd.ts`, for 2-D 3×3 stride-1
  * convolutions without dilation or groups; elsewhere they run `gemm`).
  */
-import { copyBuffer, dispatch, gpu, grid1d, pipeline } from "../device.ts";
+import { copyBuffer, dispatch, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import { envFlag } from "../env.ts";
 import { WG } from "../kernels/wgsl.ts";
 import {
@@ -20,6 +20,7 @@ import {
   directWeightGradSource,
   im2colSource,
   placeColumnsSource,
+  swapOuterSource,
 } from "../kernels/conv.ts";
 import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul.ts";
 import { selectMatmulVariant } from "./matmul_select.ts";
@@ -194,11 +195,27 @@ function pointwise(g: ConvGeom, x: ConvInput | null): boolean {
     dense(g.N, sn, g.C * D * H * W);
 }
 
-function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: number, span?: Span): void {
+function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: number, span?: Span, wide = false) {
   const { Kg, L } = sizes(g);
   const total = nb * g.G * Kg * (span?.lb ?? L);
   const m = meta(g, x, 0, 0, total, nb, n0, span);
-  run("conv.im2col", im2colSource(m), [x.buffer, col], m, total);
+  run("conv.im2col", im2colSource(m, wide), [x.buffer, col], m, total);
+}
+
+/**
+ * Ungrouped convolutions lay a chunk's columns out batch-wide, [Kg, nb·L]: one GEMM with the
+ * images side by side instead of nb small ones (ResNet-18's stride-2 convolutions at 4×4 to
+ * 14×14 outputs ran at 5–9 GFLOP/s as per-image GEMMs; the weight gradient also loses its
+ * per-image partials). The price is one swap of [nb, O, L] and [O, nb, L] per chunk.
+ */
+function batchWide(g: ConvGeom): boolean {
+  return g.G === 1;
+}
+
+/** dst [Q, P, L] from element `dstOff` = src [P, Q, L] from element `srcOff`, axes 0 and 1 swapped. */
+function swapOuter(src: GPUBuffer, srcOff: number, dst: GPUBuffer, dstOff: number, p: number, q: number, l: number) {
+  const total = p * q * l;
+  run("conv.swap", swapOuterSource(p, q, l), [src, dst], new Uint32Array([total, srcOff, dstOff, 0]), total);
 }
 
 /** Copies a chunk [rows, lb] into columns l0 … of a dense [rows, L] output starting at element `yOff`. */
@@ -276,6 +293,25 @@ export function convForward(
     return;
   }
   const col = alloc(nbMax * g.G * Kg * L);
+  if (batchWide(g)) {
+    // W [O, Kg] @ col [Kg, nb·L] → [O, nb, L], swapped into y's [nb, O, L].
+    const tmp = alloc(nbMax * g.O * L);
+    for (let n0 = 0; n0 < g.N; n0 += nbMax) {
+      const nb = Math.min(nbMax, g.N - n0);
+      im2col(g, x, col, n0, nb, undefined, true);
+      gemm(
+        g.O,
+        nb * L,
+        Kg,
+        [1, 1],
+        operand(w.buffer, w.offset, Kg, 1, [0, 0]),
+        operand(col, 0, nb * L, 1, [0, 0]),
+        tmp,
+      );
+      swapOuter(tmp, 0, y, n0 * g.O * L, g.O, nb, L);
+    }
+    return;
+  }
   const tmp = nbMax < g.N ? alloc(nbMax * g.O * L) : y;
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
@@ -332,6 +368,27 @@ export function convDataGrad(
     return;
   }
   const col = alloc(nbMax * g.G * Kg * L);
+  if (batchWide(g)) {
+    // gy [nb, O, L] swapped to [O, nb·L]; Wᵀ [Kg, O] @ it → col [Kg, nb·L], then col2im.
+    const gyT = alloc(nbMax * g.O * L);
+    for (let n0 = 0; n0 < g.N; n0 += nbMax) {
+      const nb = Math.min(nbMax, g.N - n0);
+      swapOuter(gy.buffer, gy.offset + n0 * g.O * L, gyT, 0, nb, g.O, L);
+      gemm(
+        Kg,
+        nb * L,
+        g.O,
+        [1, 1],
+        operand(w.buffer, w.offset, 1, Kg, [0, 0]),
+        operand(gyT, 0, nb * L, 1, [0, 0]),
+        col,
+      );
+      const total = nb * g.C * S;
+      const m = meta(g, null, 0, 0, total, nb, n0);
+      run("conv.col2im", col2imSource(m, true), [col, dx], m, total);
+    }
+    return;
+  }
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
     // Per (image, group): W_gᵀ [Kg, Og] @ gy [Og, L] → col [Kg, L], then col2im.
@@ -360,9 +417,19 @@ export function convWeightGrad(
     return winogradWeightGrad(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, gy, dw, alloc);
   }
   if (v === "direct") {
-    const total = g.O * Kg;
-    const m = meta(g, x, 0, gy.offset, total, g.N, 0);
-    return run("conv.directWeightGrad", directWeightGradSource(m), [x.buffer, gy.buffer, dw], m, total);
+    // Each thread loops over images and output positions: as many of them per dispatch as the
+    // loop budget allows, the later dispatches adding to dw.
+    const total = g.O * Kg, budget = loopBudget() - 64;
+    const lb = Math.min(L, budget), nb = Math.max(1, Math.floor(budget / (lb + 2)));
+    let first = true;
+    for (let n0 = 0; n0 < g.N; n0 += nb) {
+      for (const span of spans(L, lb)) {
+        const m = meta(g, x, 0, gy.offset, total, Math.min(nb, g.N - n0), n0, span, !first);
+        run("conv.directWeightGrad", directWeightGradSource(m), [x.buffer, gy.buffer, dw], m, total);
+        first = false;
+      }
+    }
+    return;
   }
   const len = g.O * Kg;
   // The per-image partials [nb, O, Kg] are one binding too: keep them under the binding limit
@@ -382,6 +449,20 @@ export function convWeightGrad(
         run("conv.batchSum", batchSumSource(), [tmp, dw], new Uint32Array([len, 1, first ? 0 : 1, 0]), len);
         first = false;
       }
+    }
+    return;
+  }
+  if (!direct && batchWide(g)) {
+    // gy swapped to [O, nb·L] @ colᵀ [nb·L, Kg] → dw [O, Kg]: the sum over images is the GEMM's own.
+    const nbMax = chunks.nb, col = alloc(nbMax * Kg * L), gyT = alloc(nbMax * g.O * L);
+    const tmp = nbMax < g.N ? alloc(len) : dw;
+    for (let n0 = 0; n0 < g.N; n0 += nbMax) {
+      const nb = Math.min(nbMax, g.N - n0);
+      im2col(g, x, col, n0, nb, undefined, true);
+      swapOuter(gy.buffer, gy.offset + n0 * g.O * L, gyT, 0, nb, g.O, L);
+      const out = n0 === 0 ? dw : tmp;
+      gemm(g.O, Kg, nb * L, [1, 1], operand(gyT, 0, nb * L, 1, [0, 0]), operand(col, 0, 1, nb * L, [0, 0]), out);
+      if (out !== dw) run("conv.batchSum", batchSumSource(), [tmp, dw], new Uint32Array([len, 1, 1, 0]), len);
     }
     return;
   }

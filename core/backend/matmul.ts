@@ -2,7 +2,7 @@
  * Launches matmul kernels on raw buffers (no Tensor objects, so the autotuner can run them
  * outside any scope). Each variant says whether it applies to a problem and records its dispatches.
  */
-import { type Binding, dispatch, flush, gpu, pipeline } from "../device.ts";
+import { type Binding, dispatch, flush, gpu, loopBudget, pipeline } from "../device.ts";
 import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
   type BlockedOptions,
@@ -160,16 +160,40 @@ export function launchMatmul(v: MatmulVariant, p: MatmulProblem): void {
   const op = `matmul.${v}`;
   if (s.kind === "texture") return launchTexture(op, s, p, groups, nb);
   if (s.kind === "half") return launchHalf(op, s, p, groups, nb);
-  let src: string;
-  let aVec = false, bVec = false;
-  if (s.kind === "naive") src = naiveSource(s.wg);
-  else if (s.kind === "tiled") src = tiledSource(s as TiledOptions);
-  else {
-    aVec = vec4able(p.a);
-    bVec = vec4able(p.b) && p.N % 4 === 0;
-    src = blockedSource({ tm: s.tm, tn: s.tn, wg: s.wg, aVec, bVec } satisfies BlockedOptions);
+  const kMax = s.kind === "tiled" ? Infinity : maxSliceK(s.kind);
+  for (let k0 = 0; k0 < p.K; k0 += kMax) {
+    // A slice of K per launch where the loop budget demands it; the later slices add to C.
+    const sub = k0 === 0 && p.K <= kMax ? p : sliceK(p, k0, Math.min(kMax, p.K - k0));
+    const accumulate = k0 > 0;
+    let src: string;
+    if (s.kind === "naive") src = naiveSource(s.wg, accumulate);
+    else if (s.kind === "tiled") src = tiledSource(s as TiledOptions);
+    else {
+      const aVec = vec4able(sub.a), bVec = vec4able(sub.b) && sub.N % 4 === 0;
+      src = blockedSource({ tm: s.tm, tn: s.tn, wg: s.wg, aVec, bVec, accumulate } satisfies BlockedOptions);
+    }
+    launchBatches(op, pipeline(op, src), [sub.a.buffer, sub.b.buffer, sub.out], meta(sub, sub.a, sub.b), groups, nb);
   }
-  launchBatches(op, pipeline(op, src), [p.a.buffer, p.b.buffer, p.out], meta(p, p.a, p.b), groups, nb);
+}
+
+/**
+ * The longest K one launch of a buffer kernel may take within the loop budget (`loopBudget`):
+ * the naive kernel loops once per k, the blocked ones once per 4 (plus up to 3 for the rest).
+ * The tiled kernel runs on hardware only, the texture ones are bounded by the texture size.
+ */
+function maxSliceK(kind: "naive" | "blocked"): number {
+  const budget = loopBudget();
+  return kind === "naive" ? budget : 4 * (budget - 3);
+}
+
+/** The product over k0 … k0 + k − 1 of `p`'s inner dimension (a view of both operands). */
+function sliceK(p: MatmulProblem, k0: number, k: number): MatmulProblem {
+  return {
+    ...p,
+    K: k,
+    a: { ...p.a, offset: p.a.offset + k0 * p.a.colStride },
+    b: { ...p.b, offset: p.b.offset + k0 * p.b.rowStride },
+  };
 }
 
 // ---- texture variants ----------------------------------------------------------------
@@ -294,7 +318,8 @@ function halfBytes(p: MatmulProblem): [number, number] {
 /** Whether both packed operands fit one storage binding. */
 function halfFits(p: MatmulProblem): boolean {
   const limit = gpu().limits.maxStorageBufferBindingSize;
-  return halfBytes(p).every((b) => b <= limit);
+  // Its K loop steps by 4 and is not split: longer products run in f32 (`loopBudget`).
+  return halfBytes(p).every((b) => b <= limit) && Math.ceil(p.K / 4) + 3 <= loopBudget();
 }
 
 /** Records the pack of `o`'s `rows`×`cols` matrices into `rowsPad` rows of vec4<f16> per layer. */

@@ -61,10 +61,15 @@ export function attnDense(k: AttnKernel): { inputs: string[]; outputs: string[] 
   return table[k.pass];
 }
 
-/** Uniform words: rows, Lq, Lk, scale, batch sizes, per strided stream (off, rs, cs, batch strides), dense offsets. */
+/**
+ * Uniform words: rows, Lq, Lk, scale, batch sizes, per strided stream (off, rs, cs, batch
+ * strides), dense offsets, then the span s0 … s1 − 1 of the other side's rows (keys for the
+ * forward and dQ, queries for dK/dV) this dispatch walks: a flash pass may be split into spans
+ * to stay within a software adapter's loop budget, the later ones carrying on from the outputs.
+ */
 export function attnMetaWords(k: AttnKernel): number {
   const nb = k.batchDims;
-  return 4 + nb + attnStrided(k).length * (3 + nb) + attnDense(k).inputs.length;
+  return 4 + nb + attnStrided(k).length * (3 + nb) + attnDense(k).inputs.length + 2;
 }
 
 /** Declarations, thread index, uniforms and per-stream batch offsets. */
@@ -91,6 +96,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   });
   const denseOff = 4 + nb + strided.length * (3 + nb);
   inputs.forEach((n, i) => (src += `  let off_${n} = ${metaAt(denseOff + i)};\n`));
+  const spanAt = denseOff + inputs.length;
+  src += `  let s0 = ${metaAt(spanAt)}; let s1 = ${metaAt(spanAt + 1)};\n`;
   if (strided.length > 0 || k.pass === "softmax") {
     // Thread → (batch index bi, row r); the batch index spreads over every strided stream.
     const L = k.pass === "backwardKV" ? "Lk" : "Lq";
@@ -122,15 +129,20 @@ export function attnSource(k: AttnKernel): string {
     `    var s = 0.0;\n    for (var t = 0u; t < ${D}u; t++) { s += ${qa("t")} * ${ka("t")}; }\n    s = s * scale;\n`;
   const loadRow = (arr: string, n: number, expr: (t: string) => string) =>
     `  var ${arr}: array<f32, ${n}>;\n  for (var t = 0u; t < ${n}u; t++) { ${arr}[t] = ${expr("t")}; }\n`;
-  const jEnd = k.causal ? "min(Lk, r + 1u)" : "Lk";
+  const jEnd = k.causal ? "min(min(Lk, r + 1u), s1)" : "min(Lk, s1)";
   const qAt = (i: string, t: string) => `q[b_q + ${i} * rs_q + ${t} * cs_q]`;
   const kAt = (j: string, t: string) => `k[b_k + ${j} * rs_k + ${t} * cs_k]`;
   const vAt = (j: string, u: string) => `v[b_v + ${j} * rs_v + ${u} * cs_v]`;
   switch (k.pass) {
     case "forward":
       src += loadRow("qr", D, (t) => qAt("r", t));
-      src += `  var acc: array<f32, ${DV}>;\n  var mx = ${NEG_BIG}; var l = 0.0;\n`;
-      src += `  for (var j = 0u; j < ${jEnd}; j++) {\n`;
+      // A later span resumes from the output and logsumexp so far (as mx = lse, l = 1).
+      src += `  var acc: array<f32, ${DV}>;\n  var mx = ${NEG_BIG}; var l = 0.0;
+  if (s0 > 0u && lse[gi] != ${LSE_EMPTY}) {
+    mx = lse[gi]; l = 1.0;
+    for (var u = 0u; u < ${DV}u; u++) { acc[u] = o[gi * ${DV}u + u]; }
+  }
+  for (var j = s0; j < ${jEnd}; j++) {\n`;
       src += dotQK((t) => `qr[${t}]`, (t) => kAt("j", t)) + maskStmt(k, "r", "j");
       // Online softmax: rescale the running sum and accumulator when the max grows.
       src += `    if (s > mx) {
@@ -156,7 +168,7 @@ export function attnSource(k: AttnKernel): string {
       src += loadRow("gr", DV, (t) => `dO[off_dO + gi * ${DV}u + ${t}]`);
       src += `  let ls = stats[off_stats + 2u * gi]; let dl = stats[off_stats + 2u * gi + 1u];
   var acc: array<f32, ${D}>;
-  for (var j = 0u; j < ${jEnd}; j++) {\n`;
+  for (var j = s0; j < ${jEnd}; j++) {\n`;
       src += dotQK((t) => `qr[${t}]`, (t) => kAt("j", t)) + maskStmt(k, "r", "j");
       src += `    let p = exp(s - ls);
     var dp = 0.0;
@@ -164,13 +176,13 @@ export function attnSource(k: AttnKernel): string {
     let ds = p * (dp - dl);
     for (var t = 0u; t < ${D}u; t++) { acc[t] += ds * ${kAt("j", "t")}; }
   }
-  for (var t = 0u; t < ${D}u; t++) { dq[gi * ${D}u + t] = acc[t] * scale; }\n`;
+  for (var t = 0u; t < ${D}u; t++) { dq[gi * ${D}u + t] = select(0.0, dq[gi * ${D}u + t], s0 > 0u) + acc[t] * scale; }\n`;
       break;
     case "backwardKV":
       src += loadRow("kr", D, (t) => kAt("r", t));
       src += loadRow("vr", DV, (t) => vAt("r", t));
       src += `  var ak: array<f32, ${D}>;\n  var av: array<f32, ${DV}>;
-  for (var i = ${k.causal ? "r" : "0u"}; i < Lq; i++) {
+  for (var i = ${k.causal ? "max(r, s0)" : "s0"}; i < min(Lq, s1); i++) {
     let qi = bi * Lq + i;\n`;
       src += dotQK((t) => qAt("i", t), (t) => `kr[${t}]`) + maskStmt(k, "i", "r");
       src += `    let p = exp(s - stats[off_stats + 2u * qi]);
@@ -182,8 +194,8 @@ export function attnSource(k: AttnKernel): string {
     let ds = p * (dp - stats[off_stats + 2u * qi + 1u]);
     for (var t = 0u; t < ${D}u; t++) { ak[t] += ds * ${qAt("i", "t")}; }
   }
-  for (var t = 0u; t < ${D}u; t++) { dk[gi * ${D}u + t] = ak[t] * scale; }
-  for (var u = 0u; u < ${DV}u; u++) { dv[gi * ${DV}u + u] = av[u]; }\n`;
+  for (var t = 0u; t < ${D}u; t++) { dk[gi * ${D}u + t] = select(0.0, dk[gi * ${D}u + t], s0 > 0u) + ak[t] * scale; }
+  for (var u = 0u; u < ${DV}u; u++) { dv[gi * ${DV}u + u] = select(0.0, dv[gi * ${DV}u + u], s0 > 0u) + av[u]; }\n`;
       break;
     case "softmax": {
       // Composite path: p = softmax(scale·sc + mask) over one row of the dense score matrix.

@@ -62,19 +62,26 @@ fn outPos(l: u32, OH: i32, OW: i32) -> vec3<i32> {
 `;
 
 /**
- * Bindings: x (read), then the output column matrix [nb, G, Kg, LB] of the output positions
- * l0 … l0 + LB − 1. Thread per (nb, G, Kg, LB) element.
+ * Bindings: x (read), then the output column matrix of the output positions l0 … l0 + LB − 1:
+ * [nb, G, Kg, LB], or with `wide` (groups 1, unsplit) [Kg, nb, L], whose images sit side by
+ * side so that one GEMM serves the whole chunk. Thread per column element.
  */
-export function im2colSource(m: Uint32Array): string {
+export function im2colSource(m: Uint32Array, wide = false): string {
+  const decode = wide
+    ? `  var r = gi / LB;
+  let nl = r % NB;
+  let kidx = r / NB;
+  let g = 0u;`
+    : `  var r = gi / LB;
+  let kidx = r % Kg; r = r / Kg;
+  let g = r % G;
+  let nl = r / G;`;
   return `${HEADER}@group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> COL: array<f32>;
 ${X_AT}
 ${flatMain()}${unpack(m)}
   let l = l0 + gi % LB;
-  var r = gi / LB;
-  let kidx = r % Kg; r = r / Kg;
-  let g = r % G;
-  let nl = r / G;
+${decode}
   let ci = kidx / KK;
   let p = outPos(l, OH, OW) * S - PAD + kernelPos(kidx % KK, KH, KW) * DIL;
   var v = 0.0;
@@ -85,12 +92,19 @@ ${flatMain()}${unpack(m)}
 }
 
 /**
- * Gathers the column matrix [nb, G, Kg, LB] back onto the input grid (the adjoint of im2col),
- * summing the entries that map to the same input element; entries of output positions outside
- * l0 … l0 + LB − 1 are another chunk's. Bindings: col (read), dx (written, or added to, from
- * element n0·C·D·H·W). Thread per (nb, C, D, H, W) element; no atomics needed.
+ * Gathers the column matrix [nb, G, Kg, LB] (or, `wide`, [Kg, nb, L]: see `im2colSource`) back
+ * onto the input grid (the adjoint of im2col), summing the entries that map to the same input
+ * element; entries of output positions outside l0 … l0 + LB − 1 are another chunk's. Bindings:
+ * col (read), dx (written, or added to, from element n0·C·D·H·W). Thread per (nb, C, D, H, W)
+ * element; no atomics needed.
  */
-export function col2imSource(m: Uint32Array): string {
+export function col2imSource(m: Uint32Array, wide = false): string {
+  // Where column row k (of this element's channel) starts, and the stride between rows.
+  const rows = wide
+    ? `  let colBase = (c % Cg) * KK * NB * LB + nl * LB;
+  let rowStride = NB * LB;`
+    : `  let colBase = ((nl * G + g) * Kg + (c % Cg) * KK) * LB;
+  let rowStride = LB;`;
   return `${HEADER}@group(0) @binding(1) var<storage, read> COL: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DX: array<f32>;
 ${X_AT}
@@ -101,7 +115,7 @@ ${flatMain()}${unpack(m)}
   let nl = gi / (sp * C);
   let ip = vec3<i32>(i32(pos) / (H * W), (i32(pos) / W) % H, i32(pos) % W);
   let g = c / Cg;
-  let colBase = ((nl * G + g) * Kg + (c % Cg) * KK) * LB;
+${rows}
   var acc = 0.0;
   for (var k = 0u; k < KK; k++) {
     let t = ip + PAD - kernelPos(k, KH, KW) * DIL;
@@ -109,7 +123,7 @@ ${flatMain()}${unpack(m)}
     if (any(t < vec3<i32>(0)) || any(o * S != t) || o.x >= OD || o.y >= OH || o.z >= OW) { continue; }
     let l = u32((o.x * OH + o.y) * OW + o.z);
     if (l < l0 || l >= l0 + LB) { continue; }
-    acc += COL[colBase + k * LB + (l - l0)];
+    acc += COL[colBase + k * rowStride + (l - l0)];
   }
   let at = n0 * C * sp + gi;
   if (addTo) { DX[at] = DX[at] + acc; } else { DX[at] = acc; }
@@ -176,8 +190,9 @@ ${flatMain()}${unpack(m)}
 }
 
 /**
- * Direct weight gradient, thread per weight element (o, ci, k), summing over batch and output
- * positions. Bindings: x, gy (dense [N, O, L] from gyOff), dw (dense [O, Cg, KK]).
+ * Direct weight gradient, thread per weight element (o, ci, k), summing over images n0 … n0 +
+ * nb − 1 and output positions l0 … l0 + LB − 1 (a dispatch's share of the loop budget), added
+ * to dw when addTo is set. Bindings: x, gy (dense [N, O, L] from gyOff), dw (dense [O, Cg, KK]).
  */
 export function directWeightGradSource(m: Uint32Array): string {
   return `${HEADER}@group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -191,15 +206,15 @@ ${flatMain()}${unpack(m)}
   let c = (o / Og) * Cg + ci;
   let kp = kernelPos(k, KH, KW) * DIL - PAD;
   var acc = 0.0;
-  for (var n = 0u; n < N; n++) {
+  for (var n = n0; n < n0 + NB; n++) {
     let gyBase = gyOff + (n * O + o) * L;
-    for (var l = 0u; l < L; l++) {
+    for (var l = l0; l < l0 + LB; l++) {
       let p = outPos(l, OH, OW) * S + kp;
       if (!inside(p, D, H, W)) { continue; }
       acc = fma(X[xOff + xIndex(xs, xsW, n, c, p)], GY[gyBase + l], acc);
     }
   }
-  DW[gi] = acc;
+  if (addTo) { DW[gi] = DW[gi] + acc; } else { DW[gi] = acc; }
 }
 `;
 }
@@ -237,6 +252,22 @@ export function placeColumnsSource(): string {
   return `${smallKernelHeader("T", "Y")}
   if (gi >= P.v.x) { return; }
   Y[P.v.w + (gi / P.v.y) * P.v.z + gi % P.v.y] = T[gi];
+}
+`;
+}
+
+/**
+ * Swaps the two outer axes of a dense block: dst [Q, P, L] from src [P, Q, L] (the batch-wide
+ * GEMMs' [O, nb, L] against the tensors' [nb, O, L]). P, Q and L are baked in (a pipeline per
+ * shape: the index divisions become multiplies). Uniform words: 0 element count, 1 src offset,
+ * 2 dst offset. Bindings: src, dst.
+ */
+export function swapOuterSource(p: number, q: number, l: number): string {
+  return `${smallKernelHeader("SRC", "DST")}
+  if (gi >= P.v.x) { return; }
+  let l = gi % ${l}u;
+  let r = gi / ${l}u;
+  DST[P.v.z + gi] = SRC[P.v.y + ((r % ${p}u) * ${q}u + r / ${p}u) * ${l}u + l];
 }
 `;
 }

@@ -12,12 +12,19 @@ export const KNN_WG = 64;
 export const KNN_MAX_K = 16;
 /**
  * Uniform words: queries n, references m, features d, k, exclude-self flag (skip reference i
- * for query i), element offset of the queries, of the references.
+ * for query i), element offset of the queries, of the references, and the references j0 … j1 − 1
+ * this dispatch walks (a dispatch after the first carries on from the lists it finds in the outputs).
  */
-export const KNN_META_WORDS = 7;
+export const KNN_META_WORDS = 9;
+/** Features summed per iteration of the distance loop (sequentially: the sum's order is unchanged). */
+export const KNN_UNROLL = 8;
 
 /** WGSL source: q (n×d), r (m×d), dense f32 → idx (n×k i32), dist (n×k f32), ascending. */
 export function knnSource(): string {
+  const unrolled = Array.from(
+    { length: KNN_UNROLL },
+    (_, u) => `      let t${u} = q[qb + c + ${u}u] - r[rb + c + ${u}u];\n      acc += t${u} * t${u};`,
+  ).join("\n");
   return `${metaDecl(KNN_META_WORDS)}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> r: array<f32>;
@@ -31,12 +38,20 @@ ${flatMain(KNN_WG)}
   let qb = ${metaAt(5)} + gi * d;
   var bestD: array<f32, ${KNN_MAX_K}>;
   var bestI: array<i32, ${KNN_MAX_K}>;
+  let j0 = ${metaAt(7)}; let j1 = ${metaAt(8)};
   for (var s = 0u; s < ${KNN_MAX_K}u; s++) { bestD[s] = bitcast<f32>(0x7f800000u); bestI[s] = -1; }
-  for (var j = 0u; j < m; j++) {
+  if (j0 > 0u) {
+    for (var s = 0u; s < k; s++) { bestI[s] = idx[gi * k + s]; bestD[s] = dist[gi * k + s]; }
+  }
+  let dMain = d - d % ${KNN_UNROLL}u;
+  for (var j = j0; j < j1; j++) {
     if (skipSelf && j == gi) { continue; }
     let rb = ${metaAt(6)} + j * d;
     var acc = 0.0;
-    for (var c = 0u; c < d; c++) {
+    for (var c = 0u; c < dMain; c += ${KNN_UNROLL}u) {
+${unrolled}
+    }
+    for (var c = dMain; c < d; c++) {
       let t = q[qb + c] - r[rb + c];
       acc += t * t;
     }

@@ -53,13 +53,18 @@ export interface BlockedOptions {
   aVec: boolean;
   /** B is N-contiguous, aligned and N % 4 == 0: load B rows as vec4 along N. */
   bVec: boolean;
+  /** Add the product to what C holds (a later slice of a product split along K). */
+  accumulate?: boolean;
 }
 
 /** 0, 1, …, n − 1. */
 export const range = (n: number): number[] => [...Array(n).keys()];
 
-/** WGSL storing the thread block `acc_i_j` (vec4 over columns) into C, with bounds checks. */
-export function storeBlock(tm: number, tn4: number): string {
+/**
+ * WGSL storing the thread block `acc_i_j` (vec4 over columns) into C, with bounds checks;
+ * `accumulate` adds it to what C holds (the later slices of a product split along K).
+ */
+export function storeBlock(tm: number, tn4: number, accumulate = false): string {
   const out: string[] = [];
   for (const i of range(tm)) {
     out.push(`  if (row0 + ${i}u < M) {`);
@@ -67,7 +72,8 @@ export function storeBlock(tm: number, tn4: number): string {
     for (const j of range(tn4)) {
       for (const c of range(4)) {
         const col = 4 * j + c;
-        out.push(`    if (col0 + ${col}u < N) { C[o + ${col}u] = acc_${i}_${j}.${"xyzw"[c]}; }`);
+        const to = `C[o + ${col}u]`, v = `acc_${i}_${j}.${"xyzw"[c]}`;
+        out.push(`    if (col0 + ${col}u < N) { ${to} = ${accumulate ? `${to} + ${v}` : v}; }`);
       }
     }
     out.push(`  }`);
@@ -136,13 +142,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     for (const j of range(tn4)) L.push(`    acc_${i}_${j} = fma(vec4<f32>(a${i}), b${j}, acc_${i}_${j});`);
   }
   L.push(`  }`);
-  L.push(storeBlock(tm, tn4));
+  L.push(storeBlock(tm, tn4, o.accumulate));
   L.push(`}`);
   return L.join("\n");
 }
 
 /** Naive kernel: one output per thread, for small products. */
-export function naiveSource(wg: [number, number]): string {
+export function naiveSource(wg: [number, number], accumulate = false): string {
+  const at = "C[batch * M * N + row * N + col]";
   return `${META_DECL}${BINDINGS}
 @compute @workgroup_size(${wg[0]}, ${wg[1]}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -162,7 +169,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     ai += aCs;
     bi += bRs;
   }
-  C[batch * M * N + row * N + col] = acc;
+  ${at} = ${accumulate ? `${at} + acc` : "acc"};
 }
 `;
 }

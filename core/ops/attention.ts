@@ -7,7 +7,7 @@
  *   route for dropout and for masks that need gradients (e.g. a learned position bias).
  */
 import { record } from "../autograd.ts";
-import { dispatch, grid1d, pipeline } from "../device.ts";
+import { dispatch, grid1d, loopBudget, pipeline } from "../device.ts";
 import { ATTN_WG, type AttnKernel, attnMetaWords, attnSource, type MaskKind } from "../kernels/attention.ts";
 import { broadcastShapes, broadcastStrides, fmtShape, numel, sameShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -107,6 +107,27 @@ function launch(
   outs: Tensor[],
 ): void {
   if (rows === 0) return;
+  // A flash pass loops over the other side's rows (keys, or queries for dK/dV), each costing
+  // its feature loops (at most D + Dv + D iterations, plus one per loop for its exit test): in
+  // spans that fit the adapter's loop budget (device.ts), one span on hardware.
+  const other = k.pass === "backwardKV" ? g.Lq : k.pass === "forward" || k.pass === "backwardQ" ? g.Lk : 0;
+  const perRow = 2 * g.D + g.Dv + 4, fixed = 2 * (g.D + g.Dv) + 64;
+  const span = other === 0 ? 1 : Math.max(1, Math.floor((loopBudget() - fixed) / perRow));
+  for (let s0 = 0; s0 < Math.max(other, 1); s0 += span) {
+    launchSpan(k, rows, g, scale, strided, dense, outs, other === 0 ? [0, 0xffffffff] : [s0, s0 + span]);
+  }
+}
+
+function launchSpan(
+  k: AttnKernel,
+  rows: number,
+  g: Geo,
+  scale: number,
+  strided: Stream[],
+  dense: Tensor[],
+  outs: Tensor[],
+  span: [number, number],
+): void {
   const meta = new Uint32Array(attnMetaWords(k));
   const f = new DataView(meta.buffer);
   meta[0] = rows;
@@ -124,6 +145,8 @@ function launch(
     for (let d = 0; d < nb; d++) meta[w++] = st[d];
   }
   for (const t of dense) meta[w++] = t.offset;
+  meta[w++] = span[0];
+  meta[w++] = Math.min(span[1], 0xffffffff);
   dispatch({
     op: `attention.${k.pass}`,
     pipeline: pipeline(`attention.${k.pass}`, attnSource(k)),

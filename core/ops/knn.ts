@@ -1,6 +1,6 @@
 /** `nearestNeighbours`: exact k-NN of feature rows on the GPU (memorisation checks, manifold radii). */
-import { dispatch, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
-import { KNN_MAX_K, KNN_META_WORDS, KNN_WG, knnSource } from "../kernels/knn.ts";
+import { dispatch, loopBudget, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
+import { KNN_MAX_K, KNN_META_WORDS, KNN_UNROLL, KNN_WG, knnSource } from "../kernels/knn.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { empty } from "./map.ts";
@@ -9,6 +9,23 @@ function meta(n: number, m: number, d: number, k: number, skipSelf: boolean, qOf
   const u = new Uint32Array(KNN_META_WORDS);
   u.set([n, m, d, k, skipSelf ? 1 : 0, qOff, rOff]);
   return u;
+}
+
+/**
+ * References one dispatch may walk within the loop budget (`loopBudget`): each costs its
+ * distance loop, the loop's rest and up to k insertion steps (plus an exit test per loop); the
+ * lists' load and store cost 3k.
+ */
+function refsPerDispatch(d: number, k: number, op: string): number {
+  const perRef = Math.floor(d / KNN_UNROLL) + KNN_UNROLL + k + 4;
+  const fit = Math.floor((loopBudget() - 3 * KNN_MAX_K) / perRef);
+  if (fit < 1) {
+    throw new RangeError(
+      `${op}: rows of ${d} features are too long for this adapter's shader loop limit (${loopBudget()} ` +
+        `iterations, about ${KNN_UNROLL * loopBudget()} features): reduce the features first`,
+    );
+  }
+  return fit;
 }
 
 /** Options of {@linkcode nearestNeighbours}. */
@@ -70,13 +87,18 @@ export function nearestNeighbours(
     const groups = Math.ceil(n / KNN_WG);
     if (n > 0 && d > 0) {
       const gx = Math.min(groups, MAX_WORKGROUPS_X);
-      dispatch({
-        op,
-        pipeline: pipeline(op, knnSource()),
-        bindings: [q.storage.buffer, r.storage.buffer, indices.storage.buffer, distances.storage.buffer],
-        uniforms: meta(n, m, d, k, excludeSelf, q.offset, r.offset),
-        workgroups: [gx, Math.ceil(groups / gx)],
-      });
+      const step = refsPerDispatch(d, k, op);
+      for (let j0 = 0; j0 < m; j0 += step) {
+        const u = meta(n, m, d, k, excludeSelf, q.offset, r.offset);
+        u.set([j0, Math.min(m, j0 + step)], 7);
+        dispatch({
+          op,
+          pipeline: pipeline(op, knnSource()),
+          bindings: [q.storage.buffer, r.storage.buffer, indices.storage.buffer, distances.storage.buffer],
+          uniforms: u,
+          workgroups: [gx, Math.ceil(groups / gx)],
+        });
+      }
     } else if (n > 0) throw new RangeError(`${op}: rows need at least one feature, got ${fmtShape(queries.shape)}`);
   } finally {
     if (q !== queries) q.dispose();

@@ -4,7 +4,7 @@
  * gradient and one for the weight/bias gradients.
  */
 import { noGrad, record } from "../autograd.ts";
-import { dispatch, gpu, grid1d, pipeline } from "../device.ts";
+import { dispatch, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import {
   AFFINE_META_WORDS,
   affineGradBindings,
@@ -148,17 +148,31 @@ function f32Bits(v: number): number {
   return new Uint32Array(new Float32Array([v]).buffer)[0];
 }
 
+/**
+ * Loop iterations a row kernel's thread runs (three passes over the row at most, `step`
+ * elements apart, block by block) and its workgroup sums: kept within the adapter's loop budget.
+ */
+function rowLoops(lay: Layout, step: number): number {
+  const blocks = Math.ceil(lay.L / lay.Kin);
+  return 3 * (blocks * (Math.ceil(lay.Kin / step) + 1) + 1) + 4 * Math.log2(NORM_WG) + 16;
+}
+
+/** Throws when even a workgroup per row or channel would loop past the adapter's budget. */
+function checkLoops(op: string, loops: number, what: string): void {
+  if (loops <= loopBudget()) return;
+  throw new RangeError(
+    `${op}: ${what} is too long for this adapter's shader loop limit (${loops} iterations per thread, ` +
+      `over ${loopBudget()}): use a smaller batch or input, or more groups`,
+  );
+}
+
 function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
   if (lay.rows === 0 || lay.L === 0) return;
   const running = mode === "train" && !!a.runningMean && !!a.runningVar;
-  const k: NormKernel = {
-    mode,
-    weight: !!a.weight,
-    bias: !!a.bias,
-    running,
-    perThread: lay.L < LONG_ROW || lay.rows >= manyRows(),
-    act: a.act,
-  };
+  // A thread per row only while one thread may loop over a whole row (see `loopBudget`).
+  const perThread = (lay.L < LONG_ROW || lay.rows >= manyRows()) && rowLoops(lay, 1) <= loopBudget();
+  if (!perThread) checkLoops(op, rowLoops(lay, NORM_WG), `a normalised row of ${lay.L} elements`);
+  const k: NormKernel = { mode, weight: !!a.weight, bias: !!a.bias, running, perThread, act: a.act };
   const meta = new Uint32Array(NORM_META_WORDS);
   meta.set([lay.rows, lay.L, lay.sRi, lay.Kin, lay.sKo, lay.rMod, lay.rMul, lay.kDiv, f32Bits(a.eps)]);
   meta[9] = f32Bits(a.momentum);
@@ -196,7 +210,9 @@ function affineGrads(
 ): Tensor {
   const out = empty([2, lay.C], "float32", `${op}.affineGrad`);
   if (lay.C === 0) return out;
-  const perThread = lay.J < LONG_ROW || lay.C >= manyRows();
+  const loops = (step: number) => Math.ceil(lay.J / step) + 4 * Math.log2(NORM_WG) + 16;
+  const perThread = (lay.J < LONG_ROW || lay.C >= manyRows()) && loops(1) <= loopBudget();
+  if (!perThread) checkLoops(op, loops(NORM_WG), `a channel of ${lay.J} elements`);
   const on = a.act !== "none";
   const k: AffineGradKernel = { perThread, act: a.act, weight: on && !!a.w, bias: on && !!a.b };
   const meta = new Uint32Array(AFFINE_META_WORDS);

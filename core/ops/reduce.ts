@@ -1,6 +1,6 @@
 /** Reductions over any set of dims: sum, mean, var, std, max, min, argmax, argmin, logsumexp. */
 import { record } from "../autograd.ts";
-import { dispatch, grid1d, pipeline } from "../device.ts";
+import { dispatch, grid1d, loopBudget, pipeline } from "../device.ts";
 import { type DType, storageType } from "../dtype.ts";
 import { type ReduceKernel, type ReduceKind, reduceMetaWords, reduceSource } from "../kernels/reduce.ts";
 import { WG } from "../kernels/wgsl.ts";
@@ -43,6 +43,18 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
   const arg = kind === "argmax" || kind === "argmin";
   let C = 1;
   if (!arg && M < MIN_THREADS && R >= 2 * MIN_CHUNK) C = Math.min(Math.ceil(MIN_THREADS / M), Math.ceil(R / MIN_CHUNK));
+  // A thread loops over its chunk: keep that within the adapter's loop budget (device.ts).
+  const budget = loopBudget() - 64;
+  if (R > budget) {
+    if (arg) {
+      out.dispose();
+      throw new RangeError(
+        `${op}: this adapter's shaders stop loops after ${budget} iterations, and ${op} reduces ` +
+          `${R} elements per output in one pass: reduce over fewer elements (or take max first)`,
+      );
+    }
+    C = Math.max(C, Math.ceil(R / budget));
+  }
   const chunk = Math.ceil(Math.max(R, 1) / C);
   // Kept and reduced dims each walked as few dims as their strides allow (fewer divides per
   // element); the flat orders, and so argmax's index, are unchanged.
