@@ -106,6 +106,20 @@ gpuTest("reductions: large inputs use the chunked path and stay accurate", async
   assertClose(await m.transpose(0, 1).sum(0).data(), rows, { rtol: 1e-5 });
 });
 
+gpuTest("reductions over several dims in chunks that start mid-dim, from a strided view", async () => {
+  // R = 6·40·33 = 7,920 per channel: 124 chunks of 64, whose first indices fall inside the
+  // dims, so each thread decodes its start and then steps the indices (the kernel's odometer).
+  const shape = [6, 5, 40, 33];
+  const data = randomArray(prod(shape), 22);
+  const x = tensor(data, shape);
+  assertClose(await x.sum([0, 2, 3]).data(), reduceRef(data, shape, [0, 2, 3], sumF), { atol: 1e-3 });
+  const maxF = (v: number[]) => Math.max(...v.map(Math.fround));
+  assertClose(await x.max([0, 3]).data(), reduceRef(data, shape, [0, 3], maxF));
+  // The same sum through a permuted (non-contiguous) view of the data.
+  const t = x.permute([2, 1, 3, 0]);
+  assertClose(await t.sum([0, 2, 3]).data(), reduceRef(data, shape, [0, 2, 3], sumF), { atol: 1e-3 });
+});
+
 gpuTest("reductions over non-contiguous views and negative dims", async () => {
   const shape = [4, 6];
   const data = randomArray(24, 4);

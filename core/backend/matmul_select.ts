@@ -64,6 +64,18 @@ function firstApplicable(p: MatmulProblem, prefer: readonly MatmulVariant[]): Ma
   throw new RangeError(`matmul: an output of ${p.M}×${p.N} is too large for any kernel's dispatch grid`);
 }
 
+/** Below this many multiply-adds (all batches) a software adapter skips the texture packing. */
+const SMALL_PRODUCT_MACS = 1 << 23;
+
+/**
+ * A product too small for `texdot32`'s two packing dispatches to pay off on a software adapter
+ * (measured on llvmpipe: 64×128·128×128 took 1.8 ms with them, 1.3 ms as one `rb8` dispatch; at
+ * 256×64·64×784 they were level).
+ */
+function smallProduct(p: MatmulProblem): boolean {
+  return gpu().isSoftware && p.M * p.N * p.K * prod(p.batch) < SMALL_PRODUCT_MACS;
+}
+
 /** Chooses the kernel variant for `p` (see the module comment). */
 export function selectMatmulVariant(p: MatmulProblem): MatmulVariant {
   if (autocastActive() && variantApplies("half", p)) return "half";
@@ -79,7 +91,10 @@ export function selectMatmulVariant(p: MatmulProblem): MatmulVariant {
   // Small outputs and matrix·vector shapes: a simple kernel, no tuning (big blocks would idle).
   if (p.M < 4 || p.N < 4) return firstApplicable(p, ["naive"]);
   if (p.M * p.N * prod(p.batch) < SMALL_OUTPUTS) return firstApplicable(p, ["rb4"]);
-  const def = firstApplicable(p, Math.min(p.M, p.N) < 32 ? ["rb4"] : defaultMatmulVariants());
+  const def = firstApplicable(
+    p,
+    Math.min(p.M, p.N) < 32 ? ["rb4"] : smallProduct(p) ? ["rb8"] : defaultMatmulVariants(),
+  );
   if (!autotuneEnabled() || benchBytes(p) > MAX_BENCH_BYTES) return def;
   const candidates = matmulCandidates(p);
   if (candidates.length < 2) return def;

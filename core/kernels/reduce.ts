@@ -54,14 +54,14 @@ export function reduceSource(k: ReduceKernel): string {
   }
   s += `  var acc: ${acc} = ${INIT[k.kind][acc]};\n  var best: i32 = -1;\n`;
   s += `  let r0 = c * chunk; let r1 = min(R, r0 + chunk);\n`;
-  s += `  for (var r = r0; r < r1; r++) {\n    var off = base;\n`;
-  if (J === 1) s += `    off += r * ${metaAt(5 + 2 * K + 1)};\n`;
-  else {
-    s += `    var q = r;\n`;
-    for (let d = J - 1; d >= 0; d--) {
-      s += `    { let n = ${metaAt(5 + 2 * K + d)}; off += (q % n) * ${metaAt(5 + 2 * K + J + d)}; q = q / n; }\n`;
-    }
+  // Decode the chunk's first reduced index once, then step the indices like an odometer: CPU
+  // adapters have no vector integer divide, and a div/mod per element made sums 2× slower.
+  const size = (d: number) => metaAt(5 + 2 * K + d), stride = (d: number) => metaAt(5 + 2 * K + J + d);
+  s += `  var off = base;\n  var q = r0;\n`;
+  for (let d = J - 1; d >= 0; d--) {
+    s += `  var i${d} = q % ${size(d)}; off += i${d} * ${stride(d)}; q = q / ${size(d)};\n`;
   }
+  s += `  for (var r = r0; r < r1; r++) {\n`;
   const v = `${acc}(x[off])`;
   if (k.kind === "sum") s += `    acc += ${v};\n`;
   else if (k.kind === "max") s += `    acc = max(acc, ${v});\n`;
@@ -70,7 +70,13 @@ export function reduceSource(k: ReduceKernel): string {
     const cmp = k.kind === "argmax" ? ">" : "<";
     s += `    let v = ${v};\n    if (best < 0 || v ${cmp} acc || (v != v && acc == acc)) { acc = v; best = i32(r); }\n`;
   }
-  s += `  }\n`;
+  // Advance: the innermost index steps; a full dim wraps to 0 and carries outwards.
+  let step = "";
+  for (let d = 0; d < J; d++) {
+    const wrap = d === 0 ? "" : ` if (i${d} == ${size(d)}) { i${d} = 0u; off -= ${size(d)} * ${stride(d)};${step} }`;
+    step = ` i${d} += 1u; off += ${stride(d)};${wrap}`;
+  }
+  s += `   ${step}\n  }\n`;
   s += arg ? `  out[gi] = best;\n}\n` : `  out[gi] = acc;\n}\n`;
   return s;
 }
