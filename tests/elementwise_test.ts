@@ -175,3 +175,41 @@ gpuTest("elementwise errors name the op and shapes", () => {
   assertThrows(() => md.clamp(a), TypeError, "clamp");
   assertEquals(prod([2, 3]), 6);
 });
+
+gpuTest("map kernels four elements per thread: contiguous and row-wise vec4 paths and their fallbacks", async () => {
+  // Shapes whose innermost size is a multiple of 4 take the vec4 paths (a thread per 4 outputs);
+  // the odd ones, the unaligned offset and the permuted input the scalar path: all must agree
+  // with the float64 reference, in f32, int32 and bool.
+  const cases: [number[], number[]][] = [
+    [[3, 5, 8], [3, 5, 8]], // contiguous vec4
+    [[6, 4, 12], [6, 4, 1]], // row vec4: a splat (broadcast) stream beside a vec stream
+    [[6, 4, 12], [1, 4, 12]], // row vec4: a vec stream with a broadcast outer dim
+    [[5, 7], [5, 1]], // innermost 7: scalar
+  ];
+  for (const [sa, sb] of cases) {
+    const da = randomArray(prod(sa), 31), db = randomArray(prod(sb), 32);
+    const shape = broadcastShapes("test", sa, sb);
+    const ra = broadcastRef(da, sa, shape), rb = broadcastRef(db, sb, shape);
+    const a = tensor(da, sa), b = tensor(db, sb);
+    assertClose(await md.add(a, b).data(), ra.map((v, i) => Math.fround(v) + Math.fround(rb[i])), {
+      msg: `add ${sa} ${sb}`,
+    });
+    const ints = await md.mul(a.mul(10).to("int32"), b.mul(10).to("int32")).data();
+    assertEquals(
+      [...ints],
+      [...ra].map((v, i) => (Math.trunc(Math.fround(v) * 10) * Math.trunc(Math.fround(rb[i]) * 10)) | 0),
+    );
+    const gt = await md.gt(a, b).to("int32").data();
+    assertEquals([...gt], [...ra].map((v, i) => (Math.fround(v) > Math.fround(rb[i]) ? 1 : 0)));
+  }
+  // An unaligned view (offset 1) and a permuted one fall back to the scalar path.
+  const base = tensor(randomArray(4 * 33, 33), [4 * 33]);
+  const unaligned = base.narrow(0, 1, 128).reshape([4, 32]);
+  const want = [...await unaligned.contiguous().data()].map((v) => 2 * v);
+  assertClose(await md.add(unaligned, unaligned).data(), want);
+  const p = tensor(randomArray(8 * 12, 34), [8, 12]).transpose(0, 1);
+  assertClose(await md.add(p, 1).data(), [...await p.contiguous().data()].map((v) => Math.fround(v + 1)));
+  // Expressions indexed by the element (arange) see each element's own index.
+  assertEquals([...await md.arange(0, 16).data()], [...Array(16).keys()]);
+  assertEquals([...await md.arange(0, 10, 1, { dtype: "int32" }).data()], [...Array(10).keys()]);
+});

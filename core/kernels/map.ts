@@ -28,6 +28,19 @@ export interface MapKernel {
   rank: number;
   /** All inputs dense and of the output's shape: index them directly. */
   contiguous: boolean;
+  /**
+   * Contiguous, with every offset and the element count divisible by 4: a thread maps four
+   * elements, loaded and stored as vec4 (CPU adapters gather each lane's load separately, so
+   * this is a quarter of the loads). The count and offsets in the uniform block are in vec4s.
+   */
+  vec4?: boolean;
+  /**
+   * Strided, four elements per thread along the innermost walked dim (its size a multiple of 4,
+   * the output contiguous): per input, "vec" where that dim has stride 1 (read as vec4; its
+   * offset and other strides multiples of 4) or "splat" where it has stride 0 (one value for all
+   * four, as a broadcast bias). The count in the uniform block is in vec4s.
+   */
+  rowVec4?: ("vec" | "splat")[];
   /** Write through the output's own offset/strides (assignment into a view). */
   stridedOut?: boolean;
   /** Extra WGSL functions the expression calls. */
@@ -46,15 +59,53 @@ export function mapSource(k: MapKernel): string {
   const n = k.names.length;
   const P = k.params.length;
   const R = k.rank;
+  const row = k.rowVec4;
+  const vecIn = (i: number) => k.vec4 || row?.[i] === "vec";
   let s = metaDecl(mapMetaWords(k));
-  for (let i = 0; i < n; i++) s += `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${k.storage[i]}>;\n`;
-  s += `@group(0) @binding(${n + 1}) var<storage, read_write> out: array<${k.out}>;\n`;
+  for (let i = 0; i < n; i++) {
+    const t = vecIn(i) ? `vec4<${k.storage[i]}>` : k.storage[i];
+    s += `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${t}>;\n`;
+  }
+  s += `@group(0) @binding(${n + 1}) var<storage, read_write> out: array<${
+    k.vec4 || row ? `vec4<${k.out}>` : k.out
+  }>;\n`;
   s += `alias T = ${k.compute};\n${MATH_HELPERS}\n${k.preamble ?? ""}\n${flatMain()}\n`;
   s += `  if (gi >= ${metaAt(0)}) { return; }\n`;
   k.params.forEach((p, j) => {
     s += `  let ${p.name} = bitcast<${p.type}>(${metaAt(1 + j)});\n`;
   });
   if (k.contiguous && k.stridedOut) throw new Error("internal: strided output needs the strided path");
+  // The scalar expression four times, a block per component (its lets shadow nothing outside).
+  const fourWide = (value: (i: number, c: number) => string) => {
+    let b = `  var r: vec4<${k.out}>;\n`;
+    for (let c = 0; c < 4; c++) {
+      // An expression may use the element index (arange, eye): the block's own, shadowing the thread's.
+      b += `  {\n${/\bgi\b/.test(k.expr) ? `    let gi = gi * 4u + ${c}u;\n` : ""}`;
+      for (let i = 0; i < n; i++) {
+        const v = value(i, c);
+        b += `    let ${k.names[i]} = ${k.load[i] === k.storage[i] ? v : `${k.load[i]}(${v})`};\n`;
+      }
+      b += `    r[${c}] = ${k.out}(${k.expr});\n  }\n`;
+    }
+    return b + `  out[gi] = r;\n}\n`;
+  };
+  if (k.vec4) {
+    if (!k.contiguous) throw new Error("internal: the vec4 path needs contiguous streams");
+    for (let i = 0; i < n; i++) s += `  let v${i} = in${i}[${metaAt(1 + P + i)} + gi];\n`;
+    return s + fourWide((i, c) => `v${i}[${c}]`);
+  }
+  if (row) {
+    if (k.contiguous || k.stridedOut) throw new Error("internal: the row-vec4 path needs strided inputs");
+    for (let i = 0; i < n; i++) s += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
+    s += `  var rem = gi * 4u;\n`;
+    for (let d = R - 1; d >= 0; d--) {
+      s += `  { let dim = ${metaAt(1 + P + d)}; let c = rem % dim; rem = rem / dim;\n`;
+      for (let i = 0; i < n; i++) s += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
+      s += `  }\n`;
+    }
+    for (let i = 0; i < n; i++) s += `  let v${i} = in${i}[o${i}${row[i] === "vec" ? " / 4u" : ""}];\n`;
+    return s + fourWide((i, c) => (row[i] === "vec" ? `v${i}[${c}]` : `v${i}`));
+  }
   const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
   if (k.contiguous) {
     for (let i = 0; i < n; i++) s += `  let o${i} = ${metaAt(1 + P + i)} + gi;\n`;

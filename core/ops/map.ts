@@ -56,6 +56,26 @@ function paramBits(p: MapParam): number {
   return buf.getUint32(0, true);
 }
 
+/**
+ * How each input reads four neighbours of the innermost walked dim, when all can ("vec": stride
+ * 1, aligned; "splat": stride 0), else undefined. See `MapKernel.rowVec4`.
+ */
+function rowLanes(
+  walk: { shape: number[]; strides: number[][] },
+  inputs: readonly Tensor[],
+): ("vec" | "splat")[] | undefined {
+  const last = walk.shape.length - 1;
+  if (last < 0 || walk.shape[last] % 4 !== 0) return undefined;
+  const lanes: ("vec" | "splat")[] = [];
+  for (const [i, t] of inputs.entries()) {
+    const st = walk.strides[i];
+    if (st[last] === 0) lanes.push("splat");
+    else if (st[last] === 1 && t.offset % 4 === 0 && st.every((s, d) => d === last || s % 4 === 0)) lanes.push("vec");
+    else return undefined;
+  }
+  return lanes;
+}
+
 /** Evaluates `expr` elementwise into a new contiguous tensor. */
 export function runMap(c: MapCall): Tensor {
   c.inputs.forEach((t) => t.assertLive(c.op));
@@ -69,12 +89,14 @@ export function runMap(c: MapCall): Tensor {
   if (n === 0) return out;
   const stridedOut = c.into !== undefined && !(c.into.isContiguous && c.into.offset === 0);
   const contiguous = !stridedOut && c.inputs.every((t) => t.isContiguous && sameShape(t.shape, shape));
+  const vec4 = contiguous && n % 4 === 0 && c.inputs.every((t) => t.offset % 4 === 0);
   const params = c.params ?? [];
   // The strided path walks the dims every stream agrees on as one (fewer divides per element).
   const walk = contiguous ? null : coalesceDims(shape, [
     ...c.inputs.map((t) => broadcastStrides(t.shape, t.strides, shape)),
     ...(stridedOut ? [out.strides] : []),
   ]);
+  const rowVec4 = walk && !stridedOut ? rowLanes(walk, c.inputs) : undefined;
   const k: MapKernel = {
     expr: c.expr,
     names: [...c.names],
@@ -85,15 +107,18 @@ export function runMap(c: MapCall): Tensor {
     compute: c.compute ?? storageType[c.out],
     rank: walk ? walk.shape.length : 0,
     contiguous,
+    vec4,
+    rowVec4,
     stridedOut,
     preamble: c.preamble,
   };
   const meta = new Uint32Array(mapMetaWords(k));
-  meta[0] = n;
+  const lanes = vec4 || rowVec4 ? 4 : 1; // the vec4 paths count threads (and contiguous offsets) in vec4s
+  meta[0] = n / lanes;
   params.forEach((p, j) => (meta[1 + j] = paramBits(p)));
   let w = 1 + params.length;
   if (contiguous) {
-    for (const t of c.inputs) meta[w++] = t.offset;
+    for (const t of c.inputs) meta[w++] = t.offset / lanes;
   } else {
     for (const d of walk!.shape) meta[w++] = d;
     [...c.inputs, ...(stridedOut ? [out] : [])].forEach((t, i) => {
@@ -106,7 +131,7 @@ export function runMap(c: MapCall): Tensor {
     pipeline: pipeline(c.op, mapSource(k)),
     bindings: [...c.inputs.map((t) => t.storage.buffer), out.storage.buffer],
     uniforms: meta,
-    workgroups: grid1d(Math.ceil(n / WG)),
+    workgroups: grid1d(Math.ceil(n / lanes / WG)),
   });
   return out;
 }
