@@ -209,6 +209,17 @@ gpuTest("map kernels four elements per thread: contiguous and row-wise vec4 path
   assertClose(await md.add(unaligned, unaligned).data(), want);
   const p = tensor(randomArray(8 * 12, 34), [8, 12]).transpose(0, 1);
   assertClose(await md.add(p, 1).data(), [...await p.contiguous().data()].map((v) => Math.fround(v + 1)));
+  // Concatenation writes each input into a strided view of the output (row vec4 with a strided
+  // output where the rows are multiples of 4, scalar where not).
+  for (const w of [8, 7]) {
+    const x1 = randomArray(2 * 3 * 4 * w, 35), x2 = randomArray(2 * 5 * 4 * w, 36);
+    const got = await md.cat([tensor(x1, [2, 3, 4, w]), tensor(x2, [2, 5, 4, w])], 1).data();
+    const want: number[] = [];
+    for (let n = 0; n < 2; n++) {
+      want.push(...x1.slice(n * 12 * w, (n + 1) * 12 * w), ...x2.slice(n * 20 * w, (n + 1) * 20 * w));
+    }
+    assertClose(got, want.map(Math.fround), { atol: 0, rtol: 0, msg: `cat, rows of ${w}` });
+  }
   // Expressions indexed by the element (arange) see each element's own index.
   assertEquals([...await md.arange(0, 16).data()], [...Array(16).keys()]);
   assertEquals([...await md.arange(0, 10, 1, { dtype: "int32" }).data()], [...Array(10).keys()]);

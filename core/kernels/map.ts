@@ -35,10 +35,11 @@ export interface MapKernel {
    */
   vec4?: boolean;
   /**
-   * Strided, four elements per thread along the innermost walked dim (its size a multiple of 4,
-   * the output contiguous): per input, "vec" where that dim has stride 1 (read as vec4; its
-   * offset and other strides multiples of 4) or "splat" where it has stride 0 (one value for all
-   * four, as a broadcast bias). The count in the uniform block is in vec4s.
+   * Strided, four elements per thread along the innermost walked dim (its size a multiple of 4):
+   * per input, "vec" where that dim has stride 1 (read as vec4; its offset and other strides
+   * multiples of 4) or "splat" where it has stride 0 (one value for all four, as a broadcast
+   * bias). A strided output must be "vec" too (concatenation writes). The count in the uniform
+   * block is in vec4s.
    */
   rowVec4?: ("vec" | "splat")[];
   /** Write through the output's own offset/strides (assignment into a view). */
@@ -76,7 +77,7 @@ export function mapSource(k: MapKernel): string {
   });
   if (k.contiguous && k.stridedOut) throw new Error("internal: strided output needs the strided path");
   // The scalar expression four times, a block per component (its lets shadow nothing outside).
-  const fourWide = (value: (i: number, c: number) => string) => {
+  const fourWide = (value: (i: number, c: number) => string, to = "gi") => {
     let b = `  var r: vec4<${k.out}>;\n`;
     for (let c = 0; c < 4; c++) {
       // An expression may use the element index (arange, eye): the block's own, shadowing the thread's.
@@ -87,7 +88,7 @@ export function mapSource(k: MapKernel): string {
       }
       b += `    r[${c}] = ${k.out}(${k.expr});\n  }\n`;
     }
-    return b + `  out[gi] = r;\n}\n`;
+    return b + `  out[${to}] = r;\n}\n`;
   };
   if (k.vec4) {
     if (!k.contiguous) throw new Error("internal: the vec4 path needs contiguous streams");
@@ -95,16 +96,17 @@ export function mapSource(k: MapKernel): string {
     return s + fourWide((i, c) => `v${i}[${c}]`);
   }
   if (row) {
-    if (k.contiguous || k.stridedOut) throw new Error("internal: the row-vec4 path needs strided inputs");
-    for (let i = 0; i < n; i++) s += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
+    if (k.contiguous) throw new Error("internal: the row-vec4 path needs strided inputs");
+    const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
+    for (let i = 0; i < streams; i++) s += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
     s += `  var rem = gi * 4u;\n`;
     for (let d = R - 1; d >= 0; d--) {
       s += `  { let dim = ${metaAt(1 + P + d)}; let c = rem % dim; rem = rem / dim;\n`;
-      for (let i = 0; i < n; i++) s += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
+      for (let i = 0; i < streams; i++) s += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
       s += `  }\n`;
     }
     for (let i = 0; i < n; i++) s += `  let v${i} = in${i}[o${i}${row[i] === "vec" ? " / 4u" : ""}];\n`;
-    return s + fourWide((i, c) => (row[i] === "vec" ? `v${i}[${c}]` : `v${i}`));
+    return s + fourWide((i, c) => (row[i] === "vec" ? `v${i}[${c}]` : `v${i}`), k.stridedOut ? `o${n} / 4u` : "gi");
   }
   const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
   if (k.contiguous) {

@@ -63,14 +63,18 @@ function paramBits(p: MapParam): number {
 function rowLanes(
   walk: { shape: number[]; strides: number[][] },
   inputs: readonly Tensor[],
+  stridedOut: Tensor | null,
 ): ("vec" | "splat")[] | undefined {
   const last = walk.shape.length - 1;
   if (last < 0 || walk.shape[last] % 4 !== 0) return undefined;
+  const vec = (t: Tensor, st: number[]) =>
+    st[last] === 1 && t.offset % 4 === 0 && st.every((s, d) => d === last || s % 4 === 0);
+  if (stridedOut && !vec(stridedOut, walk.strides[inputs.length])) return undefined;
   const lanes: ("vec" | "splat")[] = [];
   for (const [i, t] of inputs.entries()) {
     const st = walk.strides[i];
     if (st[last] === 0) lanes.push("splat");
-    else if (st[last] === 1 && t.offset % 4 === 0 && st.every((s, d) => d === last || s % 4 === 0)) lanes.push("vec");
+    else if (vec(t, st)) lanes.push("vec");
     else return undefined;
   }
   return lanes;
@@ -96,7 +100,7 @@ export function runMap(c: MapCall): Tensor {
     ...c.inputs.map((t) => broadcastStrides(t.shape, t.strides, shape)),
     ...(stridedOut ? [out.strides] : []),
   ]);
-  const rowVec4 = walk && !stridedOut ? rowLanes(walk, c.inputs) : undefined;
+  const rowVec4 = walk ? rowLanes(walk, c.inputs, stridedOut ? out : null) : undefined;
   const k: MapKernel = {
     expr: c.expr,
     names: [...c.names],
