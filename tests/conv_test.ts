@@ -162,6 +162,10 @@ const CASES: Case[] = [
     opts: { groups: 4, padding: "same", dilation: 2 },
   },
   { name: "conv2d 1x1", fn: conv2d, x: [2, 5, 5, 3], w: [3, 5, 1, 1], opts: {} },
+  // Batch-wide im2col GEMMs with vec4 swaps of [nb, O, L] (L = 16): a ResNet-style stride-2 3×3
+  // convolution and 1×1 downsample.
+  { name: "conv2d 3x3 stride 2 (L 16)", fn: conv2d, x: [3, 5, 8, 8], w: [6, 5, 3, 3], opts: { stride: 2, padding: 1 } },
+  { name: "conv2d 1x1 stride 2 (L 16)", fn: conv2d, x: [2, 4, 8, 8], w: [6, 4, 1, 1], bias: true, opts: { stride: 2 } },
   { name: "conv2d same even kernel", fn: conv2d, x: [1, 2, 6, 5], w: [3, 2, 4, 2], opts: { padding: "same" } },
   { name: "conv2d valid", fn: conv2d, x: [1, 2, 6, 5], w: [3, 2, 3, 3], bias: true, opts: { padding: "valid" } },
   {
@@ -357,6 +361,15 @@ GRAD_CASES.push(
   { name: "conv2d 3x3 pad 0", fn: conv2d, x: [1, 2, 6, 5], w: [3, 2, 3, 3], bias: true, opts: {} },
   { name: "conv2d 3x3 pad 2", fn: conv2d, x: [1, 5, 3, 4], w: [2, 5, 3, 3], opts: { padding: 2 } },
 );
+// Stride 2 with 4×4 outputs: the batch-wide im2col route with vec4 swaps of the gradient.
+GRAD_CASES.push({
+  name: "conv2d 3x3 stride 2 (L 16)",
+  fn: conv2d,
+  x: [2, 2, 8, 8],
+  w: [3, 2, 3, 3],
+  bias: true,
+  opts: { stride: 2, padding: 1 },
+});
 
 for (const v of CONV_VARIANTS) {
   gpuTest(

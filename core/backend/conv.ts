@@ -214,8 +214,9 @@ function batchWide(g: ConvGeom): boolean {
 
 /** dst [Q, P, L] from element `dstOff` = src [P, Q, L] from element `srcOff`, axes 0 and 1 swapped. */
 function swapOuter(src: GPUBuffer, srcOff: number, dst: GPUBuffer, dstOff: number, p: number, q: number, l: number) {
-  const total = p * q * l;
-  run("conv.swap", swapOuterSource(p, q, l), [src, dst], new Uint32Array([total, srcOff, dstOff, 0]), total);
+  const v = l % 4 === 0 && srcOff % 4 === 0 && dstOff % 4 === 0 ? 4 : 1;
+  const total = (p * q * l) / v, words = new Uint32Array([total, srcOff / v, dstOff / v, 0]);
+  run("conv.swap", swapOuterSource(p, q, l, v === 4), [src, dst], words, total);
 }
 
 /** Copies a chunk [rows, lb] into columns l0 … of a dense [rows, L] output starting at element `yOff`. */

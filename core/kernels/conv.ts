@@ -220,11 +220,11 @@ ${flatMain()}${unpack(m)}
 }
 
 /** Header of the small helper kernels: four u32 uniforms `P.v`, `read` at binding 1, `written` at 2. */
-function smallKernelHeader(read: string, written: string): string {
+function smallKernelHeader(read: string, written: string, element = "f32"): string {
   return `struct Meta { v: vec4<u32> }
 @group(0) @binding(0) var<uniform> P: Meta;
-@group(0) @binding(1) var<storage, read> ${read}: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ${written}: array<f32>;
+@group(0) @binding(1) var<storage, read> ${read}: array<${element}>;
+@group(0) @binding(2) var<storage, read_write> ${written}: array<${element}>;
 ${flatMain()}`;
 }
 
@@ -262,12 +262,15 @@ export function placeColumnsSource(): string {
  * shape: the index divisions become multiplies). Uniform words: 0 element count, 1 src offset,
  * 2 dst offset. Bindings: src, dst.
  */
-export function swapOuterSource(p: number, q: number, l: number): string {
-  return `${smallKernelHeader("SRC", "DST")}
+export function swapOuterSource(p: number, q: number, l: number, vec4 = false): string {
+  // vec4 (L and both offsets multiples of 4; count and offsets in vec4s): a thread moves four
+  // neighbours of a row, a quarter of the threads (CPU adapters pay per thread).
+  const row = vec4 ? l / 4 : l;
+  return `${smallKernelHeader("SRC", "DST", vec4 ? "vec4<f32>" : "f32")}
   if (gi >= P.v.x) { return; }
-  let l = gi % ${l}u;
-  let r = gi / ${l}u;
-  DST[P.v.z + gi] = SRC[P.v.y + ((r % ${p}u) * ${q}u + r / ${p}u) * ${l}u + l];
+  let l = gi % ${row}u;
+  let r = gi / ${row}u;
+  DST[P.v.z + gi] = SRC[P.v.y + ((r % ${p}u) * ${q}u + r / ${p}u) * ${row}u + l];
 }
 `;
 }
