@@ -78,6 +78,15 @@ for (const [name, c] of Object.entries(fx.optimizers)) {
         assertClose(await params[i].data(), c.steps[s][i], { atol: 1e-6, rtol: 1e-6, msg: `${name} step ${s + 1}` });
       }
     }
+    // The 4-element parameter alone takes the four-per-thread kernel (beside the 6-element one
+    // the batch fell back to one element per thread): the same values.
+    const alone = makeParams()[1];
+    const opt4 = makeOptimizer(c.class, [alone], c.options);
+    for (let s = 0; s < fx.grads.length; s++) {
+      alone.grad = tensor(fx.grads[s][1]);
+      opt4.step();
+      assertClose(await alone.data(), c.steps[s][1], { atol: 1e-6, rtol: 1e-6, msg: `${name} alone, step ${s + 1}` });
+    }
     opt.dispose();
   });
 }
@@ -145,11 +154,18 @@ function clipRef(grads: number[][], maxNorm: number, normType: number): { norm: 
 }
 
 gpuTest("clipGradNorm: total norm and in-place scaling vs a float64 reference (2, 1, 3, Infinity)", async () => {
-  const gData = [randomArray(37, 3, -2, 2), randomArray(300, 4, -1, 1)];
+  // 37 elements: one per thread; 36: four per thread.
+  for (const first of [37, 36]) await clipCase(first);
+  assertEquals(await clipGradNorm([zeros([2])], 1).item(), 0);
+  assertThrows(() => clipGradNorm([], 1, -1), RangeError, "normType");
+});
+
+async function clipCase(first: number): Promise<void> {
+  const gData = [randomArray(first, 3, -2, 2), randomArray(300, 4, -1, 1)];
   for (const normType of [2, 1, 3, Infinity]) {
     for (const maxNorm of [0.5, 1e4]) {
       await scope(async () => {
-        const ps = [zeros([37], { requiresGrad: true }), zeros([3, 100], { requiresGrad: true }), zeros([2])];
+        const ps = [zeros([first], { requiresGrad: true }), zeros([3, 100], { requiresGrad: true }), zeros([2])];
         ps[0].grad = tensor(gData[0]);
         ps[1].grad = tensor(gData[1], [3, 100]);
         const ref = clipRef(gData.map((g) => Array.from(Float32Array.from(g))), maxNorm, normType);
@@ -163,9 +179,7 @@ gpuTest("clipGradNorm: total norm and in-place scaling vs a float64 reference (2
       });
     }
   }
-  assertEquals(await clipGradNorm([zeros([2])], 1).item(), 0);
-  assertThrows(() => clipGradNorm([], 1, -1), RangeError, "normType");
-});
+}
 
 gpuTest(
   "clipGradNorm's fused norm equals the unfused composition and float64: large, many, offset gradients",
@@ -265,7 +279,10 @@ gpuTest(
 );
 
 gpuTest("EMA: values after several updates vs float64 (warmup, updateEvery, startStep, named getter)", async () => {
-  const n = 5;
+  for (const n of [5, 8]) await emaCase(n); // one and four elements per thread
+});
+
+async function emaCase(n: number): Promise<void> {
   const seq = Array.from({ length: 8 }, (_, s) => randomArray(n, 100 + s));
   const f32 = (a: number[]) => Array.from(Float32Array.from(a));
   for (const opts of [{ decay: 0.9 }, { decay: 0.99, warmup: true, updateEvery: 2, startStep: 3 }]) {
@@ -289,7 +306,7 @@ gpuTest("EMA: values after several updates vs float64 (warmup, updateEvery, star
       ema.dispose();
     });
   }
-});
+}
 
 gpuTest("EMA: store / copyTo / restore swap the averaged weights in and back; stateDict round trip", async () => {
   const p = tensor([1, 2, 3], undefined, { requiresGrad: true });

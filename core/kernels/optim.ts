@@ -36,15 +36,29 @@ export function updateMetaWords(k: UpdateKernel, groups = 1): number {
   return 1 + groups * (1 + k.buffers.length) + k.scalars.length + k.flags.length;
 }
 
-/** WGSL source of a fused update kernel over `groups` tensor groups. */
-export function updateSource(k: UpdateKernel, groups = 1): string {
+/** The buffers a kernel's body reads element by element (`NAME[i_NAME]`), not at a fixed offset. */
+export function elementwiseBuffers(k: UpdateKernel): Set<string> {
+  return new Set(k.buffers.filter((b) => new RegExp(`\\b${b.name}\\[i_${b.name}\\]`).test(k.body)).map((b) => b.name));
+}
+
+/**
+ * WGSL source of a fused update kernel over `groups` tensor groups. With `vec4` (every group's
+ * size and its element-wise buffers' offsets multiples of 4; those sizes, ends and offsets then
+ * in vec4s in the uniform block) a thread updates four neighbouring elements: CPU adapters pay
+ * per thread and gather each lane's loads, and AdamW over 15.7 M parameters took 780 ms scalar.
+ */
+export function updateSource(k: UpdateKernel, groups = 1, vec4 = false): string {
   const B = k.buffers.length;
   const scalarsAt = 1 + groups * (1 + B);
+  const wide = vec4 ? elementwiseBuffers(k) : new Set<string>();
   let s = metaDecl(updateMetaWords(k, groups));
   for (let g = 0; g < groups; g++) {
     k.buffers.forEach((b, i) => {
       const name = groups === 1 ? b.name : `${b.name}_${g}`;
-      s += `@group(0) @binding(${g * B + i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<f32>;
+      const type = wide.has(b.name) ? "vec4<f32>" : "f32";
+      s += `@group(0) @binding(${g * B + i + 1}) var<storage, ${
+        b.write ? "read_write" : "read"
+      }> ${name}: array<${type}>;
 `;
     });
   }
@@ -55,11 +69,13 @@ export function updateSource(k: UpdateKernel, groups = 1): string {
 `));
   k.flags.forEach((n, j) => (s += `  let ${n} = ${metaAt(scalarsAt + k.scalars.length + j)} != 0u;
 `));
+  const bound = (name: string, g: number) => (groups === 1 ? name : `${name}_${g}`);
   for (let g = 0; g < groups; g++) {
-    let body = k.body;
-    if (groups > 1) {
+    const rename = (body: string) => {
+      if (groups === 1) return body;
       for (const b of k.buffers) body = body.replace(new RegExp(`\\b${b.name}\\[`, "g"), `${b.name}_${g}[`);
-    }
+      return body;
+    };
     const start = g === 0 ? "0u" : metaAt(g);
     s += `  if (gi < ${metaAt(1 + g)}) {
     let li = gi - ${start};
@@ -69,7 +85,24 @@ export function updateSource(k: UpdateKernel, groups = 1): string {
     let i_${b.name} = o_${b.name} + li;
 `;
     });
-    s += `${body}    return;
+    if (!vec4) {
+      s += `${rename(k.body)}    return;
+  }
+`;
+      continue;
+    }
+    // Four elements: load each element-wise buffer's vec4, run the body per component on it
+    // (its lets live in a block per component), store the written ones back.
+    for (const n of wide) s += `    var ${n}_v = ${bound(n, g)}[i_${n}];\n`;
+    for (let c = 0; c < 4; c++) {
+      let body = k.body;
+      for (const n of wide) body = body.replace(new RegExp(`\\b${n}\\[i_${n}\\]`, "g"), `${n}_v[${c}]`);
+      s += `    {\n${rename(body)}    }\n`;
+    }
+    for (const b of k.buffers) {
+      if (b.write && wide.has(b.name)) s += `    ${bound(b.name, g)}[i_${b.name}] = ${b.name}_v;\n`;
+    }
+    s += `    return;
   }
 `;
   }

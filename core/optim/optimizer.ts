@@ -11,7 +11,7 @@ import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { clone, contiguous } from "../ops/elementwise.ts";
 import { runMap } from "../ops/map.ts";
-import { type UpdateKernel, updateMetaWords, updateSource } from "../kernels/optim.ts";
+import { elementwiseBuffers, type UpdateKernel, updateMetaWords, updateSource } from "../kernels/optim.ts";
 import { WG } from "../kernels/wgsl.ts";
 
 /** Hyper-parameters every group has (schedulers change `lr`). */
@@ -154,12 +154,17 @@ export class UpdateBatch {
     this.#read.clear();
     if (!kernel || groups.length === 0) return;
     const B = kernel.buffers.length, G = groups.length;
+    // Four elements per thread when every group and its element-wise views are aligned to 4.
+    const wide = elementwiseBuffers(kernel);
+    const isWide = kernel.buffers.map((b) => wide.has(b.name));
+    const vec4 = groups.every((ts) => ts[0].size % 4 === 0 && ts.every((t, i) => !isWide[i] || t.offset % 4 === 0));
+    const lanes = vec4 ? 4 : 1;
     const meta = new Uint32Array(updateMetaWords(kernel, G));
     const f = new Float32Array(meta.buffer);
     let total = 0;
     groups.forEach((ts, g) => {
-      meta[1 + g] = total += ts[0].size;
-      ts.forEach((t, i) => (meta[1 + G + g * B + i] = t.offset));
+      meta[1 + g] = total += ts[0].size / lanes;
+      ts.forEach((t, i) => (meta[1 + G + g * B + i] = isWide[i] ? t.offset / lanes : t.offset));
     });
     meta[0] = total;
     let w = 1 + G * (1 + B);
@@ -167,7 +172,7 @@ export class UpdateBatch {
     for (const b of this.#flags) meta[w++] = b ? 1 : 0;
     dispatch({
       op: this.#op,
-      pipeline: pipeline(`${this.#op}×${G}`, updateSource(kernel, G)),
+      pipeline: pipeline(`${this.#op}×${G}`, updateSource(kernel, G, vec4)),
       bindings: groups.flatMap((ts) => ts.map((t) => t.storage.buffer)),
       uniforms: meta,
       workgroups: grid1d(Math.ceil(total / WG)),
