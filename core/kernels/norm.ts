@@ -60,6 +60,11 @@ export interface NormKernel {
   running: boolean;
   /** One thread per row (else one workgroup per row). */
   perThread: boolean;
+  /**
+   * Per thread, with the blocks (Kin) and channels (kDiv) multiples of 4: the loop takes four
+   * elements per step, the channel bookkeeping once per four (CPU adapters pay per iteration).
+   */
+  unroll4?: boolean;
   /** Activation after the affine (default "none"). */
   act?: NormActivation;
 }
@@ -141,7 +146,24 @@ export function normSource(k: NormKernel): string {
   // Element k of the row sits at base + (k / Kin)·sKo + k % Kin and uses channel k / kDiv. Integer
   // division is slow on CPU adapters (no vector divide), so the loop walks the Kin-long blocks and
   // carries the channel index, dividing only when a thread's stride crosses a channel boundary.
-  const loop = (body: string) =>
+  const loop = (body: string) => k.unroll4 ? loop4(body) : loop1(body);
+  const loop4 = (body: string) =>
+    `  for (var o = 0u; o < L / Kin; o++) {
+    let ob = base + o * sKo;
+    var ch = (o * Kin) / kDiv; var cr = (o * Kin) % kDiv;
+    for (var ki = 0u; ki < Kin; ki += 4u) {
+${
+      [0, 1, 2, 3].map((c) =>
+        `      {
+      let a = ob + ki + ${c}u;
+${body.replace(/^/gm, "    ")}      }
+`
+      ).join("")
+    }      cr += 4u;
+      if (cr >= kDiv) { ch += 1u; cr = 0u; }
+    }
+  }\n`;
+  const loop1 = (body: string) =>
     `  for (var o = 0u; o < L / Kin; o++) {
     let ob = base + o * sKo;
     var ch = (o * Kin + k0) / kDiv; var cr = (o * Kin + k0) % kDiv;

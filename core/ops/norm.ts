@@ -172,7 +172,8 @@ function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
   // A thread per row only while one thread may loop over a whole row (see `loopBudget`).
   const perThread = (lay.L < LONG_ROW || lay.rows >= manyRows()) && rowLoops(lay, 1) <= loopBudget();
   if (!perThread) checkLoops(op, rowLoops(lay, NORM_WG), `a normalised row of ${lay.L} elements`);
-  const k: NormKernel = { mode, weight: !!a.weight, bias: !!a.bias, running, perThread, act: a.act };
+  const unroll4 = perThread && lay.Kin % 4 === 0 && lay.kDiv % 4 === 0 && lay.L % lay.Kin === 0;
+  const k: NormKernel = { mode, weight: !!a.weight, bias: !!a.bias, running, perThread, unroll4, act: a.act };
   const meta = new Uint32Array(NORM_META_WORDS);
   meta.set([lay.rows, lay.L, lay.sRi, lay.Kin, lay.sKo, lay.rMod, lay.rMul, lay.kDiv, f32Bits(a.eps)]);
   meta[9] = f32Bits(a.momentum);
