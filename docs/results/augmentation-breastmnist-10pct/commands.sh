@@ -33,3 +33,13 @@ echo "$(date +%T) done"
 # 3. The control for the epoch-matched arm, real only for 40 epochs (the step count of syn1e20): not run yet
 #    (session 11 gave the machine to the RetinaMNIST study). When run, summarise.py lists it as real40.
 # for seed in 0 1 2; do arm real40 $seed --train.epochs 40; done
+# 4. Session 13 (2026-12-07): the memorisation figures above came from a k-NN search that stopped at llvmpipe's shader
+#    loop limit (README, "The software adapters' loop limit"); the same commands re-run with the exact search, results
+#    in rerun-session13/. The feature network and the generator trained on lavapipe (mesa-vulkan-drivers had come in
+#    with an apt dependency), sampling (with the code of a5a4e95) and evaluation on GL llvmpipe.
+cd /work/main && export XDG_RUNTIME_DIR=/tmp
+deno task train-classifier --config configs/classifier-breastmnist.yaml --seed 0 --name cls-breast-resnet18 --output.root /tmp/study3/runs
+deno task train --config configs/ddpm-breastmnist.yaml --seed 0 --data.fraction 0.1 --train.epochs 120 --train.batchSize 16 --train.lr 0.001 --train.emaDecay 0.995 --train.validateEvery 10 --train.checkpointEvery 10 --name gen10-breast --output.root /tmp/study3/runs
+GEN=$(ls -d /tmp/study3/runs/gen10-breast-* | tail -1); FEAT=$(ls -d /tmp/study3/runs/cls-breast-resnet18-* | tail -1)
+deno task sample --run $GEN --per-class 60 --steps 25 --out /tmp/study3/samples --images /tmp/study3/synthetic
+deno task evaluate-generation --run $GEN --features $FEAT --images /tmp/study3/synthetic
