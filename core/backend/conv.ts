@@ -208,8 +208,23 @@ function im2col(g: ConvGeom, x: ConvInput, col: GPUBuffer, n0: number, nb: numbe
  * 14×14 outputs ran at 5–9 GFLOP/s as per-image GEMMs; the weight gradient also loses its
  * per-image partials). The price is one swap of [nb, O, L] and [O, nb, L] per chunk.
  */
-function batchWide(g: ConvGeom): boolean {
-  return g.G === 1;
+function batchWide(g: ConvGeom, pass: ConvPass): boolean {
+  // Measured on llvmpipe: the forward of a 3×3 stride-2 convolution to 14² (L = 196) ran 20–40 %
+  // slower batch-wide than as per-image GEMMs, whose batch already fills the threads there; the
+  // gradients gained at every size (no partials, no per-image GEMMs of 196 columns).
+  return g.G === 1 && (pass !== "forward" || sizes(g).L < 128);
+}
+
+/**
+ * Images per batch-wide chunk: as many as the columns allow, and on software adapters no more
+ * than keep the GEMM within the packing textures' side (the fast texture kernels need
+ * nb·L ≤ the texture side as N, or ≤ 4 sides as K for the weight gradient; past it the
+ * buffer kernels ran ResNet's 1×1 stride-2 convolution at 28² 17 % slower than per-image GEMMs).
+ */
+function wideImages(g: ConvGeom, columnsNb: number, asK: boolean): number {
+  if (!gpu().isSoftware) return columnsNb;
+  const side = (asK ? 4 : 1) * gpu().limits.maxTextureDimension2D;
+  return Math.max(1, Math.min(columnsNb, Math.floor(side / sizes(g).L)));
 }
 
 /** dst [Q, P, L] from element `dstOff` = src [P, Q, L] from element `srcOff`, axes 0 and 1 swapped. */
@@ -293,12 +308,11 @@ export function convForward(
     }
     return;
   }
-  const col = alloc(nbMax * g.G * Kg * L);
-  if (batchWide(g)) {
+  if (batchWide(g, "forward")) {
     // W [O, Kg] @ col [Kg, nb·L] → [O, nb, L], swapped into y's [nb, O, L].
-    const tmp = alloc(nbMax * g.O * L);
-    for (let n0 = 0; n0 < g.N; n0 += nbMax) {
-      const nb = Math.min(nbMax, g.N - n0);
+    const nbW = wideImages(g, nbMax, false), col = alloc(nbW * Kg * L), tmp = alloc(nbW * g.O * L);
+    for (let n0 = 0; n0 < g.N; n0 += nbW) {
+      const nb = Math.min(nbW, g.N - n0);
       im2col(g, x, col, n0, nb, undefined, true);
       gemm(
         g.O,
@@ -313,6 +327,7 @@ export function convForward(
     }
     return;
   }
+  const col = alloc(nbMax * g.G * Kg * L);
   const tmp = nbMax < g.N ? alloc(nbMax * g.O * L) : y;
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
@@ -368,12 +383,11 @@ export function convDataGrad(
     }
     return;
   }
-  const col = alloc(nbMax * g.G * Kg * L);
-  if (batchWide(g)) {
+  if (batchWide(g, "dataGrad")) {
     // gy [nb, O, L] swapped to [O, nb·L]; Wᵀ [Kg, O] @ it → col [Kg, nb·L], then col2im.
-    const gyT = alloc(nbMax * g.O * L);
-    for (let n0 = 0; n0 < g.N; n0 += nbMax) {
-      const nb = Math.min(nbMax, g.N - n0);
+    const nbW = wideImages(g, nbMax, false), col = alloc(nbW * Kg * L), gyT = alloc(nbW * g.O * L);
+    for (let n0 = 0; n0 < g.N; n0 += nbW) {
+      const nb = Math.min(nbW, g.N - n0);
       swapOuter(gy.buffer, gy.offset + n0 * g.O * L, gyT, 0, nb, g.O, L);
       gemm(
         Kg,
@@ -390,6 +404,7 @@ export function convDataGrad(
     }
     return;
   }
+  const col = alloc(nbMax * g.G * Kg * L);
   for (let n0 = 0; n0 < g.N; n0 += nbMax) {
     const nb = Math.min(nbMax, g.N - n0);
     // Per (image, group): W_gᵀ [Kg, Og] @ gy [Og, L] → col [Kg, L], then col2im.
@@ -453,9 +468,9 @@ export function convWeightGrad(
     }
     return;
   }
-  if (!direct && batchWide(g)) {
+  if (!direct && batchWide(g, "weightGrad")) {
     // gy swapped to [O, nb·L] @ colᵀ [nb·L, Kg] → dw [O, Kg]: the sum over images is the GEMM's own.
-    const nbMax = chunks.nb, col = alloc(nbMax * Kg * L), gyT = alloc(nbMax * g.O * L);
+    const nbMax = wideImages(g, chunks.nb, true), col = alloc(nbMax * Kg * L), gyT = alloc(nbMax * g.O * L);
     const tmp = nbMax < g.N ? alloc(len) : dw;
     for (let n0 = 0; n0 < g.N; n0 += nbMax) {
       const nb = Math.min(nbMax, g.N - n0);

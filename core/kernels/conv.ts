@@ -67,10 +67,12 @@ fn outPos(l: u32, OH: i32, OW: i32) -> vec3<i32> {
  * side so that one GEMM serves the whole chunk. Thread per column element.
  */
 export function im2colSource(m: Uint32Array, wide = false): string {
+  // Wide columns are never split (LB = L) and their image count is baked in with the shape:
+  // divisions by constants become multiplies.
   const decode = wide
-    ? `  var r = gi / LB;
-  let nl = r % NB;
-  let kidx = r / NB;
+    ? `  var r = gi / L;
+  let nl = r % ${m[23]}u;
+  let kidx = r / ${m[23]}u;
   let g = 0u;`
     : `  var r = gi / LB;
   let kidx = r % Kg; r = r / Kg;
@@ -80,7 +82,7 @@ export function im2colSource(m: Uint32Array, wide = false): string {
 @group(0) @binding(2) var<storage, read_write> COL: array<f32>;
 ${X_AT}
 ${flatMain()}${unpack(m)}
-  let l = l0 + gi % LB;
+  let l = l0 + gi % ${wide ? "L" : "LB"};
 ${decode}
   let ci = kidx / KK;
   let p = outPos(l, OH, OW) * S - PAD + kernelPos(kidx % KK, KH, KW) * DIL;
