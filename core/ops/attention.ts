@@ -113,21 +113,26 @@ function launch(
   const other = k.pass === "backwardKV" ? g.Lq : k.pass === "forward" || k.pass === "backwardQ" ? g.Lk : 0;
   const perRow = 2 * g.D + g.Dv + 4, fixed = 2 * (g.D + g.Dv) + 64;
   const span = other === 0 ? 1 : Math.max(1, Math.floor((loopBudget() - fixed) / perRow));
+  const call: AttnCall = { k, rows, g, scale, strided, dense, outs };
   for (let s0 = 0; s0 < Math.max(other, 1); s0 += span) {
-    launchSpan(k, rows, g, scale, strided, dense, outs, other === 0 ? [0, 0xffffffff] : [s0, s0 + span]);
+    launchSpan(call, other === 0 ? [0, 0xffffffff] : [s0, s0 + span]);
   }
 }
 
-function launchSpan(
-  k: AttnKernel,
-  rows: number,
-  g: Geo,
-  scale: number,
-  strided: Stream[],
-  dense: Tensor[],
-  outs: Tensor[],
-  span: [number, number],
-): void {
+/** One attention kernel launch's arguments (see `launch`). */
+interface AttnCall {
+  k: AttnKernel;
+  rows: number;
+  g: Geo;
+  scale: number;
+  strided: Stream[];
+  dense: Tensor[];
+  outs: Tensor[];
+}
+
+/** Dispatches `c` over the other side's rows span[0] … span[1] − 1. */
+function launchSpan(c: AttnCall, span: [number, number]): void {
+  const { k, rows, g, scale, strided, dense, outs } = c;
   const meta = new Uint32Array(attnMetaWords(k));
   const f = new DataView(meta.buffer);
   meta[0] = rows;
