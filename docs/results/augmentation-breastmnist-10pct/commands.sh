@@ -43,5 +43,5 @@ deno task train --config configs/ddpm-breastmnist.yaml --seed 0 --data.fraction 
 GEN=$(ls -d /tmp/study3/runs/gen10-breast-* | tail -1); FEAT=$(ls -d /tmp/study3/runs/cls-breast-resnet18-* | tail -1)
 deno task sample --run $GEN --per-class 60 --steps 25 --out /tmp/study3/samples --images /tmp/study3/synthetic
 deno task evaluate-generation --run $GEN --features $FEAT --images /tmp/study3/synthetic
-# 5. Session 13: the real40 control of section 3, seeds 0 and 1 (seed 2 did not finish within the session), with that
-#    session's code: for seed in 0 1; do arm real40 $seed --train.epochs 40; done  (runs under /tmp/study3/runs)
+# 5. Session 13: the real40 control of section 3, seeds 0, 1 and 2, with that
+#    session's code: for seed in 0 1 2; do arm real40 $seed --train.epochs 40; done  (runs under /tmp/study3/runs)
