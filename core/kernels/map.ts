@@ -76,6 +76,19 @@ export function mapSource(k: MapKernel): string {
     s += `  let ${p.name} = bitcast<${p.type}>(${metaAt(1 + j)});\n`;
   });
   if (k.contiguous && k.stridedOut) throw new Error("internal: strided output needs the strided path");
+  const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
+  // Each strided stream's element offset `o<i>` of flat output element `first`, dim by dim.
+  const streamOffsets = (first: string) => {
+    let b = "";
+    for (let i = 0; i < streams; i++) b += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
+    if (R > 0) b += `  var rem = ${first};\n`;
+    for (let d = R - 1; d >= 0; d--) {
+      b += `  { let dim = ${metaAt(1 + P + d)}; let c = rem % dim; rem = rem / dim;\n`;
+      for (let i = 0; i < streams; i++) b += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
+      b += `  }\n`;
+    }
+    return b;
+  };
   // The scalar expression four times, a block per component (its lets shadow nothing outside).
   const fourWide = (value: (i: number, c: number) => string, to = "gi") => {
     let b = `  var r: vec4<${k.out}>;\n`;
@@ -97,28 +110,14 @@ export function mapSource(k: MapKernel): string {
   }
   if (row) {
     if (k.contiguous) throw new Error("internal: the row-vec4 path needs strided inputs");
-    const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
-    for (let i = 0; i < streams; i++) s += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
-    s += `  var rem = gi * 4u;\n`;
-    for (let d = R - 1; d >= 0; d--) {
-      s += `  { let dim = ${metaAt(1 + P + d)}; let c = rem % dim; rem = rem / dim;\n`;
-      for (let i = 0; i < streams; i++) s += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
-      s += `  }\n`;
-    }
+    s += streamOffsets("gi * 4u");
     for (let i = 0; i < n; i++) s += `  let v${i} = in${i}[o${i}${row[i] === "vec" ? " / 4u" : ""}];\n`;
     return s + fourWide((i, c) => (row[i] === "vec" ? `v${i}[${c}]` : `v${i}`), k.stridedOut ? `o${n} / 4u` : "gi");
   }
-  const streams = n + (k.stridedOut ? 1 : 0); // the output is stream n when strided
   if (k.contiguous) {
     for (let i = 0; i < n; i++) s += `  let o${i} = ${metaAt(1 + P + i)} + gi;\n`;
   } else {
-    for (let i = 0; i < streams; i++) s += `  var o${i} = ${metaAt(1 + P + R + i * (1 + R))};\n`;
-    if (R > 0) s += `  var rem = gi;\n`;
-    for (let d = R - 1; d >= 0; d--) {
-      s += `  { let dim = ${metaAt(1 + P + d)}; let c = rem % dim; rem = rem / dim;\n`;
-      for (let i = 0; i < streams; i++) s += `    o${i} += c * ${metaAt(1 + P + R + i * (1 + R) + 1 + d)};\n`;
-      s += `  }\n`;
-    }
+    s += streamOffsets("gi");
   }
   for (let i = 0; i < n; i++) {
     const v = `in${i}[o${i}]`;
