@@ -65,6 +65,8 @@ let dispatchesInBatch = 0;
 /** The kernel profiler while one runs: per-dispatch timestamps of the current batch, and totals. */
 let profiler: KernelProfiler | undefined;
 const counters = { dispatches: 0, submits: 0 };
+/** Where {@linkcode observeDispatches} sends a copy of every dispatch, while it is set. */
+let dispatchObserver: ((spec: DispatchSpec) => void) | undefined;
 
 const NOT_INITIALISED = "No WebGPU device has been acquired yet: `await initGpu()` (exported by meddiff) once " +
   "before the first GPU operation. The deno tasks, the tests' `gpuTest` and the benches do this themselves.";
@@ -294,6 +296,7 @@ export function dispatch(spec: DispatchSpec): void {
   if (timed) endPass();
   batchOps.push(spec.op);
   counters.dispatches++;
+  dispatchObserver?.({ ...spec, uniforms: spec.uniforms?.slice() });
   if (++dispatchesInBatch >= DISPATCH_BUDGET || profiler?.full()) flush();
 }
 
@@ -309,6 +312,15 @@ export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, ds
 /** Writes CPU data into a buffer (ordered before the current batch's commands). */
 export function writeBuffer(dst: GPUBuffer, offset: number, data: ArrayBufferView): void {
   gpu().device.queue.writeBuffer(dst, offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Hands a copy of every later dispatch (pipeline, bindings, uniforms, workgroups) to `observer`
+ * until called without one: a profiler replays them one at a time and times each on the CPU,
+ * where the adapter's timestamps cannot be trusted (llvmpipe).
+ */
+export function observeDispatches(observer?: (spec: DispatchSpec) => void): void {
+  dispatchObserver = observer;
 }
 
 /** Submits everything recorded so far. */

@@ -3,8 +3,10 @@ import { gpuTest } from "./_util.ts";
 import {
   dispatch,
   dispatchCounters,
+  type DispatchSpec,
   gpu,
   GpuError,
+  observeDispatches,
   pipeline,
   readBuffer,
   startKernelProfile,
@@ -135,4 +137,21 @@ gpuTest("the kernel profiler times every dispatch by op name and leaves results 
   });
   await synchronize();
   assert(dispatchCounters().submits - before.submits <= 2, "batching is back after the profile");
+});
+
+gpuTest("observeDispatches hands over copies of each dispatch, and replaying one repeats its work", async () => {
+  const seen: DispatchSpec[] = [];
+  const x = ones([1000]);
+  observeDispatches((spec) => seen.push(spec));
+  const y = x.add(2);
+  observeDispatches();
+  const z = x.add(5); // not observed
+  assertEquals(seen.map((s) => s.op), ["add"]);
+  assertEquals((await y.toArray())[999], 3);
+  gpu().device.queue.writeBuffer(y.storage.buffer, 0, new Float32Array(1000));
+  assertEquals((await y.toArray())[999], 0, "y overwritten");
+  dispatch(seen[0]);
+  assertEquals((await y.toArray())[999], 3, "the replay wrote x + 2 again");
+  assertEquals((await z.toArray())[0], 6);
+  for (const t of [x, y, z]) t.dispose();
 });
