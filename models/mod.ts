@@ -90,6 +90,8 @@ export {
 export type { LatentDistribution, MaisiVAEConfig, MaisiVAEOptions } from "./vae3d.ts";
 export { PatchDiscriminator, patchDiscriminatorOutputSide } from "./patch_discriminator.ts";
 export type { PatchDiscriminatorOptions } from "./patch_discriminator.ts";
+export { loadFeatureResNet, PerceptualLoss25D } from "./perceptual.ts";
+export type { PerceptualNorm, PerceptualOptions } from "./perceptual.ts";
 export { slidingWindow } from "./sliding_window.ts";
 export type { SlidingWindowOptions } from "./sliding_window.ts";
 export { ConditionalConv2d, DiffMicDenoiser, ImageEncoder, RESNET_TRUNKS, resnetTrunk } from "./diffmic.ts";

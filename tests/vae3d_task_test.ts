@@ -5,6 +5,8 @@
  * float64 formula, the mid-slices, and configuration errors named before any folder is made.
  */
 import { tensor } from "../mod.ts";
+import { saveSafetensors } from "../core/nn/safetensors.ts";
+import { resnet18 } from "../models/mod.ts";
 import { ConfigError } from "../train/config.ts";
 import { gaussianKl, midSlices } from "../tasks/vae3d/trainer.ts";
 import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
@@ -155,3 +157,45 @@ gpuTest(
     });
   },
 );
+
+gpuTest("train-vae with the perceptual term: logged, resumed exactly, and refused without a network", async () => {
+  await withTempDir("meddiff-vae-perceptual-", async (root) => {
+    const net = resnet18({ numClasses: 0, baseWidth: 4 });
+    const weights = `${root}/resnet.safetensors`;
+    await saveSafetensors(weights, net.stateDict());
+    net.dispose();
+    const opts = [
+      ...TINY,
+      "--loss.perceptualWeight=0.3",
+      `--loss.perceptualNetwork=${weights}`,
+      "--loss.perceptualSliceFraction=0.25",
+      "--train.batchSize=3",
+      "--train.logEvery=1",
+    ];
+    const straight = await trainVaeCommand([...opts, "--train.epochs=2", `--output.root=${root}/a`], true);
+    const first = await trainVaeCommand(
+      [...opts, "--train.epochs=2", `--output.root=${root}/b`],
+      true,
+      interruptAtFirstStep(),
+    );
+    assert(straight && first && first.result.interrupted, "the second run stopped after its first step");
+    const resumed = await trainVaeCommand(["--resume", first.run.path], true);
+    assert(resumed);
+    await assertSameState(straight.result.model, resumed.result.model, "after resuming (the same slices drawn)");
+    const rows = (await Deno.readTextFile(`${straight.run.path}/metrics.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert(rows.some((r) => r.train_perceptual > 0), "the term is logged");
+    for (const r of [straight, first, resumed]) r.result.model.dispose();
+    await assertRejects(
+      () => trainVaeCommand([...TINY, "--loss.perceptualWeight=0.3", `--output.root=${root}/c`], true),
+      ConfigError,
+      "loss.perceptualWeight 0.3 needs loss.perceptualNetwork",
+    );
+    await assertRejects(
+      () => trainVaeCommand([...TINY, `--loss.perceptualNetwork=${weights}`, `--output.root=${root}/c`], true),
+      ConfigError,
+      "loss.perceptualWeight is 0",
+    );
+  });
+});

@@ -99,6 +99,16 @@ function checkVaeFits(cfg: VaeConfig, data: VolumeData): void {
       `(fewer layers, or loss.advWeight 0)`,
     ]);
   }
+  const { perceptualWeight, perceptualNetwork } = cfg.loss;
+  if ((perceptualWeight > 0) !== (perceptualNetwork !== "")) {
+    throw new ConfigError([
+      perceptualWeight > 0
+        ? `loss.perceptualWeight ${perceptualWeight} needs loss.perceptualNetwork: a safetensors file of a 2-D ResNet ` +
+          `in torchvision's names (no pretrained network can be downloaded here)`
+        : `loss.perceptualNetwork ${perceptualNetwork} is set but loss.perceptualWeight is 0: give the term a weight, ` +
+          `or drop the network`,
+    ]);
+  }
   if (data.size.some((s) => s % factor !== 0)) {
     throw new ConfigError([
       `model.numChannels: ${m.numChannels.length} levels downsample by ${factor}, which does not divide the ${shape}`,

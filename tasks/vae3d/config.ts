@@ -27,6 +27,10 @@ export const vaeSchema = defineConfig({
     advWeight: 0,
     discChannels: 32,
     discLayers: 3,
+    perceptualWeight: 0,
+    perceptualNetwork: "",
+    perceptualSliceFraction: 0.5,
+    perceptualNorm: "imagenet",
   },
   train: trainSection({
     epochs: 10,
@@ -67,6 +71,24 @@ export const vaeSchema = defineConfig({
     min: 1,
     max: 8,
     help: "the discriminator's middle convolutions (MAISI: 3; needs volumes of at least 24 voxels a side)",
+  },
+  "loss.perceptualWeight": {
+    min: 0,
+    max: 10,
+    help: "weight of the 2.5-D perceptual term (0: none; MAISI: 0.3); needs loss.perceptualNetwork",
+  },
+  "loss.perceptualNetwork": {
+    help: "safetensors of a 2-D ResNet in torchvision's names for the perceptual term (e.g. ImageNet ResNet-50, or a " +
+      "classifier this framework trained; nothing is downloaded)",
+  },
+  "loss.perceptualSliceFraction": {
+    min: 0.001,
+    max: 1,
+    help: "share of each axis's slices the perceptual term uses per step (MONAI's fake_3d_ratio; MAISI: 0.2)",
+  },
+  "loss.perceptualNorm": {
+    choices: ["imagenet", "none"],
+    help: "input scaling of the perceptual network: ImageNet z-score (3-channel networks) or none",
   },
   ...TRAIN_META,
   "train.selectMetric": { choices: VAE_METRICS, help: "validation metric that picks best.safetensors" },

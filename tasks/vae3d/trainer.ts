@@ -8,6 +8,8 @@
  * @module
  */
 import { PatchDiscriminator } from "../../models/patch_discriminator.ts";
+import { loadFeatureResNet, PerceptualLoss25D, type PerceptualNorm } from "../../models/perceptual.ts";
+import { Rng } from "../../util/rng.ts";
 import { adversarialLosses, buildDiscriminator } from "./adversarial.ts";
 import type { StepOutput } from "../../train/engine.ts";
 import { abs, add, exp, mul, square, sub } from "../../core/ops/elementwise.ts";
@@ -157,6 +159,13 @@ export async function trainVae(
   const vae = buildVae(cfg, data.channels);
   const t = cfg.train, klWeight = cfg.loss.klWeight, advWeight = cfg.loss.advWeight;
   const discriminator = discriminatorOf(vae);
+  const perceptualWeight = cfg.loss.perceptualWeight;
+  const perceptual = perceptualWeight > 0
+    ? new PerceptualLoss25D(await loadFeatureResNet(cfg.loss.perceptualNetwork), {
+      sliceFraction: cfg.loss.perceptualSliceFraction,
+      norm: cfg.loss.perceptualNorm as PerceptualNorm,
+    })
+    : null;
   const common = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
   const loader = new DataLoader(data.train, { ...common, shuffle: true, dropLast: data.train.length > t.batchSize });
   const valLoader = new DataLoader(data.val, common);
@@ -169,6 +178,10 @@ export async function trainVae(
       (discriminator
         ? ` + ${advWeight}·adversarial (PatchGAN ${cfg.loss.discChannels} wide, ${cfg.loss.discLayers} layers, ` +
           `least squares; its parameters are in the count below)`
+        : "") +
+      (perceptual
+        ? ` + ${perceptualWeight}·perceptual (2.5-D, ${perceptual.net.featureChannels}-channel ResNet features of ` +
+          `${cfg.loss.perceptualNetwork}, ${perceptual.sliceFraction} of the slices per axis)`
         : ""),
   );
   const out = await fit({
@@ -182,12 +195,19 @@ export async function trainVae(
       const { reconstruction, mu, logVar } = vae.call(batch.images, generator) as ReturnType<MaisiVAE["forward"]>;
       const l1 = abs(sub(reconstruction, batch.images)).mean();
       const kl = gaussianKl(mu, logVar);
-      const loss = add(l1, mul(kl, klWeight));
-      if (!discriminator) return { loss, scalars: { l1, kl } };
+      let loss = add(l1, mul(kl, klWeight));
+      const scalars: Record<string, Tensor> = { l1, kl };
+      if (perceptual) {
+        // The slices from (seed, step, batch), as the latent's noise: a resumed run picks the same.
+        const rng = Rng.derive(cfg.seed, ctx.step, ctx.batchInEpoch);
+        scalars.perceptual = perceptual.call(reconstruction, batch.images, rng);
+        loss = add(loss, mul(scalars.perceptual, perceptualWeight));
+      }
+      if (!discriminator) return { loss, scalars };
       const adv = adversarialLosses(discriminator, batch.images, reconstruction);
       return {
         loss: add(loss, mul(add(adv.generator, adv.discriminator), advWeight)),
-        scalars: { l1, kl, adv_generator: adv.generator, adv_discriminator: adv.discriminator },
+        scalars: { ...scalars, adv_generator: adv.generator, adv_discriminator: adv.discriminator },
       };
     },
     validate: async ({ epoch }) => {
@@ -204,6 +224,6 @@ export async function trainVae(
         }`,
       };
     },
-  }, { train: t, seed: cfg.seed, run, log, ...start });
+  }, { train: t, seed: cfg.seed, run, log, ...start }).finally(() => perceptual?.net.dispose());
   return { ...out, model: vae };
 }
