@@ -2,7 +2,8 @@
  * Batch, group, instance and layer norm against plain float64 references, with gradient checks;
  * the fused activation (`activation: "silu"`) against the unfused `silu(norm(x))`.
  */
-import { dispatchCounters, ones, permute, scope, silu, type Tensor, tensor, zeros } from "../mod.ts";
+import { dispatchCounters, narrow, ones, permute, scope, silu, type Tensor, tensor, zeros } from "../mod.ts";
+import { gpu } from "../core/device.ts";
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from "../core/ops/norm.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
 import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
@@ -408,5 +409,50 @@ gpuTest(
     assertClose(await x.grad!.data(), wantDx, { atol: 1e-4, rtol: 1e-3, msg: "dx" });
     assertClose(await w.grad!.data(), wantDw, { atol: 1e-3, rtol: 1e-4, msg: "dw" });
     assertClose(await b.grad!.data(), wantDb, { atol: 1e-3, rtol: 1e-4, msg: "db" });
+  },
+);
+
+gpuTest(
+  "norm segment kernels (CPU adapters) equal the row kernels: batch norm, group-norm affine gradients",
+  async () => {
+    if (!gpu().isSoftware) return; // the segment kernels run on software adapters only
+    const cases: { shape: number[]; G: number; act: "none" | "silu"; training: boolean; offset: number }[] = [
+      { shape: [4, 6, 8, 8], G: 0, act: "none", training: true, offset: 0 }, // four per load
+      { shape: [3, 5, 7], G: 0, act: "silu", training: true, offset: 0 }, // one per load
+      { shape: [2, 3, 4, 4], G: 0, act: "none", training: true, offset: 1 }, // misaligned view
+      { shape: [4, 6, 8], G: 0, act: "silu", training: false, offset: 0 }, // eval statistics
+      { shape: [2, 8, 4, 4], G: 4, act: "silu", training: true, offset: 0 },
+      { shape: [2, 6, 5], G: 3, act: "none", training: true, offset: 0 },
+    ];
+    const run = async (c: (typeof cases)[number]) => {
+      const n = prod(c.shape), C = c.shape[1];
+      const base = tensor(randomArray(n + c.offset, 3, -2, 3), [n + c.offset]);
+      const x = narrow(base, 0, c.offset, n).reshape(c.shape).requiresGrad_();
+      const w = tensor(randomArray(C, 4, 0.5, 1.5), [C]).requiresGrad_();
+      const b = tensor(randomArray(C, 5), [C]).requiresGrad_();
+      const rm = tensor(randomArray(C, 6), [C]), rv = tensor(randomArray(C, 7, 0.5, 2), [C]);
+      const y = c.G === 0
+        ? batchNorm(x, rm, rv, w, b, { training: c.training, activation: c.act })
+        : groupNorm(x, c.G, w, b, { activation: c.act });
+      const probe = tensor(randomArray(n, 8), c.shape);
+      y.mul(probe).sum().backward();
+      const out = [y, x.grad!, w.grad!, b.grad!, rm, rv].map((t) => t.toArray() as Promise<number[]>);
+      const got = await Promise.all(out);
+      for (const t of [base, x, w, b, rm, rv, y, probe]) t.dispose();
+      return got;
+    };
+    for (const c of cases) {
+      const segments = await run(c);
+      Deno.env.set("MEDDIFF_NORM_SEGMENTS", "0");
+      let rows: number[][];
+      try {
+        rows = await run(c);
+      } finally {
+        Deno.env.delete("MEDDIFF_NORM_SEGMENTS");
+      }
+      ["y", "dx", "dw", "db", "running mean", "running var"].forEach((name, i) => {
+        assertClose(segments[i], rows[i], { atol: 2e-5, rtol: 2e-4, msg: `${JSON.stringify(c)}: ${name}` });
+      });
+    }
   },
 );

@@ -19,6 +19,20 @@ import {
   type NormMode,
   normSource,
 } from "../kernels/norm.ts";
+import {
+  SEGMENT_META_WORDS,
+  SEGMENT_WG,
+  segmentApplyBindings,
+  segmentApplySource,
+  segmentCombineSource,
+  segmentDxBindings,
+  segmentDxSource,
+  segmentGradSumsBindings,
+  segmentGradSumsSource,
+  type SegmentKernel,
+  segmentStatsSource,
+} from "../kernels/norm_segments.ts";
+import { envFlag } from "../env.ts";
 import { fmtShape, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { contiguous } from "./elementwise.ts";
@@ -59,6 +73,11 @@ interface Layout {
   rOffMul: number;
   cMod: number;
   kMul: number;
+  /**
+   * The input as (N, C, S) segments with G statistics per sample (0: per channel, batch norm),
+   * for the segment kernels (`core/kernels/norm_segments.ts`); absent for layer norm.
+   */
+  seg?: { N: number; C: number; S: number; G: number };
 }
 
 /** Layout of group norm over (N, C, S) with G groups (instance norm: G = C). */
@@ -81,6 +100,7 @@ function groupLayout(N: number, C: number, S: number, G: number): Layout {
     rOffMul: 1,
     cMod: Cg,
     kMul: S,
+    seg: { N, C, S, G },
   };
 }
 
@@ -104,6 +124,7 @@ function batchLayout(N: number, C: number, S: number): Layout {
     rOffMul: 1,
     cMod: 1,
     kMul: 0,
+    seg: { N, C, S, G: 0 },
   };
 }
 
@@ -230,6 +251,89 @@ function affineGrads(
   return out;
 }
 
+/**
+ * The segment kernels' plan for `lay` on this adapter, or null for the row kernels: CPU adapters
+ * only (on GPUs a workgroup per channel reads coalesced memory, a thread per segment does not),
+ * within the loop budget; four elements per load when S and every offset allow.
+ * `MEDDIFF_NORM_SEGMENTS=0` keeps the row kernels (tests compare the two).
+ */
+function segmentPlan(lay: Layout, offsets: number[]): { vec4: boolean } | null {
+  const seg = lay.seg;
+  if (!seg || !gpu().isSoftware || envFlag("MEDDIFF_NORM_SEGMENTS") === "0" || seg.N * seg.C === 0 || seg.S === 0) {
+    return null;
+  }
+  if (2 * seg.N + 2 * seg.S + 16 > loopBudget()) return null;
+  return { vec4: seg.S % 4 === 0 && offsets.every((o) => o % 4 === 0) };
+}
+
+/** Launches a segment kernel over every (n, c) segment (or every channel: `perChannel`). */
+function runSegments(
+  op: string,
+  src: string,
+  lay: Layout,
+  k: { vec4: boolean },
+  buffers: Tensor[],
+  a: { eps?: number; momentum?: number; x?: Tensor; g?: Tensor; w?: Tensor | null; b?: Tensor | null },
+  extra: { rm?: Tensor | null; rv?: Tensor | null; perChannel?: boolean } = {},
+): void {
+  const { N, C, S, G } = lay.seg!;
+  const q = k.vec4 ? 4 : 1;
+  const meta = new Uint32Array(SEGMENT_META_WORDS);
+  meta.set([N, C, S, G, f32Bits(a.eps ?? 0), f32Bits(a.momentum ?? 0)]);
+  meta.set([(a.x?.offset ?? 0) / q, (a.g?.offset ?? 0) / q, a.w?.offset ?? 0, a.b?.offset ?? 0], 6);
+  if (extra.rm && extra.rv) meta.set([extra.rm.offset, extra.rm.strides[0], extra.rv.offset, extra.rv.strides[0]], 10);
+  dispatch({
+    op,
+    pipeline: pipeline(op, src),
+    bindings: buffers.map((t) => t.storage.buffer),
+    uniforms: meta,
+    workgroups: grid1d(Math.ceil((extra.perChannel ? C : N * C) / SEGMENT_WG)),
+  });
+}
+
+/** Binds tensors by binding name. */
+const byNames = (names: [string, boolean][], t: Record<string, Tensor | null | undefined>): Tensor[] =>
+  names.map(([n]) => t[n]!);
+
+/** Batch norm's forward with the segment kernels (`batchStats`: training; else `stats` holds eval statistics). */
+function segmentForward(op: string, lay: Layout, plan: { vec4: boolean }, a: RowArgs, batchStats: boolean): void {
+  const k: SegmentKernel = { vec4: plan.vec4, act: a.act, weight: !!a.weight, bias: !!a.bias };
+  const { N, C } = lay.seg!;
+  const part = batchStats ? empty([2 * N * C], "float32", `${op}.segments`) : null;
+  if (part) runSegments(`${op}.segmentStats`, segmentStatsSource(k), lay, k, [a.x, part], { x: a.x });
+  const running = batchStats && !!a.runningMean && !!a.runningVar;
+  const names = segmentApplyBindings(k, batchStats, running);
+  const t = { x: a.x, part, stats: a.stats, w: a.weight, b: a.bias, out: a.out, rm: a.runningMean, rv: a.runningVar };
+  runSegments(`${op}.segmentApply`, segmentApplySource(k, batchStats, running), lay, k, byNames(names, t), {
+    ...a,
+    x: a.x,
+  }, { rm: a.runningMean, rv: a.runningVar });
+  part?.dispose();
+}
+
+/**
+ * Σ g'·x̂ and Σ g' per channel with the segment kernels, as the dense (2, C) tensor `affineGrads`
+ * gives; with `dx` (batch norm, batch statistics) also the input gradient, in the same pass.
+ */
+function segmentGrads(
+  op: string,
+  lay: Layout,
+  plan: { vec4: boolean },
+  a: { x: Tensor; stats: Tensor; g: Tensor; w: Tensor | null; b: Tensor | null; act: NormActivation },
+  dx: Tensor | null,
+): Tensor {
+  const k: SegmentKernel = { vec4: plan.vec4, act: a.act, weight: !!a.w, bias: !!a.b };
+  const { N, C } = lay.seg!;
+  const part = empty([2 * N * C], "float32", `${op}.segments`);
+  const wb = empty([2, C], "float32", `${op}.affineGrad`);
+  const t = { x: a.x, stats: a.stats, g: a.g, w: a.w, b: a.b, part, out: dx, wb };
+  runSegments(`${op}.segmentGradSums`, segmentGradSumsSource(k), lay, k, byNames(segmentGradSumsBindings(k), t), a);
+  if (dx) runSegments(`${op}.segmentDx`, segmentDxSource(k), lay, k, byNames(segmentDxBindings(k), t), a);
+  else runSegments(`${op}.segmentCombine`, segmentCombineSource(), lay, k, [part, wb], {}, { perChannel: true });
+  part.dispose();
+  return wb;
+}
+
 /** A dense handle on `t` that records no graph (the op records its own node). */
 function dense(t: Tensor): Tensor {
   return noGrad(() => contiguous(t));
@@ -280,7 +384,7 @@ function normOp(
   const stats = empty([2, lay.rows], "float32", `${op}.stats`);
   const out = empty(x.shape, "float32", op);
   if (constStats) constStats(stats);
-  runRows(op, constStats ? "apply" : "train", lay, {
+  const fwd: RowArgs = {
     x: xc,
     weight: wc,
     bias: bc,
@@ -291,7 +395,11 @@ function normOp(
     eps,
     momentum: running?.momentum ?? 0,
     act,
-  });
+  };
+  // Batch norm's strided channels go by segments where they can; the other norms' rows are contiguous.
+  const fwdPlan = lay.seg?.G === 0 ? segmentPlan(lay, [xc.offset]) : null;
+  if (fwdPlan) segmentForward(op, lay, fwdPlan, fwd, !constStats);
+  else runRows(op, constStats ? "apply" : "train", lay, fwd);
   // With an activation the gradient kernels recompute y = x̂·w + b, so they need the bias too.
   const keepBias = act !== "none" && !!bc;
   if (!keepBias) bc?.dispose();
@@ -300,9 +408,8 @@ function normOp(
   const y = record(op, out, inputs, (g, [xs, st, ...params]) => {
     const ws = wc ? params[0] : null, bs = keepBias ? params[wc ? 1 : 0] : null;
     const gc = dense(g);
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
-      dx = empty(x.shape, "float32", `${op}.backward`);
+    const rowsBackward = (): Tensor => {
+      const dx = empty(x.shape, "float32", `${op}.backward`);
       runRows(op, constStats ? "backwardConst" : "backward", lay, {
         x: xs,
         weight: ws,
@@ -314,20 +421,30 @@ function normOp(
         momentum: 0,
         act,
       });
-    }
-    const grads: (Tensor | null)[] = [dx];
+      return dx;
+    };
+    const plan = segmentPlan(lay, [xs.offset, gc.offset]);
+    const sums = { x: xs, stats: st, g: gc, w: ws, b: bs, act };
+    const grads: (Tensor | null)[] = [];
+    let wb: Tensor | null = null;
+    if (plan && !constStats && lay.seg!.G === 0 && x.requiresGrad) {
+      // Batch norm with batch statistics: dx and the affine gradients from one pair of kernels.
+      const dx = empty(x.shape, "float32", `${op}.backward`);
+      wb = segmentGrads(op, lay, plan, sums, dx);
+      grads.push(dx);
+    } else grads.push(x.requiresGrad ? rowsBackward() : null);
     if (weight?.requiresGrad || bias?.requiresGrad) {
-      const wb = affineGrads(op, lay, { x: xs, stats: st, g: gc, w: ws, b: bs, act });
+      const all = wb ??= plan ? segmentGrads(op, lay, plan, sums, null) : affineGrads(op, lay, sums);
       const part = (i: number, like: Tensor) => {
-        const row = narrow(wb, 0, i, 1);
+        const row = narrow(all, 0, i, 1);
         const r = reshape(row, like.shape);
         row.dispose();
         return r;
       };
       if (weight) grads.push(weight.requiresGrad ? part(0, weight) : null);
       if (bias) grads.push(bias.requiresGrad ? part(1, bias) : null);
-      wb.dispose();
     }
+    wb?.dispose();
     gc.dispose();
     return grads;
   }, save);
