@@ -46,6 +46,16 @@ fn siluGrad_(y: f32) -> f32 {
   let s = sigmoid_(y);
   return s * (1.0 + y * (1.0 - s));
 }
+fn sigmoid4_(y: vec4<f32>) -> vec4<f32> {
+  let e = exp(-abs(y));
+  let r = 1.0 / (1.0 + e);
+  return select(e * r, r, y >= vec4<f32>(0.0));
+}
+fn silu4_(y: vec4<f32>) -> vec4<f32> { return y * sigmoid4_(y); }
+fn siluGrad4_(y: vec4<f32>) -> vec4<f32> {
+  let s = sigmoid4_(y);
+  return s * (1.0 + y * (1.0 - s));
+}
 `;
 
 /** What changes the WGSL source of a row kernel. */
@@ -65,6 +75,12 @@ export interface NormKernel {
    * elements per step, the channel bookkeeping once per four (CPU adapters pay per iteration).
    */
   unroll4?: boolean;
+  /**
+   * With `unroll4`, and every row and block start and the x / g offsets multiples of 4: x, g and
+   * out are read and written as vec4s (one load per four elements; CPU adapters load a vec4 per
+   * SIMD lane, four scalars as four gathers).
+   */
+  vec4?: boolean;
   /** Activation after the affine (default "none"). */
   act?: NormActivation;
 }
@@ -95,12 +111,13 @@ export function normBindings(k: NormKernel): string[] {
 
 const WRITABLE = new Set(["out", "rm", "rv"]);
 
-function header(names: string[], words: number, perThread: boolean, shared: number): string {
+function header(names: string[], words: number, perThread: boolean, shared: number, vec4 = false): string {
   let s = metaDecl(words);
   names.forEach((n, i) => {
     // stats is written by the training forward kernel only; read_write keeps one declaration.
     const access = WRITABLE.has(n) || n === "stats" ? "read_write" : "read";
-    s += `@group(0) @binding(${i + 1}) var<storage, ${access}> ${n}: array<f32>;\n`;
+    const type = vec4 && (n === "x" || n === "g" || n === "out") ? "vec4<f32>" : "f32";
+    s += `@group(0) @binding(${i + 1}) var<storage, ${access}> ${n}: array<${type}>;\n`;
   });
   if (!perThread) {
     for (let i = 0; i < shared; i++) s += `var<workgroup> sh${i}: array<f32, ${NORM_WG}>;\n`;
@@ -135,7 +152,7 @@ function wgSum(vars: string[], perThread: boolean): string {
 export function normSource(k: NormKernel): string {
   const names = normBindings(k);
   const fwd = k.mode === "train" || k.mode === "apply", act = k.act ?? "none";
-  let s = (act === "none" ? "" : ACT_HELPERS) + header(names, NORM_META_WORDS, k.perThread, 2);
+  let s = (act === "none" ? "" : ACT_HELPERS) + header(names, NORM_META_WORDS, k.perThread, 2, !!k.vec4);
   s += `  let rows = ${metaAt(0)};
   if (row >= rows) { return; }
   let L = ${metaAt(1)}; let sRi = ${metaAt(2)}; let Kin = ${metaAt(3)}; let sKo = ${metaAt(4)};
@@ -146,7 +163,19 @@ export function normSource(k: NormKernel): string {
   // Element k of the row sits at base + (k / Kin)·sKo + k % Kin and uses channel k / kDiv. Integer
   // division is slow on CPU adapters (no vector divide), so the loop walks the Kin-long blocks and
   // carries the channel index, dividing only when a thread's stride crosses a channel boundary.
-  const loop = (body: string) => k.unroll4 ? loop4(body) : loop1(body);
+  const v4 = !!k.vec4;
+  if (v4) s += `  let xo = xOff / 4u; let go = gOff / 4u;\n`;
+  const loop = (body: string) => v4 ? loopV(body) : k.unroll4 ? loop4(body) : loop1(body);
+  const loopV = (body: string) =>
+    `  for (var o = 0u; o < L / Kin; o++) {
+    let ob = (base + o * sKo) / 4u;
+    var ch = (o * Kin) / kDiv; var cr = (o * Kin) % kDiv;
+    for (var ki = 0u; ki < Kin / 4u; ki++) {
+      let a = ob + ki;
+${body.replace(/^/gm, "  ")}      cr += 4u;
+      if (cr >= kDiv) { ch += 1u; cr = 0u; }
+    }
+  }\n`;
   const loop4 = (body: string) =>
     `  for (var o = 0u; o < L / Kin; o++) {
     let ob = base + o * sKo;
@@ -172,15 +201,23 @@ ${body.replace(/^/gm, "    ")}      }
       if (cr >= kDiv) { let d = cr / kDiv; ch += d; cr -= d * kDiv; }
     }
   }\n`;
+  // Elements as the loop sees them: f32, or vec4 (x, g and out bound as vec4 arrays; a channel
+  // never changes inside a vec4, as kDiv is a multiple of 4).
+  const X = v4 ? "x[xo + a]" : "x[xOff + a]", G = v4 ? "g[go + a]" : "g[gOff + a]";
+  const V = v4 ? "vec4<f32>" : "f32", sfx = v4 ? "4_" : "_";
+  /** Declares `name` = 0 of the element type before a loop and the scalar total `name` after it. */
+  const acc = (names: string[], body: string) =>
+    names.map((n) => `  var ${n}e = ${V}(0.0);\n`).join("") + loop(body) +
+    names.map((n) => `  var ${n} = ${v4 ? `dot(${n}e, vec4<f32>(1.0))` : `${n}e`};\n`).join("");
   const wAt = k.weight ? `w[wOff + chBase + ch]` : "1.0";
   const b = k.bias ? ` + b[bOff + chBase + ch]` : "";
   // The pre-activation y, as a statement, and g·act'(y) (plain g without an activation).
-  const yLet = act === "none" ? "" : `    let y = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`;
-  const gAt = act === "none" ? `g[gOff + a]` : `g[gOff + a] * siluGrad_(y)`;
+  const yLet = act === "none" ? "" : `    let y = (${X} - mean) * rstd * ${wAt}${b};\n`;
+  const gAt = act === "none" ? G : `${G} * siluGrad${sfx}(y)`;
   if (k.mode === "train") {
-    s += `  var s1 = 0.0;\n` + loop(`    s1 += x[xOff + a];\n`) + wgSum(["s1"], k.perThread);
-    s += `  let mean = s1 / f32(L);\n  var s2 = 0.0;\n`;
-    s += loop(`    let d = x[xOff + a] - mean;\n    s2 += d * d;\n`) + wgSum(["s2"], k.perThread);
+    s += acc(["s1"], `    s1e += ${X};\n`) + wgSum(["s1"], k.perThread);
+    s += `  let mean = s1 / f32(L);\n`;
+    s += acc(["s2"], `    let d = ${X} - mean;\n    s2e += d * d;\n`) + wgSum(["s2"], k.perThread);
     s += `  let variance = s2 / f32(L);
   let rstd = inverseSqrt(variance + bitcast<f32>(${metaAt(8)}));
   if (lid == 0u || ${k.perThread}) {
@@ -199,18 +236,15 @@ ${body.replace(/^/gm, "    ")}      }
   }
   if (fwd) {
     s += act === "none"
-      ? loop(`    out[a] = (x[xOff + a] - mean) * rstd * ${wAt}${b};\n`)
-      : loop(`${yLet}    out[a] = silu_(y);\n`);
+      ? loop(`    out[a] = (${X} - mean) * rstd * ${wAt}${b};\n`)
+      : loop(`${yLet}    out[a] = silu${sfx}(y);\n`);
   } else if (k.mode === "backwardConst") {
     s += loop(`${yLet}    out[a] = ${gAt} * ${wAt} * rstd;\n`);
   } else {
-    s += `  var s1 = 0.0; var s2 = 0.0;\n`;
-    s += loop(`${yLet}    let gw = ${gAt} * ${wAt};\n    s1 += gw;\n    s2 += gw * (x[xOff + a] - mean);\n`);
+    s += acc(["s1", "s2"], `${yLet}    let gw = ${gAt} * ${wAt};\n    s1e += gw;\n    s2e += gw * (${X} - mean);\n`);
     s += wgSum(["s1", "s2"], k.perThread);
     s += `  let m1 = s1 / f32(L); let m2 = s2 * rstd / f32(L);\n`;
-    s += loop(
-      `${yLet}    let gw = ${gAt} * ${wAt};\n    out[a] = rstd * (gw - m1 - (x[xOff + a] - mean) * rstd * m2);\n`,
-    );
+    s += loop(`${yLet}    let gw = ${gAt} * ${wAt};\n    out[a] = rstd * (gw - m1 - (${X} - mean) * rstd * m2);\n`);
   }
   return s + `}\n`;
 }

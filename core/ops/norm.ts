@@ -194,7 +194,8 @@ function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {
   const perThread = (lay.L < LONG_ROW || lay.rows >= manyRows()) && rowLoops(lay, 1) <= loopBudget();
   if (!perThread) checkLoops(op, rowLoops(lay, NORM_WG), `a normalised row of ${lay.L} elements`);
   const unroll4 = perThread && lay.Kin % 4 === 0 && lay.kDiv % 4 === 0 && lay.L % lay.Kin === 0;
-  const k: NormKernel = { mode, weight: !!a.weight, bias: !!a.bias, running, perThread, unroll4, act: a.act };
+  const vec4 = unroll4 && [lay.sRi, lay.sKo, a.x.offset, a.g?.offset ?? 0].every((v) => v % 4 === 0);
+  const k: NormKernel = { mode, weight: !!a.weight, bias: !!a.bias, running, perThread, unroll4, vec4, act: a.act };
   const meta = new Uint32Array(NORM_META_WORDS);
   meta.set([lay.rows, lay.L, lay.sRi, lay.Kin, lay.sKo, lay.rMod, lay.rMul, lay.kDiv, f32Bits(a.eps)]);
   meta[9] = f32Bits(a.momentum);
