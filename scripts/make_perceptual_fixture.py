@@ -30,7 +30,7 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_resnet_fixture import BasicBlock, conv1x1, formula_tensor  # noqa: E402
+from make_resnet_fixture import formula_tensor, resnet_stage  # noqa: E402
 
 OUT_PATH = os.path.join(HERE, "..", "tests", "fixtures", "perceptual.json")
 SHAPE = (1, 1, 32, 36, 40)
@@ -44,24 +44,14 @@ class ResNetFeatures(nn.Module):
 
     def __init__(self, width):
         super().__init__()
-        self.inplanes = width
         self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.layer1 = self._make_layer(width, 2)
-        self.layer2 = self._make_layer(2 * width, 2, 2)
-        self.layer3 = self._make_layer(4 * width, 2, 2)
-        self.layer4 = self._make_layer(8 * width, 2, 2)
-
-    def _make_layer(self, planes, blocks, stride=1):
-        downsample = None
-        if stride != 1 or self.inplanes != planes:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes, stride), nn.BatchNorm2d(planes))
-        layers = [BasicBlock(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes
-        layers += [BasicBlock(planes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        self.layer1 = resnet_stage(width, width, 2)
+        self.layer2 = resnet_stage(width, 2 * width, 2, 2)
+        self.layer3 = resnet_stage(2 * width, 4 * width, 2, 2)
+        self.layer4 = resnet_stage(4 * width, 8 * width, 2, 2)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

@@ -141,6 +141,16 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
+def resnet_stage(inplanes, planes, blocks, stride=1):
+    """torchvision's ResNet._make_layer for BasicBlock: a 1x1 downsample when the shape changes."""
+    downsample = None
+    if stride != 1 or inplanes != planes:
+        downsample = nn.Sequential(conv1x1(inplanes, planes, stride), nn.BatchNorm2d(planes))
+    layers = [BasicBlock(inplanes, planes, stride, downsample)]
+    layers += [BasicBlock(planes, planes) for _ in range(1, blocks)]
+    return nn.Sequential(*layers)
+
+
 class ResNetSmall(nn.Module):
     """torchvision.models.ResNet(BasicBlock, [2, 2, 2, 2]) with a 3x3 stride-1 stem, no max-pool."""
 
@@ -158,13 +168,9 @@ class ResNetSmall(nn.Module):
         self.fc = nn.Linear(512, num_classes)
 
     def _make_layer(self, planes, blocks, stride=1):
-        downsample = None
-        if stride != 1 or self.inplanes != planes:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes, stride), nn.BatchNorm2d(planes))
-        layers = [BasicBlock(self.inplanes, planes, stride, downsample)]
+        layer = resnet_stage(self.inplanes, planes, blocks, stride)
         self.inplanes = planes
-        layers += [BasicBlock(planes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        return layer
 
     def features(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
