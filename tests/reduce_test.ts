@@ -174,3 +174,42 @@ Deno.test("coalesceDims: drops size-1 dims and fuses dims every stream walks as 
   assertEquals(coalesceDims([3, 1, 2], [[1, 7, 3]]), { shape: [3, 2], strides: [[1, 3]] });
   assertEquals(coalesceDims([1, 1], [[5, 9]]), { shape: [], strides: [[]] });
 });
+
+gpuTest("sum / max / min read four per load where the innermost reduced run allows: values equal float64", async () => {
+  const maxF = (v: number[]) => Math.max(...v), minF = (v: number[]) => Math.min(...v);
+  const cases: [number[], number[]][] = [
+    [[5, 3, 4, 6], [0, 2, 3]], // a conv bias gradient: innermost run of 24, outer stride 72
+    [[7, 16], [1]],
+    [[3, 1000], [1]], // few outputs, a long run: chunked, chunks rounded to multiples of 4
+    [[2, 4, 12], [0, 2]],
+    [[6, 10], [1]], // a run of 10: one per load
+  ];
+  for (const [shape, dims] of cases) {
+    const v = randomArray(prod(shape), prod(shape), -2, 2).map(Math.fround);
+    const x = tensor(Float32Array.from(v), shape);
+    for (
+      const [name, f, ref] of [["sum", x.sum(dims), sumF], ["max", x.max(dims), maxF], [
+        "min",
+        x.min(dims),
+        minF,
+      ]] as const
+    ) {
+      assertClose(await f.data(), reduceRef(v, shape, dims, ref), {
+        atol: 1e-4,
+        rtol: 1e-5,
+        msg: `${name} ${shape} ${dims}`,
+      });
+      f.dispose();
+    }
+    // The same data one element into a larger buffer: misaligned, one per load, same values.
+    const big = tensor(Float32Array.from([0, ...v]), [prod(shape) + 1]);
+    const view = big.narrow(0, 1, prod(shape)).reshape(shape);
+    const s = view.sum(dims);
+    assertClose(await s.data(), reduceRef(v, shape, dims, sumF), {
+      atol: 1e-4,
+      rtol: 1e-5,
+      msg: `misaligned ${shape}`,
+    });
+    for (const t of [x, big, view, s]) t.dispose();
+  }
+});

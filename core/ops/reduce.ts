@@ -55,11 +55,21 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
     }
     C = Math.max(C, Math.ceil(R / budget));
   }
-  const chunk = Math.ceil(Math.max(R, 1) / C);
+  const redWalk = coalesceDims(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
+  const keptWalk = coalesceDims(kept.map((i) => x.shape[i]), [kept.map((i) => x.strides[i])]);
+  // Four per load when the innermost reduced run is contiguous and everything else 4-aligned
+  // (CPU adapters load a vec4 per SIMD lane where four scalars are four gathers).
+  const J = redWalk.shape.length;
+  const vec4 = ["sum", "max", "min"].includes(kind) && x.dtype === "float32" && outDtype === "float32" && J > 0 &&
+    redWalk.strides[0][J - 1] === 1 && redWalk.shape[J - 1] % 4 === 0 && x.offset % 4 === 0 &&
+    [...keptWalk.strides[0], ...redWalk.strides[0].slice(0, J - 1)].every((st) => st % 4 === 0);
+  let chunk = Math.ceil(Math.max(R, 1) / C);
+  if (vec4 && chunk % 4 !== 0) {
+    chunk += 4 - (chunk % 4);
+    C = Math.max(1, Math.ceil(R / chunk));
+  }
   // Kept and reduced dims each walked as few dims as their strides allow (fewer divides per
   // element); the flat orders, and so argmax's index, are unchanged.
-  const keptWalk = coalesceDims(kept.map((i) => x.shape[i]), [kept.map((i) => x.strides[i])]);
-  const redWalk = coalesceDims(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
   if (redWalk.shape.length === 0) redWalk.shape.push(1), redWalk.strides[0].push(0);
   const k: ReduceKernel = {
     kind,
@@ -67,6 +77,7 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
     out: arg ? "i32" : storageType[outDtype],
     kept: keptWalk.shape.length,
     reduced: redWalk.shape.length,
+    vec4,
   };
   const meta = new Uint32Array(reduceMetaWords(k));
   meta.set([M, R, C, chunk, x.offset]);
