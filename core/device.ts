@@ -503,6 +503,18 @@ export function loopBudget(): number {
   return gpu().isSoftware ? SOFTWARE_LOOP_BUDGET : Infinity;
 }
 
+/**
+ * Throws a RangeError naming `op` when a kernel would loop `loops` times per invocation, past
+ * {@linkcode loopBudget} (`what`: the oversized thing; `advice`: how to stay under).
+ */
+export function checkLoopBudget(op: string, loops: number, what: string, advice: string): void {
+  if (loops <= loopBudget()) return;
+  throw new RangeError(
+    `${op}: ${what} is too large for this adapter's shader loop limit (${loops} iterations per thread, ` +
+      `over ${loopBudget()}): ${advice}`,
+  );
+}
+
 /** Largest number of threads per workgroup dimension we launch in one dispatch. */
 export const MAX_WORKGROUPS_X = 65535;
 

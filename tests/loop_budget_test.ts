@@ -8,6 +8,7 @@ import { argmax, gpu, matmul, nearestNeighbours, ones, quantile, tensor } from "
 import { batchNorm, groupNorm } from "../core/ops/norm.ts";
 import { conv2d } from "../core/ops/conv.ts";
 import { scaledDotProductAttention } from "../core/ops/attention.ts";
+import { roiSelect, topKMask } from "../core/ops/roi.ts";
 import { assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest, randomArray } from "./_util.ts";
 
@@ -120,4 +121,18 @@ gpuTest("loop budget: group norm rows and batch-norm channels longer than one th
   assertClose(await b.grad!.data(), new Array(c2).fill(n2 * h2 * h2), { atol: 0.5, rtol: 0, msg: "batch norm Σg" });
   // Σ g·x̂ over a channel is Σ x̂ = 0.
   assertClose(await w.grad!.data(), new Array(c2).fill(0), { atol: 0.5, rtol: 0, msg: "batch norm Σg·x̂" });
+});
+
+gpuTest("loop budget: topKMask and roiSelect are exact below the limit and refuse past it, naming the op", async () => {
+  // A row of 100,000 is within topKMask's bound (32 radix passes over the row split 64 ways).
+  const n = 100_000, k = 1_000;
+  const v = Float32Array.from(randomArray(n, 11));
+  const mask = await topKMask(tensor(v, [1, n]), k).toArray();
+  const threshold = [...v].sort((a, b) => b - a)[k - 1];
+  const want = Array.from(v, (x) => (x >= threshold ? 1 : 0));
+  assertEquals(mask.reduce((s, m) => s + m, 0), k);
+  assertEquals(mask, want, "the k largest of the row");
+  if (!gpu().isSoftware) return; // hardware has no such limit
+  assertThrows(() => topKMask(ones([1, 200_000]), 5), RangeError, "topKMask: a row of 200000");
+  assertThrows(() => roiSelect(ones([1, 1, 256, 256]), 2, 32), RangeError, "roiSelect: a 256×256 saliency map");
 });

@@ -4,7 +4,7 @@
  * gradient and one for the weight/bias gradients.
  */
 import { noGrad, record } from "../autograd.ts";
-import { dispatch, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
+import { checkLoopBudget, dispatch, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import {
   AFFINE_META_WORDS,
   affineGradBindings,
@@ -180,11 +180,7 @@ function rowLoops(lay: Layout, step: number): number {
 
 /** Throws when even a workgroup per row or channel would loop past the adapter's budget. */
 function checkLoops(op: string, loops: number, what: string): void {
-  if (loops <= loopBudget()) return;
-  throw new RangeError(
-    `${op}: ${what} is too long for this adapter's shader loop limit (${loops} iterations per thread, ` +
-      `over ${loopBudget()}): use a smaller batch or input, or more groups`,
-  );
+  checkLoopBudget(op, loops, what, "use a smaller batch or input, or more groups");
 }
 
 function runRows(op: string, mode: NormMode, lay: Layout, a: RowArgs): void {

@@ -5,13 +5,14 @@
  * map (DCG's y_global). All run on the GPU without reading anything back.
  */
 import { noGrad, record } from "../autograd.ts";
-import { dispatch, grid1d, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
+import { checkLoopBudget, dispatch, grid1d, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
 import {
   CROP_BACKWARD_META_WORDS,
   CROP_META_WORDS,
   cropPatchesBackwardSource,
   cropPatchesSource,
   ROI_SELECT_META_WORDS,
+  ROI_WG,
   roiSelectSource,
   TOPK_META_WORDS,
   topKMaskSource,
@@ -98,6 +99,15 @@ export function roiSelect(saliency: Tensor, k: number, window = 1): Tensor {
   if (N * h * w >= U32_LIMIT || N * k * 2 >= U32_LIMIT) {
     throw new RangeError(`${op}: saliency ${fmtShape(saliency.shape)} with k = ${k} is too large`);
   }
+  // One workgroup per sample: its threads scan the maps, then every window position per pick.
+  const c = (n: number) => Math.ceil(n / ROI_WG), tree = 2 * Math.log2(ROI_WG);
+  const positions = (h - window + 1) * (w - window + 1);
+  checkLoopBudget(
+    op,
+    C * (2 * c(h * w) + tree + 1) + k * (c(positions) * (window * (window + 1) + 1) + c(window * window) + tree + 1),
+    `a ${h}×${w} saliency map of ${C} classes with ${k} picks of ${window}×${window} windows`,
+    "pool the saliency map to fewer cells first, or use fewer or smaller windows",
+  );
   const out = empty([N, k, 2], "int32", op);
   if (N === 0) return out;
   const scratch = empty([N * h * w], "float32", `${op}.scratch`);
@@ -249,6 +259,9 @@ export function topKMask(x: Tensor, k: number, dim = -1): Tensor {
     throw new RangeError(`${op}: k must be an integer in [0, ${n}] (the size of dim ${d}), got ${k}`);
   }
   if (x.size >= U32_LIMIT) throw new RangeError(`${op}: x of shape ${fmtShape(x.shape)} is too large`);
+  // A radix select over 32 key bits, each a pass over the row split among the workgroup's threads.
+  const c = Math.ceil(n / ROI_WG), tree = 2 * Math.log2(ROI_WG);
+  checkLoopBudget(op, 32 * (c + tree) + 4 * c + ROI_WG + tree, `a row of ${n} along dim ${d}`, "use shorter rows");
   const out = empty(x.shape, "float32", op);
   if (out.size === 0) return out;
   const dense = noGrad(() => x.contiguous());
