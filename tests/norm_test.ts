@@ -420,7 +420,7 @@ gpuTest(
       { shape: [4, 6, 8, 8], G: 0, act: "none", training: true, offset: 0 }, // four per load
       { shape: [3, 5, 7], G: 0, act: "silu", training: true, offset: 0 }, // one per load
       { shape: [2, 3, 4, 4], G: 0, act: "none", training: true, offset: 1 }, // misaligned view
-      { shape: [4, 6, 8], G: 0, act: "silu", training: false, offset: 0 }, // eval statistics
+      { shape: [4, 6, 8], G: 0, act: "silu", training: false, offset: 1 }, // eval statistics, misaligned
       { shape: [2, 8, 4, 4], G: 4, act: "silu", training: true, offset: 0 },
       { shape: [2, 6, 5], G: 3, act: "none", training: true, offset: 0 },
     ];
@@ -428,17 +428,19 @@ gpuTest(
       const n = prod(c.shape), C = c.shape[1];
       const base = tensor(randomArray(n + c.offset, 3, -2, 3), [n + c.offset]);
       const x = narrow(base, 0, c.offset, n).reshape(c.shape).requiresGrad_();
-      const w = tensor(randomArray(C, 4, 0.5, 1.5), [C]).requiresGrad_();
-      const b = tensor(randomArray(C, 5), [C]).requiresGrad_();
+      // The affine parameters as views `offset` into larger tensors too (their gradients land there).
+      const wLeaf = tensor(randomArray(C + c.offset, 4, 0.5, 1.5), [C + c.offset]).requiresGrad_();
+      const bLeaf = tensor(randomArray(C + c.offset, 5), [C + c.offset]).requiresGrad_();
+      const w = narrow(wLeaf, 0, c.offset, C), b = narrow(bLeaf, 0, c.offset, C);
       const rm = tensor(randomArray(C, 6), [C]), rv = tensor(randomArray(C, 7, 0.5, 2), [C]);
       const y = c.G === 0
         ? batchNorm(x, rm, rv, w, b, { training: c.training, activation: c.act })
         : groupNorm(x, c.G, w, b, { activation: c.act });
       const probe = tensor(randomArray(n, 8), c.shape);
       y.mul(probe).sum().backward();
-      const out = [y, x.grad!, w.grad!, b.grad!, rm, rv].map((t) => t.toArray() as Promise<number[]>);
+      const out = [y, x.grad!, wLeaf.grad!, bLeaf.grad!, rm, rv].map((t) => t.toArray() as Promise<number[]>);
       const got = await Promise.all(out);
-      for (const t of [base, x, w, b, rm, rv, y, probe]) t.dispose();
+      for (const t of [base, x, wLeaf, bLeaf, w, b, rm, rv, y, probe]) t.dispose();
       return got;
     };
     for (const c of cases) {

@@ -301,10 +301,11 @@ function segmentForward(op: string, lay: Layout, plan: { vec4: boolean }, a: Row
   const running = batchStats && !!a.runningMean && !!a.runningVar;
   const names = segmentApplyBindings(k, batchStats, running);
   const t = { x: a.x, part, stats: a.stats, w: a.weight, b: a.bias, out: a.out, rm: a.runningMean, rv: a.runningVar };
-  runSegments(`${op}.segmentApply`, segmentApplySource(k, batchStats, running), lay, k, byNames(names, t), {
-    ...a,
-    x: a.x,
-  }, { rm: a.runningMean, rv: a.runningVar });
+  const offsets = { x: a.x, w: a.weight, b: a.bias, eps: a.eps, momentum: a.momentum };
+  runSegments(`${op}.segmentApply`, segmentApplySource(k, batchStats, running), lay, k, byNames(names, t), offsets, {
+    rm: a.runningMean,
+    rv: a.runningVar,
+  });
   part?.dispose();
 }
 
