@@ -1,5 +1,5 @@
 /** `quantile`: PyTorch's `torch.quantile` (a number q) on the GPU, without sorting. */
-import { dispatch, loopBudget, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
+import { checkLoopBudget, dispatch, MAX_WORKGROUPS_X, pipeline } from "../device.ts";
 import { type QuantileInterpolation, quantileSource, SELECT_META_WORDS, SELECT_WG } from "../kernels/quantile.ts";
 import { roundHalfEven } from "../numeric.ts";
 import { fmtShape, normDim } from "../shape.ts";
@@ -65,12 +65,7 @@ export function quantile(x: Tensor, q: number, dim?: number, opts: QuantileOptio
     }
     // A workgroup's threads each walk n / SELECT_WG elements once per key bit (32) and once for NaNs.
     const loops = 33 * (Math.ceil(n / SELECT_WG) + 1) + 32 * 8;
-    if (loops > loopBudget()) {
-      throw new RangeError(
-        `${op}: ${n} values per quantile need ${loops} loop iterations per thread, over this adapter's ` +
-          `shader loop limit (${loopBudget()}): take it over fewer values (a subsample, or per channel)`,
-      );
-    }
+    checkLoopBudget(op, loops, `${n} values per quantile`, "take it over fewer values (a subsample, or per channel)");
     const out = empty([M], "float32", op);
     if (M > 0) {
       const rank = Math.fround(Math.fround(q) * (n - 1));

@@ -55,6 +55,8 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
     }
     C = Math.max(C, Math.ceil(R / budget));
   }
+  // Kept and reduced dims each walked as few dims as their strides allow (fewer divides per
+  // element); the flat orders, and so argmax's index, are unchanged.
   const redWalk = coalesceDims(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
   const keptWalk = coalesceDims(kept.map((i) => x.shape[i]), [kept.map((i) => x.strides[i])]);
   // Four per load when the innermost reduced run is contiguous and everything else 4-aligned
@@ -68,8 +70,6 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
     chunk += 4 - (chunk % 4);
     C = Math.max(1, Math.ceil(R / chunk));
   }
-  // Kept and reduced dims each walked as few dims as their strides allow (fewer divides per
-  // element); the flat orders, and so argmax's index, are unchanged.
   if (redWalk.shape.length === 0) redWalk.shape.push(1), redWalk.strides[0].push(0);
   const k: ReduceKernel = {
     kind,
