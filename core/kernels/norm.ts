@@ -33,30 +33,26 @@ export type NormActivation = "none" | "silu";
 export const NORM_ACTIVATIONS: readonly NormActivation[] = ["none", "silu"];
 
 /**
- * WGSL helpers of the activations: a sigmoid that only ever exponentiates a non-positive
+ * WGSL helpers of the activations for elements of `type`, named `sigmoid${suffix}`,
+ * `silu${suffix}` and `siluGrad${suffix}`: a sigmoid that only ever exponentiates a non-positive
  * number (no overflow), silu(y) = y·σ(y) and silu'(y) = σ(y)·(1 + y·(1 − σ(y))).
  */
-const ACT_HELPERS = `fn sigmoid_(y: f32) -> f32 {
+export function activationHelpers(type: "f32" | "vec4<f32>", suffix: string): string {
+  return `fn sigmoid${suffix}(y: ${type}) -> ${type} {
   let e = exp(-abs(y));
   let r = 1.0 / (1.0 + e);
-  return select(e * r, r, y >= 0.0);
+  return select(e * r, r, y >= ${type}(0.0));
 }
-fn silu_(y: f32) -> f32 { return y * sigmoid_(y); }
-fn siluGrad_(y: f32) -> f32 {
-  let s = sigmoid_(y);
-  return s * (1.0 + y * (1.0 - s));
-}
-fn sigmoid4_(y: vec4<f32>) -> vec4<f32> {
-  let e = exp(-abs(y));
-  let r = 1.0 / (1.0 + e);
-  return select(e * r, r, y >= vec4<f32>(0.0));
-}
-fn silu4_(y: vec4<f32>) -> vec4<f32> { return y * sigmoid4_(y); }
-fn siluGrad4_(y: vec4<f32>) -> vec4<f32> {
-  let s = sigmoid4_(y);
+fn silu${suffix}(y: ${type}) -> ${type} { return y * sigmoid${suffix}(y); }
+fn siluGrad${suffix}(y: ${type}) -> ${type} {
+  let s = sigmoid${suffix}(y);
   return s * (1.0 + y * (1.0 - s));
 }
 `;
+}
+
+/** The row kernels' helpers: scalar (`_`) and vec4 (`4_`). */
+const ACT_HELPERS = activationHelpers("f32", "_") + activationHelpers("vec4<f32>", "4_");
 
 /** What changes the WGSL source of a row kernel. */
 export interface NormKernel {

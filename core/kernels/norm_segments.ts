@@ -18,7 +18,7 @@
  * Statistics are `stats[i]` = mean, `stats[rows + i]` = 1/√(var + eps) as in `norm.ts`, with i the
  * channel (batch norm) or n·G + c / (C / G) (group norm).
  */
-import type { NormActivation } from "./norm.ts";
+import { activationHelpers, type NormActivation } from "./norm.ts";
 import { metaAt, metaDecl } from "./wgsl.ts";
 
 /** Threads per workgroup. */
@@ -47,21 +47,7 @@ const T = (k: SegmentKernel) => (k.vec4 ? "vec4<f32>" : "f32");
 const hsum = (k: SegmentKernel, v: string) => (k.vec4 ? `dot(${v}, vec4<f32>(1.0))` : v);
 
 /** silu and its derivative for the kernel's element type. */
-function actHelpers(k: SegmentKernel): string {
-  if (k.act === "none") return "";
-  const t = T(k), zero = k.vec4 ? "vec4<f32>(0.0)" : "0.0";
-  return `fn sigmoid_(y: ${t}) -> ${t} {
-  let e = exp(-abs(y));
-  let r = 1.0 / (1.0 + e);
-  return select(e * r, r, y >= ${zero});
-}
-fn silu_(y: ${t}) -> ${t} { return y * sigmoid_(y); }
-fn siluGrad_(y: ${t}) -> ${t} {
-  let s = sigmoid_(y);
-  return s * (1.0 + y * (1.0 - s));
-}
-`;
-}
+const actHelpers = (k: SegmentKernel) => (k.act === "none" ? "" : activationHelpers(k.vec4 ? "vec4<f32>" : "f32", "_"));
 
 function header(k: SegmentKernel, bindings: [string, boolean][]): string {
   let s = actHelpers(k) + metaDecl(SEGMENT_META_WORDS);
