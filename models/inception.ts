@@ -17,7 +17,7 @@ import { Linear } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
 import { BatchNorm2d } from "../core/nn/norm.ts";
 import { AdaptiveAvgPool2d } from "../core/nn/pool.ts";
-import { loadSafetensors } from "../core/nn/safetensors.ts";
+import { loadTorchvisionWeights, readWeightsFile } from "./torchvision_weights.ts";
 
 type Pair = number | [number, number];
 
@@ -314,35 +314,13 @@ export class InceptionV3 extends Module {
  * none); any other missing, extra or misshapen tensor is an error naming the file.
  */
 export async function loadInceptionV3(path: string, opts: { fid?: boolean } = {}): Promise<InceptionV3> {
-  let weights: Record<string, Tensor>;
-  try {
-    weights = await loadSafetensors(path);
-  } catch (e) {
-    throw new Error(`Inception-v3 weights ${path}: ${e instanceof Error ? e.message : e}`, { cause: e });
-  }
+  const weights = await readWeightsFile(path, `Inception-v3 weights ${path}`);
   const fc = weights["fc.weight"];
   const model = new InceptionV3({ fid: opts.fid, numClasses: fc?.shape.length === 2 ? fc.shape[0] : 1008 });
   try {
     const use: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(weights)) if (!name.startsWith("AuxLogits.")) use[name] = t;
-    let missingKeys: string[];
-    try {
-      ({ missingKeys } = model.loadStateDict(use, { strict: false }));
-    } catch (e) {
-      throw new Error(`Inception-v3 weights ${path}: ${e instanceof Error ? e.message : e}`, { cause: e });
-    }
-    const own = new Set(Object.keys(model.stateDict()));
-    const extra = Object.keys(use).filter((k) => !own.has(k));
-    const missing = missingKeys.filter((k) => !k.endsWith("num_batches_tracked"));
-    if (missing.length > 0 || extra.length > 0) {
-      throw new Error(
-        `Inception-v3 weights ${path} do not match torchvision's Inception3 names: ` +
-          [
-            missing.length ? `missing ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}` : "",
-            extra.length ? `unexpected ${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}` : "",
-          ].filter((s) => s).join("; "),
-      );
-    }
+    loadTorchvisionWeights(model, use, `Inception-v3 weights ${path}`, "Inception3");
   } catch (e) {
     model.dispose();
     throw e;

@@ -11,7 +11,7 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
-import { loadSafetensors } from "../core/nn/safetensors.ts";
+import { loadTorchvisionWeights, readWeightsFile } from "./torchvision_weights.ts";
 import { tensor } from "../core/ops/creation.ts";
 import { add, div, mul, sqrt, square, sub } from "../core/ops/elementwise.ts";
 import { expand, permute, reshape } from "../core/ops/view.ts";
@@ -42,16 +42,11 @@ export interface PerceptualOptions {
  * width and input channels from `conv1.weight` (7×7 stem with max-pool, or the 3×3 small-input
  * stem). `fc.*` is ignored (only the features are used); any other missing, extra or misshapen
  * tensor is an error naming the file. A checkpoint of this framework (a `train-classifier` run's
- * `best.safetensors`: the model under `model.`, the optimizer's state beside it) is read too. The network is returned in eval mode with its parameters
- * frozen.
+ * `best.safetensors`: the model under `model.`, the optimizer's state beside it) is read too. The
+ * network is returned in eval mode with its parameters frozen.
  */
 export async function loadFeatureResNet(path: string): Promise<ResNet> {
-  let weights: Record<string, Tensor>;
-  try {
-    weights = await loadSafetensors(path);
-  } catch (e) {
-    throw new Error(`perceptual network ${path}: ${e instanceof Error ? e.message : e}`, { cause: e });
-  }
+  const weights = await readWeightsFile(path, `perceptual network ${path}`);
   // A checkpoint of this framework keeps the model under `model.` beside `optim.*`.
   const fromCheckpoint = !("conv1.weight" in weights) && "model.conv1.weight" in weights;
   const named = fromCheckpoint
@@ -83,22 +78,11 @@ export async function loadFeatureResNet(path: string): Promise<ResNet> {
       smallInput: stem.shape[2] === 3,
     });
     const use = Object.fromEntries(Object.entries(named).filter(([k]) => !k.startsWith("fc.")));
-    let missingKeys: string[], unexpectedKeys: string[];
     try {
-      ({ missingKeys, unexpectedKeys } = net.loadStateDict(use, { strict: false }));
+      loadTorchvisionWeights(net, use, `perceptual network weights ${path}`, "ResNet");
     } catch (e) {
       net.dispose();
-      throw new Error(`perceptual network ${path}: ${e instanceof Error ? e.message : e}`, { cause: e });
-    }
-    const missing = missingKeys.filter((k) => !k.endsWith("num_batches_tracked"));
-    if (missing.length > 0 || unexpectedKeys.length > 0) {
-      net.dispose();
-      const list = (what: string, ks: string[]) =>
-        ks.length ? `${what} ${ks.slice(0, 5).join(", ")}${ks.length > 5 ? ", …" : ""}` : "";
-      throw new Error(
-        `perceptual network ${path} does not match torchvision's ResNet names: ` +
-          [list("missing", missing), list("unexpected", unexpectedKeys)].filter((s) => s).join("; "),
-      );
+      throw e;
     }
     net.eval();
     for (const p of net.parameters()) p.requiresGrad = false;
