@@ -117,6 +117,28 @@ gpuTest("train-vae: a volume the levels cannot halve, or a missing file, is refu
   });
 });
 
+/**
+ * Two runs of `args` for 2 epochs under `root`, one straight and one stopped after its first step
+ * then resumed: asserts the resumed model equals the straight one; returns both runs' results (the
+ * caller disposes the models) and the straight run's metrics rows.
+ */
+async function straightAndResumed(args: string[], root: string, msg: string) {
+  const straight = await trainVaeCommand([...args, "--train.epochs=2", `--output.root=${root}/a`], true);
+  const first = await trainVaeCommand(
+    [...args, "--train.epochs=2", `--output.root=${root}/b`],
+    true,
+    interruptAtFirstStep(),
+  );
+  assert(straight && first && first.result.interrupted, "the second run stopped after its first step");
+  const resumed = await trainVaeCommand(["--resume", first.run.path], true);
+  assert(resumed);
+  await assertSameState(straight.result.model, resumed.result.model, msg);
+  const rows = (await Deno.readTextFile(`${straight.run.path}/metrics.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  return { straight, runs: [straight, first, resumed], rows };
+}
+
 gpuTest(
   "train-vae with the adversarial term: discriminator in the checkpoints, exact resume, latents still encode",
   async () => {
@@ -129,23 +151,11 @@ gpuTest(
         "--train.batchSize=3",
         "--train.logEvery=1",
       ];
-      const straight = await trainVaeCommand([...adv, "--train.epochs=2", `--output.root=${root}/a`], true);
-      const first = await trainVaeCommand(
-        [...adv, "--train.epochs=2", `--output.root=${root}/b`],
-        true,
-        interruptAtFirstStep(),
-      );
-      assert(straight && first && first.result.interrupted, "the second run stopped after its first step");
-      const resumed = await trainVaeCommand(["--resume", first.run.path], true);
-      assert(resumed);
-      await assertSameState(straight.result.model, resumed.result.model, "after resuming");
+      const { straight, runs, rows } = await straightAndResumed(adv, root, "after resuming");
       const keys = Object.keys(straight.result.model.stateDict());
       assert(keys.includes("discriminator.initial_conv.conv.weight") && keys.includes("discriminator.0.conv.weight"));
-      const rows = (await Deno.readTextFile(`${straight.run.path}/metrics.jsonl`)).trim().split("\n").map((l) =>
-        JSON.parse(l)
-      );
       assert(rows.some((r) => r.train_adv_generator > 0 && r.train_adv_discriminator > 0), "both terms logged");
-      for (const r of [straight, first, resumed]) r.result.model.dispose();
+      for (const r of runs) r.result.model.dispose();
       const latents = await encodeLatentsCommand(["--vae", straight.run.path], true);
       assert(latents, "the run's VAE (with its discriminator) loads strictly for encoding");
       await assertRejects(
@@ -172,21 +182,9 @@ gpuTest("train-vae with the perceptual term: logged, resumed exactly, and refuse
       "--train.batchSize=3",
       "--train.logEvery=1",
     ];
-    const straight = await trainVaeCommand([...opts, "--train.epochs=2", `--output.root=${root}/a`], true);
-    const first = await trainVaeCommand(
-      [...opts, "--train.epochs=2", `--output.root=${root}/b`],
-      true,
-      interruptAtFirstStep(),
-    );
-    assert(straight && first && first.result.interrupted, "the second run stopped after its first step");
-    const resumed = await trainVaeCommand(["--resume", first.run.path], true);
-    assert(resumed);
-    await assertSameState(straight.result.model, resumed.result.model, "after resuming (the same slices drawn)");
-    const rows = (await Deno.readTextFile(`${straight.run.path}/metrics.jsonl`)).trim().split("\n").map((l) =>
-      JSON.parse(l)
-    );
+    const { runs, rows } = await straightAndResumed(opts, root, "after resuming (the same slices drawn)");
     assert(rows.some((r) => r.train_perceptual > 0), "the term is logged");
-    for (const r of [straight, first, resumed]) r.result.model.dispose();
+    for (const r of runs) r.result.model.dispose();
     await assertRejects(
       () => trainVaeCommand([...TINY, "--loss.perceptualWeight=0.3", `--output.root=${root}/c`], true),
       ConfigError,
