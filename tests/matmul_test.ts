@@ -121,6 +121,16 @@ for (const v of MATMUL_VARIANTS) {
         atol: 1e-4,
         msg: `${v} sliced`,
       });
+      // Aligned row-major operands, packed four values a load on texture variants: a batched
+      // slice at an offset, and both orientations of the right operand.
+      const av = tensor(rand([2, 6, 12], 17), [2, 6, 12]).slice(1, 1, 5).slice(2, 4, 12); // [2, 4, 8] at offset 16
+      const avData = Float32Array.from(await av.data());
+      const bd = rand([8, 12], 18);
+      const bt = new Float32Array(96);
+      for (let i = 0; i < 8; i++) for (let j = 0; j < 12; j++) bt[j * 8 + i] = bd[i * 12 + j];
+      const refAligned = refMatmul(avData, [2, 4, 8], bd, [8, 12])[0];
+      assertClose(await matmul(av, tensor(bd, [8, 12])).data(), refAligned, { atol: 1e-4, msg: `${v} aligned` });
+      assertClose(await matmul(av, tensor(bt, [12, 8]).T).data(), refAligned, { atol: 1e-4, msg: `${v} aligned .T` });
       // an expanded (stride-0) batch operand
       const w = rand([5, 4], 16);
       const wb = tensor(w, [1, 5, 4]).expand([3, 5, 4]);

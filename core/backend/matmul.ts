@@ -2,7 +2,7 @@
  * Launches matmul kernels on raw buffers (no Tensor objects, so the autotuner can run them
  * outside any scope). Each variant says whether it applies to a problem and records its dispatches.
  */
-import { type Binding, dispatch, flush, gpu, loopBudget, pipeline } from "../device.ts";
+import { type Binding, dispatch, flush, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
   type BlockedOptions,
@@ -13,7 +13,7 @@ import {
   type TiledOptions,
   tiledSource,
 } from "../kernels/matmul.ts";
-import { PACK_META_WORDS, packSource, type TextureOptions, textureSource } from "../kernels/matmul_texture.ts";
+import { PACK_META_WORDS, packPairSource, type TextureOptions, textureSource } from "../kernels/matmul_texture.ts";
 import { HALF_PACK_META_WORDS, halfBlockedSource, halfPackSource } from "../kernels/matmul_half.ts";
 
 /** One operand as the kernels see it: a matrix per batch index, read through strides. */
@@ -264,20 +264,38 @@ function transposed(o: MatmulOperand): MatmulOperand {
   return { ...o, rowStride: o.colStride, colStride: o.rowStride };
 }
 
-/** Records the pack of `o`'s `rows`×`cols` matrices into `tex` (zero outside them). */
-function pack(p: MatmulProblem, o: MatmulOperand, rows: number, cols: number, pk: Packing, tex: Scratch): void {
-  const own = ownDims(p, o);
+/** One operand to pack: `o`'s `rows`×`cols` matrices into `tex` (zero outside them). */
+interface PackJob {
+  o: MatmulOperand;
+  rows: number;
+  cols: number;
+  pk: Packing;
+  tex: Scratch;
+}
+
+/** Whether `o` can be read four values at a time along its rows (`packPairSource`). */
+function rowVec4(o: MatmulOperand, cols: number): boolean {
+  return o.colStride === 1 && cols % 4 === 0 && [o.offset, o.rowStride, ...o.batchStrides].every((v) => v % 4 === 0);
+}
+
+/** Records the packs of both operands of a product, in one dispatch. */
+function packPair(p: MatmulProblem, jobs: [PackJob, PackJob]): void {
   const m = new Uint32Array(PACK_META_WORDS);
-  m.set([rows, cols, o.offset, pk.rows], 0);
-  m.set(own, 4);
-  m.set(o.batchStrides, 8);
-  m.set([o.rowStride, o.colStride], 12);
+  let texels = 0;
+  jobs.forEach(({ o, rows, cols, pk }, i) => {
+    const count = pk.width * pk.rows * pk.layers;
+    m.set([rows, cols, o.offset, pk.rows, ...ownDims(p, o), ...o.batchStrides], 16 * i);
+    m.set([o.rowStride, o.colStride, pk.width, count], 16 * i + 12);
+    texels += count;
+  });
+  const vec4 = jobs.map((j) => rowVec4(j.o, j.cols)) as [boolean, boolean];
+  const op = "matmul.pack";
   dispatch({
-    op: "matmul.pack",
-    pipeline: pipeline("matmul.pack", packSource()),
-    bindings: [o.buffer, tex.view],
+    op,
+    pipeline: pipeline(op, packPairSource(vec4)),
+    bindings: [jobs[0].o.buffer, jobs[1].o.buffer, jobs[0].tex.view, jobs[1].tex.view],
     uniforms: m,
-    workgroups: [Math.ceil(pk.width / 8), Math.ceil(pk.rows / 8), pk.layers],
+    workgroups: grid1d(Math.ceil(texels / 64)),
   });
 }
 
@@ -299,9 +317,10 @@ function launchTexture(op: string, s: TextureOptions, p: MatmulProblem, groups: 
   const pa = packing("a", p, p.a, p.K, p.M);
   const pb = s.dot ? packing("bt", p, bOp, p.K, p.N) : packing("b", p, bOp, p.N, k4);
   const [ta, tb] = scratchTextures([pa, pb]);
-  pack(p, p.a, p.M, p.K, pa, ta);
-  if (s.dot) pack(p, bOp, p.N, p.K, pb, tb);
-  else pack(p, bOp, p.K, p.N, pb, tb);
+  packPair(p, [
+    { o: p.a, rows: p.M, cols: p.K, pk: pa, tex: ta },
+    s.dot ? { o: bOp, rows: p.N, cols: p.K, pk: pb, tex: tb } : { o: bOp, rows: p.K, cols: p.N, pk: pb, tex: tb },
+  ]);
   const src = textureSource(s);
   const u = meta(p, rowOperand(p, p.a, pa.rows), rowOperand(p, p.b, pb.rows));
   launchBatches(op, pipeline(op, src), [ta.view, tb.view, p.out], u, groups, nb);

@@ -6,40 +6,57 @@
  */
 import { META_DECL, range, storeBlock } from "./matmul.ts";
 
-/** Number of u32 words of the pack kernel's uniform block. */
-export const PACK_META_WORDS = 16;
+/** Number of u32 words of the pack kernel's uniform block (16 per operand). */
+export const PACK_META_WORDS = 32;
 
 /**
- * Pack kernel: texel (x, layer·H + y) = X[y, 4x..4x+3] of batch matrix `layer`, zero outside
- * R×C. Uniform words: 0 R, 1 C, 2 offset, 3 H (rows per layer); 4..7 own batch dims; 8..11
- * their strides; 12 row stride, 13 col stride.
+ * Pack kernel for both operands of a product in one dispatch: a flat thread per texel, the
+ * first `count` words of operand A's block, then B's. Texel (x, layer·H + y) of an operand's
+ * texture = X[y, 4x..4x+3] of its batch matrix `layer`, zero outside R×C. Uniform words per
+ * operand: 0 R, 1 C, 2 offset, 3 H (rows per layer); 4..7 own batch dims; 8..11 their
+ * strides; 12 row stride, 13 col stride, 14 texels per row, 15 texels in all. With `vec4[i]`,
+ * operand i is read a vec4 at a time (col stride 1; C, offset, row and batch strides multiples
+ * of 4): a CPU adapter loads one vector per lane where it would gather four scalars.
  */
-export function packSource(): string {
-  return `struct Meta { v: array<vec4<u32>, 4> }
-@group(0) @binding(0) var<uniform> P: Meta;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
-@compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let R = P.v[0].x; let C = P.v[0].y; let H = P.v[0].w;
-  if (gid.x >= textureDimensions(T).x || gid.y >= H) { return; }
-  let d = P.v[1]; let s = P.v[2];
-  var r = gid.z;
-  var base = P.v[0].z;
+export function packPairSource(vec4: readonly [boolean, boolean]): string {
+  const side = (i: number, name: string, v: boolean) => `
+fn pack${name}(j: u32) {
+  let m = P.v[${4 * i}]; let d = P.v[${4 * i + 1}]; let s = P.v[${4 * i + 2}]; let e = P.v[${4 * i + 3}];
+  let x = j % e.z; var r = j / e.z;
+  let y = r % m.w; r = r / m.w;
+  let layer = r;
+  var base = m.z;
   let i3 = r % d.w; r = r / d.w; base += i3 * s.w;
   let i2 = r % d.z; r = r / d.z; base += i2 * s.z;
   let i1 = r % d.y; r = r / d.y; base += i1 * s.y;
   base += r * s.x;
-  let rs = P.v[3].x; let cs = P.v[3].y;
   var v = vec4<f32>(0.0);
-  if (gid.y < R) {
-    let c0 = gid.x * 4u;
-    let rowBase = base + gid.y * rs;
+  if (y < m.x) {
+    let rowBase = base + y * e.x;
+${
+    v
+      ? `    if (x * 4u < m.y) { v = X${name}[(rowBase >> 2u) + x]; }`
+      : `    let c0 = x * 4u;
     for (var c = 0u; c < 4u; c++) {
-      if (c0 + c < C) { v[c] = X[rowBase + (c0 + c) * cs]; }
-    }
+      if (c0 + c < m.y) { v[c] = X${name}[rowBase + (c0 + c) * e.y]; }
+    }`
   }
-  textureStore(T, vec2<u32>(gid.x, gid.z * H + gid.y), v);
+  }
+  textureStore(T${name}, vec2<u32>(x, layer * m.w + y), v);
+}`;
+  return `struct Meta { v: array<vec4<u32>, 8> }
+@group(0) @binding(0) var<uniform> P: Meta;
+@group(0) @binding(1) var<storage, read> XA: array<${vec4[0] ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(2) var<storage, read> XB: array<${vec4[1] ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(3) var TA: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(4) var TB: texture_storage_2d<rgba32float, write>;
+${side(0, "A", vec4[0])}
+${side(1, "B", vec4[1])}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gi = gid.x + gid.y * nwg.x * 64u;
+  let nA = P.v[3].w;
+  if (gi < nA) { packA(gi); } else if (gi - nA < P.v[7].w) { packB(gi - nA); }
 }
 `;
 }

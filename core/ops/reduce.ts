@@ -27,8 +27,13 @@ function outShape(shape: readonly number[], dims: number[], keepdim: boolean): n
   return out;
 }
 
-/** Raw reduction kernel launch(es); no autograd. */
-function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType, op: string): Tensor {
+/**
+ * Raw reduction kernel launch(es); no autograd. With `split`, a reduction with few outputs splits
+ * its reduced axis into chunks (a partial pass, then one more over the partials). The pass over
+ * the partials does not split again (unless the loop budget forces it): at most
+ * `MIN_THREADS` partials per output are cheaper summed in one pass than with one more dispatch.
+ */
+function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType, op: string, split = true): Tensor {
   x.assertLive(op);
   const kept = [...x.shape.keys()].filter((i) => !dims.includes(i));
   const M = numel(kept.map((i) => x.shape[i]));
@@ -42,7 +47,9 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
   }
   const arg = kind === "argmax" || kind === "argmin";
   let C = 1;
-  if (!arg && M < MIN_THREADS && R >= 2 * MIN_CHUNK) C = Math.min(Math.ceil(MIN_THREADS / M), Math.ceil(R / MIN_CHUNK));
+  if (split && !arg && M < MIN_THREADS && R >= 2 * MIN_CHUNK) {
+    C = Math.min(Math.ceil(MIN_THREADS / M), Math.ceil(R / MIN_CHUNK));
+  }
   // A thread loops over its chunk: keep that within the adapter's loop budget (device.ts).
   const budget = loopBudget() - 64;
   if (R > budget) {
@@ -91,7 +98,7 @@ function reduceRaw(x: Tensor, dims: number[], kind: ReduceKind, outDtype: DType,
     workgroups: grid1d(Math.ceil((M * C) / WG)),
   });
   if (C === 1) return target;
-  const second = reduceRaw(target, [1], kind, outDtype, op);
+  const second = reduceRaw(target, [1], kind, outDtype, op, false);
   target.dispose();
   out.dispose();
   const result = reshape(second, shapeNoKeep);

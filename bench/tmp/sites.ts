@@ -1,0 +1,20 @@
+import { initGpu, synchronize } from "../../mod.ts";
+import { observeDispatches } from "../../core/device.ts";
+import { unetWorkload } from "../_models.ts";
+await initGpu();
+const w = unetWorkload(Number(Deno.args[0] ?? 4));
+w.step(); await synchronize();
+const counts = new Map<string, number>();
+let total = 0;
+const want = new Set((Deno.args[1] ?? "add,sum,sumToShape,clone,cat,matmul.pack,cat.backward,slice.backward,slice.backward.zero").split(","));
+observeDispatches((s) => {
+  total++;
+  if (!want.has(s.op)) return;
+  const st = (new Error().stack ?? "").split("\n").slice(2).map((l) => l.trim().replace(/^at /, "").replace(/file:\/\/\/work\/main\//, "").replace(/\(|\)/g, "")).filter((l) => !l.includes("core/device.ts") && !l.includes("ops/map.ts"));
+  const key = s.op + " <- " + st.slice(0, 5).join(" | ");
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+});
+w.step(); await synchronize();
+observeDispatches();
+console.log("total", total);
+for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) console.log(v, k);

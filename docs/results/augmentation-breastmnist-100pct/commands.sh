@@ -1,0 +1,35 @@
+#!/bin/bash
+# #17 study, BreastMNIST at 100 % of the real training split (546 images), session 15 (2026-12-07), GL llvmpipe.
+# The same protocol as the 10 % study (../augmentation-breastmnist-10pct): the generator trained on the classifiers'
+# real images (here all of them), classifiers at batch 16 with the optimizer steps matched across arms (≈ 280: 8 epochs
+# of 546 real, 5 of 819, 4 of 1,092 images), best checkpoint by validation macro F1, seeds 0, 1, 2.
+cd /work/main && export XDG_RUNTIME_DIR=/tmp
+R=/tmp/study4/runs; L=/tmp/study4/logs
+echo "$(date +%T) generator"
+deno task train --config configs/ddpm-breastmnist.yaml --seed 0 --train.epochs 12 --train.batchSize 16 --train.lr 0.001 --train.emaDecay 0.995 --train.validateEvery 2 --train.checkpointEvery 2 --name gen100-breast --output.root $R > $L/gen.log 2>&1; echo "rc $?"
+GEN=$(ls -d $R/gen100-breast-* | tail -1)
+echo "$(date +%T) sample $GEN"
+deno task sample --run $GEN --per-class 280 --steps 25 --out /tmp/study4/samples --images /tmp/study4/synthetic > $L/sample.log 2>&1; echo "rc $?"
+COMMON="--config configs/classifier-breastmnist.yaml --train.batchSize 16 --train.validateEvery 1 --train.logEvery 10 --output.root $R"
+S="--data.syntheticPath /tmp/study4/synthetic"
+arm() { # name seed args...
+  local name=$1 seed=$2; shift 2
+  echo "$(date +%T) train $name seed $seed"
+  deno task train-classifier $COMMON --seed $seed --name study-$name-s$seed "$@" > $L/train_$name-$seed.log 2>&1; echo "rc $?"
+  local r=$(ls -d $R/study-$name-s$seed-* | tail -1)
+  deno task evaluate --run $r > $L/eval_$name-$seed.log 2>&1; echo "rc $?"
+}
+features() {
+  echo "$(date +%T) feature network"
+  deno task train-classifier --config configs/classifier-breastmnist.yaml --seed 0 --name cls-breast-resnet18 --output.root $R > $L/feat.log 2>&1; echo "rc $?"
+  local feat=$(ls -d $R/cls-breast-resnet18-* | tail -1)
+  echo "$(date +%T) evaluate-generation"
+  deno task evaluate-generation --run $GEN --features $feat --images /tmp/study4/synthetic > $L/evalgen.log 2>&1; echo "rc $?"
+}
+for seed in 0 1 2; do
+  arm real $seed --train.epochs 8
+  arm syn1 $seed $S --data.syntheticRatio 1 --train.epochs 4
+  arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 5
+  [ $seed = 0 ] && features
+done
+echo "$(date +%T) done"
