@@ -368,52 +368,65 @@ gpuTest(
   "groupNorm + silu with a thread per row, four elements per loop step: values and gradients vs float64",
   async () => {
     // 256 rows of 32 (two 4×4 channels): a thread per row on CPU adapters, and channel blocks of
-    // 16, so the loop takes four elements per step. Backward by the closed form, in float64.
-    const [N, C, H, G] = [64, 8, 4, 4];
-    const S = H * H, Cg = C / G, L = Cg * S, n = N * C * S;
-    const xd = randomArray(n, 61, -2, 2),
-      wd = randomArray(C, 62, 0.5, 1.5),
-      bd = randomArray(C, 63),
-      gd = randomArray(n, 64);
-    const x = tensor(xd, [N, C, H, H], { requiresGrad: true });
-    const w = tensor(wd, [C], { requiresGrad: true }), b = tensor(bd, [C], { requiresGrad: true });
-    const y = groupNorm(x, G, w, b, { activation: "silu" });
-    y.mul(tensor(gd, [N, C, H, H])).sum().backward();
-    const f = (v: number) => Math.fround(v);
-    const wantY = new Float64Array(n),
-      wantDx = new Float64Array(n),
-      wantDw = new Float64Array(C),
-      wantDb = new Float64Array(C);
-    for (let r = 0; r < N * G; r++) {
-      const at = (j: number) => r * L + j, ch = (j: number) => (r % G) * Cg + Math.floor(j / S);
-      let mean = 0, v = 0;
-      for (let j = 0; j < L; j++) mean += f(xd[at(j)]) / L;
-      for (let j = 0; j < L; j++) v += (f(xd[at(j)]) - mean) ** 2 / L;
-      const rstd = 1 / Math.sqrt(v + 1e-5);
-      let m1 = 0, m2 = 0;
-      const xh: number[] = [], gw: number[] = [];
-      for (let j = 0; j < L; j++) {
-        xh[j] = (f(xd[at(j)]) - mean) * rstd;
-        const pre = xh[j] * f(wd[ch(j)]) + f(bd[ch(j)]), sig = 1 / (1 + Math.exp(-pre));
-        wantY[at(j)] = pre * sig;
-        const gEff = f(gd[at(j)]) * sig * (1 + pre * (1 - sig)); // ∂L/∂pre through silu
-        wantDw[ch(j)] += gEff * xh[j];
-        wantDb[ch(j)] += gEff;
-        gw[j] = gEff * f(wd[ch(j)]);
-        m1 += gw[j] / L;
-        m2 += gw[j] * xh[j] / L;
+    // 16, so the loop takes four elements per step. Backward by the closed form, in float64; on
+    // CPU adapters once by (sample, channel) segments and once by rows.
+    for (const segments of ["1", "0"]) {
+      Deno.env.set("MEDDIFF_NORM_SEGMENTS", segments);
+      try {
+        await checkThreadPerRow(`segments ${segments}`);
+      } finally {
+        Deno.env.delete("MEDDIFF_NORM_SEGMENTS");
       }
-      for (let j = 0; j < L; j++) wantDx[at(j)] = rstd * (gw[j] - m1 - xh[j] * m2);
     }
-    assertClose(await y.data(), wantY, { atol: 1e-5, rtol: 1e-4, msg: "y" });
-    assertClose(await x.grad!.data(), wantDx, { atol: 1e-4, rtol: 1e-3, msg: "dx" });
-    assertClose(await w.grad!.data(), wantDw, { atol: 1e-3, rtol: 1e-4, msg: "dw" });
-    assertClose(await b.grad!.data(), wantDb, { atol: 1e-3, rtol: 1e-4, msg: "db" });
   },
 );
 
+/** The float64 check of the test above, on the current kernel choice. */
+async function checkThreadPerRow(label: string): Promise<void> {
+  const [N, C, H, G] = [64, 8, 4, 4];
+  const S = H * H, Cg = C / G, L = Cg * S, n = N * C * S;
+  const xd = randomArray(n, 61, -2, 2),
+    wd = randomArray(C, 62, 0.5, 1.5),
+    bd = randomArray(C, 63),
+    gd = randomArray(n, 64);
+  const x = tensor(xd, [N, C, H, H], { requiresGrad: true });
+  const w = tensor(wd, [C], { requiresGrad: true }), b = tensor(bd, [C], { requiresGrad: true });
+  const y = groupNorm(x, G, w, b, { activation: "silu" });
+  y.mul(tensor(gd, [N, C, H, H])).sum().backward();
+  const f = (v: number) => Math.fround(v);
+  const wantY = new Float64Array(n),
+    wantDx = new Float64Array(n),
+    wantDw = new Float64Array(C),
+    wantDb = new Float64Array(C);
+  for (let r = 0; r < N * G; r++) {
+    const at = (j: number) => r * L + j, ch = (j: number) => (r % G) * Cg + Math.floor(j / S);
+    let mean = 0, v = 0;
+    for (let j = 0; j < L; j++) mean += f(xd[at(j)]) / L;
+    for (let j = 0; j < L; j++) v += (f(xd[at(j)]) - mean) ** 2 / L;
+    const rstd = 1 / Math.sqrt(v + 1e-5);
+    let m1 = 0, m2 = 0;
+    const xh: number[] = [], gw: number[] = [];
+    for (let j = 0; j < L; j++) {
+      xh[j] = (f(xd[at(j)]) - mean) * rstd;
+      const pre = xh[j] * f(wd[ch(j)]) + f(bd[ch(j)]), sig = 1 / (1 + Math.exp(-pre));
+      wantY[at(j)] = pre * sig;
+      const gEff = f(gd[at(j)]) * sig * (1 + pre * (1 - sig)); // ∂L/∂pre through silu
+      wantDw[ch(j)] += gEff * xh[j];
+      wantDb[ch(j)] += gEff;
+      gw[j] = gEff * f(wd[ch(j)]);
+      m1 += gw[j] / L;
+      m2 += gw[j] * xh[j] / L;
+    }
+    for (let j = 0; j < L; j++) wantDx[at(j)] = rstd * (gw[j] - m1 - xh[j] * m2);
+  }
+  assertClose(await y.data(), wantY, { atol: 1e-5, rtol: 1e-4, msg: `${label}: y` });
+  assertClose(await x.grad!.data(), wantDx, { atol: 1e-4, rtol: 1e-3, msg: `${label}: dx` });
+  assertClose(await w.grad!.data(), wantDw, { atol: 1e-3, rtol: 1e-4, msg: `${label}: dw` });
+  assertClose(await b.grad!.data(), wantDb, { atol: 1e-3, rtol: 1e-4, msg: `${label}: db` });
+}
+
 gpuTest(
-  "norm segment kernels (CPU adapters) equal the row kernels: batch norm, group-norm affine gradients",
+  "norm segment kernels (CPU adapters) equal the row kernels: batch norm, group-norm gradients",
   async () => {
     if (!gpu().isSoftware) return; // the segment kernels run on software adapters only
     const cases: { shape: number[]; G: number; act: "none" | "silu"; training: boolean; offset: number }[] = [
@@ -423,6 +436,8 @@ gpuTest(
       { shape: [4, 6, 8], G: 0, act: "silu", training: false, offset: 1 }, // eval statistics, misaligned
       { shape: [2, 8, 4, 4], G: 4, act: "silu", training: true, offset: 0 },
       { shape: [2, 6, 5], G: 3, act: "none", training: true, offset: 0 },
+      { shape: [3, 4, 6, 4], G: 2, act: "silu", training: true, offset: 1 }, // group norm, misaligned
+      { shape: [2, 8, 4, 4], G: 8, act: "none", training: true, offset: 0 }, // instance norm
     ];
     const run = async (c: (typeof cases)[number]) => {
       const n = prod(c.shape), C = c.shape[1];

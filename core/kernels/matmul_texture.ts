@@ -34,9 +34,7 @@ fn pack${name}(j: u32) {
   if (y < m.x) {
     let rowBase = base + y * e.x;
 ${
-    v
-      ? `    if (x * 4u < m.y) { v = X${name}[(rowBase >> 2u) + x]; }`
-      : `    let c0 = x * 4u;
+    v ? `    if (x * 4u < m.y) { v = X${name}[(rowBase >> 2u) + x]; }` : `    let c0 = x * 4u;
     for (var c = 0u; c < 4u; c++) {
       if (c0 + c < m.y) { v[c] = X${name}[rowBase + (c0 + c) * e.y]; }
     }`

@@ -197,20 +197,33 @@ export function segmentDxBindings(k: SegmentKernel): [string, boolean][] {
 }
 
 /**
- * Batch norm, gradients pass 2: the channel's sums combined from its segments' (the n = 0 thread
- * stores them as the affine gradients `wb`), then dx = rstd·w·(g' − Σg'/L − x̂·Σg'x̂/L).
+ * Gradients pass 2 with dx, for batch norm with batch statistics and group norm: each channel's
+ * sums combined from its segments' (the n = 0 thread stores them as the affine gradients `wb`);
+ * the normalised group's Σ w·g'·x̂ and Σ w·g' (batch norm: the channel over the batch; group
+ * norm: the group's channels of this sample), then dx = rstd·(w·g' − Σw·g'/L − x̂·Σw·g'·x̂/L).
  */
-export function segmentDxSource(k: SegmentKernel): string {
+export function segmentDxSource(k: SegmentKernel, groups: boolean): string {
   const kk = { ...k, bias: k.bias && k.act !== "none" };
+  const wAt = (i: string) => (k.weight ? `w[${metaAt(8)} + ${i}]` : "1.0");
+  const groupSums = groups
+    ? `  let cpg = C / G; let c0 = c - c % cpg;
+  var a0 = 0.0; var a1 = 0.0;
+  for (var j = 0u; j < cpg; j++) {
+    let p = 2u * (n * C + c0 + j); let wj = ${wAt("c0 + j")};
+    a0 += wj * part[p]; a1 += wj * part[p + 1u];
+  }
+  let L = f32(cpg * S);
+`
+    : `  let a0 = wc * t0; let a1 = wc * t1;
+  let L = f32(N * S);
+`;
   return header(kk, segmentDxBindings(k)) + STATS_INDEX + sumOverN("t") +
     `  if (n == 0u) { wb[c] = t0; wb[C + c] = t1; }
-  let L = f32(N * S);
-  let a = t0 / L; let bm = t1 / L;
-  let ob = r * SV;
+${groupSums}  let ob = r * SV;
   for (var i = 0u; i < SV; i++) {
     let xh = (x[xb + i] - mean) * rstd;
     let gp = ${gPrime(kk)};
-    out[ob + i] = (rstd * wc) * (gp - bm - xh * a);
+    out[ob + i] = rstd * (wc * gp - a1 / L - xh * (a0 / L));
   }
 }\n`;
 }

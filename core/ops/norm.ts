@@ -259,7 +259,7 @@ function segmentPlan(lay: Layout, offsets: number[]): { vec4: boolean } | null {
   if (!seg || !gpu().isSoftware || envFlag("MEDDIFF_NORM_SEGMENTS") === "0" || seg.N * seg.C === 0 || seg.S === 0) {
     return null;
   }
-  if (2 * seg.N + 2 * seg.S + 16 > loopBudget()) return null;
+  if (2 * seg.N + 2 * seg.S + (seg.G > 0 ? seg.C / seg.G : 0) + 16 > loopBudget()) return null;
   return { vec4: seg.S % 4 === 0 && offsets.every((o) => o % 4 === 0) };
 }
 
@@ -326,8 +326,10 @@ function segmentGrads(
   const wb = empty([2, C], "float32", `${op}.affineGrad`);
   const t = { x: a.x, stats: a.stats, g: a.g, w: a.w, b: a.b, part, out: dx, wb };
   runSegments(`${op}.segmentGradSums`, segmentGradSumsSource(k), lay, k, byNames(segmentGradSumsBindings(k), t), a);
-  if (dx) runSegments(`${op}.segmentDx`, segmentDxSource(k), lay, k, byNames(segmentDxBindings(k), t), a);
-  else runSegments(`${op}.segmentCombine`, segmentCombineSource(), lay, k, [part, wb], {}, { perChannel: true });
+  if (dx) {
+    const src = segmentDxSource(k, lay.seg!.G > 0);
+    runSegments(`${op}.segmentDx`, src, lay, k, byNames(segmentDxBindings(k), t), a);
+  } else runSegments(`${op}.segmentCombine`, segmentCombineSource(), lay, k, [part, wb], {}, { perChannel: true });
   part.dispose();
   return wb;
 }
@@ -425,8 +427,8 @@ function normOp(
     const sums = { x: xs, stats: st, g: gc, w: ws, b: bs, act };
     const grads: (Tensor | null)[] = [];
     let wb: Tensor | null = null;
-    if (plan && !constStats && lay.seg!.G === 0 && x.requiresGrad) {
-      // Batch norm with batch statistics: dx and the affine gradients from one pair of kernels.
+    if (plan && !constStats && x.requiresGrad) {
+      // Batch or group norm with batch statistics: dx and the affine gradients from one pair of kernels.
       const dx = empty(x.shape, "float32", `${op}.backward`);
       wb = segmentGrads(op, lay, plan, sums, dx);
       grads.push(dx);
