@@ -1,6 +1,18 @@
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import { assertClose, gpuTest, gradCheck, prod, randomArray, rng, stridesOf } from "./_util.ts";
-import { cat, gather, indexSelect, oneHot, pad, repeat, stack, type Tensor, tensor, transpose } from "../mod.ts";
+import {
+  cat,
+  dispatchCounters,
+  gather,
+  indexSelect,
+  oneHot,
+  pad,
+  repeat,
+  stack,
+  type Tensor,
+  tensor,
+  transpose,
+} from "../mod.ts";
 
 // ---- float64 references over row-major flat arrays ----
 
@@ -140,6 +152,41 @@ gpuTest("cat/stack: gradients", async () => {
     (a, b) => stack([a, b], 1),
     (a, b) => catRef([a, b], [[3, 1, 2], [3, 1, 2]], 1),
   );
+});
+
+gpuTest("cat: several pieces in one dispatch each way, nine pieces in two, gradients of strided windows", async () => {
+  // Nine [2, k, 3] pieces along dim 1 (windows that are not dense in the output or its
+  // gradient), one of them a transposed view and one without a gradient.
+  const shapes = Array.from({ length: 9 }, (_, i) => [2, 1 + (i % 3), 3]);
+  const xs = shapes.map((sh, i) => f32(sh, 40 + i));
+  const pieces = xs.map((x, i) => tensor(x.v, shapes[i], { requiresGrad: i !== 6 }));
+  // Piece 4 as a permuted view ([3, 2, k] laid out, read as [2, k, 3]).
+  const k4 = shapes[4][1];
+  pieces[4] = tensor(xs[4].v, [3, 2, k4]).permute([1, 2, 0]).requiresGrad_();
+  const values = await Promise.all(pieces.map(async (p) => Array.from(await p.contiguous().data())));
+  const before = dispatchCounters().dispatches;
+  const out = cat(pieces, 1);
+  assertEquals(dispatchCounters().dispatches - before, 2, "nine pieces: two dispatches (seven, then two)");
+  assertClose(await out.data(), catRef(values, shapes, 1), { msg: "nine pieces" });
+  const probe = f32([...out.shape], 99);
+  const backwardDispatches = (y: Tensor) => {
+    const b0 = dispatchCounters().dispatches;
+    y.mul(probe.t).sum().backward();
+    return dispatchCounters().dispatches - b0;
+  };
+  const plain = backwardDispatches(tensor(await out.data(), [...out.shape], { requiresGrad: true }));
+  assertEquals(backwardDispatches(out) - plain, 2, "the windows come out in one dispatch per group");
+  let at = 0;
+  for (let i = 0; i < 9; i++) {
+    const k = shapes[i][1];
+    const want: number[] = [];
+    for (let n = 0; n < 2; n++) {
+      for (let j = 0; j < k; j++) for (let c = 0; c < 3; c++) want.push(probe.v[(n * out.shape[1] + at + j) * 3 + c]);
+    }
+    at += k;
+    if (i === 6) assert(!pieces[i].grad, "a piece without a gradient gets none");
+    else assertClose(await pieces[i].grad!.data(), want, { msg: `piece ${i} gradient` });
+  }
 });
 
 gpuTest("stack: new dim anywhere, shape errors", async () => {

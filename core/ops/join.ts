@@ -1,7 +1,8 @@
 /** Ops that build new tensors from several inputs or indices: cat, stack, pad, repeat, gather, … */
 import { noGrad, record } from "../autograd.ts";
 import { dispatch, grid1d, pipeline } from "../device.ts";
-import { promoteTypes, storageType } from "../dtype.ts";
+import { type DType, promoteTypes, storageType } from "../dtype.ts";
+import { CAT_MAX_PIECES, catMetaWords, catPieceWord, catSource } from "../kernels/cat.ts";
 import { gatherBackwardMetaWords, gatherBackwardSource, gatherMetaWords, gatherSource } from "../kernels/gather.ts";
 import { WG } from "../kernels/wgsl.ts";
 import { contiguousStrides, fmtShape, normDim, numel } from "../shape.ts";
@@ -35,16 +36,49 @@ function fillInto(op: string, dst: Tensor, value: number): void {
   runMap({ op, expr: "v", inputs: [], names: [], params: [{ name: "v", value: v, type }], out: dst.dtype, into: dst });
 }
 
-/** `g` restricted to a window (a gradient slice): the window itself where it is dense, else a dense copy. */
-function gradWindow(op: string, g: Tensor, starts: readonly number[], lens: readonly number[]): Tensor {
-  const w = window(g, starts, lens);
-  // A dense window (a dim-0 slice of a dense gradient) is passed on as it is: its elements are
-  // its own, so optimizers may update it in place like any gradient (autograd's accumulateLeaf
-  // copies it when it is a view of the caller's own gradient tensor).
-  if (w.isContiguous) return w;
-  const out = runMap({ op, expr: "g", inputs: [w], names: ["g"], out: "float32" });
-  w.dispose();
-  return out;
+/**
+ * Copies between `big` and the `pieces` that lie side by side in it along `d` (`starts`: each
+ * piece's first index there), at most `CAT_MAX_PIECES` a dispatch: `gather` fills `big` from the
+ * pieces (cat); otherwise each non-null piece (dense) is filled from its window of `big`.
+ */
+function catCopy(
+  op: string,
+  big: Tensor,
+  pieces: readonly (Tensor | null)[],
+  starts: readonly number[],
+  sizes: readonly number[],
+  d: number,
+  gather: boolean,
+): void {
+  const R = big.ndim;
+  const dummy = gather ? null : empty([4], big.dtype, `${op}.unused`);
+  for (let i0 = 0; i0 < pieces.length; i0 += CAT_MAX_PIECES) {
+    const group = pieces.slice(i0, i0 + CAT_MAX_PIECES);
+    if (group.every((t) => t === null)) continue;
+    const K = group.length, last = i0 + K - 1;
+    const lens = [...big.shape];
+    lens[d] = starts[last] + sizes[last] - starts[i0];
+    const from = big.shape.map((_, j) => (j === d ? starts[i0] : 0));
+    const win = window(big, from, lens);
+    const n = numel(lens);
+    const meta = new Uint32Array(catMetaWords(R, K));
+    meta.set([n, ...lens, win.offset, ...win.strides], 0);
+    meta.set(group.map((_, p) => starts[i0 + p] - starts[i0]), 2 + 2 * R);
+    group.forEach((t, p) => {
+      meta.set(t ? [t.offset, ...t.strides, 1] : [0, ...lens.map(() => 0), 0], catPieceWord(R, K, p));
+    });
+    if (n > 0) {
+      dispatch({
+        op,
+        pipeline: pipeline(op, catSource(R, d, K, storageType[big.dtype], gather)),
+        bindings: [big.storage.buffer, ...group.map((t) => (t ?? dummy!).storage.buffer)],
+        uniforms: meta,
+        workgroups: grid1d(Math.ceil(n / WG)),
+      });
+    }
+    win.dispose();
+  }
+  dummy?.dispose();
 }
 
 /**
@@ -56,7 +90,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     throw new RangeError("cat: expected a non-empty list of tensors");
   }
   tensors.forEach((t, i) => live(t, "cat", `tensor ${i}`));
-  const dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
+  const dtype: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
   const legacyEmpty = (t: Tensor) => t.ndim === 1 && t.shape[0] === 0;
   const used = tensors.filter((t) => !legacyEmpty(t));
   if (used.length === 0) return empty([0], dtype, "cat");
@@ -76,23 +110,37 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   let at = 0;
   for (const t of tensors) {
     starts.push(at);
-    if (legacyEmpty(t)) continue;
-    const s = outShape.map(() => 0);
-    s[d] = at;
-    const dst = window(out, s, t.shape);
-    copyInto("cat", t, dst);
-    dst.dispose();
-    at += t.shape[d];
+    if (!legacyEmpty(t)) at += t.shape[d];
   }
+  // The pieces in the output's dtype (promoted ones converted first), empty ones left out.
+  const filled = tensors.map((t, i) => ({ t, i })).filter(({ t }) => !legacyEmpty(t) && t.shape[d] > 0);
+  const converted = filled.map(({ t }) =>
+    t.dtype === dtype
+      ? t
+      : runMap({ op: "cat", expr: "x", inputs: [t], names: ["x"], load: [storageType[dtype]], out: dtype })
+  );
+  catCopy("cat", out, converted, filled.map(({ i }) => starts[i]), converted.map((t) => t.shape[d]), d, true);
+  converted.forEach((c, j) => c !== filled[j].t && c.dispose());
   if (dtype !== "float32") return out;
-  return record("cat", out, tensors, (g) =>
-    tensors.map((t, i) => {
+  return record("cat", out, tensors, (g) => {
+    // A window that is dense in the gradient (a dim-0 slice of a dense gradient) is passed on as
+    // it is: its elements are its own, so optimizers may update it in place like any gradient
+    // (autograd's accumulateLeaf copies it when it is a view of the caller's own gradient
+    // tensor). The other windows are copied out, all in one dispatch.
+    const copies: (Tensor | null)[] = tensors.map(() => null);
+    const grads = tensors.map((t, i): Tensor | null => {
       if (!t.requiresGrad) return null;
       if (legacyEmpty(t)) return empty([0], "float32", "cat.backward");
-      const s = outShape.map(() => 0);
-      s[d] = starts[i];
-      return gradWindow("cat.backward", g, s, t.shape);
-    }));
+      const s = outShape.map((_, j) => (j === d ? starts[i] : 0));
+      const w = window(g, s, t.shape);
+      if (w.isContiguous) return w;
+      w.dispose();
+      return copies[i] = empty(t.shape, "float32", "cat.backward");
+    });
+    const sizes = tensors.map((t) => (legacyEmpty(t) ? 0 : t.shape[d]));
+    catCopy("cat.backward", g, copies, starts, sizes, d, false);
+    return grads;
+  });
 }
 
 /** Stacks equally shaped tensors along a new dim `dim`. */
