@@ -25,6 +25,7 @@ import {
 import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul.ts";
 import { selectMatmulVariant } from "./matmul_select.ts";
 import {
+  winogradBiasFusable,
   winogradConv,
   type WinogradGeom,
   winogradSizes,
@@ -417,7 +418,11 @@ export function convDataGrad(
   }
 }
 
-/** dw (dense [O, C/G, k…] from element 0) = the weight gradient of conv for x and gy (dense [N, O, L]). */
+/**
+ * dw (dense [O, C/G, k…] from element 0) = the weight gradient of conv for x and gy (dense [N, O, L]).
+ * Given `db` (dense [O]), the kernels may also write the bias gradient there (Winograd on CPU
+ * adapters): returns whether they did.
+ */
 export function convWeightGrad(
   v: ConvVariant,
   g: ConvGeom,
@@ -425,12 +430,16 @@ export function convWeightGrad(
   gy: DenseOperand,
   dw: GPUBuffer,
   alloc: ScratchAlloc,
-): void {
+  db: GPUBuffer | null = null,
+): boolean {
   const { Og, Kg, L } = sizes(g);
   const wino = winogradPlan(v, "weightGrad", g);
   if (wino) {
     const [sn, sc, , sh, sw] = x.strides;
-    return winogradWeightGrad(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, gy, dw, alloc);
+    const fuse = db !== null && winogradBiasFusable(wino);
+    const input = { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] };
+    winogradWeightGrad(wino, input, gy, dw, alloc, fuse ? db : null);
+    return fuse;
   }
   if (v === "direct") {
     // Each thread loops over images and output positions: as many of them per dispatch as the
@@ -445,7 +454,7 @@ export function convWeightGrad(
         first = false;
       }
     }
-    return;
+    return false;
   }
   const len = g.O * Kg;
   // The per-image partials [nb, O, Kg] are one binding too: keep them under the binding limit
@@ -466,7 +475,7 @@ export function convWeightGrad(
         first = false;
       }
     }
-    return;
+    return false;
   }
   if (!direct && batchWide(g, "weightGrad")) {
     // gy swapped to [O, nb·L] @ colᵀ [nb·L, Kg] → dw [O, Kg]: the sum over images is the GEMM's own.
@@ -480,7 +489,7 @@ export function convWeightGrad(
       gemm(g.O, Kg, nb * L, [1, 1], operand(gyT, 0, nb * L, 1, [0, 0]), operand(col, 0, 1, nb * L, [0, 0]), out);
       if (out !== dw) run("conv.batchSum", batchSumSource(), [tmp, dw], new Uint32Array([len, 1, 1, 0]), len);
     }
-    return;
+    return false;
   }
   const nbMax = Math.max(1, Math.min(chunks.nb, partialLimit));
   const col = direct ? null : alloc(nbMax * g.G * Kg * L);
@@ -497,6 +506,7 @@ export function convWeightGrad(
     const m = new Uint32Array([len, nb, n0 > 0 ? 1 : 0, 0]);
     run("conv.batchSum", batchSumSource(), [tmp, dw], m, len);
   }
+  return false;
 }
 
 /** y (dense [N, channels, L] from element 0) += bias (one float per channel from its offset), in place. */

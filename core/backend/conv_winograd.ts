@@ -6,7 +6,7 @@
  * convolutions and the adjoint chain of the weight gradient.
  */
 
-import { dispatch, flush, gpu, grid1d, pipeline } from "../device.ts";
+import { dispatch, flush, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
   gradTransformSource,
@@ -158,8 +158,21 @@ export function winogradConv(
 }
 
 /**
+ * Whether the weight-gradient chain of `w` can also give the bias gradient (Σ of gy over images
+ * and positions): on CPU adapters, where its tile sums cost less than a separate two-pass
+ * reduction, and while a thread per channel can loop over all N·T tiles.
+ */
+export function winogradBiasFusable(w: WinogradGeom): boolean {
+  const { T, Co4 } = winogradDims(w);
+  return gpu().isSoftware && w.N * T + 16 <= loopBudget() &&
+    16 * Co4 * w.N * T <= gpu().limits.maxStorageBufferBindingSize;
+}
+
+/**
  * Records dw (dense [Co, Ci, 3, 3] from element 0) = the weight gradient of the convolution
- * `w` (not flipped) for input x and dense gy [N, Co, OH, OW] from its offset.
+ * `w` (not flipped) for input x and dense gy [N, Co, OH, OW] from its offset; with `db` (dense
+ * [Co]; only where {@linkcode winogradBiasFusable}) also the bias gradient, from the sums of
+ * the gradient tiles the chain transforms anyway.
  */
 export function winogradWeightGrad(
   w: WinogradGeom,
@@ -167,18 +180,22 @@ export function winogradWeightGrad(
   gy: { buffer: GPUBuffer; offset: number },
   dw: GPUBuffer,
   scratch: (floats: number) => GPUBuffer,
+  db: GPUBuffer | null = null,
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
   if (chunk < 1 || w.flip) throw new Error("internal: Winograd weight gradient does not apply");
+  if (db && !winogradBiasFusable(w)) throw new Error("internal: Winograd bias gradient does not apply");
   const [tz, tv] = texturesFor([["z", chunk * T, a * a * Co4], ["v", chunk * T, a * a * Ci4]]);
   const du = scratch(a * a * w.Co * Ci4 * 4);
+  const pb = db ? scratch(4 * Co4 * w.N * T) : null;
   const vec4 = inputVec4(w, x);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
     const m = winogradMeta(w, [n0, Pc, x.offset, 0, ...x.strides]);
     run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
-    const mg = winogradMeta(w, [n0, Pc, gy.offset, n0 > 0 ? 1 : 0]);
-    run("conv.winograd.grad", gradTransformSource(w), [gy.buffer, tz.view], mg, Pc * Co4);
+    const mg = winogradMeta(w, [n0, Pc, gy.offset, n0 > 0 ? 1 : 0, w.N]);
+    const gradBindings = pb ? [gy.buffer, tz.view, pb] : [gy.buffer, tz.view];
+    run("conv.winograd.grad", gradTransformSource(w, pb !== null), gradBindings, mg, Pc * Co4);
     dispatch({
       op: "conv.winograd.wgemm",
       pipeline: pipeline("conv.winograd.wgemm", weightGradGemmSource(w)),
@@ -189,9 +206,9 @@ export function winogradWeightGrad(
   }
   dispatch({
     op: "conv.winograd.dw",
-    pipeline: pipeline("conv.winograd.dw", weightGradOutputSource(w)),
-    bindings: [du, dw],
-    uniforms: winogradMeta(w, []),
-    workgroups: grid1d(Math.ceil((w.Co * Ci4) / 256)),
+    pipeline: pipeline("conv.winograd.dw", weightGradOutputSource(w, db !== null)),
+    bindings: db ? [du, dw, pb!, db] : [du, dw],
+    uniforms: winogradMeta(w, [0, 0, 0, 0, w.N]),
+    workgroups: grid1d(Math.ceil((w.Co * Ci4 + (db ? w.Co : 0)) / 256)),
   });
 }

@@ -480,13 +480,14 @@ const transpose = (M: readonly number[][]): number[][] => M[0].map((_, j) => M.m
  * (tile of the chunk, co4), tile fastest, into texture texel (tile, t·Co4 + co4). Reads
  * dense gy [N, Co, OH, OW] from element offset v[0].z. Uniforms as the input transform.
  */
-export function gradTransformSource(w: WinogradGeom): string {
+export function gradTransformSource(w: WinogradGeom, bias = false): string {
   const { a } = winogradDims(w);
   const { AT } = matrices(w.m);
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> GY: array<f32>;
 @group(0) @binding(2) var TZ: texture_storage_2d<rgba32float, write>;
+${bias ? "@group(0) @binding(3) var<storage, read_write> PB: array<vec4<f32>>;" : ""}
 ${flatMain()}
 ${geometryLets(w.m)}
   let Pc = P.v[0].y;
@@ -516,6 +517,10 @@ ${geometryLets(w.m)}
     for (let j = 0; j < a; j++) {
       L.push(`  textureStore(TZ, vec2<u32>(p, ${i * a + j}u * Co4 + c4), z_${i}_${j});`);
     }
+  }
+  if (bias) {
+    const terms = Array.from({ length: w.m * w.m }, (_, k) => `d_${Math.floor(k / w.m)}_${k % w.m}`);
+    L.push(`  PB[c4 * P.v[1].x * T + n * T + tp] = ${terms.join(" + ")};`);
   }
   L.push("}");
   return L.join("\n");
@@ -588,17 +593,40 @@ ${geometryLets(w.m)}
   return L.join("\n");
 }
 
-/** dw [Co, Ci, 3, 3] = Gᵀ·dU·G: thread per (co, ci4). Reads vec4 dU [α², Co, Ci4]. */
-export function weightGradOutputSource(w: WinogradGeom): string {
+/**
+ * dw [Co, Ci, 3, 3] = Gᵀ·dU·G: thread per (co, ci4). Reads vec4 dU [α², Co, Ci4]. With `bias`,
+ * Co more threads sum the tile sums `gradTransformSource` left ([Co4, N·T] vec4; uniform v[1].x
+ * is N) into db [Co]: a thread per channel loops over the N·T tiles (callers keep that within the
+ * loop budget).
+ */
+export function weightGradOutputSource(w: WinogradGeom, bias = false): string {
   const { a } = winogradDims(w);
   const { G } = matrices(w.m);
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> DU: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+${
+      bias
+        ? `@group(0) @binding(3) var<storage, read> PB: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> DB: array<f32>;`
+        : ""
+    }
 ${flatMain()}
 ${geometryLets(w.m)}
-  if (gi >= Co * Ci4) { return; }
+  if (gi >= Co * Ci4) {
+${
+      bias
+        ? `    let co = gi - Co * Ci4;
+    if (co >= Co) { return; }
+    let NT = P.v[1].x * T; let base = (co / 4u) * NT;
+    var s = vec4<f32>(0.0);
+    for (var t = 0u; t < NT; t++) { s += PB[base + t]; }
+    DB[co] = s[co % 4u];`
+        : ""
+    }
+    return;
+  }
   let c4 = gi % Ci4;
   let co = gi / Ci4;`,
   ];

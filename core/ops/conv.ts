@@ -123,10 +123,10 @@ function inputOperand(x: Tensor): ConvInput {
 const dense = (t: Tensor): DenseOperand => ({ buffer: t.storage.buffer, offset: t.offset });
 
 /** Runs `fn` with a scratch allocator whose buffers are released once the work is recorded. */
-function withScratch(fn: (alloc: (floats: number) => GPUBuffer) => void): void {
+function withScratch<T>(fn: (alloc: (floats: number) => GPUBuffer) => T): T {
   const held: Tensor[] = [];
   try {
-    fn((floats) => {
+    return fn((floats) => {
       const t = empty([Math.max(1, floats)], "float32", "conv.scratch");
       held.push(t);
       return t.storage.buffer;
@@ -177,18 +177,42 @@ function dataGradRaw(g: ConvGeom, dims: number, gy: Tensor, w: Tensor): Tensor {
 }
 
 /** The weight gradient of conv without autograd: x [N, C, …] (any strides), gy [N, O, …] → [O, C/G, k…]. */
-function weightGradRaw(g: ConvGeom, x: Tensor, gy: Tensor, wShape: readonly number[]): Tensor {
+/**
+ * The weight gradient; with `biasGrad`, also the bias gradient (Σ of gy over all but the channel
+ * dim): from the weight-gradient kernels where they give it, else by a reduction.
+ */
+function weightGradRaw(
+  g: ConvGeom,
+  x: Tensor,
+  gy: Tensor,
+  wShape: readonly number[],
+  withBias = false,
+): [Tensor, Tensor | null] {
   const out = empty(wShape, "float32", "conv");
-  if (out.size === 0) return out;
-  if (numel(gy.shape) === 0 || numel(x.shape) === 0) return zerosInto(out);
+  const separateBias = () => (withBias ? biasGrad(gy) : null);
+  if (out.size === 0) return [out, separateBias()];
+  if (numel(gy.shape) === 0 || numel(x.shape) === 0) return [zerosInto(out), separateBias()];
+  let db = withBias ? empty([gy.shape[1]], "float32", "conv.biasGrad") : null;
   noGrad(() => {
     const gc = contiguous(gy);
-    withScratch((alloc) =>
-      convWeightGrad(pick("weightGrad", g), g, inputOperand(x), dense(gc), out.storage.buffer, alloc)
+    const fused = withScratch((alloc) =>
+      convWeightGrad(
+        pick("weightGrad", g),
+        g,
+        inputOperand(x),
+        dense(gc),
+        out.storage.buffer,
+        alloc,
+        db?.storage.buffer ?? null,
+      )
     );
     if (gc !== gy) gc.dispose();
+    if (db && !fused) {
+      db.dispose();
+      db = biasGrad(gy);
+    }
   });
-  return out;
+  return [out, db];
 }
 
 function zerosInto(out: Tensor): Tensor {
@@ -233,12 +257,13 @@ function finish(
       // conv: gx = dataGrad(gy), gw = weightGrad(x, gy). convT (= dataGrad of conv g):
       // gx = forward(gy), gw = weightGrad(gy as the conv input, x as the conv output grad).
       const gx = !x.requiresGrad ? null : transposed ? forwardRaw(g, dims, gy, sw) : dataGradRaw(g, dims, gy, sw);
-      const gw = !w.requiresGrad
-        ? null
+      const wantBias = !!bias?.requiresGrad;
+      // A convolution's weight-gradient kernels may give its bias gradient as well.
+      const [gw, gb] = !w.requiresGrad
+        ? [null, wantBias ? biasGrad(gy) : null]
         : transposed
-        ? weightGradRaw(g, gy, sx, sw.shape)
-        : weightGradRaw(g, sx, gy, sw.shape);
-      const gb = bias?.requiresGrad ? biasGrad(gy) : null;
+        ? [weightGradRaw(g, gy, sx, sw.shape)[0], wantBias ? biasGrad(gy) : null]
+        : weightGradRaw(g, sx, gy, sw.shape, wantBias);
       return [gx, gw, gb];
     }), [x, w]);
 }
