@@ -34,7 +34,27 @@ export function noGrad<R>(fn: () => R): R {
 }
 
 /** Gradient function of one op: returns one gradient (or null) per input. */
-export type BackwardFn = (grad: Tensor, saved: Tensor[]) => (Tensor | null | undefined)[];
+export type BackwardFn = (grad: Tensor, saved: Tensor[]) => (Tensor | WindowGrad | null | undefined)[];
+
+/**
+ * A gradient that is zero outside one window of its input: a slice's, `grad` holding the
+ * window (every `step`-th index from `start` along `dim` of an input of `shape`). The engine
+ * keeps such gradients apart until the input's gradient is needed, so that windows tiling an
+ * input (q, k and v cut from one product) are joined in one pass instead of each being padded
+ * with zeros and the paddings summed.
+ */
+export class WindowGrad {
+  constructor(
+    readonly grad: Tensor,
+    readonly shape: readonly number[],
+    readonly dim: number,
+    readonly start: number,
+    readonly step: number,
+  ) {}
+}
+
+/** Joins the window gradients of one input into its dense gradient (owned by the caller). */
+export type JoinWindows = (windows: readonly WindowGrad[]) => Tensor;
 
 /** A recorded op in the graph. */
 export class Node implements GraphNode {
@@ -145,6 +165,7 @@ export function backward(
   opts: BackwardOptions,
   ones: (like: Tensor) => Tensor,
   add: (a: Tensor, b: Tensor) => Tensor,
+  joinWindows: JoinWindows,
 ): void {
   root.assertLive("backward");
   if (!root.requiresGrad) {
@@ -169,36 +190,48 @@ export function backward(
       accumulateLeaf(root, seed, add, grad === undefined);
       return;
     }
-    const grads = new Map<Node, Tensor>();
+    // An input's gradient so far: dense, or the windows of its slices (see WindowGrad).
+    const grads = new Map<Node, Tensor | WindowGrad[]>();
+    const dense = (v: Tensor | WindowGrad[]): Tensor => {
+      if (!Array.isArray(v)) return v;
+      const t = joinWindows(v);
+      for (const w of v) w.grad.dispose();
+      return t;
+    };
     grads.set(root.gradFn, seed);
     for (const node of topoOrder(root.gradFn)) {
-      const g = grads.get(node);
+      const pending = grads.get(node);
       grads.delete(node);
-      if (!g) continue;
+      if (!pending) continue;
+      const g = dense(pending);
       const inGrads = node.backwardFn(g, node.saved());
       if (g !== grad) g.dispose();
       if (!opts.retainGraph) node.release();
       node.inputs.forEach((input, i) => {
-        const ig = inGrads[i];
-        if (!ig) return;
+        const out = inGrads[i];
+        if (!out) return;
+        const window = out instanceof WindowGrad ? out : null;
         if (!input.requiresGrad || !node.needsGrad[i]) {
-          ig.dispose();
+          (window?.grad ?? out as Tensor).dispose();
           return;
         }
-        if (!sameShape(ig.shape, input.shape)) {
+        const shape = window ? window.shape : (out as Tensor).shape;
+        if (!sameShape(shape, input.shape)) {
           throw new Error(
-            `internal: backward of '${node.name}' produced a gradient of shape ${fmtShape(ig.shape)} for an input ` +
+            `internal: backward of '${node.name}' produced a gradient of shape ${fmtShape(shape)} for an input ` +
               `of shape ${fmtShape(input.shape)}`,
           );
         }
         if (input.gradFn) {
           const prev = grads.get(input.gradFn);
-          if (prev) {
-            grads.set(input.gradFn, add(prev, ig));
-            prev.dispose();
-            ig.dispose();
-          } else grads.set(input.gradFn, ig);
-        } else accumulateLeaf(input, ig, add, true, grad);
+          if (window && (!prev || Array.isArray(prev))) grads.set(input.gradFn, [...(prev ?? []), window]);
+          else if (prev) {
+            const a = dense(prev), b = dense(window ? [window] : out as Tensor);
+            grads.set(input.gradFn, add(a, b));
+            a.dispose();
+            b.dispose();
+          } else grads.set(input.gradFn, out as Tensor);
+        } else accumulateLeaf(input, dense(window ? [window] : out as Tensor), add, true, grad);
       });
     }
   });

@@ -19,7 +19,7 @@ export type { GpuContext, KernelProfileRow, MemoryStats } from "./device.ts";
 export type { DType, TensorData } from "./dtype.ts";
 export { leakedTensors, Tensor } from "./tensor.ts";
 export type { Dims, TensorLike } from "./tensor.ts";
-export { backward, isGradEnabled, Node, noGrad } from "./autograd.ts";
+export { backward, isGradEnabled, Node, noGrad, WindowGrad } from "./autograd.ts";
 export type { BackwardOptions } from "./autograd.ts";
 export { keep, scope, tidy } from "./scope.ts";
 export { autocast, autocastActive, f16Supported } from "./amp.ts";

@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "./_asserts.ts";
-import { gpuTest, gradCheck } from "./_util.ts";
+import { assertClose, gpuTest, gradCheck } from "./_util.ts";
+import { observeDispatches } from "../core/device.ts";
 import { arange, expand, tensor } from "../mod.ts";
 
 const r = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -76,3 +77,41 @@ gpuTest("view ops: gradients through permute, slice, reshape chains", async () =
     (x) => [1, 2].flatMap((j) => [0, 1, 2].map((i) => x[i * 5 + j])),
   );
 });
+
+gpuTest(
+  "slice gradients: windows tiling an input are joined in one pass; overlaps, gaps and steps stay exact",
+  async () => {
+    const shape = [3, 7];
+    const xd = Array.from({ length: 21 }, (_, i) => 0.5 + i);
+    // Each case: the windows (dim-1 starts, lengths, steps) whose sum of probes·slice is the loss.
+    const cases: { name: string; windows: [number, number, number][]; joined: boolean }[] = [
+      { name: "tiling (q, k, v)", windows: [[0, 2, 1], [2, 4, 1], [6, 1, 1]], joined: true },
+      { name: "tiling out of order", windows: [[6, 1, 1], [0, 2, 1], [2, 4, 1]], joined: true },
+      { name: "overlapping", windows: [[0, 4, 1], [2, 5, 1]], joined: false },
+      { name: "a gap", windows: [[0, 2, 1], [4, 3, 1]], joined: false },
+      { name: "steps", windows: [[0, 4, 2], [1, 3, 2]], joined: false },
+    ];
+    for (const c of cases) {
+      const x = tensor(xd, shape, { requiresGrad: true });
+      const y = x.mul(2); // not a leaf: its gradient is gathered by the engine
+      let loss = tensor(0);
+      const want = new Array(21).fill(0);
+      c.windows.forEach(([s, len, step], k) => {
+        const probe = Array.from({ length: 3 * len }, (_, i) => 1 + k + 0.1 * i);
+        loss = loss.add(y.slice(1, s, s + step * (len - 1) + 1, step).mul(tensor(probe, [3, len])).sum());
+        for (let r = 0; r < 3; r++) for (let j = 0; j < len; j++) want[r * 7 + s + j * step] += 2 * probe[r * len + j];
+      });
+      const ops: string[] = [];
+      observeDispatches((d) => ops.push(d.op));
+      try {
+        loss.backward();
+      } finally {
+        observeDispatches();
+      }
+      assertClose(await x.grad!.data(), want, { msg: c.name });
+      const padded = ops.filter((op) => op === "slice.backward.zero").length;
+      assertEquals(padded, c.joined ? 0 : c.windows.length, `${c.name}: windows padded with zeros`);
+      if (c.joined) assertEquals(ops.filter((op) => op === "slice.backward").length, 1, `${c.name}: one join`);
+    }
+  },
+);

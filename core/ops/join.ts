@@ -1,5 +1,5 @@
 /** Ops that build new tensors from several inputs or indices: cat, stack, pad, repeat, gather, … */
-import { noGrad, record } from "../autograd.ts";
+import { noGrad, record, type WindowGrad } from "../autograd.ts";
 import { dispatch, grid1d, pipeline } from "../device.ts";
 import { type DType, promoteTypes, storageType } from "../dtype.ts";
 import { CAT_MAX_PIECES, catMetaWords, catPieceWord, catSource } from "../kernels/cat.ts";
@@ -9,7 +9,8 @@ import { contiguousStrides, fmtShape, normDim, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { empty, runMap } from "./map.ts";
 import { sum } from "./reduce.ts";
-import { reshape, unsqueeze } from "./view.ts";
+import { add } from "./elementwise.ts";
+import { reshape, unsqueeze, windowGradDense } from "./view.ts";
 
 function live(x: unknown, op: string, arg = "input"): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: ${arg} must be a Tensor, got ${typeof x}`);
@@ -141,6 +142,44 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     catCopy("cat.backward", g, copies, starts, sizes, d, false);
     return grads;
   });
+}
+
+/**
+ * The dense gradient of an input from its slices' window gradients (autograd's `JoinWindows`):
+ * windows that tile the input along one dim, one after another, are concatenated in one pass;
+ * others are each padded with zeros and summed.
+ */
+export function joinWindowGrads(windows: readonly WindowGrad[]): Tensor {
+  const ws = [...windows].sort((a, b) => a.start - b.start);
+  const { dim: d, shape } = ws[0];
+  let end = 0;
+  const tiles = ws.every((w) => {
+    const ok = w.dim === d && w.step === 1 && w.start === end;
+    end += w.grad.shape[d];
+    return ok;
+  }) && end === shape[d];
+  if (tiles) {
+    const out = empty(shape, "float32", "slice.backward");
+    catCopy(
+      "slice.backward",
+      out,
+      ws.map((w) => w.grad),
+      ws.map((w) => w.start),
+      ws.map((w) => w.grad.shape[d]),
+      d,
+      true,
+    );
+    return out;
+  }
+  let sum = windowGradDense(ws[0]);
+  for (const w of ws.slice(1)) {
+    const part = windowGradDense(w);
+    const next = add(sum, part);
+    sum.dispose();
+    part.dispose();
+    sum = next;
+  }
+  return sum;
 }
 
 /** Stacks equally shaped tensors along a new dim `dim`. */

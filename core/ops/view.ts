@@ -1,5 +1,5 @@
 /** Zero-copy shape ops (views over the same storage) and their gradients. */
-import { record } from "../autograd.ts";
+import { record, WindowGrad } from "../autograd.ts";
 import { checkShape, contiguousStrides, fmtShape, normDim, normDims, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { empty, runMap } from "./map.ts";
@@ -204,19 +204,20 @@ export function slice(x: Tensor, dim: number, start: number, end?: number, step 
   strides[d] = x.strides[d] * step;
   const out = x.viewAs(shape, strides, x.offset + s * x.strides[d]);
   const inShape = x.shape;
-  return record("slice", out, [x], (g) => [sliceBackward(g, inShape, d, s, len, step)]);
+  // The gradient stays a window until the engine needs it dense (`windowGradDense`, or joined
+  // with the input's other windows by `joinWindowGrads`).
+  return record("slice", out, [x], (g) => [new WindowGrad(g.alias(), inShape, d, s, step)]);
 }
 
-/** Gradient of a slice: zeros with `g` written into the sliced window. */
-function sliceBackward(g: Tensor, inShape: readonly number[], d: number, s: number, len: number, step: number): Tensor {
+/** A slice's gradient as a dense tensor: zeros with the window's gradient written into it. */
+export function windowGradDense(w: WindowGrad): Tensor {
+  const { grad: g, shape: inShape, dim: d, start: s, step } = w;
   const gx = empty(inShape, "float32", "slice.backward");
   runMap({ op: "slice.backward.zero", expr: "0.0", inputs: [], names: [], out: "float32", into: gx });
   const strides = contiguousStrides(inShape);
   const winStrides = [...strides];
   winStrides[d] *= step;
-  const shape = [...inShape];
-  shape[d] = len;
-  const win = gx.viewAs(shape, winStrides, s * strides[d]);
+  const win = gx.viewAs(g.shape, winStrides, s * strides[d]);
   runMap({ op: "slice.backward", expr: "g", inputs: [g], names: ["g"], out: "float32", into: win });
   win.dispose();
   return gx;
