@@ -34,6 +34,7 @@ export {
   DownBlock2D,
   Downsample2D,
   ResnetBlock2D,
+  TimeShifts,
   UNetMidBlock2D,
   UpBlock2D,
   Upsample2D,

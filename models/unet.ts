@@ -48,6 +48,8 @@ import {
   attentionHeads,
   DownBlock2D,
   normGroups,
+  ResnetBlock2D,
+  TimeShifts,
   UNetMidBlock2D,
   UpBlock2D,
   type UpsampleSize,
@@ -308,19 +310,22 @@ export class UNet extends Module {
     }
     // Its own scope: the embedding's intermediates are freed before the blocks run.
     const tembAct = scope(() => silu(this.embed(t, x.shape[0], classLabels)));
+    // Every residual block's time projection in one product.
+    const resnets = this.modules().filter((m): m is ResnetBlock2D => m instanceof ResnetBlock2D);
+    const temb = resnets.length > 0 ? new TimeShifts(tembAct, resnets) : tembAct;
     // The skip stack: every down-path output; the up blocks pop (and free) them in reverse order.
     const skips: Tensor[] = [this.conv_in.call(x)];
-    for (const block of this.down_blocks) skips.push(...(block as DownBlock2D).call(skips.at(-1)!, tembAct)[1]);
+    for (const block of this.down_blocks) skips.push(...(block as DownBlock2D).call(skips.at(-1)!, temb)[1]);
     const upStage = (up: UpBlock2D) => (h: Tensor): Tensor => {
       // The upsampler meets the skip below this level's own skips: resample to its size.
       const next = skips[skips.length - 1 - up.resnets.length];
       const size: UpsampleSize | undefined = up.upsamplers && next ? [next.shape[2], next.shape[3]] : undefined;
-      return up.call(h, skips, tembAct, size);
+      return up.call(h, skips, temb, size);
     };
     // One chain from the bottleneck up, so each level's output is freed once the next has read it.
     const y = chain(
       skips.at(-1)!,
-      (h) => this.mid_block.call(h, tembAct),
+      (h) => this.mid_block.call(h, temb),
       ...[...this.up_blocks].map((b) => upStage(b as UpBlock2D)),
       (h) => this.conv_norm_out.call(h, "silu"),
       this.conv_out,

@@ -53,6 +53,37 @@ export interface UNetBlockOptions {
 }
 
 /**
+ * The time-embedding projections of several residual blocks in one product: their
+ * `time_emb_proj` weights side by side (as the attention's q/k/v), each block reading its own
+ * columns. One product instead of one per block, and in the backward pass one join of the
+ * blocks' column gradients instead of a sum of one padded gradient per block.
+ */
+export class TimeShifts {
+  readonly #columns = new Map<ResnetBlock2D, Tensor>();
+
+  /** The projections of silu(temb) `tembAct` (B, tembChannels) for `blocks`. */
+  constructor(readonly tembAct: Tensor, blocks: readonly ResnetBlock2D[]) {
+    const projections = blocks.map((b) => b.time_emb_proj);
+    const weight = cat(projections.map((p) => p.weight), 0);
+    const bias = cat(projections.map((p) => p.bias!), 0);
+    const all = add(matmul(tembAct, t(weight)), bias);
+    let at = 0;
+    for (const b of blocks) {
+      this.#columns.set(b, narrow(all, 1, at, b.outChannels));
+      at += b.outChannels;
+    }
+  }
+
+  /** `block`'s projection (B, its out channels), or undefined when it was not among the blocks. */
+  of(block: ResnetBlock2D): Tensor | undefined {
+    return this.#columns.get(block);
+  }
+}
+
+/** What a residual block is conditioned on: silu(temb), or the projections computed for it. */
+export type TimeConditioning = Tensor | TimeShifts;
+
+/**
  * The DDPM residual block (diffusers' `ResnetBlock2D` with `time_embedding_norm="default"`):
  * h = conv1(silu(norm1 x)) + time_emb_proj(silu temb)[:, :, None, None];
  * h = conv2(dropout(silu(norm2 h))); out = conv_shortcut(x) + h (1×1 shortcut only when the
@@ -100,14 +131,16 @@ export class ResnetBlock2D extends Module {
     this.conv_shortcut = inChannels !== outChannels ? new Conv2d(inChannels, outChannels, 1, { generator: g }) : null;
   }
 
-  /** x (B, in, H, W), tembAct = silu(temb) (B, tembChannels) → (B, out, H, W). */
-  override forward(x: Tensor, tembAct: Tensor): Tensor {
+  /** x (B, in, H, W), silu(temb) (B, tembChannels) or its projections → (B, out, H, W). */
+  override forward(x: Tensor, temb: TimeConditioning): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
       throw new RangeError(
         `ResnetBlock2D: expected (B, ${this.inChannels}, H, W) input, got shape ${fmtShape(x.shape)}`,
       );
     }
-    const shift = reshape(this.time_emb_proj.call(tembAct), [tembAct.shape[0], this.outChannels, 1, 1]);
+    const tembAct = temb instanceof TimeShifts ? temb.tembAct : temb;
+    const projected = (temb instanceof TimeShifts ? temb.of(this) : undefined) ?? this.time_emb_proj.call(tembAct);
+    const shift = reshape(projected, [tembAct.shape[0], this.outChannels, 1, 1]);
     const h = chain(
       x,
       (h) => this.norm1.call(h, "silu"),
@@ -295,7 +328,7 @@ export class DownBlock2D extends Module {
   }
 
   /** x, silu(temb) → [output, skips]; the skips are new tensors the caller owns (the output is the last one). */
-  override forward(x: Tensor, tembAct: Tensor): [Tensor, Tensor[]] {
+  override forward(x: Tensor, tembAct: TimeConditioning): [Tensor, Tensor[]] {
     const skips: Tensor[] = [];
     let h = x;
     for (let i = 0; i < this.resnets.length; i++) {
@@ -354,7 +387,7 @@ export class UpBlock2D extends Module {
    * x, the skip stack (consumed from the end; the used skips are disposed), silu(temb) and the
    * upsampler's target size → the level's output.
    */
-  override forward(x: Tensor, skips: Tensor[], tembAct: Tensor, upsampleSize?: UpsampleSize): Tensor {
+  override forward(x: Tensor, skips: Tensor[], tembAct: TimeConditioning, upsampleSize?: UpsampleSize): Tensor {
     const withSkip = (h: Tensor): Tensor => {
       const skip = skips.pop();
       if (!skip) throw new RangeError("UpBlock2D: the skip-connection stack ran out");
@@ -397,7 +430,7 @@ export class UNetMidBlock2D extends Module {
   }
 
   /** x, silu(temb) → same shape. */
-  override forward(x: Tensor, tembAct: Tensor): Tensor {
+  override forward(x: Tensor, tembAct: TimeConditioning): Tensor {
     let h = this.resnets.at<ResnetBlock2D>(0).call(x, tembAct);
     if (this.attentions) h = this.attentions.at<AttentionBlock2D>(0).call(h);
     return this.resnets.at<ResnetBlock2D>(1).call(h, tembAct);

@@ -21,7 +21,7 @@ import {
   tensor,
 } from "../mod.ts";
 import { loadSafetensors, saveSafetensors } from "../core/nn/safetensors.ts";
-import { type DownBlock2D, normGroups, ResnetBlock2D, type UpBlock2D } from "../models/unet_blocks.ts";
+import { type DownBlock2D, normGroups, ResnetBlock2D, TimeShifts, type UpBlock2D } from "../models/unet_blocks.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
 import type { NormActivation } from "../core/ops/norm.ts";
 import type { ModuleList } from "../core/nn/containers.ts";
@@ -250,6 +250,32 @@ gpuTest(
 function withAttention(blocks: ModuleList): boolean[] {
   return [...blocks].map((b) => (b as DownBlock2D | UpBlock2D).attentions !== null);
 }
+
+gpuTest(
+  "unet: the blocks' time projections as one product (TimeShifts) equal each block's own, values and gradients",
+  async () => {
+    const run = async (batched: boolean) => {
+      manualSeed(5);
+      const g = new Generator(7);
+      // Two groups: a shift per channel that GroupNorm does not cancel (one channel a group would).
+      const blocks = [
+        new ResnetBlock2D(4, 8, 6, { generator: g, numGroups: 2 }),
+        new ResnetBlock2D(8, 4, 6, { generator: g, numGroups: 2 }),
+      ];
+      const x = tensor(Float32Array.from(randomArray(2 * 4 * 5 * 5, 21)), [2, 4, 5, 5]);
+      const tembAct = tensor(Float32Array.from(randomArray(2 * 6, 22)), [2, 6], { requiresGrad: true });
+      const temb = batched ? new TimeShifts(tembAct, blocks) : tembAct;
+      const y = blocks[1].call(blocks[0].call(x, temb), temb);
+      y.mul(tensor(Float32Array.from(randomArray(y.size, 23)), [...y.shape])).sum().backward();
+      const grads = [tembAct, ...blocks.flatMap((b) => [b.time_emb_proj.weight, b.time_emb_proj.bias!, b.conv1.weight])]
+        .map((t) => t.grad!.data());
+      return [await y.data(), ...(await Promise.all(grads))];
+    };
+    const [one, each] = [await run(true), await run(false)];
+    const names = ["y", "d silu(temb)", "proj0 w", "proj0 b", "conv0 w", "proj1 w", "proj1 b", "conv1 w"];
+    names.forEach((name, i) => assertClose(one[i], each[i], { atol: 1e-5, rtol: 1e-4, msg: name }));
+  },
+);
 
 gpuTest("unet: 28×28 (attention at 7) and 64×64 (attention at 16) forward shapes", () => {
   const small = new UNet(optionsOf(keysFixture.bench.config));
