@@ -43,6 +43,20 @@ function catRef(xs: ArrayLike<number>[], shapes: number[][], dim: number): numbe
   return r;
 }
 
+/** The windows of `x` (shape `shape`) that `cat(…, dim)` of pieces of `shapes` took from them. */
+function splitRef(x: ArrayLike<number>, shape: number[], shapes: number[][], dim: number): number[][] {
+  let at = 0;
+  return shapes.map((sh) => {
+    const out = new Array(prod(sh)).fill(0).map((_, i) => {
+      const c = coords(i, sh);
+      c[dim] += at;
+      return x[flatAt(c, shape)];
+    });
+    at += sh[dim];
+    return out;
+  });
+}
+
 function padRef(x: ArrayLike<number>, shape: number[], p: number[], value: number): number[] {
   const R = shape.length;
   const before = new Array<number>(R).fill(0);
@@ -94,7 +108,11 @@ const i32 = (v: number[], shape = [v.length]): Tensor => tensor(Int32Array.from(
 
 gpuTest("cat: any dim, odd sizes, non-contiguous inputs, legacy empty tensors", async () => {
   for (
-    const [shapes, dim] of [[[[3, 5], [1, 5], [17, 5]], 0], [[[2, 1, 4], [2, 3, 4]], 1], [[[4, 1000], [4, 3]], -1]] as [
+    const [shapes, dim] of [[[[3, 5], [1, 5], [17, 5]], 0], [[[2, 1, 4], [2, 3, 4]], 1], [[[4, 1000], [4, 3]], -1], [[
+      [2, 8],
+      [2, 4],
+      [2, 12],
+    ], 1], [[[3, 1500], [3, 4]], 1]] as [
       number[][],
       number,
     ][]
@@ -188,6 +206,30 @@ gpuTest("cat: several pieces in one dispatch each way, nine pieces in two, gradi
     else assertClose(await pieces[i].grad!.data(), want, { msg: `piece ${i} gradient` });
   }
 });
+
+gpuTest(
+  "cat of image maps along channels (a run per thread, vec4, blocks over 1,024 in chunks): values and gradients",
+  async () => {
+    for (const [hw, offset] of [[[4, 4], 0], [[40, 40], 0], [[3, 5], 0], [[4, 4], 2]] as [number[], number][]) {
+      const shapes = [[2, 3, ...hw], [2, 1, ...hw], [2, 2, ...hw]];
+      const xs = shapes.map((sh, i) => f32(sh, 60 + i));
+      // The first piece as a view at `offset` (misaligned for vec4 when 2).
+      const base = tensor([...new Array(offset).fill(0), ...xs[0].v], [offset + xs[0].v.length]);
+      const pieces = [
+        base.slice(0, offset).reshape(shapes[0]).requiresGrad_(),
+        tensor(xs[1].v, shapes[1], { requiresGrad: true }),
+        tensor(xs[2].v, shapes[2], { requiresGrad: true }),
+      ];
+      const out = cat(pieces, 1);
+      const name = `${hw} offset ${offset}`;
+      assertClose(await out.data(), catRef(xs.map((x) => x.v), shapes, 1), { msg: name });
+      const probe = f32([...out.shape], 70);
+      out.mul(probe.t).sum().backward();
+      const grads = splitRef(probe.v, [...out.shape], shapes, 1);
+      for (let i = 0; i < 3; i++) assertClose(await pieces[i].grad!.data(), grads[i], { msg: `${name}: grad ${i}` });
+    }
+  },
+);
 
 gpuTest("stack: new dim anywhere, shape errors", async () => {
   const a = f32([3, 17], 1), b = f32([3, 17], 2);

@@ -2,7 +2,7 @@
  * Launches matmul kernels on raw buffers (no Tensor objects, so the autotuner can run them
  * outside any scope). Each variant says whether it applies to a problem and records its dispatches.
  */
-import { type Binding, dispatch, flush, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
+import { type Binding, dispatch, flush, gpu, loopBudget, pipeline } from "../device.ts";
 import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
   type BlockedOptions,
@@ -13,7 +13,7 @@ import {
   type TiledOptions,
   tiledSource,
 } from "../kernels/matmul.ts";
-import { PACK_META_WORDS, packPairSource, type TextureOptions, textureSource } from "../kernels/matmul_texture.ts";
+import { PACK_META_WORDS, packSource, type TextureOptions, textureSource } from "../kernels/matmul_texture.ts";
 import { HALF_PACK_META_WORDS, halfBlockedSource, halfPackSource } from "../kernels/matmul_half.ts";
 
 /** One operand as the kernels see it: a matrix per batch index, read through strides. */
@@ -278,24 +278,27 @@ function rowVec4(o: MatmulOperand, cols: number): boolean {
   return o.colStride === 1 && cols % 4 === 0 && [o.offset, o.rowStride, ...o.batchStrides].every((v) => v % 4 === 0);
 }
 
-/** Records the packs of both operands of a product, in one dispatch. */
-function packPair(p: MatmulProblem, jobs: [PackJob, PackJob]): void {
+/** Records the packs of `jobs`: in one dispatch when their textures have the same width. */
+function packOperands(p: MatmulProblem, jobs: PackJob[]): void {
+  if (jobs.length === 2 && jobs[0].pk.width !== jobs[1].pk.width) {
+    for (const j of jobs) packOperands(p, [j]);
+    return;
+  }
   const m = new Uint32Array(PACK_META_WORDS);
-  let texels = 0;
-  jobs.forEach(({ o, rows, cols, pk }, i) => {
-    const count = pk.width * pk.rows * pk.layers;
-    m.set([rows, cols, o.offset, pk.rows, ...ownDims(p, o), ...o.batchStrides], 16 * i);
-    m.set([o.rowStride, o.colStride, pk.width, count], 16 * i + 12);
-    texels += count;
+  let rows = 0;
+  jobs.forEach(({ o, rows: r, cols, pk }, i) => {
+    m.set([r, cols, o.offset, pk.rows, ...ownDims(p, o), ...o.batchStrides], 16 * i);
+    m.set([o.rowStride, o.colStride, pk.rows * pk.layers, pk.width], 16 * i + 12);
+    rows += pk.rows * pk.layers;
   });
-  const vec4 = jobs.map((j) => rowVec4(j.o, j.cols)) as [boolean, boolean];
+  const vec4 = jobs.map((j) => rowVec4(j.o, j.cols));
   const op = "matmul.pack";
   dispatch({
     op,
-    pipeline: pipeline(op, packPairSource(vec4)),
-    bindings: [jobs[0].o.buffer, jobs[1].o.buffer, jobs[0].tex.view, jobs[1].tex.view],
+    pipeline: pipeline(op, packSource(vec4)),
+    bindings: [...jobs.map((j) => j.o.buffer), ...jobs.map((j) => j.tex.view)],
     uniforms: m,
-    workgroups: grid1d(Math.ceil(texels / 64)),
+    workgroups: [Math.ceil(jobs[0].pk.width / 8), Math.ceil(rows / 8), 1],
   });
 }
 
@@ -317,7 +320,7 @@ function launchTexture(op: string, s: TextureOptions, p: MatmulProblem, groups: 
   const pa = packing("a", p, p.a, p.K, p.M);
   const pb = s.dot ? packing("bt", p, bOp, p.K, p.N) : packing("b", p, bOp, p.N, k4);
   const [ta, tb] = scratchTextures([pa, pb]);
-  packPair(p, [
+  packOperands(p, [
     { o: p.a, rows: p.M, cols: p.K, pk: pa, tex: ta },
     s.dot ? { o: bOp, rows: p.N, cols: p.K, pk: pb, tex: tb } : { o: bOp, rows: p.K, cols: p.N, pk: pb, tex: tb },
   ]);

@@ -54,3 +54,100 @@ export function catSource(rank: number, dim: number, pieces: number, type: Scala
   }
   return s + "}\n";
 }
+
+/** Elements of the inner block one thread of {@linkcode catRowsSource} copies at most. */
+export const CAT_ROW_CHUNK = 1024;
+
+/** Uniform words of {@linkcode catRowsSource}: 6 header words, outer shape, big's block, starts, pieces' blocks. */
+export function catRowsMetaWords(outer: number, pieces: number): number {
+  return 6 + outer + (outer + 2) + pieces + pieces * (outer + 3);
+}
+
+/** Word index of piece `p`'s block (offset, outer strides, cat-dim stride, write) in the rows layout. */
+export function catRowsPieceWord(outer: number, pieces: number, p: number): number {
+  return 6 + outer + (outer + 2) + pieces + p * (outer + 3);
+}
+
+/**
+ * The same copies where every tensor's dims after the cat dim form one contiguous block of `I`
+ * elements (a cat along channels of NCHW maps, say): a thread per (outer index, index along the
+ * cat dim, chunk of the block) decodes its place once and copies a run, vec4 at a time with
+ * `vec4` (I, every offset and every outer / cat-dim stride multiples of 4). Uniform words: 0
+ * threads, 1 I, 2 chunks per block, 3 the cat dim's size in `big`, 4, 5 unused; the `outer`
+ * dims' sizes; big's offset, outer strides and cat-dim stride; the starts; per piece its
+ * offset, outer strides, cat-dim stride and `write` flag.
+ */
+export function catRowsSource(outer: number, pieces: number, type: Scalar, gather: boolean, vec4: boolean): string {
+  const O = outer, K = pieces;
+  const at = (i: number) => metaAt(i);
+  const shape = (j: number) => at(6 + j);
+  const bigBase = 6 + O;
+  const start = (p: number) => at(bigBase + O + 2 + p);
+  const piece = (p: number, j: number) => at(catRowsPieceWord(O, K, p) + j); // 0 offset, 1..O outer, O+1 cat dim, O+2 write
+  const el = vec4 ? `vec4<${type}>` : type;
+  const q = vec4 ? 4 : 1;
+  let s = metaDecl(catRowsMetaWords(O, K));
+  s += `@group(0) @binding(1) var<storage, ${gather ? "read_write" : "read"}> big: array<${el}>;\n`;
+  for (let p = 0; p < K; p++) {
+    s += `@group(0) @binding(${p + 2}) var<storage, ${gather ? "read" : "read_write"}> x${p}: array<${el}>;\n`;
+  }
+  s += `${flatMain()}\n  if (gi >= ${at(0)}) { return; }\n`;
+  s += `  let I = ${at(1)}; let nch = ${at(2)};\n`;
+  s += `  let chunk = gi % nch; var r = gi / nch;\n  let dd = r % ${at(3)}; r = r / ${at(3)};\n`;
+  s += `  var bo = ${at(bigBase)} + dd * ${at(bigBase + O + 1)};\n`;
+  for (let j = O - 1; j >= 0; j--) {
+    s += `  let c${j} = r % ${shape(j)}; r = r / ${shape(j)}; bo += c${j} * ${at(bigBase + 1 + j)};\n`;
+  }
+  s += `  var p = 0u;\n`;
+  for (let p = 1; p < K; p++) s += `  if (dd >= ${start(p)}) { p = ${p}u; }\n`;
+  s += `  let i0 = chunk * ${CAT_ROW_CHUNK}u; let n = (min(${CAT_ROW_CHUNK}u, I - i0)) / ${q}u;\n`;
+  s += `  let b0 = (bo + i0) / ${q}u;\n`;
+  for (let p = 0; p < K; p++) {
+    const terms = [piece(p, 0), `(dd - ${start(p)}) * ${piece(p, O + 1)}`, "i0"];
+    for (let j = 0; j < O; j++) terms.push(`c${j} * ${piece(p, 1 + j)}`);
+    const cond = gather ? `p == ${p}u` : `p == ${p}u && ${piece(p, O + 2)} != 0u`;
+    const copy = gather ? `big[b0 + i] = x${p}[s0 + i];` : `x${p}[s0 + i] = big[b0 + i];`;
+    s += `  if (${cond}) {\n    let s0 = (${terms.join(" + ")}) / ${q}u;\n`;
+    s += `    for (var i = 0u; i < n; i++) { ${copy} }\n  }\n`;
+  }
+  return s + "}\n";
+}
+
+/**
+ * The copies of a cat along the last dim (blocks of one element, where `catRowsSource` would
+ * spend a thread per element): a thread per (outer index, piece, chunk of the piece's run), each
+ * piece's run contiguous in it and in `big`. The uniform layout is `catRowsSource`'s (word 1 unused,
+ * word 2 chunks per run, word 3 the cat dim's size in `big`).
+ */
+export function catRunsSource(outer: number, pieces: number, type: Scalar, gather: boolean, vec4: boolean): string {
+  const O = outer, K = pieces;
+  const at = (i: number) => metaAt(i);
+  const bigBase = 6 + O;
+  const start = (p: number) => (p < K ? at(bigBase + O + 2 + p) : at(3));
+  const piece = (p: number, j: number) => at(catRowsPieceWord(O, K, p) + j);
+  const el = vec4 ? `vec4<${type}>` : type;
+  const q = vec4 ? 4 : 1;
+  let s = metaDecl(catRowsMetaWords(O, K));
+  s += `@group(0) @binding(1) var<storage, ${gather ? "read_write" : "read"}> big: array<${el}>;\n`;
+  for (let p = 0; p < K; p++) {
+    s += `@group(0) @binding(${p + 2}) var<storage, ${gather ? "read" : "read_write"}> x${p}: array<${el}>;\n`;
+  }
+  s += `${flatMain()}\n  if (gi >= ${at(0)}) { return; }\n  let nch = ${at(2)};\n`;
+  s += `  let chunk = gi % nch; var r = gi / nch;\n  let p = r % ${K}u; r = r / ${K}u;\n`;
+  s += `  var bo = ${at(bigBase)};\n`;
+  for (let j = O - 1; j >= 0; j--) {
+    s += `  let c${j} = r % ${at(6 + j)}; r = r / ${at(6 + j)}; bo += c${j} * ${at(bigBase + 1 + j)};\n`;
+  }
+  s += `  let i0 = chunk * ${CAT_ROW_CHUNK}u;\n`;
+  for (let p = 0; p < K; p++) {
+    const terms = [piece(p, 0), "i0"];
+    for (let j = 0; j < O; j++) terms.push(`c${j} * ${piece(p, 1 + j)}`);
+    const cond = gather ? `p == ${p}u` : `p == ${p}u && ${piece(p, O + 2)} != 0u`;
+    const copy = gather ? `big[b0 + i] = x${p}[s0 + i];` : `x${p}[s0 + i] = big[b0 + i];`;
+    s += `  if (${cond}) {\n    let len = ${start(p + 1)} - ${start(p)};\n    if (i0 >= len) { return; }\n`;
+    s += `    let n = min(${CAT_ROW_CHUNK}u, len - i0) / ${q}u;\n`;
+    s += `    let b0 = (bo + ${start(p)} + i0) / ${q}u; let s0 = (${terms.join(" + ")}) / ${q}u;\n`;
+    s += `    for (var i = 0u; i < n; i++) { ${copy} }\n  }\n`;
+  }
+  return s + "}\n";
+}

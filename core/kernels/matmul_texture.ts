@@ -10,20 +10,22 @@ import { META_DECL, range, storeBlock } from "./matmul.ts";
 export const PACK_META_WORDS = 32;
 
 /**
- * Pack kernel for both operands of a product in one dispatch: a flat thread per texel, the
- * first `count` words of operand A's block, then B's. Texel (x, layer·H + y) of an operand's
- * texture = X[y, 4x..4x+3] of its batch matrix `layer`, zero outside R×C. Uniform words per
- * operand: 0 R, 1 C, 2 offset, 3 H (rows per layer); 4..7 own batch dims; 8..11 their
- * strides; 12 row stride, 13 col stride, 14 texels per row, 15 texels in all. With `vec4[i]`,
- * operand i is read a vec4 at a time (col stride 1; C, offset, row and batch strides multiples
- * of 4): a CPU adapter loads one vector per lane where it would gather four scalars.
+ * Pack kernel for one operand, or for both operands of a product whose textures have the same
+ * width (the dot form: both packed along K), in one dispatch: 8×8 workgroups over texel columns
+ * and the operands' texel rows stacked (A's layers, then B's). Texel (x, layer·H + y) of an
+ * operand's texture = X[y, 4x..4x+3] of its batch matrix `layer`, zero outside R×C. Uniform words
+ * per operand (16 each, A's first): 0 R, 1 C, 2 offset, 3 H (rows per layer); 4..7 own batch
+ * dims; 8..11 their strides; 12 row stride, 13 col stride, 14 texel rows in all (H × layers), 15
+ * texels per row. With `vec4[i]`, operand i is read a vec4 at a time (col stride 1; C, offset, row
+ * and batch strides multiples of 4): a CPU adapter loads one vector per lane where it would
+ * gather four scalars.
  */
-export function packPairSource(vec4: readonly [boolean, boolean]): string {
+export function packSource(vec4: readonly boolean[]): string {
+  const names = vec4.length === 2 ? ["A", "B"] : ["A"];
   const side = (i: number, name: string, v: boolean) => `
-fn pack${name}(j: u32) {
+fn pack${name}(x: u32, row: u32) {
   let m = P.v[${4 * i}]; let d = P.v[${4 * i + 1}]; let s = P.v[${4 * i + 2}]; let e = P.v[${4 * i + 3}];
-  let x = j % e.z; var r = j / e.z;
-  let y = r % m.w; r = r / m.w;
+  let y = row % m.w; var r = row / m.w;
   let layer = r;
   var base = m.z;
   let i3 = r % d.w; r = r / d.w; base += i3 * s.w;
@@ -42,19 +44,22 @@ ${
   }
   textureStore(T${name}, vec2<u32>(x, layer * m.w + y), v);
 }`;
+  const decls = names.map((n, i) =>
+    `@group(0) @binding(${1 + i}) var<storage, read> X${n}: array<${vec4[i] ? "vec4<f32>" : "f32"}>;\n` +
+    `@group(0) @binding(${1 + names.length + i}) var T${n}: texture_storage_2d<rgba32float, write>;`
+  );
+  const pick = names.length === 2
+    ? `  if (row < nA) { packA(gid.x, row); } else if (row - nA < P.v[7].z) { packB(gid.x, row - nA); }`
+    : `  if (row < nA) { packA(gid.x, row); }`;
   return `struct Meta { v: array<vec4<u32>, 8> }
 @group(0) @binding(0) var<uniform> P: Meta;
-@group(0) @binding(1) var<storage, read> XA: array<${vec4[0] ? "vec4<f32>" : "f32"}>;
-@group(0) @binding(2) var<storage, read> XB: array<${vec4[1] ? "vec4<f32>" : "f32"}>;
-@group(0) @binding(3) var TA: texture_storage_2d<rgba32float, write>;
-@group(0) @binding(4) var TB: texture_storage_2d<rgba32float, write>;
-${side(0, "A", vec4[0])}
-${side(1, "B", vec4[1])}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let gi = gid.x + gid.y * nwg.x * 64u;
-  let nA = P.v[3].w;
-  if (gi < nA) { packA(gi); } else if (gi - nA < P.v[7].w) { packB(gi - nA); }
+${decls.join("\n")}
+${names.map((n, i) => side(i, n, vec4[i])).join("\n")}
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= P.v[3].w) { return; }
+  let row = gid.y; let nA = P.v[3].z;
+${pick}
 }
 `;
 }

@@ -2,7 +2,18 @@
 import { noGrad, record, type WindowGrad } from "../autograd.ts";
 import { dispatch, grid1d, pipeline } from "../device.ts";
 import { type DType, promoteTypes, storageType } from "../dtype.ts";
-import { CAT_MAX_PIECES, catMetaWords, catPieceWord, catSource } from "../kernels/cat.ts";
+import {
+  CAT_MAX_PIECES,
+  CAT_ROW_CHUNK,
+  catMetaWords,
+  catPieceWord,
+  catRowsMetaWords,
+  catRowsPieceWord,
+  catRowsSource,
+  catRunsSource,
+  catSource,
+} from "../kernels/cat.ts";
+import type { Scalar } from "../kernels/map.ts";
 import { gatherBackwardMetaWords, gatherBackwardSource, gatherMetaWords, gatherSource } from "../kernels/gather.ts";
 import { WG } from "../kernels/wgsl.ts";
 import { contiguousStrides, fmtShape, normDim, numel } from "../shape.ts";
@@ -37,6 +48,74 @@ function fillInto(op: string, dst: Tensor, value: number): void {
   runMap({ op, expr: "v", inputs: [], names: [], params: [{ name: "v", value: v, type }], out: dst.dtype, into: dst });
 }
 
+/** Whether the dims of `t` after `d` form one contiguous block (size-1 dims aside). */
+function innerDense(t: Tensor, d: number): boolean {
+  let expected = 1;
+  for (let j = t.ndim - 1; j > d; j--) {
+    if (t.shape[j] !== 1 && t.strides[j] !== expected) return false;
+    expected *= t.shape[j];
+  }
+  return true;
+}
+
+/** One `catRowsSource` dispatch: `win` (the big tensor's window) and `group` with contiguous inner blocks. */
+function catRows(
+  op: string,
+  win: Tensor,
+  group: readonly (Tensor | null)[],
+  starts: readonly number[],
+  d: number,
+  gather: boolean,
+  type: Scalar,
+  bindings: GPUBuffer[],
+): void {
+  const K = group.length;
+  const I = numel(win.shape.slice(d + 1)), nch = Math.ceil(I / CAT_ROW_CHUNK);
+  const outerShape = win.shape.slice(0, d);
+  const threads = numel(outerShape) * win.shape[d] * nch;
+  const heads = (t: Tensor) => [t.offset, ...t.strides.slice(0, d), t.strides[d]];
+  const present = group.filter((t): t is Tensor => t !== null);
+  const vec4 = I % 4 === 0 && [win, ...present].every((t) => heads(t).every((v) => v % 4 === 0));
+  const meta = new Uint32Array(catRowsMetaWords(d, K));
+  meta.set([threads, I, nch, win.shape[d], 0, 0, ...outerShape, ...heads(win), ...starts], 0);
+  group.forEach((t, p) => {
+    meta.set(t ? [...heads(t), 1] : new Array(d + 3).fill(0), catRowsPieceWord(d, K, p));
+  });
+  const src = catRowsSource(d, K, type, gather, vec4);
+  dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: meta, workgroups: grid1d(Math.ceil(threads / WG)) });
+}
+
+/**
+ * One `catRunsSource` dispatch: a cat along the last dim of `win` (the big tensor's window) and
+ * `group`, each with unit stride there.
+ */
+function catRuns(
+  op: string,
+  win: Tensor,
+  group: readonly (Tensor | null)[],
+  starts: readonly number[],
+  gather: boolean,
+  type: Scalar,
+  bindings: GPUBuffer[],
+): void {
+  const K = group.length, d = win.ndim - 1;
+  const sizes = starts.map((s, p) => (p + 1 < K ? starts[p + 1] : win.shape[d]) - s);
+  const nch = Math.ceil(Math.max(...sizes) / CAT_ROW_CHUNK);
+  const outerShape = win.shape.slice(0, d);
+  const threads = numel(outerShape) * K * nch;
+  const heads = (t: Tensor) => [t.offset, ...t.strides.slice(0, d), t.strides[d]];
+  const present = group.filter((t): t is Tensor => t !== null);
+  const vec4 = [...sizes, ...starts].every((v) => v % 4 === 0) &&
+    [win, ...present].every((t) => heads(t).slice(0, d + 1).every((v) => v % 4 === 0));
+  const meta = new Uint32Array(catRowsMetaWords(d, K));
+  meta.set([threads, 1, nch, win.shape[d], 0, 0, ...outerShape, ...heads(win), ...starts], 0);
+  group.forEach((t, p) => {
+    meta.set(t ? [...heads(t), 1] : new Array(d + 3).fill(0), catRowsPieceWord(d, K, p));
+  });
+  const src = catRunsSource(d, K, type, gather, vec4);
+  dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: meta, workgroups: grid1d(Math.ceil(threads / WG)) });
+}
+
 /**
  * Copies between `big` and the `pieces` that lie side by side in it along `d` (`starts`: each
  * piece's first index there), at most `CAT_MAX_PIECES` a dispatch: `gather` fills `big` from the
@@ -61,21 +140,26 @@ function catCopy(
     lens[d] = starts[last] + sizes[last] - starts[i0];
     const from = big.shape.map((_, j) => (j === d ? starts[i0] : 0));
     const win = window(big, from, lens);
-    const n = numel(lens);
-    const meta = new Uint32Array(catMetaWords(R, K));
-    meta.set([n, ...lens, win.offset, ...win.strides], 0);
-    meta.set(group.map((_, p) => starts[i0 + p] - starts[i0]), 2 + 2 * R);
-    group.forEach((t, p) => {
-      meta.set(t ? [t.offset, ...t.strides, 1] : [0, ...lens.map(() => 0), 0], catPieceWord(R, K, p));
-    });
-    if (n > 0) {
-      dispatch({
-        op,
-        pipeline: pipeline(op, catSource(R, d, K, storageType[big.dtype], gather)),
-        bindings: [big.storage.buffer, ...group.map((t) => (t ?? dummy!).storage.buffer)],
-        uniforms: meta,
-        workgroups: grid1d(Math.ceil(n / WG)),
-      });
+    const rel = group.map((_, p) => starts[i0 + p] - starts[i0]);
+    const type = storageType[big.dtype];
+    const bindings = [big.storage.buffer, ...group.map((t) => (t ?? dummy!).storage.buffer)];
+    const present = group.filter((t): t is Tensor => t !== null);
+    if (numel(lens) > 0) {
+      const last = d === R - 1 && [win, ...present].every((t) => t.strides[d] === 1);
+      if (last) catRuns(op, win, group, rel, gather, type, bindings);
+      else if ([win, ...present].every((t) => innerDense(t, d))) {
+        catRows(op, win, group, rel, d, gather, type, bindings);
+      } else {
+        const meta = new Uint32Array(catMetaWords(R, K));
+        meta.set([numel(lens), ...lens, win.offset, ...win.strides], 0);
+        meta.set(rel, 2 + 2 * R);
+        group.forEach((t, p) => {
+          meta.set(t ? [t.offset, ...t.strides, 1] : [0, ...lens.map(() => 0), 0], catPieceWord(R, K, p));
+        });
+        const src = catSource(R, d, K, type, gather);
+        const workgroups = grid1d(Math.ceil(numel(lens) / WG));
+        dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: meta, workgroups });
+      }
     }
     win.dispose();
   }
