@@ -26,10 +26,14 @@ features() {
   echo "$(date +%T) evaluate-generation"
   deno task evaluate-generation --run $GEN --features $feat --images /tmp/study4/synthetic > $L/evalgen.log 2>&1; echo "rc $?"
 }
+# The queue that ran (session 15): the pairs that answer the question first, seed by seed, then the
+# ratio-0.5 arms and the generation metrics (the first queue, in this order per seed with the features after
+# seed 0, was stopped while sampling and replaced by this one; the generator and samples are the same).
+while pgrep -f "meddiff.ts sample" > /dev/null; do sleep 15; done
 for seed in 0 1 2; do
   arm real $seed --train.epochs 8
   arm syn1 $seed $S --data.syntheticRatio 1 --train.epochs 4
-  arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 5
-  [ $seed = 0 ] && features
 done
+for seed in 0 1 2; do arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 5; done
+features
 echo "$(date +%T) done"
