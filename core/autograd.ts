@@ -50,11 +50,10 @@ export class WindowGrad {
     readonly dim: number,
     readonly start: number,
     readonly step: number,
+    /** Joins window gradients of one input (this one among them) into its dense gradient, owned by the caller. */
+    readonly join: (windows: readonly WindowGrad[]) => Tensor,
   ) {}
 }
-
-/** Joins the window gradients of one input into its dense gradient (owned by the caller). */
-export type JoinWindows = (windows: readonly WindowGrad[]) => Tensor;
 
 /** A recorded op in the graph. */
 export class Node implements GraphNode {
@@ -165,7 +164,6 @@ export function backward(
   opts: BackwardOptions,
   ones: (like: Tensor) => Tensor,
   add: (a: Tensor, b: Tensor) => Tensor,
-  joinWindows: JoinWindows,
 ): void {
   root.assertLive("backward");
   if (!root.requiresGrad) {
@@ -194,7 +192,7 @@ export function backward(
     const grads = new Map<Node, Tensor | WindowGrad[]>();
     const dense = (v: Tensor | WindowGrad[]): Tensor => {
       if (!Array.isArray(v)) return v;
-      const t = joinWindows(v);
+      const t = v[0].join(v);
       for (const w of v) w.grad.dispose();
       return t;
     };

@@ -180,7 +180,7 @@ export class Tensor {
 
   /** Back-propagates; a non-scalar tensor needs `grad` of its own shape. */
   backward(grad?: Tensor, opts: BackwardOptions = {}): void {
-    runBackward(this, grad, opts, onesLike, ew.add, join.joinWindowGrads);
+    runBackward(this, grad, opts, onesLike, ew.add);
   }
 
   /** Marks this (leaf) tensor as needing gradients; returns `this`. */

@@ -229,7 +229,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 
 /**
- * The dense gradient of an input from its slices' window gradients (autograd's `JoinWindows`):
+ * The dense gradient of an input from its slices' window gradients (`WindowGrad.join`):
  * windows that tile the input along one dim, one after another, are concatenated in one pass;
  * others are each padded with zeros and summed.
  */

@@ -5,6 +5,7 @@ import { Tensor } from "../tensor.ts";
 import { empty, runMap } from "./map.ts";
 import { clone } from "./elementwise.ts";
 import { sumToShape } from "./reduce.ts";
+import { joinWindowGrads } from "./join.ts";
 
 function live(x: Tensor, op: string): void {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
@@ -206,7 +207,7 @@ export function slice(x: Tensor, dim: number, start: number, end?: number, step 
   const inShape = x.shape;
   // The gradient stays a window until the engine needs it dense (`windowGradDense`, or joined
   // with the input's other windows by `joinWindowGrads`).
-  return record("slice", out, [x], (g) => [new WindowGrad(g.alias(), inShape, d, s, step)]);
+  return record("slice", out, [x], (g) => [new WindowGrad(g.alias(), inShape, d, s, step, joinWindowGrads)]);
 }
 
 /** A slice's gradient as a dense tensor: zeros with the window's gradient written into it. */
