@@ -6,6 +6,7 @@
 import { gpu, hasGpu, initGpu, type QuantileInterpolation, scope, type Tensor, tensor } from "../mod.ts";
 import type { Raster } from "../datasets/types.ts";
 import { envFlag } from "../core/env.ts";
+import { observeDispatches } from "../core/device.ts";
 import { ignoredTests, skippableTest } from "./_skip.ts";
 import type { Module } from "../core/nn/module.ts";
 import { InterruptController, type InterruptSignal } from "../train/signals.ts";
@@ -324,4 +325,16 @@ export async function assertGradMatches(name: string, got: Tensor | null, expect
   if (!got) throw new Error(`${name}: no gradient`);
   const e = await expected.data();
   assertClose(await got.data(), e, { atol: rel * maxAbsOf(e), rtol: 0, msg: name });
+}
+
+/** The ops of the dispatches `fn` records, in order (what a fused path saves is visible here). */
+export function dispatchedOps(fn: () => void): string[] {
+  const ops: string[] = [];
+  observeDispatches((d) => ops.push(d.op));
+  try {
+    fn();
+  } finally {
+    observeDispatches();
+  }
+  return ops;
 }

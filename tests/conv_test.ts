@@ -1,4 +1,4 @@
-import { assertClose, gpuTest, gradCheck, prod, randomArray, stridesOf } from "./_util.ts";
+import { assertClose, dispatchedOps, gpuTest, gradCheck, prod, randomArray, stridesOf } from "./_util.ts";
 import { assertEquals, assertThrows } from "./_asserts.ts";
 import {
   conv1d,
@@ -12,7 +12,7 @@ import {
 } from "../core/ops/conv.ts";
 import { type Tensor, tensor } from "../mod.ts";
 import { CONV_VARIANTS } from "../core/backend/conv.ts";
-import { gpu, observeDispatches } from "../core/device.ts";
+import { gpu } from "../core/device.ts";
 
 /** Reference geometry: everything per spatial dim, resolved. */
 interface RefGeom {
@@ -483,13 +483,7 @@ for (const v of ["winograd4", "winograd2"]) {
               const b = withBias ? tensor(bd, [c.w[0]], { requiresGrad: true }) : null;
               const y = conv2d(x, w, b, opts);
               const loss = y.mul(tensor(gyd, shape)).sum();
-              const ops: string[] = [];
-              observeDispatches((d) => ops.push(d.op));
-              try {
-                loss.backward();
-              } finally {
-                observeDispatches();
-              }
+              const ops = dispatchedOps(() => loss.backward());
               // On CPU adapters the Winograd weight-gradient chain also gives the bias gradient.
               const reductions = ops.filter((op) => op === "sum").length;
               if (withBias && variant !== "gemm" && gpu().isSoftware) {

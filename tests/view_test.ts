@@ -1,6 +1,5 @@
 import { assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest, gradCheck } from "./_util.ts";
-import { observeDispatches } from "../core/device.ts";
+import { assertClose, dispatchedOps, gpuTest, gradCheck } from "./_util.ts";
 import { arange, expand, tensor } from "../mod.ts";
 
 const r = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -101,13 +100,7 @@ gpuTest(
         loss = loss.add(y.slice(1, s, s + step * (len - 1) + 1, step).mul(tensor(probe, [3, len])).sum());
         for (let r = 0; r < 3; r++) for (let j = 0; j < len; j++) want[r * 7 + s + j * step] += 2 * probe[r * len + j];
       });
-      const ops: string[] = [];
-      observeDispatches((d) => ops.push(d.op));
-      try {
-        loss.backward();
-      } finally {
-        observeDispatches();
-      }
+      const ops = dispatchedOps(() => loss.backward());
       assertClose(await x.grad!.data(), want, { msg: c.name });
       const padded = ops.filter((op) => op === "slice.backward.zero").length;
       assertEquals(padded, c.joined ? 0 : c.windows.length, `${c.name}: windows padded with zeros`);

@@ -26,6 +26,16 @@ export function catPieceWord(rank: number, pieces: number, p: number): number {
   return 2 + 2 * rank + pieces + p * (rank + 2);
 }
 
+/** Uniforms, the big tensor and `K` pieces of element type `el` (the written side per `gather`), and the thread guard. */
+function header(words: number, K: number, el: string, gather: boolean): string {
+  let s = metaDecl(words);
+  s += `@group(0) @binding(1) var<storage, ${gather ? "read_write" : "read"}> big: array<${el}>;\n`;
+  for (let p = 0; p < K; p++) {
+    s += `@group(0) @binding(${p + 2}) var<storage, ${gather ? "read" : "read_write"}> x${p}: array<${el}>;\n`;
+  }
+  return s + `${flatMain()}\n  if (gi >= ${metaAt(0)}) { return; }\n`;
+}
+
 /** The WGSL of a cat (`gather`) or of its adjoint, for `pieces` pieces of `type` along `dim`. */
 export function catSource(rank: number, dim: number, pieces: number, type: Scalar, gather: boolean): string {
   const R = rank, K = pieces;
@@ -34,12 +44,7 @@ export function catSource(rank: number, dim: number, pieces: number, type: Scala
   const bigStride = (d: number) => metaAt(2 + R + d);
   const start = (p: number) => metaAt(2 + 2 * R + p);
   const piece = (p: number, j: number) => metaAt(catPieceWord(R, K, p) + j); // 0 offset, 1..R strides, R+1 write
-  let s = metaDecl(catMetaWords(R, K));
-  s += `@group(0) @binding(1) var<storage, ${gather ? "read_write" : "read"}> big: array<${type}>;\n`;
-  for (let p = 0; p < K; p++) {
-    s += `@group(0) @binding(${p + 2}) var<storage, ${gather ? "read" : "read_write"}> x${p}: array<${type}>;\n`;
-  }
-  s += `${flatMain()}\n  if (gi >= ${metaAt(0)}) { return; }\n  var rem = gi;\n`;
+  let s = header(catMetaWords(R, K), K, type, gather) + "  var rem = gi;\n";
   for (let d = R - 1; d >= 0; d--) s += `  let c${d} = rem % ${shape(d)}; rem = rem / ${shape(d)};\n`;
   s += `  var p = 0u;\n`;
   for (let p = 1; p < K; p++) s += `  if (c${dim} >= ${start(p)}) { p = ${p}u; }\n`;
@@ -86,12 +91,7 @@ export function catRowsSource(outer: number, pieces: number, type: Scalar, gathe
   const piece = (p: number, j: number) => at(catRowsPieceWord(O, K, p) + j); // 0 offset, 1..O outer, O+1 cat dim, O+2 write
   const el = vec4 ? `vec4<${type}>` : type;
   const q = vec4 ? 4 : 1;
-  let s = metaDecl(catRowsMetaWords(O, K));
-  s += `@group(0) @binding(1) var<storage, ${gather ? "read_write" : "read"}> big: array<${el}>;\n`;
-  for (let p = 0; p < K; p++) {
-    s += `@group(0) @binding(${p + 2}) var<storage, ${gather ? "read" : "read_write"}> x${p}: array<${el}>;\n`;
-  }
-  s += `${flatMain()}\n  if (gi >= ${at(0)}) { return; }\n`;
+  let s = header(catRowsMetaWords(O, K), K, el, gather);
   s += `  let I = ${at(1)}; let nch = ${at(2)};\n`;
   s += `  let chunk = gi % nch; var r = gi / nch;\n  let dd = r % ${at(3)}; r = r / ${at(3)};\n`;
   s += `  var bo = ${at(bigBase)} + dd * ${at(bigBase + O + 1)};\n`;
@@ -127,12 +127,7 @@ export function catRunsSource(outer: number, pieces: number, type: Scalar, gathe
   const piece = (p: number, j: number) => at(catRowsPieceWord(O, K, p) + j);
   const el = vec4 ? `vec4<${type}>` : type;
   const q = vec4 ? 4 : 1;
-  let s = metaDecl(catRowsMetaWords(O, K));
-  s += `@group(0) @binding(1) var<storage, ${gather ? "read_write" : "read"}> big: array<${el}>;\n`;
-  for (let p = 0; p < K; p++) {
-    s += `@group(0) @binding(${p + 2}) var<storage, ${gather ? "read" : "read_write"}> x${p}: array<${el}>;\n`;
-  }
-  s += `${flatMain()}\n  if (gi >= ${at(0)}) { return; }\n  let nch = ${at(2)};\n`;
+  let s = header(catRowsMetaWords(O, K), K, el, gather) + `  let nch = ${at(2)};\n`;
   s += `  let chunk = gi % nch; var r = gi / nch;\n  let p = r % ${K}u; r = r / ${K}u;\n`;
   s += `  var bo = ${at(bigBase)};\n`;
   for (let j = O - 1; j >= 0; j--) {

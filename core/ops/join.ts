@@ -58,61 +58,39 @@ function innerDense(t: Tensor, d: number): boolean {
   return true;
 }
 
-/** One `catRowsSource` dispatch: `win` (the big tensor's window) and `group` with contiguous inner blocks. */
-function catRows(
+/**
+ * One dispatch of the run-per-thread cat kernels over `win` (the big tensor's window) and
+ * `group`: `runs` along the last dim (`catRunsSource`: each piece's run, unit strides there),
+ * else blocks after the cat dim (`catRowsSource`: contiguous inner blocks).
+ */
+function catRunsOrRows(
   op: string,
   win: Tensor,
   group: readonly (Tensor | null)[],
   starts: readonly number[],
   d: number,
+  runs: boolean,
   gather: boolean,
   type: Scalar,
   bindings: GPUBuffer[],
 ): void {
   const K = group.length;
-  const I = numel(win.shape.slice(d + 1)), nch = Math.ceil(I / CAT_ROW_CHUNK);
+  const I = runs ? 1 : numel(win.shape.slice(d + 1));
+  const sizes = starts.map((s, p) => (p + 1 < K ? starts[p + 1] : win.shape[d]) - s);
+  const nch = Math.ceil((runs ? Math.max(...sizes) : I) / CAT_ROW_CHUNK);
   const outerShape = win.shape.slice(0, d);
-  const threads = numel(outerShape) * win.shape[d] * nch;
+  const threads = numel(outerShape) * (runs ? K : win.shape[d]) * nch;
   const heads = (t: Tensor) => [t.offset, ...t.strides.slice(0, d), t.strides[d]];
   const present = group.filter((t): t is Tensor => t !== null);
-  const vec4 = I % 4 === 0 && [win, ...present].every((t) => heads(t).every((v) => v % 4 === 0));
+  // Rows: every head (offset, outer and cat-dim strides) aligned; runs: offsets and outer strides, and the runs' ends.
+  const aligned = (t: Tensor) => heads(t).slice(0, runs ? d + 1 : d + 2).every((v) => v % 4 === 0);
+  const vec4 = (runs ? [...sizes, ...starts] : [I]).every((v) => v % 4 === 0) && [win, ...present].every(aligned);
   const meta = new Uint32Array(catRowsMetaWords(d, K));
   meta.set([threads, I, nch, win.shape[d], 0, 0, ...outerShape, ...heads(win), ...starts], 0);
   group.forEach((t, p) => {
     meta.set(t ? [...heads(t), 1] : new Array(d + 3).fill(0), catRowsPieceWord(d, K, p));
   });
-  const src = catRowsSource(d, K, type, gather, vec4);
-  dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: meta, workgroups: grid1d(Math.ceil(threads / WG)) });
-}
-
-/**
- * One `catRunsSource` dispatch: a cat along the last dim of `win` (the big tensor's window) and
- * `group`, each with unit stride there.
- */
-function catRuns(
-  op: string,
-  win: Tensor,
-  group: readonly (Tensor | null)[],
-  starts: readonly number[],
-  gather: boolean,
-  type: Scalar,
-  bindings: GPUBuffer[],
-): void {
-  const K = group.length, d = win.ndim - 1;
-  const sizes = starts.map((s, p) => (p + 1 < K ? starts[p + 1] : win.shape[d]) - s);
-  const nch = Math.ceil(Math.max(...sizes) / CAT_ROW_CHUNK);
-  const outerShape = win.shape.slice(0, d);
-  const threads = numel(outerShape) * K * nch;
-  const heads = (t: Tensor) => [t.offset, ...t.strides.slice(0, d), t.strides[d]];
-  const present = group.filter((t): t is Tensor => t !== null);
-  const vec4 = [...sizes, ...starts].every((v) => v % 4 === 0) &&
-    [win, ...present].every((t) => heads(t).slice(0, d + 1).every((v) => v % 4 === 0));
-  const meta = new Uint32Array(catRowsMetaWords(d, K));
-  meta.set([threads, 1, nch, win.shape[d], 0, 0, ...outerShape, ...heads(win), ...starts], 0);
-  group.forEach((t, p) => {
-    meta.set(t ? [...heads(t), 1] : new Array(d + 3).fill(0), catRowsPieceWord(d, K, p));
-  });
-  const src = catRunsSource(d, K, type, gather, vec4);
+  const src = (runs ? catRunsSource : catRowsSource)(d, K, type, gather, vec4);
   dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: meta, workgroups: grid1d(Math.ceil(threads / WG)) });
 }
 
@@ -146,9 +124,8 @@ function catCopy(
     const present = group.filter((t): t is Tensor => t !== null);
     if (numel(lens) > 0) {
       const last = d === R - 1 && [win, ...present].every((t) => t.strides[d] === 1);
-      if (last) catRuns(op, win, group, rel, gather, type, bindings);
-      else if ([win, ...present].every((t) => innerDense(t, d))) {
-        catRows(op, win, group, rel, d, gather, type, bindings);
+      if (last || [win, ...present].every((t) => innerDense(t, d))) {
+        catRunsOrRows(op, win, group, rel, d, last, gather, type, bindings);
       } else {
         const meta = new Uint32Array(catMetaWords(R, K));
         meta.set([numel(lens), ...lens, win.offset, ...win.strides], 0);
