@@ -1,18 +1,6 @@
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, gpuTest, gradCheck, prod, randomArray, rng, stridesOf } from "./_util.ts";
-import {
-  cat,
-  dispatchCounters,
-  gather,
-  indexSelect,
-  oneHot,
-  pad,
-  repeat,
-  stack,
-  type Tensor,
-  tensor,
-  transpose,
-} from "../mod.ts";
+import { assertClose, dispatchedOps, gpuTest, gradCheck, prod, randomArray, rng, stridesOf } from "./_util.ts";
+import { cat, gather, indexSelect, oneHot, pad, repeat, stack, type Tensor, tensor, transpose } from "../mod.ts";
 
 // ---- float64 references over row-major flat arrays ----
 
@@ -182,16 +170,11 @@ gpuTest("cat: several pieces in one dispatch each way, nine pieces in two, gradi
   const k4 = shapes[4][1];
   pieces[4] = tensor(xs[4].v, [3, 2, k4]).permute([1, 2, 0]).requiresGrad_();
   const values = await Promise.all(pieces.map(async (p) => Array.from(await p.contiguous().data())));
-  const before = dispatchCounters().dispatches;
-  const out = cat(pieces, 1);
-  assertEquals(dispatchCounters().dispatches - before, 2, "nine pieces: two dispatches (seven, then two)");
+  let out!: Tensor;
+  assertEquals(dispatchedOps(() => out = cat(pieces, 1)).length, 2, "nine pieces: two dispatches (seven, then two)");
   assertClose(await out.data(), catRef(values, shapes, 1), { msg: "nine pieces" });
   const probe = f32([...out.shape], 99);
-  const backwardDispatches = (y: Tensor) => {
-    const b0 = dispatchCounters().dispatches;
-    y.mul(probe.t).sum().backward();
-    return dispatchCounters().dispatches - b0;
-  };
+  const backwardDispatches = (y: Tensor) => dispatchedOps(() => y.mul(probe.t).sum().backward()).length;
   const plain = backwardDispatches(tensor(await out.data(), [...out.shape], { requiresGrad: true }));
   assertEquals(backwardDispatches(out) - plain, 2, "the windows come out in one dispatch per group");
   let at = 0;

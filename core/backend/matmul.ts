@@ -273,7 +273,7 @@ interface PackJob {
   tex: Scratch;
 }
 
-/** Whether `o` can be read four values at a time along its rows (`packPairSource`). */
+/** Whether `o` can be read four values at a time along its rows (`packSource`). */
 function rowVec4(o: MatmulOperand, cols: number): boolean {
   return o.colStride === 1 && cols % 4 === 0 && [o.offset, o.rowStride, ...o.batchStrides].every((v) => v % 4 === 0);
 }

@@ -176,10 +176,10 @@ function dataGradRaw(g: ConvGeom, dims: number, gy: Tensor, w: Tensor): Tensor {
   return out;
 }
 
-/** The weight gradient of conv without autograd: x [N, C, …] (any strides), gy [N, O, …] → [O, C/G, k…]. */
 /**
- * The weight gradient; with `biasGrad`, also the bias gradient (Σ of gy over all but the channel
- * dim): from the weight-gradient kernels where they give it, else by a reduction.
+ * The weight gradient of conv without autograd: x [N, C, …] (any strides), gy [N, O, …] → [O, C/G, k…];
+ * with `withBias`, also the bias gradient (Σ of gy over all but the channel dim): from the
+ * weight-gradient kernels where they give it, else by a reduction.
  */
 function weightGradRaw(
   g: ConvGeom,
