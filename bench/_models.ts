@@ -9,6 +9,8 @@ import { type ResNet, resnet18 } from "../models/resnet.ts";
 import { swinT, type SwinTransformer } from "../models/swin.ts";
 import { UNet } from "../models/unet.ts";
 import { DiT3D } from "../models/dit3d.ts";
+import { MaisiVAE } from "../models/vae3d.ts";
+import { gaussianKl } from "../tasks/vae3d/trainer.ts";
 
 /** A model, its optimizer and inputs, and one training step over them. */
 export interface TrainWorkload<M> {
@@ -205,4 +207,38 @@ export function dit3dWorkload(windowed: boolean, n = 2): TrainWorkload<DiT3D> {
   const x = randn([n, 4, 16, 16, 16]), eps = randn([n, 4, 16, 16, 16]);
   const t = randint(0, 1000, [n]), labels = randint(0, 2, [n]);
   return denoiserWorkload(net, () => net.call(x, t, labels), x, eps, t, labels);
+}
+
+/**
+ * The MAISI-style 3-D VAE of `configs/vae3d-adrenalmnist3d.yaml` (widths 16/32/64, one residual
+ * block per level, 8 groups, 4 latent channels, trilinear upsampling) on [n, 1, size, size, size]
+ * (AdrenalMNIST3D is 64³), its loss as `train-vae` has it without the optional terms: L1
+ * reconstruction + 1e-6 · KL; Adam-family AdamW lr 1e-4.
+ */
+export function vae3dWorkload(n = 1, size = 64): TrainWorkload<MaisiVAE> {
+  manualSeed(0);
+  const net = new MaisiVAE({ numChannels: [16, 32, 64], numResBlocks: 1, normNumGroups: 8, upsample: "trilinear" });
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
+  const x = randn([n, 1, size, size, size]);
+  const forward = () => net.call(x).reconstruction;
+  return {
+    net,
+    opt,
+    x,
+    forward,
+    step() {
+      scope(() => {
+        const { reconstruction, mu, logVar } = net.call(x);
+        reconstruction.sub(x).abs().mean().add(gaussianKl(mu, logVar).mul(1e-6)).backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+    },
+    dispose() {
+      opt.disposeState();
+      net.dispose();
+      x.dispose();
+    },
+  };
 }

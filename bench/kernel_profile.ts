@@ -10,13 +10,14 @@
  * empty submit's wait — with every buffer the step frees
  * kept as it left it (no reuse) until the replay ends. Copies and uploads are not counted.
  *
- * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/kernel_profile.ts [unet|resnet|swin] [batch] [--forward] [--replay | --detail]`
- * (default: the U-Net training step of `unet_bench.ts` at batch 64).
+ * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/kernel_profile.ts [unet|resnet|swin|vae3d] [batch] [--forward] [--replay | --detail]`
+ * (default: the U-Net training step of `unet_bench.ts` at batch 64; `vae3d` is the 3-D VAE of
+ * `configs/vae3d-adrenalmnist3d.yaml`, batch 1 by default, `VAE3D_SIZE` its side, 64).
  */
 import { initGpu, noGrad, scope, startKernelProfile, stopKernelProfile, synchronize } from "../mod.ts";
 import { dispatch, type DispatchSpec, flush, gpu, type KernelProfileRow, observeDispatches } from "../core/device.ts";
 import { adapterDescription } from "./_common.ts";
-import { resnetWorkload, swinWorkload, unetWorkload } from "./_models.ts";
+import { resnetWorkload, swinWorkload, unetWorkload, vae3dWorkload } from "./_models.ts";
 
 await initGpu();
 const args = Deno.args.filter((a) => !a.startsWith("--"));
@@ -25,9 +26,14 @@ const replay = Deno.args.includes("--replay") || Deno.args.includes("--detail");
 /** Replay rows by op and workgroup grid, which tells a layer's kernels apart. */
 const detail = Deno.args.includes("--detail");
 const model = args[0] ?? "unet";
-const batch = Number(args[1] ?? "64");
-const workloads = { unet: unetWorkload, resnet: (n: number) => resnetWorkload(1, n), swin: swinWorkload };
-if (!(model in workloads)) throw new Error(`unknown model "${model}": expected unet, resnet or swin`);
+const batch = Number(args[1] ?? (model === "vae3d" ? "1" : "64"));
+const workloads = {
+  unet: unetWorkload,
+  resnet: (n: number) => resnetWorkload(1, n),
+  swin: swinWorkload,
+  vae3d: (n: number) => vae3dWorkload(n, Number(Deno.env.get("VAE3D_SIZE") ?? "64")),
+};
+if (!(model in workloads)) throw new Error(`unknown model "${model}": expected unet, resnet, swin or vae3d`);
 if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch must be a positive integer, got ${args[1]}`);
 const w = workloads[model as keyof typeof workloads](batch);
 const run = forwardOnly ? () => scope(() => void noGrad(() => w.forward())) : () => w.step();

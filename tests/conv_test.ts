@@ -1,5 +1,5 @@
 import { assertClose, dispatchedOps, gpuTest, gradCheck, prod, randomArray, stridesOf } from "./_util.ts";
-import { assertEquals, assertThrows } from "./_asserts.ts";
+import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 import {
   conv1d,
   conv2d,
@@ -507,6 +507,79 @@ for (const v of ["winograd4", "winograd2"]) {
       }
     },
   );
+}
+
+// 3×3×3 convolutions run as three 2-D Winograd convolutions over depth slices, one per kernel
+// depth tap, the first writing and the others adding: odd sizes, several samples and channel
+// texels, a depth of 3 (the outer taps read one slice fewer), vec4 rows (W % 4 = 0), a
+// channels-last input view, and depth padding 0 (forward and weight gradient by Winograd, the
+// data gradient, whose depth padding is then 2, by gemm).
+const WINOGRAD_3D_CASES: { x: number[]; w: number[]; padding: number | number[]; channelsLast?: boolean }[] = [
+  { x: [2, 5, 4, 7, 6], w: [6, 5, 3, 3, 3], padding: 1 },
+  { x: [1, 3, 3, 8, 8], w: [4, 3, 3, 3, 3], padding: 1 },
+  { x: [2, 6, 5, 6, 9], w: [9, 6, 3, 3, 3], padding: [0, 1, 2] },
+  { x: [1, 4, 6, 8, 4], w: [5, 4, 3, 3, 3], padding: 1, channelsLast: true },
+];
+
+for (const v of ["winograd4", "winograd2"]) {
+  gpuTest(`conv3d ${v}: 3×3×3 by depth taps matches float64 and the gemm variant's gradients`, async () => {
+    for (const [i, c] of WINOGRAD_3D_CASES.entries()) {
+      const xd = f32(c.x, 140 + i), wd = f32(c.w, 150 + i), bd = f32([c.w[0]], 160 + i);
+      const opts = { padding: c.padding };
+      const [ref64, shape] = refConv(xd, c.x, wd, c.w, bd, opts);
+      const gyd = f32(shape, 170 + i);
+      const run = async (variant: string) => {
+        Deno.env.set("MEDDIFF_CONV", variant);
+        try {
+          const [N, C, D, H, W] = c.x;
+          const x = c.channelsLast
+            ? tensor(channelsLast(xd, c.x), [N, D, H, W, C], { requiresGrad: true })
+            : tensor(xd, c.x, { requiresGrad: true });
+          const input = c.channelsLast ? x.permute([0, 4, 1, 2, 3]) : x;
+          const w = tensor(wd, c.w, { requiresGrad: true }), b = tensor(bd, [c.w[0]], { requiresGrad: true });
+          const y = conv3d(input, w, b, opts);
+          const ops = dispatchedOps(() => y.mul(tensor(gyd, shape)).sum().backward());
+          const gx = await x.grad!.data();
+          return {
+            y: await y.data(),
+            gx: c.channelsLast ? channelsFirst(gx, c.x) : gx,
+            gw: await w.grad!.data(),
+            gb: await b.grad!.data(),
+            ops,
+          };
+        } finally {
+          Deno.env.delete("MEDDIFF_CONV");
+        }
+      };
+      const got = await run(v), want = await run("gemm");
+      const name = `${v} x ${JSON.stringify(c.x)} pad ${JSON.stringify(c.padding)}`;
+      assert(got.ops.includes("conv.winograd.wgemm"), `${name}: the weight gradient ran Winograd`);
+      assert(!got.ops.includes("conv.im2col") || c.padding !== 1, `${name}: no im2col at depth padding 1`);
+      assertClose(got.y, ref64, { atol: v === "winograd4" ? 6e-5 : 2e-5, rtol: 1e-4, msg: `${name} out` });
+      assertClose(got.gx, want.gx, { atol: 2e-4, rtol: 1e-4, msg: `${name} grad x` });
+      const terms = c.x[0] * shape[2] * shape[3] * shape[4];
+      assertClose(got.gw, want.gw, { atol: 1e-5 * terms, rtol: 1e-4, msg: `${name} grad w` });
+      assertClose(got.gb, want.gb, { atol: 1e-4, rtol: 1e-4, msg: `${name} grad b` });
+    }
+  });
+}
+
+/** [N, C, …] → [N, …, C] (row-major float data). */
+function channelsLast(data: ArrayLike<number>, shape: number[]): Float32Array {
+  const [N, C] = shape, S = prod(shape.slice(2)), out = new Float32Array(data.length);
+  for (let n = 0; n < N; n++) {
+    for (let ch = 0; ch < C; ch++) for (let s = 0; s < S; s++) out[(n * S + s) * C + ch] = data[(n * C + ch) * S + s];
+  }
+  return out;
+}
+
+/** [N, …, C] → [N, C, …], `shape` the channels-first one. */
+function channelsFirst(data: ArrayLike<number>, shape: number[]): Float32Array {
+  const [N, C] = shape, S = prod(shape.slice(2)), out = new Float32Array(data.length);
+  for (let n = 0; n < N; n++) {
+    for (let ch = 0; ch < C; ch++) for (let s = 0; s < S; s++) out[(n * C + ch) * S + s] = data[(n * S + s) * C + ch];
+  }
+  return out;
 }
 
 // 1×1 stride-1 convolutions skip im2col/col2im (the GEMMs read x and write dx directly): values

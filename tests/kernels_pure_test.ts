@@ -84,7 +84,7 @@ Deno.test("winograd: forward / data-gradient kernels", () => {
     checkEntry(wt, "256", [0, 1, 2], `${name(w)} weight transform`);
     assert(wt.includes("texture_storage_2d<rgba32float, write>"), `${name(w)}: weight texture`);
     assertEquals((wt.match(/textureStore\(TU/g) ?? []).length, a * a, `${name(w)}: α² weight stores`);
-    assert(wt.includes(w.flip ? "(ci0 * Co + co) * 9u + 8u" : "(co * Ci + ci0) * 9u + 0u"), name(w));
+    assert(wt.includes(w.flip ? "(ci0 * Co + co) * KS + 8u" : "(co * Ci + ci0) * KS + 0u"), name(w));
 
     const inp = inputTransformSource(w);
     checkEntry(inp, "256", [0, 1, 2], `${name(w)} input transform`);
@@ -144,7 +144,8 @@ Deno.test("winograd: one WGSL source per kernel class, whatever the sizes (they 
   assertEquals(geometryWords(two), [64, 128, 28, 28, 28, 28, 1, 1]);
   const meta = winogradMeta(two, [1, 2, 3]);
   assertEquals(meta.length, WINOGRAD_META_WORDS);
-  assertEquals([...meta], [1, 2, 3, 0, 0, 0, 0, 0, 64, 128, 28, 28, 28, 28, 1, 1]);
+  // The dense layout: one image per outer step, 3×3 kernels, [N, Co, OH, OW] from element 0.
+  assertEquals([...meta], [1, 2, 3, 0, 0, 0, 0, 0, 64, 128, 28, 28, 28, 28, 1, 1, 1, 0, 9, 0, 0, 128 * 784, 0, 784]);
 });
 
 Deno.test("winograd: weight-gradient kernels", () => {

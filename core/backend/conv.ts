@@ -4,8 +4,9 @@
  * col2im around the matmul kernels, the column matrix split by images, or for large volumes
  * by spans of output positions, to stay within the binding limit), `direct` (one
  * output per thread; the right choice for depthwise convolutions) and `winograd4` /
- * `winograd2` (Winograd F(4×4, 3×3) / F(2×2, 3×3), `conv_winograd.ts`, for 2-D 3×3 stride-1
- * convolutions without dilation or groups; elsewhere they run `gemm`).
+ * `winograd2` (Winograd F(4×4, 3×3) / F(2×2, 3×3), `conv_winograd.ts`, for 3×3 stride-1
+ * convolutions without dilation or groups — 2-D, and 3-D 3×3×3 ones as three 2-D ones over
+ * depth slices, one per depth tap of the kernel; elsewhere they run `gemm`).
  */
 import { copyBuffer, dispatch, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import { envFlag } from "../env.ts";
@@ -28,6 +29,7 @@ import {
   winogradBiasFusable,
   winogradConv,
   type WinogradGeom,
+  type WinogradLayout,
   winogradSizes,
   type WinogradTile,
   winogradWeightGrad,
@@ -100,21 +102,103 @@ export function convFlops(g: ConvGeom): number {
 }
 
 /**
- * The Winograd convolution computing `pass` of `g` with variant `v`, or null where it does not
- * apply (not a Winograd variant; not 2-D 3×3 stride 1, dilation 1, groups 1, padding ≤ 2; too
- * large for the texture limits). The weight gradient uses the forward pass's geometry.
+ * One depth tap of a Winograd plan: a 2-D Winograd convolution whose images are the (sample,
+ * slice) pairs of a range of output slices, each reading the input slice `kd − pd` away.
  */
-export function winogradPlan(v: ConvVariant, pass: ConvPass, g: ConvGeom): WinogradGeom | null {
+export interface WinogradTap {
+  /** The 2-D geometry; its N counts samples × slices. */
+  geom: WinogradGeom;
+  /** The kernel depth index whose 3×3 weights the tap reads (reversed for the data gradient). */
+  weightTap: number;
+  /** First output slice of the range. */
+  out0: number;
+  /** First input slice it reads. */
+  in0: number;
+  /** Slices per sample. */
+  slices: number;
+}
+
+/** How the Winograd kernels compute a pass: one tap for 2-D, one per kernel depth for 3-D. */
+export interface WinogradPlan {
+  /** The taps; the first covers every output slice (it writes, with the bias; the others add). */
+  taps: WinogradTap[];
+  /** Kernel depth: 1 (2-D) or 3. */
+  depth: number;
+}
+
+/**
+ * The Winograd convolution computing `pass` of `g` with variant `v`, or null where it does not
+ * apply: not a Winograd variant; not 3×3 (2-D) or 3×3×3 (3-D) with stride 1, dilation 1,
+ * groups 1 and padding ≤ 2 (≤ 1 in depth for the pass, so that one tap covers every output
+ * slice: a 3-D convolution with depth padding 0 runs its data gradient through `gemm`); too
+ * large for the texture limits. The weight gradient uses the forward pass's geometry.
+ */
+export function winogradPlan(v: ConvVariant, pass: ConvPass, g: ConvGeom): WinogradPlan | null {
   if (v !== "winograd4" && v !== "winograd2") return null;
-  if (g.G !== 1 || g.inSize[0] !== 1 || g.padding[0] !== 0) return null;
-  if (g.kernel.some((k, i) => k !== (i === 0 ? 1 : 3)) || g.stride.some((s) => s !== 1)) return null;
+  const KD = g.kernel[0];
+  if (g.G !== 1 || (KD === 1 ? g.inSize[0] !== 1 || g.padding[0] !== 0 : KD !== 3)) return null;
+  if (g.kernel.some((k, i) => i > 0 && k !== 3) || g.stride.some((s) => s !== 1)) return null;
   if (g.dilation.some((d) => d !== 1) || g.padding.some((p) => p > 2)) return null;
   const m: WinogradTile = v === "winograd4" ? 4 : 2;
-  const [, H, W] = g.inSize, [, OH, OW] = g.outSize, [, pH, pW] = g.padding;
-  const w: WinogradGeom = pass !== "dataGrad"
-    ? { N: g.N, Ci: g.C, Co: g.O, H, W, OH, OW, padH: pH, padW: pW, m, flip: false }
-    : { N: g.N, Ci: g.O, Co: g.C, H: OH, W: OW, OH: H, OW: W, padH: 2 - pH, padW: 2 - pW, m, flip: true };
-  return winogradSizes(w).chunk > 0 ? w : null;
+  const [D, H, W] = g.inSize, [OD, OH, OW] = g.outSize, [pD, pH, pW] = g.padding;
+  const data = pass === "dataGrad";
+  // The pass as a convolution over depth: input slices, output slices, padding before.
+  const [inD, outD, pd] = data ? [OD, D, KD - 1 - pD] : [D, OD, pD];
+  if (pd > 1) return null;
+  const taps: WinogradTap[] = [];
+  for (let kd = 0; kd < KD; kd++) {
+    const out0 = Math.max(0, pd - kd), end = Math.min(outD, inD + pd - kd), slices = end - out0;
+    if (slices < 1) return null; // a tap that reads nothing: its weight gradient would be left unwritten
+    const geom: WinogradGeom = data
+      ? { N: g.N * slices, Ci: g.O, Co: g.C, H: OH, W: OW, OH: H, OW: W, padH: 2 - pH, padW: 2 - pW, m, flip: true }
+      : { N: g.N * slices, Ci: g.C, Co: g.O, H, W, OH, OW, padH: pH, padW: pW, m, flip: false };
+    if (winogradSizes(geom).chunk < 1) return null;
+    const tap = { geom, weightTap: data ? KD - 1 - kd : kd, out0, in0: out0 + kd - pd, slices };
+    if (out0 === 0 && slices === outD) taps.unshift(tap);
+    else taps.push(tap);
+  }
+  return taps[0].slices === outD ? { taps, depth: KD } : null;
+}
+
+/**
+ * Records a plan's convolution: x (any strides (n, c, d, h, w)) → y dense [N, co, outD, plane]
+ * from element 0, the first tap writing (with the bias) and the others adding.
+ */
+function winogradTaps(
+  plan: WinogradPlan,
+  x: ConvInput,
+  w: DenseOperand,
+  y: GPUBuffer,
+  alloc: ScratchAlloc,
+  bias: DenseOperand | null,
+  out: { co: number; depth: number; plane: number },
+): void {
+  const [sn, sc, sd, sh, sw] = x.strides;
+  plan.taps.forEach((tap, i) => {
+    const input = { buffer: x.buffer, offset: x.offset + tap.in0 * sd, strides: [sn, sc, sh, sw] };
+    const weight = { buffer: w.buffer, offset: w.offset + 9 * tap.weightTap };
+    winogradConv(tap.geom, input, weight, y, alloc, i === 0 ? bias : null, undefined, {
+      ...tapLayout(plan, tap, sd, out),
+      accumulate: i === 0 ? 0 : 1,
+    });
+  });
+}
+
+/** The layout of a tap: images (sample, slice) over x's depth stride and `out`'s slices. */
+function tapLayout(
+  plan: WinogradPlan,
+  tap: WinogradTap,
+  inputStep: number,
+  out: { co: number; depth: number; plane: number; offset?: number },
+): WinogradLayout {
+  const { co, depth, plane } = out;
+  return {
+    inner: tap.slices,
+    inputStep,
+    kernelVolume: 9 * plan.depth,
+    accumulate: 0,
+    out: [(out.offset ?? 0) + tap.out0 * plane, co * depth * plane, plane, depth * plane],
+  };
 }
 
 /** The output positions of a column chunk: `lb` of them from `l0` (all L when unsplit). */
@@ -277,8 +361,8 @@ export function convForward(
   const { Og, Kg, L } = sizes(g);
   const wino = winogradPlan(v, "forward", g);
   if (wino) {
-    const [sn, sc, , sh, sw] = x.strides;
-    return winogradConv(wino, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, w, y, alloc, bias);
+    const [OD, OH, OW] = g.outSize;
+    return winogradTaps(wino, x, w, y, alloc, bias, { co: g.O, depth: OD, plane: OH * OW });
   }
   if (bias) {
     convForward(v, g, x, w, y, alloc);
@@ -353,9 +437,10 @@ export function convDataGrad(
   const { Og, Kg, L, S } = sizes(g);
   const wino = winogradPlan(v, "dataGrad", g);
   if (wino) {
-    const OW = g.outSize[2];
-    const strides = [g.O * L, L, OW, 1];
-    return winogradConv(wino, { buffer: gy.buffer, offset: gy.offset, strides }, w, dx, alloc);
+    const [, OH, OW] = g.outSize, [D, H, W] = g.inSize;
+    const strides = [g.O * L, L, OH * OW, OW, 1];
+    const out = { co: g.C, depth: D, plane: H * W };
+    return winogradTaps(wino, { buffer: gy.buffer, offset: gy.offset, strides }, w, dx, alloc, null, out);
   }
   if (v === "direct") {
     const total = g.N * g.C * S;
@@ -435,11 +520,27 @@ export function convWeightGrad(
   const { Og, Kg, L } = sizes(g);
   const wino = winogradPlan(v, "weightGrad", g);
   if (wino) {
-    const [sn, sc, , sh, sw] = x.strides;
-    const fuse = db !== null && winogradBiasFusable(wino);
-    const input = { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] };
-    winogradWeightGrad(wino, input, gy, dw, alloc, fuse ? db : null);
-    return fuse;
+    const [sn, sc, sd, sh, sw] = x.strides;
+    if (wino.depth === 1) {
+      const tap = wino.taps[0].geom, fuse = db !== null && winogradBiasFusable(tap);
+      winogradWeightGrad(
+        tap,
+        { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] },
+        gy,
+        dw,
+        alloc,
+        fuse ? db : null,
+      );
+      return fuse;
+    }
+    // Each depth tap gives the 3×3 weights of its kernel slice (written in place in dw).
+    const [OD, OH, OW] = g.outSize;
+    for (const tap of wino.taps) {
+      const input = { buffer: x.buffer, offset: x.offset + tap.in0 * sd, strides: [sn, sc, sh, sw] };
+      const layout = tapLayout(wino, tap, sd, { co: g.O, depth: OD, plane: OH * OW, offset: gy.offset });
+      winogradWeightGrad(tap.geom, input, gy, dw, alloc, null, layout, 9 * tap.weightTap);
+    }
+    return false;
   }
   if (v === "direct") {
     // Each thread loops over images and output positions: as many of them per dispatch as the

@@ -9,6 +9,7 @@
 import { dispatch, flush, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
+  denseLayout,
   gradTransformSource,
   inputThreads,
   inputTransformSource,
@@ -23,10 +24,12 @@ import {
   type WinogradGemmOptions,
   winogradGemmSource,
   type WinogradGeom,
+  type WinogradLayout,
   winogradMeta,
 } from "../kernels/winograd.ts";
 
-export type { WinogradGeom, WinogradTile } from "../kernels/winograd.ts";
+export type { WinogradGeom, WinogradLayout, WinogradTile } from "../kernels/winograd.ts";
+export { denseLayout } from "../kernels/winograd.ts";
 
 /** Input: any strides (n, c, h, w) from an element offset. */
 export interface WinogradInput {
@@ -52,9 +55,10 @@ export function winogradSizes(w: WinogradGeom): WinogradDims & { chunk: number }
  * Whether the input transform can read x as vec4 rows: unit w stride, every other stride and
  * the offset a multiple of 4, and W a multiple of 4 (so a vec4 never straddles a row end).
  */
-export function inputVec4(w: WinogradGeom, x: WinogradInput): boolean {
+export function inputVec4(w: WinogradGeom, x: WinogradInput, layout: WinogradLayout = denseLayout(w)): boolean {
   const [sn, sc, sh, sw] = x.strides;
-  return w.m === 4 && sw === 1 && w.W % 4 === 0 && [x.offset, sn, sc, sh].every((v) => v % 4 === 0);
+  return w.m === 4 && sw === 1 && w.W % 4 === 0 &&
+    [x.offset, sn, sc, sh, layout.inputStep].every((v) => v % 4 === 0);
 }
 
 /**
@@ -115,9 +119,10 @@ function run(op: string, src: string, bindings: (GPUBuffer | GPUTextureView)[], 
 }
 
 /**
- * Records y = conv(x, w') with Winograd F(m×m, 3×3); `scratch` allocates the GEMM output
- * (at least `winogradScratchFloats(w)` floats). With `bias` (one float per output channel from
- * its offset), the output transform adds it. The caller checks `winogradSizes(w).chunk > 0`.
+ * Records y = conv(x, w') with Winograd F(m×m, 3×3); `scratch` allocates the GEMM output.
+ * With `bias` (one float per output channel from its offset), the output transform adds it.
+ * `layout` places the images (x's strides give the outer step) and the output, and may make
+ * the output transform add to y. The caller checks `winogradSizes(w).chunk > 0`.
  */
 export function winogradConv(
   w: WinogradGeom,
@@ -127,18 +132,19 @@ export function winogradConv(
   scratch: (floats: number) => GPUBuffer,
   bias: { buffer: GPUBuffer; offset: number } | null = null,
   gemm: WinogradGemmOptions = winogradGemmOptions(w),
+  layout: WinogradLayout = denseLayout(w),
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
   if (chunk < 1) throw new Error("internal: Winograd convolution does not fit the texture limits");
   const [tu, tv] = texturesFor([["u", w.Co, a * a * Ci4], ["v", chunk * T, a * a * Ci4]]);
   const mb = scratch(a * a * chunk * T * Co4 * 4);
-  const u = winogradMeta(w, [0, 0, 0, weight.offset]);
+  const u = winogradMeta(w, [0, 0, 0, weight.offset], layout);
   run("conv.winograd.weight", weightTransformSource(w), [weight.buffer, tu.view], u, w.Co * Ci4);
   const gemmSrc = winogradGemmSource(w, gemm);
-  const vec4 = inputVec4(w, x);
+  const vec4 = inputVec4(w, x, layout);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
-    const m = winogradMeta(w, [n0, Pc, x.offset, bias?.offset ?? 0, ...x.strides]);
+    const m = winogradMeta(w, [n0, Pc, x.offset, bias?.offset ?? 0, ...x.strides], layout);
     run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
     const groups: [number, number, number] = [
       Math.ceil(Pc / (gemm.tp * gemm.wg[0])),
@@ -169,10 +175,12 @@ export function winogradBiasFusable(w: WinogradGeom): boolean {
 }
 
 /**
- * Records dw (dense [Co, Ci, 3, 3] from element 0) = the weight gradient of the convolution
- * `w` (not flipped) for input x and dense gy [N, Co, OH, OW] from its offset; with `db` (dense
- * [Co]; only where {@linkcode winogradBiasFusable}) also the bias gradient, from the sums of
- * the gradient tiles the chain transforms anyway.
+ * Records dw = the weight gradient of the convolution `w` (not flipped) for input x and gy:
+ * dense [Co, Ci, 3, 3] from element 0 and gy dense [N, Co, OH, OW] from its offset, or where
+ * `layout` puts them (gy at `out`, whose offset is then gy's; dw from `dwOffset` with the
+ * layout's kernel volume). With `db` (dense [Co]; only where {@linkcode winogradBiasFusable}
+ * and for the dense layout) also the bias gradient, from the sums of the gradient tiles the
+ * chain transforms anyway.
  */
 export function winogradWeightGrad(
   w: WinogradGeom,
@@ -181,6 +189,8 @@ export function winogradWeightGrad(
   dw: GPUBuffer,
   scratch: (floats: number) => GPUBuffer,
   db: GPUBuffer | null = null,
+  layout: WinogradLayout | null = null,
+  dwOffset = 0,
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
   if (chunk < 1 || w.flip) throw new Error("internal: Winograd weight gradient does not apply");
@@ -188,12 +198,15 @@ export function winogradWeightGrad(
   const [tz, tv] = texturesFor([["z", chunk * T, a * a * Co4], ["v", chunk * T, a * a * Ci4]]);
   const du = scratch(a * a * w.Co * Ci4 * 4);
   const pb = db ? scratch(4 * Co4 * w.N * T) : null;
-  const vec4 = inputVec4(w, x);
+  if (db && layout) throw new Error("internal: the Winograd bias gradient needs the dense layout");
+  const lay = layout ??
+    { ...denseLayout(w), out: [gy.offset, ...denseLayout(w).out.slice(1)] as WinogradLayout["out"] };
+  const vec4 = inputVec4(w, x, lay);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
-    const m = winogradMeta(w, [n0, Pc, x.offset, 0, ...x.strides]);
+    const m = winogradMeta(w, [n0, Pc, x.offset, 0, ...x.strides], lay);
     run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
-    const mg = winogradMeta(w, [n0, Pc, gy.offset, n0 > 0 ? 1 : 0, w.N]);
+    const mg = winogradMeta(w, [n0, Pc, 0, n0 > 0 ? 1 : 0, w.N], lay);
     const gradBindings = pb ? [gy.buffer, tz.view, pb] : [gy.buffer, tz.view];
     run("conv.winograd.grad", gradTransformSource(w, pb !== null), gradBindings, mg, Pc * Co4);
     dispatch({
@@ -208,7 +221,7 @@ export function winogradWeightGrad(
     op: "conv.winograd.dw",
     pipeline: pipeline("conv.winograd.dw", weightGradOutputSource(w, db !== null)),
     bindings: db ? [du, dw, pb!, db] : [du, dw],
-    uniforms: winogradMeta(w, [0, 0, 0, 0, w.N]),
+    uniforms: winogradMeta(w, [0, 0, dwOffset, 0, w.N], lay),
     workgroups: grid1d(Math.ceil((w.Co * Ci4 + (db ? w.Co : 0)) / 256)),
   });
 }

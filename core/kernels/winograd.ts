@@ -21,6 +21,11 @@
  * adjoint chain: the input transform, Z = A·dy·Aᵀ per output-gradient tile, α² GEMMs summing
  * Z_tᵀ·V_t over the tiles, and dw = Gᵀ·dU·G.
  *
+ * The kernels see "images" i = 0 … N − 1 of a 2-D geometry; where they sit in memory is
+ * uniform data ({@linkcode WinogradLayout}): image i starts at ⌊i / inner⌋·outer + (i mod
+ * inner)·step, so the depth slices of 3-D volumes are images too, and a 3×3×3 convolution is
+ * three such 2-D ones, one per depth tap of the kernel, summed by the output transform.
+ *
  * Pure `geometry → WGSL string` functions (no device): `core/backend/conv_winograd.ts`
  * chunks the batch to the device's limits, allocates the textures and dispatches them.
  * @module
@@ -152,23 +157,54 @@ export function winogradDims(w: WinogradGeom): WinogradDims {
 
 // ---- kernels ----------------------------------------------------------------------------
 
-const UNIFORMS = `struct Meta { v: array<vec4<u32>, 4> }
+const UNIFORMS = `struct Meta { v: array<vec4<u32>, 6> }
 @group(0) @binding(0) var<uniform> P: Meta;
 `;
 
-/** Uniform words of every Winograd kernel: 8 per-dispatch words, then {@linkcode geometryWords}. */
-export const WINOGRAD_META_WORDS = 16;
+/**
+ * Uniform words of every Winograd kernel: 8 per-dispatch words, {@linkcode geometryWords}, then
+ * the {@linkcode WinogradLayout} words.
+ */
+export const WINOGRAD_META_WORDS = 24;
+
+/**
+ * Where the images and weights of a dispatch sit (uniform v[4], v[5]); {@linkcode denseLayout}
+ * is a plain 2-D convolution's.
+ */
+export interface WinogradLayout {
+  /** Images per outer step (depth slices per sample; 1 for 2-D). */
+  inner: number;
+  /** Elements between neighbouring images within an outer step of the input. */
+  inputStep: number;
+  /** Elements between the 3×3 kernels of neighbouring channels in the weights (9 in 2-D, 27 in 3-D). */
+  kernelVolume: number;
+  /** 1: the output transform adds to the output instead of overwriting it. */
+  accumulate: number;
+  /** The output (or the output gradient): element offset, outer step, image step, channel step. */
+  out: [number, number, number, number];
+}
+
+/** The layout of a 2-D convolution with a dense output [N, Co, OH, OW] from element 0. */
+export function denseLayout(w: WinogradGeom): WinogradLayout {
+  const plane = w.OH * w.OW;
+  return { inner: 1, inputStep: 0, kernelVolume: 9, accumulate: 0, out: [0, w.Co * plane, 0, plane] };
+}
 
 /** The geometry words (uniform v[2], v[3]): Ci, Co, H, W, OH, OW, padH, padW. */
 export function geometryWords(w: WinogradGeom): number[] {
   return [w.Ci, w.Co, w.H, w.W, w.OH, w.OW, w.padH, w.padW];
 }
 
-/** A kernel's uniform block: `perDispatch` (up to 8 words) followed by the geometry. */
-export function winogradMeta(w: WinogradGeom, perDispatch: readonly number[]): Uint32Array {
+/** A kernel's uniform block: `perDispatch` (up to 8 words), the geometry, then the layout. */
+export function winogradMeta(
+  w: WinogradGeom,
+  perDispatch: readonly number[],
+  layout: WinogradLayout = denseLayout(w),
+): Uint32Array {
   const u = new Uint32Array(WINOGRAD_META_WORDS);
   u.set(perDispatch);
   u.set(geometryWords(w), 8);
+  u.set([layout.inner, layout.inputStep, layout.kernelVolume, layout.accumulate, ...layout.out], 16);
   return u;
 }
 
@@ -177,7 +213,8 @@ function geometryLets(m: number): string {
   return `  let Ci = P.v[2].x; let Co = P.v[2].y; let H = i32(P.v[2].z); let W = i32(P.v[2].w);
   let OH = P.v[3].x; let OW = P.v[3].y; let padH = i32(P.v[3].z); let padW = i32(P.v[3].w);
   let Ci4 = (Ci + 3u) / 4u; let Co4 = (Co + 3u) / 4u;
-  let TH = (OH + ${m - 1}u) / ${m}u; let TW = (OW + ${m - 1}u) / ${m}u; let T = TH * TW;`;
+  let TH = (OH + ${m - 1}u) / ${m}u; let TW = (OW + ${m - 1}u) / ${m}u; let T = TH * TW;
+  let inner = max(P.v[4].x, 1u); let KS = P.v[4].z; let OL = P.v[5];`;
 }
 
 /** Weight transform: thread per (co, ci4). Uniform: v[0].w weight offset. */
@@ -186,8 +223,8 @@ export function weightTransformSource(w: WinogradGeom): string {
   const { G } = matrices(w.m);
   const idx = (q: number, k: number) =>
     w.flip
-      ? `(ci${q} * Co + co) * 9u + ${8 - k}u` // w [Ci, Co, 3, 3], flipped
-      : `(co * Ci + ci${q}) * 9u + ${k}u`;
+      ? `(ci${q} * Co + co) * KS + ${8 - k}u` // w [Ci, Co, (3,) 3, 3], flipped
+      : `(co * Ci + ci${q}) * KS + ${k}u`;
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> Wt: array<f32>;
@@ -251,7 +288,7 @@ ${geometryLets(w.m)}
   let tp = p % T;
   let h0 = i32(tp / TW) * ${w.m} - padH;
   let w0 = i32(tp % TW) * ${w.m} - padW;
-  let base = P.v[0].z + n * xs.x;`,
+  let base = P.v[0].z + (n / inner) * xs.x + (n % inner) * P.v[4].y;`,
   ];
   channelLets(L);
   for (let i = 0; i < a; i++) {
@@ -313,7 +350,7 @@ ${geometryLets(w.m)}
   let p0 = row * TW + tw0;
   let h0 = i32(row % TH) * ${w.m} - padH;
   let e0 = i32(tw0) * ${w.m} - padW;
-  let base = P.v[0].z / 4u + n * xs.x;`,
+  let base = P.v[0].z / 4u + (n / inner) * xs.x + (n % inner) * (P.v[4].y / 4u);`,
   ];
   channelLets(L);
   for (let i = 0; i < a; i++) {
@@ -417,13 +454,15 @@ ${geometryLets(w.m)}
 }
 
 /**
- * Output transform: thread per (tile of the chunk, co4), tile fastest. Writes dense
- * y [N, Co, OH, OW] from element 0. Uniforms: v[0].x n0, v[0].y tiles in this chunk, v[0].w
- * the bias offset. With `bias`, adds B[v[0].w + co] (binding 3) to every output. Rows of 4
- * outputs go out as one vec4 store when m = 4 and OW is a multiple of 4.
+ * Output transform: thread per (tile of the chunk, co4), tile fastest. Writes y where the
+ * layout's `out` puts it (rows of OW contiguous), adding to it where the layout accumulates.
+ * Uniforms: v[0].x n0, v[0].y tiles in this chunk, v[0].w the bias offset. With `bias`, adds
+ * B[v[0].w + co] (binding 3) to every output. Rows of 4 outputs go out as one vec4 store when
+ * m = 4 and OW is a multiple of 4 (the layout's offsets are then multiples of 4: of OH·OW).
  */
 export function outputTransformSource(w: WinogradGeom, bias = false): string {
   const { a } = winogradDims(w);
+  const store = (at: string, v: string) => `let i = ${at}; let v = ${v}; if (acc) { Y[i] += v; } else { Y[i] = v; }`;
   const { AT } = matrices(w.m);
   const vec4 = w.m === 4 && w.OW % 4 === 0;
   const L: string[] = [
@@ -442,7 +481,8 @@ ${geometryLets(w.m)}
   let h0 = (tp / TW) * ${w.m}u;
   let w0 = (tp % TW) * ${w.m}u;
   let stride = Pc * Co4;
-  let plane = OH * OW;`,
+  let acc = P.v[4].w == 1u;
+  let ib = OL.x + (n / inner) * OL.y + (n % inner) * OL.z;`,
   ];
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) L.push(`  let M_${i}_${j} = Mb[${i * a + j}u * stride + gi];`);
@@ -450,18 +490,18 @@ ${geometryLets(w.m)}
   L.push(sandwich(AT, "M", "y", "vec4<f32>(0.0)"));
   for (let q = 0; q < 4; q++) {
     L.push(`  if (c4 * 4u + ${q}u < Co) {
-    let yb = (n * Co + c4 * 4u + ${q}u) * plane;`);
+    let yb = ib + (c4 * 4u + ${q}u) * OL.w;`);
     L.push(`    let b = ${bias ? `B[P.v[0].w + c4 * 4u + ${q}u]` : "0.0"};`);
     for (let i = 0; i < w.m; i++) {
       const hc = `h0 + ${i}u < OH`;
       if (vec4) {
         // OW is a multiple of 4 (and of the tile edge): a row of the tile is in range or not.
         const v = [0, 1, 2, 3].map((j) => `y_${i}_${j}[${q}]`).join(", ");
-        L.push(`    if (${hc}) { Y[(yb + (h0 + ${i}u) * OW + w0) / 4u] = vec4<f32>(${v}) + b; }`);
+        L.push(`    if (${hc}) { ${store(`(yb + (h0 + ${i}u) * OW + w0) / 4u`, `vec4<f32>(${v}) + b`)} }`);
         continue;
       }
       for (let j = 0; j < w.m; j++) {
-        const st = `Y[yb + (h0 + ${i}u) * OW + w0 + ${j}u] = y_${i}_${j}[${q}] + b;`;
+        const st = store(`yb + (h0 + ${i}u) * OW + w0 + ${j}u`, `y_${i}_${j}[${q}] + b`);
         L.push(`    if (${hc} && w0 + ${j}u < OW) { ${st} }`);
       }
     }
@@ -477,8 +517,8 @@ const transpose = (M: readonly number[][]): number[][] => M[0].map((_, j) => M.m
 
 /**
  * Output-gradient transform Z = A·dy·Aᵀ (the adjoint of the output transform): thread per
- * (tile of the chunk, co4), tile fastest, into texture texel (tile, t·Co4 + co4). Reads
- * dense gy [N, Co, OH, OW] from element offset v[0].z. Uniforms as the input transform.
+ * (tile of the chunk, co4), tile fastest, into texture texel (tile, t·Co4 + co4). Reads gy
+ * where the layout's `out` puts it (rows of OW contiguous). Uniforms as the input transform.
  */
 export function gradTransformSource(w: WinogradGeom, bias = false): string {
   const { a } = winogradDims(w);
@@ -498,10 +538,10 @@ ${geometryLets(w.m)}
   let tp = p % T;
   let h0 = (tp / TW) * ${w.m}u;
   let w0 = (tp % TW) * ${w.m}u;
-  let plane = OH * OW;`,
+  let ib = OL.x + (n / inner) * OL.y + (n % inner) * OL.z;`,
   ];
   for (let q = 0; q < 4; q++) {
-    L.push(`  let cb${q} = P.v[0].z + (n * Co + min(c4 * 4u + ${q}u, Co - 1u)) * plane;`);
+    L.push(`  let cb${q} = ib + min(c4 * 4u + ${q}u, Co - 1u) * OL.w;`);
     L.push(`  let cq${q} = c4 * 4u + ${q}u < Co;`);
   }
   for (let i = 0; i < w.m; i++) {
@@ -594,7 +634,8 @@ ${geometryLets(w.m)}
 }
 
 /**
- * dw [Co, Ci, 3, 3] = Gᵀ·dU·G: thread per (co, ci4). Reads vec4 dU [α², Co, Ci4]. With `bias`,
+ * dw [Co, Ci, 3, 3] = Gᵀ·dU·G: thread per (co, ci4), into DW[v[0].z + (co·Ci + ci)·KS + k] (KS
+ * the layout's kernel volume: 27 puts a depth tap of a 3-D kernel). Reads vec4 dU [α², Co, Ci4]. With `bias`,
  * Co more threads sum the tile sums `gradTransformSource` left ([Co4, N·T] vec4; uniform v[1].x
  * is N) into db [Co]: a thread per channel loops over the N·T tiles (callers keep that within the
  * loop budget).
@@ -636,7 +677,7 @@ ${
   L.push(sandwich(transpose(G), "e", "g", "vec4<f32>(0.0)"));
   for (let q = 0; q < 4; q++) {
     L.push(`  if (c4 * 4u + ${q}u < Ci) {
-    let o = (co * Ci + c4 * 4u + ${q}u) * 9u;`);
+    let o = P.v[0].z + (co * Ci + c4 * 4u + ${q}u) * KS;`);
     for (let k = 0; k < 9; k++) L.push(`    DW[o + ${k}u] = g_${Math.floor(k / 3)}_${k % 3}[${q}];`);
     L.push(`  }`);
   }

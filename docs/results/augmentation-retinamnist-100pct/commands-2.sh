@@ -1,0 +1,24 @@
+#!/bin/bash
+# #17 study, RetinaMNIST 100 %, second queue (started beside commands.sh, runs after it): the ratio-0.5 arms (540 of
+# the 1,080 samples; 3 epochs of 1,620 images = 303 steps, the nearest whole-epoch match to the other arms' 272),
+# then the feature network (as in the 10 % study) and evaluate-generation for this generator.
+cd /work/main && export XDG_RUNTIME_DIR=/tmp
+R=/tmp/study5/runs; L=/tmp/study5/logs
+while ! grep -q " done$" /tmp/study5/queue.log; do sleep 20; done
+GEN=$(ls -d $R/gen100-retina-* | tail -1)
+COMMON="--config configs/resnet18-retinamnist.yaml --train.batchSize 16 --train.lrSchedule warmup-cosine --train.warmupFraction 0.1 --train.validateEvery 1 --train.logEvery 10 --output.root $R"
+S="--data.syntheticPath /tmp/study5/synthetic"
+arm() { # name seed args...
+  local name=$1 seed=$2; shift 2
+  echo "$(date +%T) train $name seed $seed"
+  deno task train-classifier $COMMON --seed $seed --name study-$name-s$seed "$@" > $L/train_$name-$seed.log 2>&1; echo "rc $?"
+  local r=$(ls -d $R/study-$name-s$seed-* | tail -1)
+  deno task evaluate --run $r > $L/eval_$name-$seed.log 2>&1; echo "rc $?"
+}
+for seed in 0 1 2; do arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 3; done
+echo "$(date +%T) feature classifier"
+deno task train-classifier --config configs/resnet18-retinamnist.yaml --train.epochs 5 --name feat-retina --output.root $R > $L/feat.log 2>&1; echo "rc $?"
+FEAT=$(ls -d $R/feat-retina-* | tail -1)
+echo "$(date +%T) evaluate-generation"
+deno task evaluate-generation --run $GEN --features $FEAT --images /tmp/study5/synthetic > $L/evalgen.log 2>&1; echo "rc $?"
+echo "$(date +%T) done"
