@@ -6,8 +6,8 @@ import { dispatchCounters, narrow, ones, permute, scope, silu, type Tensor, tens
 import { gpu } from "../core/device.ts";
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from "../core/ops/norm.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
-import { assertClose, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
-import { assertEquals, assertThrows } from "./_asserts.ts";
+import { assertClose, dispatchedOps, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
+import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 
 /**
  * Reference normalisation: element i belongs to statistics row `rowOf(i)` and affine channel
@@ -438,6 +438,9 @@ gpuTest(
       { shape: [2, 6, 5], G: 3, act: "none", training: true, offset: 0 },
       { shape: [3, 4, 6, 4], G: 2, act: "silu", training: true, offset: 1 }, // group norm, misaligned
       { shape: [2, 8, 4, 4], G: 8, act: "none", training: true, offset: 0 }, // instance norm
+      // Segments longer than a thread's loop: (N, C, S) run as (N, C·k, S/k), k = 2 and 4.
+      { shape: [1, 4, 40, 40, 40], G: 2, act: "silu", training: true, offset: 0 },
+      { shape: [2, 2, 48, 48, 48], G: 2, act: "none", training: true, offset: 0 }, // instance norm
     ];
     const run = async (c: (typeof cases)[number]) => {
       const n = prod(c.shape), C = c.shape[1];
@@ -473,3 +476,14 @@ gpuTest(
     }
   },
 );
+
+gpuTest("group norm of segments longer than a thread's loop (3-D volumes) takes its gradients by segments", () => {
+  if (!gpu().isSoftware) return; // the segment kernels run on software adapters only
+  const x = tensor(randomArray(4 * 48 ** 3, 11), [1, 4, 48, 48, 48]).requiresGrad_();
+  const w = tensor(randomArray(4, 12, 0.5, 1.5), [4]).requiresGrad_(), b = tensor(randomArray(4, 13), [4]);
+  const y = groupNorm(x, 2, w, b.requiresGrad_());
+  const ops = dispatchedOps(() => y.sum().backward());
+  assert(ops.includes("groupNorm.segmentDx"), `segment kernels expected, got ${ops.join(", ")}`);
+  assert(!ops.includes("groupNorm.backward"), "no row kernel for dx");
+  for (const t of [x, w, b, y]) t.dispose();
+});

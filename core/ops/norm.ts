@@ -37,7 +37,7 @@ import { fmtShape, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { contiguous } from "./elementwise.ts";
 import { empty, runMap } from "./map.ts";
-import { narrow, reshape } from "./view.ts";
+import { expand, narrow, reshape } from "./view.ts";
 
 export type { NormActivation } from "../kernels/norm.ts";
 
@@ -256,11 +256,61 @@ function affineGrads(
  */
 function segmentPlan(lay: Layout, offsets: number[]): { vec4: boolean } | null {
   const seg = lay.seg;
-  if (!seg || !gpu().isSoftware || envFlag("MEDDIFF_NORM_SEGMENTS") === "0" || seg.N * seg.C === 0 || seg.S === 0) {
-    return null;
-  }
-  if (2 * seg.N + 2 * seg.S + (seg.G > 0 ? seg.C / seg.G : 0) + 16 > loopBudget()) return null;
+  if (!seg || !segmentsOn() || seg.N * seg.C === 0 || seg.S === 0) return null;
+  if (!segmentsFit(seg.N, seg.C, seg.S, seg.G)) return null;
   return { vec4: seg.S % 4 === 0 && offsets.every((o) => o % 4 === 0) };
+}
+
+const segmentsOn = () => gpu().isSoftware && envFlag("MEDDIFF_NORM_SEGMENTS") !== "0";
+
+/** Whether a thread per segment stays within the loop budget (G = 0: batch norm). */
+const segmentsFit = (N: number, C: number, S: number, G: number) =>
+  2 * N + 2 * S + (G > 0 ? C / G : 0) + 16 <= loopBudget();
+
+/**
+ * Group statistics over (sample, channel) segments too long for a thread's loop (a 3-D volume's
+ * 64³ voxels) on CPU adapters: the factor k that views (N, C, S) as (N, C·k, S/k) — the same
+ * groups, so the same statistics, with each channel's weight and bias repeated k times — so
+ * that the segment kernels apply (the row kernels give a whole group to one thread); 1 where
+ * no split is needed or none fits.
+ */
+function segmentSplit(N: number, C: number, S: number, G: number): number {
+  if (!segmentsOn() || N * C === 0 || segmentsFit(N, C, S, G)) return 1;
+  for (let k = 2; k <= S && (C * k) / G <= loopBudget(); k *= 2) {
+    if (S % k === 0 && segmentsFit(N, C * k, S / k, G)) return k;
+  }
+  return 1;
+}
+
+/** `t` [C] with each element repeated k times: [C·k] (autograd sums the copies' gradients). */
+function repeatEach(t: Tensor | null, k: number): Tensor | null {
+  if (!t) return null;
+  const C = t.shape[0], column = reshape(t, [C, 1]), wide = expand(column, [C, k]);
+  const out = reshape(wide, [C * k]);
+  column.dispose();
+  wide.dispose();
+  return out;
+}
+
+/** A group or instance norm of (N, C, S) with G groups, run as (N, C·k, S/k) where `segmentSplit` says. */
+function groupNormOp(
+  op: string,
+  x: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  G: number,
+  eps: number,
+  act: NormActivation,
+): Tensor {
+  const [N, C] = x.shape, S = numel(x.shape.slice(2));
+  const k = segmentSplit(N, C, S, G);
+  if (k === 1) return normOp(op, x, w, b, groupLayout(N, C, S, G), eps, act);
+  const xs = reshape(x, [N, C * k, S / k]), ws = repeatEach(w, k), bs = repeatEach(b, k);
+  const y = normOp(op, xs, ws, bs, groupLayout(N, C * k, S / k, G), eps, act);
+  for (const t of [xs, ws, bs]) if (t && t !== x) t.dispose();
+  const out = reshape(y, x.shape);
+  y.dispose();
+  return out;
 }
 
 /** Launches a segment kernel over every (n, c) segment (or every channel: `perChannel`). */
@@ -557,14 +607,14 @@ export function groupNorm(
   const act = checkActivation(op, opts.activation);
   checkFloat(op, "input", x);
   if (x.ndim < 2) throw new RangeError(`${op}: expected an input of shape (N, C, *), got ${fmtShape(x.shape)}`);
-  const [N, C] = x.shape;
+  const C = x.shape[1];
   if (!Number.isInteger(numGroups) || numGroups <= 0 || C % numGroups !== 0) {
     throw new RangeError(
       `${op}: the ${C} channels of input ${fmtShape(x.shape)} are not divisible by numGroups=${numGroups}`,
     );
   }
   const w = checkParam(op, "weight", weight, [C]), b = checkParam(op, "bias", bias, [C]);
-  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), numGroups), opts.eps ?? 1e-5, act);
+  return groupNormOp(op, x, w, b, numGroups, opts.eps ?? 1e-5, act);
 }
 
 /** Instance normalisation of (N, C, *): each (sample, channel) plane on its own statistics. */
@@ -578,9 +628,9 @@ export function instanceNorm(
   const act = checkActivation(op, opts.activation);
   checkFloat(op, "input", x);
   if (x.ndim < 3) throw new RangeError(`${op}: expected an input of shape (N, C, *spatial), got ${fmtShape(x.shape)}`);
-  const [N, C] = x.shape;
+  const C = x.shape[1];
   const w = checkParam(op, "weight", weight, [C]), b = checkParam(op, "bias", bias, [C]);
-  return normOp(op, x, w, b, groupLayout(N, C, numel(x.shape.slice(2)), C), opts.eps ?? 1e-5, act);
+  return groupNormOp(op, x, w, b, C, opts.eps ?? 1e-5, act);
 }
 
 /** Layer normalisation over the trailing dims `normalizedShape`, with elementwise affine. */
