@@ -321,34 +321,38 @@ gpuTest("norms with activation silu: values and gradients against float64 finite
   );
 });
 
-gpuTest("groupNorm activation silu: one forward dispatch where silu(groupNorm) takes two, same backward", () => {
-  const shape = [2, 8, 4, 4];
-  const xd = Float32Array.from(randomArray(prod(shape), 5)), gd = Float32Array.from(randomArray(prod(shape), 6));
-  const dispatches = (fn: () => void) => {
-    const before = dispatchCounters().dispatches;
-    fn();
-    return dispatchCounters().dispatches - before;
-  };
-  const count = (f: (x: Tensor, w: Tensor, b: Tensor) => Tensor) =>
-    scope(() => {
-      const x = tensor(xd, shape, { requiresGrad: true });
-      const w = ones([8]).requiresGrad_(), b = zeros([8]).requiresGrad_();
-      const g = tensor(gd, shape);
-      let y: Tensor | undefined;
-      const fwd = dispatches(() => y = f(x, w, b));
-      const bwd = dispatches(() => y!.backward(g));
-      for (const t of [x, w, b]) t.grad?.dispose();
-      return { fwd, bwd };
-    });
-  const plain = count((x, w, b) => groupNorm(x, 2, w, b));
-  const fused = count((x, w, b) => groupNorm(x, 2, w, b, { activation: "silu" }));
-  const composed = count((x, w, b) => silu(groupNorm(x, 2, w, b)));
-  assertEquals(plain.fwd, 1, "groupNorm forward");
-  assertEquals(fused.fwd, 1, "fused forward");
-  assertEquals(composed.fwd, 2, "groupNorm then silu");
-  assertEquals(fused.bwd, plain.bwd, "fused backward = groupNorm's backward");
-  assertEquals(composed.bwd, plain.bwd + 1, "the composition's backward has silu's dispatch on top");
-});
+gpuTest(
+  "groupNorm activation silu: the forward dispatches of groupNorm alone, silu(groupNorm) one more, same backward",
+  () => {
+    const shape = [2, 8, 4, 4];
+    const xd = Float32Array.from(randomArray(prod(shape), 5)), gd = Float32Array.from(randomArray(prod(shape), 6));
+    const dispatches = (fn: () => void) => {
+      const before = dispatchCounters().dispatches;
+      fn();
+      return dispatchCounters().dispatches - before;
+    };
+    const count = (f: (x: Tensor, w: Tensor, b: Tensor) => Tensor) =>
+      scope(() => {
+        const x = tensor(xd, shape, { requiresGrad: true });
+        const w = ones([8]).requiresGrad_(), b = zeros([8]).requiresGrad_();
+        const g = tensor(gd, shape);
+        let y: Tensor | undefined;
+        const fwd = dispatches(() => y = f(x, w, b));
+        const bwd = dispatches(() => y!.backward(g));
+        for (const t of [x, w, b]) t.grad?.dispose();
+        return { fwd, bwd };
+      });
+    const plain = count((x, w, b) => groupNorm(x, 2, w, b));
+    const fused = count((x, w, b) => groupNorm(x, 2, w, b, { activation: "silu" }));
+    const composed = count((x, w, b) => silu(groupNorm(x, 2, w, b)));
+    // (One dispatch, or two where few groups take the segment kernels: statistics, then apply.)
+    assert(plain.fwd === 1 || (plain.fwd === 2 && gpu().isSoftware), `groupNorm forward: ${plain.fwd} dispatches`);
+    assertEquals(fused.fwd, plain.fwd, "fused forward");
+    assertEquals(composed.fwd, plain.fwd + 1, "groupNorm then silu");
+    assertEquals(fused.bwd, plain.bwd, "fused backward = groupNorm's backward");
+    assertEquals(composed.bwd, plain.bwd + 1, "the composition's backward has silu's dispatch on top");
+  },
+);
 
 gpuTest('GroupNorm module: call(x, "silu") = silu(call(x)), same state dict; bad activations throw', async () => {
   const gn = new GroupNorm(3, 6);

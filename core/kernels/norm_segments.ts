@@ -98,13 +98,28 @@ export function segmentApplyBindings(k: SegmentKernel, batchStats: boolean, runn
 }
 
 /**
- * Batch norm, forward pass 2: act((x − mean)·rstd·w + b) per segment, with the channel's
- * statistics combined from the segments' (`batchStats`; the n = 0 thread stores them and updates
- * the running statistics) or read from `stats` (eval mode).
+ * Forward pass 2: act((x − mean)·rstd·w + b) per segment, with the statistics combined from the
+ * segments' (`batchStats`) or read from `stats` (eval mode). Batch norm combines its channel's
+ * segments over the batch (the n = 0 thread stores the statistics and updates the running ones);
+ * with `groups` (group norm), the segments of its group's channels in this sample (the group's
+ * first channel stores them).
  */
-export function segmentApplySource(k: SegmentKernel, batchStats: boolean, running: boolean): string {
+export function segmentApplySource(k: SegmentKernel, batchStats: boolean, running: boolean, groups = false): string {
   let s = header(k, segmentApplyBindings(k, batchStats, running));
-  if (batchStats) {
+  if (groups) {
+    if (!batchStats || running) throw new Error("internal: group norm's segment forward uses its own statistics");
+    s += `  let cpg = C / G; let c0 = c - c % cpg;
+  var mean = 0.0;
+  for (var j = 0u; j < cpg; j++) { mean += part[2u * (n * C + c0 + j)]; }
+  mean /= f32(cpg);
+  var m2 = 0.0;
+  for (var j = 0u; j < cpg; j++) {
+    let p = 2u * (n * C + c0 + j); let d = part[p] - mean;
+    m2 += part[p + 1u] + f32(S) * d * d;
+  }
+  let rstd = inverseSqrt(m2 / f32(cpg * S) + bitcast<f32>(${metaAt(4)}));
+  if (c == c0) { let si = n * G + c / cpg; stats[si] = mean; stats[N * G + si] = rstd; }\n`;
+  } else if (batchStats) {
     s += `  var mean = 0.0;
   for (var m = 0u; m < N; m++) { mean += part[2u * (m * C + c)]; }
   mean /= f32(N);
