@@ -213,7 +213,7 @@ export function dit3dWorkload(windowed: boolean, n = 2): TrainWorkload<DiT3D> {
  * The MAISI-style 3-D VAE of `configs/vae3d-adrenalmnist3d.yaml` (widths 16/32/64, one residual
  * block per level, 8 groups, 4 latent channels, trilinear upsampling) on [n, 1, size, size, size]
  * (AdrenalMNIST3D is 64³), its loss as `train-vae` has it without the optional terms: L1
- * reconstruction + 1e-6 · KL; Adam-family AdamW lr 1e-4.
+ * reconstruction + 1e-6 · KL; AdamW lr 1e-4 (`vae3d_step.ts` times it).
  */
 export function vae3dWorkload(n = 1, size = 64): TrainWorkload<MaisiVAE> {
   manualSeed(0);

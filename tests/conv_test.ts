@@ -513,12 +513,15 @@ for (const v of ["winograd4", "winograd2"]) {
 // depth tap, the first writing and the others adding: odd sizes, several samples and channel
 // texels, a depth of 3 (the outer taps read one slice fewer), vec4 rows (W % 4 = 0), a
 // channels-last input view, and depth padding 0 (forward and weight gradient by Winograd, the
-// data gradient, whose depth padding is then 2, by gemm).
+// data gradient, whose depth padding is then 2, by gemm). The taps share one transform of the
+// input slices (the last case's 20,480 tiles at F(4×4) wrap into bands of rows past the texture
+// limit); with MEDDIFF_WINOGRAD_SHARED=0 each tap transforms its own, and both must agree.
 const WINOGRAD_3D_CASES: { x: number[]; w: number[]; padding: number | number[]; channelsLast?: boolean }[] = [
   { x: [2, 5, 4, 7, 6], w: [6, 5, 3, 3, 3], padding: 1 },
   { x: [1, 3, 3, 8, 8], w: [4, 3, 3, 3, 3], padding: 1 },
   { x: [2, 6, 5, 6, 9], w: [9, 6, 3, 3, 3], padding: [0, 1, 2] },
   { x: [1, 4, 6, 8, 4], w: [5, 4, 3, 3, 3], padding: 1, channelsLast: true },
+  { x: [2, 1, 10, 128, 128], w: [2, 1, 3, 3, 3], padding: 1 },
 ];
 
 for (const v of ["winograd4", "winograd2"]) {
@@ -528,8 +531,9 @@ for (const v of ["winograd4", "winograd2"]) {
       const opts = { padding: c.padding };
       const [ref64, shape] = refConv(xd, c.x, wd, c.w, bd, opts);
       const gyd = f32(shape, 170 + i);
-      const run = async (variant: string) => {
+      const run = async (variant: string, shared = true) => {
         Deno.env.set("MEDDIFF_CONV", variant);
+        if (!shared) Deno.env.set("MEDDIFF_WINOGRAD_SHARED", "0");
         try {
           const [N, C, D, H, W] = c.x;
           const x = c.channelsLast
@@ -537,11 +541,13 @@ for (const v of ["winograd4", "winograd2"]) {
             : tensor(xd, c.x, { requiresGrad: true });
           const input = c.channelsLast ? x.permute([0, 4, 1, 2, 3]) : x;
           const w = tensor(wd, c.w, { requiresGrad: true }), b = tensor(bd, [c.w[0]], { requiresGrad: true });
-          const y = conv3d(input, w, b, opts);
-          const ops = dispatchedOps(() => y.mul(tensor(gyd, shape)).sum().backward());
+          let y: Tensor | undefined;
+          const forward = dispatchedOps(() => y = conv3d(input, w, b, opts));
+          const ops = dispatchedOps(() => y!.mul(tensor(gyd, shape)).sum().backward());
           const gx = await x.grad!.data();
           return {
-            y: await y.data(),
+            forward,
+            y: await y!.data(),
             gx: c.channelsLast ? channelsFirst(gx, c.x) : gx,
             gw: await w.grad!.data(),
             gb: await b.grad!.data(),
@@ -549,11 +555,18 @@ for (const v of ["winograd4", "winograd2"]) {
           };
         } finally {
           Deno.env.delete("MEDDIFF_CONV");
+          Deno.env.delete("MEDDIFF_WINOGRAD_SHARED");
         }
       };
-      const got = await run(v), want = await run("gemm");
+      const got = await run(v), perTap = await run(v, false), want = await run("gemm");
       const name = `${v} x ${JSON.stringify(c.x)} pad ${JSON.stringify(c.padding)}`;
       assert(got.ops.includes("conv.winograd.wgemm"), `${name}: the weight gradient ran Winograd`);
+      const transforms = (ops: string[]) => ops.filter((op) => op === "conv.winograd.input").length;
+      assertEquals(transforms(got.forward), 1, `${name}: one shared input transform in the forward`);
+      assert(transforms(perTap.forward) >= 3, `${name}: an input transform per tap without sharing`);
+      for (const k of ["y", "gx", "gw", "gb"] as const) {
+        assertClose(got[k], perTap[k], { atol: 1e-5, rtol: 1e-5, msg: `${name}: ${k} shared = per tap` });
+      }
       assert(!got.ops.includes("conv.im2col") || c.padding !== 1, `${name}: no im2col at depth padding 1`);
       assertClose(got.y, ref64, { atol: v === "winograd4" ? 6e-5 : 2e-5, rtol: 1e-4, msg: `${name} out` });
       assertClose(got.gx, want.gx, { atol: 2e-4, rtol: 1e-4, msg: `${name} grad x` });

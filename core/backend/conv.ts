@@ -26,10 +26,12 @@ import {
 import { launchMatmul, type MatmulOperand, type MatmulProblem } from "./matmul.ts";
 import { selectMatmulVariant } from "./matmul_select.ts";
 import {
+  type SharedInput,
   winogradBiasFusable,
   winogradConv,
   type WinogradGeom,
   type WinogradLayout,
+  winogradSharedInput,
   winogradSizes,
   type WinogradTile,
   winogradWeightGrad,
@@ -124,6 +126,8 @@ export interface WinogradPlan {
   taps: WinogradTap[];
   /** Kernel depth: 1 (2-D) or 3. */
   depth: number;
+  /** Slices of the pass's input (1 for 2-D). */
+  inputSlices: number;
 }
 
 /**
@@ -157,7 +161,7 @@ export function winogradPlan(v: ConvVariant, pass: ConvPass, g: ConvGeom): Winog
     if (out0 === 0 && slices === outD) taps.unshift(tap);
     else taps.push(tap);
   }
-  return taps[0].slices === outD ? { taps, depth: KD } : null;
+  return taps[0].slices === outD ? { taps, depth: KD, inputSlices: inD } : null;
 }
 
 /**
@@ -174,14 +178,28 @@ function winogradTaps(
   out: { co: number; depth: number; plane: number },
 ): void {
   const [sn, sc, sd, sh, sw] = x.strides;
+  const shared = sharedInput(plan, x);
   plan.taps.forEach((tap, i) => {
     const input = { buffer: x.buffer, offset: x.offset + tap.in0 * sd, strides: [sn, sc, sh, sw] };
     const weight = { buffer: w.buffer, offset: w.offset + 9 * tap.weightTap };
-    winogradConv(tap.geom, input, weight, y, alloc, i === 0 ? bias : null, undefined, {
-      ...tapLayout(plan, tap, sd, out),
-      accumulate: i === 0 ? 0 : 1,
-    });
+    const layout = { ...tapLayout(plan, tap, sd, out), accumulate: i === 0 ? 0 : 1 };
+    winogradConv(tap.geom, input, weight, y, alloc, i === 0 ? bias : null, undefined, layout, shared?.(tap) ?? null);
   });
+}
+
+/**
+ * For a 3-D plan, transforms every input slice once (into one texture, in bands of rows past the
+ * texture limit) and gives each tap its view of them; null for 2-D plans and where they do not
+ * fit (each tap then transforms the slices it reads: the same input slice up to three times).
+ */
+function sharedInput(plan: WinogradPlan, x: ConvInput): ((tap: WinogradTap) => SharedInput) | null {
+  // MEDDIFF_WINOGRAD_SHARED=0 keeps the per-tap transforms (tests compare the two).
+  if (plan.depth === 1 || envFlag("MEDDIFF_WINOGRAD_SHARED") === "0") return null;
+  const [sn, sc, sd, sh, sw] = x.strides, first = plan.taps[0], inD = plan.inputSlices;
+  const all = { ...first.geom, N: (first.geom.N / first.slices) * inD };
+  const layout: WinogradLayout = { ...tapLayout(plan, first, sd, { co: 0, depth: 0, plane: 0 }), inner: inD };
+  const texture = winogradSharedInput(all, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, layout);
+  return texture && ((tap) => ({ ...texture, inputSlices: inD, slices: tap.slices, in0: tap.in0 }));
 }
 
 /** The layout of a tap: images (sample, slice) over x's depth stride and `out`'s slices. */
@@ -535,10 +553,11 @@ export function convWeightGrad(
     }
     // Each depth tap gives the 3×3 weights of its kernel slice (written in place in dw).
     const [OD, OH, OW] = g.outSize;
+    const shared = sharedInput(wino, x);
     for (const tap of wino.taps) {
       const input = { buffer: x.buffer, offset: x.offset + tap.in0 * sd, strides: [sn, sc, sh, sw] };
       const layout = tapLayout(wino, tap, sd, { co: g.O, depth: OD, plane: OH * OW, offset: gy.offset });
-      winogradWeightGrad(tap.geom, input, gy, dw, alloc, null, layout, 9 * tap.weightTap);
+      winogradWeightGrad(tap.geom, input, gy, dw, alloc, null, layout, 9 * tap.weightTap, shared?.(tap) ?? null);
     }
     return false;
   }

@@ -9,6 +9,7 @@
 import { dispatch, flush, gpu, grid1d, loopBudget, pipeline } from "../device.ts";
 import { nonPowerOfTwo } from "./texture_extent.ts";
 import {
+  columnMapWords,
   denseLayout,
   gradTransformSource,
   inputThreads,
@@ -113,6 +114,50 @@ function texturesFor(specs: [string, number, number][]): Tex[] {
   });
 }
 
+/**
+ * The input slices of a 3-D convolution's samples, transformed once for all its depth taps into
+ * the texture slot "all" ({@linkcode winogradSharedInput}); a tap reads its `slices` slices per
+ * sample from input slice `in0`.
+ */
+export interface SharedInput {
+  /** The texture's size: columns (tiles), wrapped into bands of α²·Ci4 rows past `band` columns. */
+  size: [number, number];
+  /** Columns per band. */
+  band: number;
+  /** Input slices per sample in the texture. */
+  inputSlices: number;
+  /** The tap's output slices per sample. */
+  slices: number;
+  /** The tap's first input slice. */
+  in0: number;
+}
+
+/**
+ * Records the input transform of all `w.N` images (samples × input slices, placed by `layout`)
+ * into one texture for {@linkcode SharedInput} — its columns wrapped into bands of rows where
+ * they exceed the texture limit — and returns its size and band width, or null where even the
+ * bands do not fit (the taps then transform their own slices).
+ */
+export function winogradSharedInput(
+  w: WinogradGeom,
+  x: WinogradInput,
+  layout: WinogradLayout,
+): Pick<SharedInput, "size" | "band"> | null {
+  const { a, T, Ci4 } = winogradDims(w);
+  const tiles = w.N * T, dim = gpu().limits.maxTextureDimension2D, rows = a * a * Ci4;
+  const band = Math.min(tiles, dim), bands = Math.ceil(tiles / band);
+  if (bands * rows > dim) return null;
+  const size: [number, number] = [band, bands * rows];
+  const [tv] = texturesFor([["all", ...size]]);
+  const vec4 = inputVec4(w, x, layout);
+  const m = winogradMeta(w, [0, tiles, x.offset, band, ...x.strides], layout);
+  run("conv.winograd.input", inputTransformSource(w, vec4, true), [x.buffer, tv.view], m, inputThreads(w, tiles, vec4));
+  return { size, band };
+}
+
+/** Band width of the GEMMs' V (uniform v[0].z): none (all ones) unless V is a banded shared texture. */
+const bandWord = (shared: SharedInput | null) => shared?.band ?? 0xffffffff;
+
 function run(op: string, src: string, bindings: (GPUBuffer | GPUTextureView)[], u: Uint32Array, threads: number) {
   if (threads === 0) return;
   dispatch({ op, pipeline: pipeline(op, src), bindings, uniforms: u, workgroups: grid1d(Math.ceil(threads / 256)) });
@@ -133,10 +178,12 @@ export function winogradConv(
   bias: { buffer: GPUBuffer; offset: number } | null = null,
   gemm: WinogradGemmOptions = winogradGemmOptions(w),
   layout: WinogradLayout = denseLayout(w),
+  shared: SharedInput | null = null,
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
   if (chunk < 1) throw new Error("internal: Winograd convolution does not fit the texture limits");
-  const [tu, tv] = texturesFor([["u", w.Co, a * a * Ci4], ["v", chunk * T, a * a * Ci4]]);
+  const vSpec: [string, number, number] = shared ? ["all", ...shared.size] : ["v", chunk * T, a * a * Ci4];
+  const [tu, tv] = texturesFor([["u", w.Co, a * a * Ci4], vSpec]);
   const mb = scratch(a * a * chunk * T * Co4 * 4);
   const u = winogradMeta(w, [0, 0, 0, weight.offset], layout);
   run("conv.winograd.weight", weightTransformSource(w), [weight.buffer, tu.view], u, w.Co * Ci4);
@@ -145,7 +192,9 @@ export function winogradConv(
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
     const m = winogradMeta(w, [n0, Pc, x.offset, bias?.offset ?? 0, ...x.strides], layout);
-    run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
+    if (!shared) {
+      run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
+    }
     const groups: [number, number, number] = [
       Math.ceil(Pc / (gemm.tp * gemm.wg[0])),
       Math.ceil(w.Co / (gemm.to * gemm.wg[1])),
@@ -155,7 +204,7 @@ export function winogradConv(
       op: "conv.winograd.gemm",
       pipeline: pipeline("conv.winograd.gemm", gemmSrc),
       bindings: [tu.view, tv.view, mb],
-      uniforms: m,
+      uniforms: winogradMeta(w, [n0, Pc, bandWord(shared), 0, ...columnMapWords(T, n0, shared)], layout),
       workgroups: groups,
     });
     const out = bias ? [mb, y, bias.buffer] : [mb, y];
@@ -191,11 +240,13 @@ export function winogradWeightGrad(
   db: GPUBuffer | null = null,
   layout: WinogradLayout | null = null,
   dwOffset = 0,
+  shared: SharedInput | null = null,
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
   if (chunk < 1 || w.flip) throw new Error("internal: Winograd weight gradient does not apply");
   if (db && !winogradBiasFusable(w)) throw new Error("internal: Winograd bias gradient does not apply");
-  const [tz, tv] = texturesFor([["z", chunk * T, a * a * Co4], ["v", chunk * T, a * a * Ci4]]);
+  const vSpec: [string, number, number] = shared ? ["all", ...shared.size] : ["v", chunk * T, a * a * Ci4];
+  const [tz, tv] = texturesFor([["z", chunk * T, a * a * Co4], vSpec]);
   const du = scratch(a * a * w.Co * Ci4 * 4);
   const pb = db ? scratch(4 * Co4 * w.N * T) : null;
   if (db && layout) throw new Error("internal: the Winograd bias gradient needs the dense layout");
@@ -204,8 +255,10 @@ export function winogradWeightGrad(
   const vec4 = inputVec4(w, x, lay);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
-    const m = winogradMeta(w, [n0, Pc, x.offset, 0, ...x.strides], lay);
-    run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
+    if (!shared) {
+      const m = winogradMeta(w, [n0, Pc, x.offset, 0, ...x.strides], lay);
+      run("conv.winograd.input", inputTransformSource(w, vec4), [x.buffer, tv.view], m, inputThreads(w, Pc, vec4));
+    }
     const mg = winogradMeta(w, [n0, Pc, 0, n0 > 0 ? 1 : 0, w.N], lay);
     const gradBindings = pb ? [gy.buffer, tz.view, pb] : [gy.buffer, tz.view];
     run("conv.winograd.grad", gradTransformSource(w, pb !== null), gradBindings, mg, Pc * Co4);
@@ -213,7 +266,7 @@ export function winogradWeightGrad(
       op: "conv.winograd.wgemm",
       pipeline: pipeline("conv.winograd.wgemm", weightGradGemmSource(w)),
       bindings: [tz.view, tv.view, du],
-      uniforms: mg,
+      uniforms: winogradMeta(w, [n0, Pc, bandWord(shared), n0 > 0 ? 1 : 0, ...columnMapWords(T, n0, shared)], lay),
       workgroups: grid1d(Math.ceil(weightGradGemmThreads(w) / WEIGHT_GRAD_WG)),
     });
   }

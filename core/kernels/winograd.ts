@@ -214,7 +214,8 @@ function geometryLets(m: number): string {
   let OH = P.v[3].x; let OW = P.v[3].y; let padH = i32(P.v[3].z); let padW = i32(P.v[3].w);
   let Ci4 = (Ci + 3u) / 4u; let Co4 = (Co + 3u) / 4u;
   let TH = (OH + ${m - 1}u) / ${m}u; let TW = (OW + ${m - 1}u) / ${m}u; let T = TH * TW;
-  let inner = max(P.v[4].x, 1u); let KS = P.v[4].z; let OL = P.v[5];`;
+  let inner = max(P.v[4].x, 1u); let KS = P.v[4].z; let OL = P.v[5];
+  let RB = ${(m + 2) * (m + 2)}u * Ci4;`;
 }
 
 /** Weight transform: thread per (co, ci4). Uniform: v[0].w weight offset. */
@@ -269,8 +270,8 @@ export function inputThreads(w: WinogradGeom, Pc: number, vec4: boolean): number
  * With `vec4` (see `inputVec4`), a thread transforms `INPUT_TILES` horizontally neighbouring
  * tiles of a tile row, reading their shared input columns once as vec4s.
  */
-export function inputTransformSource(w: WinogradGeom, vec4 = false): string {
-  if (vec4) return inputTransformVec4Source(w);
+export function inputTransformSource(w: WinogradGeom, vec4 = false, banded = false): string {
+  if (vec4) return inputTransformVec4Source(w, banded);
   const { a } = winogradDims(w);
   const { BT } = matrices(w.m);
   const L: string[] = [
@@ -309,11 +310,20 @@ ${geometryLets(w.m)}
   L.push(sandwich(BT, "d", "v", "vec4<f32>(0.0)"));
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
-      L.push(`  textureStore(TV, vec2<u32>(p, ${i * a + j}u * Ci4 + c4), v_${i}_${j});`);
+      L.push(`  textureStore(TV, ${texel(banded, "p", `${i * a + j}u * Ci4 + c4`)}, v_${i}_${j});`);
     }
   }
   L.push("}");
   return L.join("\n");
+}
+
+/**
+ * The texel of V's column `col`, row `row`: with `banded` (a shared input texture wider than the
+ * texture limit, uniform v[0].w the band width BW), columns wrap into bands of α²·Ci4 rows.
+ */
+function texel(banded: boolean, col: string, row: string): string {
+  if (!banded) return `vec2<u32>(${col}, ${row})`;
+  return `vec2<u32>((${col}) % P.v[0].w, ${row} + ((${col}) / P.v[0].w) * RB)`;
 }
 
 /** The input channels c4·4 + q (clamped) of a thread: row bases `cb_q` and in-range flags `cq_q`. */
@@ -324,7 +334,7 @@ function channelLets(L: string[]): void {
   }
 }
 
-function inputTransformVec4Source(w: WinogradGeom): string {
+function inputTransformVec4Source(w: WinogradGeom, banded: boolean): string {
   const { a } = winogradDims(w);
   const { BT } = matrices(w.m);
   const nt = INPUT_TILES;
@@ -389,7 +399,7 @@ ${geometryLets(w.m)}
     L.push(`  if (tw0 + ${s}u < TW) {`);
     for (let i = 0; i < a; i++) {
       for (let j = 0; j < a; j++) {
-        L.push(`    textureStore(TV, vec2<u32>(p0 + ${s}u, ${i * a + j}u * Ci4 + c4), v_${i}_${j});`);
+        L.push(`    textureStore(TV, ${texel(banded, `p0 + ${s}u`, `${i * a + j}u * Ci4 + c4`)}, v_${i}_${j});`);
       }
     }
     L.push(`  }`);
@@ -410,8 +420,31 @@ export interface WinogradGemmOptions {
 }
 
 /**
- * GEMM per transform position t (workgroup z): M_t[p, co] = Σ_c V_t[p, c]·U_t[co, c], dot
- * form over texels. Uniform: v[0].y tiles in this chunk. Output vec4 [α², Pc, Co4].
+ * The texture column of tile q = p + base of V (uniform v[1] = (PI, PS, V0, base), see
+ * {@linkcode columnMapWords}): ⌊q / PI⌋·PS + q mod PI + V0.
+ */
+const COLUMN_MAP = `  let PI = P.v[1].x; let PS = P.v[1].y; let V0 = P.v[1].z; let CB = P.v[1].w; let BW = P.v[0].z;`;
+
+/**
+ * The column-map words of the GEMMs (uniform v[1]): V's columns are the chunk's tiles (the
+ * default), or, for a texture holding every input slice of the samples (`slices` output slices
+ * a sample, `inputSlices` transformed, the tap's first input slice `in0`, T tiles a slice), the
+ * tiles of the tap's input slices: tile q of the tap (counted from the first image) is column
+ * ⌊q / (slices·T)⌋·inputSlices·T + q mod (slices·T) + in0·T.
+ */
+export function columnMapWords(
+  T: number,
+  n0: number,
+  shared: { slices: number; inputSlices: number; in0: number } | null,
+): number[] {
+  if (!shared) return [0xffffffff, 0, 0, 0];
+  return [shared.slices * T, shared.inputSlices * T, shared.in0 * T, n0 * T];
+}
+
+/**
+ * GEMM per transform position t (workgroup z): M_t[p, co] = Σ_c V_t[col(p), c]·U_t[co, c], dot
+ * form over texels. Uniform: v[0].y tiles in this chunk, v[1] the column map. Output vec4
+ * [α², Pc, Co4].
  */
 export function winogradGemmSource(w: WinogradGeom, o: WinogradGemmOptions): string {
   const { tp, to } = o;
@@ -429,14 +462,18 @@ ${geometryLets(w.m)}
   let o0 = gid.y * ${to}u;
   if (p0 >= Pc || o0 >= Co) { return; }
   let t = wid.z;
-  let k0 = i32(t * Ci4);`,
+  let k0 = i32(t * Ci4);
+${COLUMN_MAP}`,
   ];
-  for (let j = 0; j < tp; j++) L.push(`  let pr${j} = i32(min(p0 + ${j}u, Pc - 1u));`);
+  for (let j = 0; j < tp; j++) {
+    L.push(`  let q${j} = min(p0 + ${j}u, Pc - 1u) + CB; let c${j} = (q${j} / PI) * PS + q${j} % PI + V0;`);
+    L.push(`  let pr${j} = i32(c${j} % BW); let pb${j} = i32((c${j} / BW) * RB);`);
+  }
   for (let i = 0; i < to; i++) L.push(`  let or${i} = i32(min(o0 + ${i}u, Co - 1u));`);
   for (let j = 0; j < tp; j++) for (let i = 0; i < to; i++) L.push(`  var s_${j}_${i} = 0.0;`);
   L.push(`  for (var kt = 0; kt < i32(Ci4); kt++) {
     let k = k0 + kt;`);
-  for (let j = 0; j < tp; j++) L.push(`    let v${j} = textureLoad(TV, vec2<i32>(pr${j}, k), 0);`);
+  for (let j = 0; j < tp; j++) L.push(`    let v${j} = textureLoad(TV, vec2<i32>(pr${j}, k + pb${j}), 0);`);
   for (let i = 0; i < to; i++) L.push(`    let u${i} = textureLoad(TU, vec2<i32>(or${i}, k), 0);`);
   for (let j = 0; j < tp; j++) for (let i = 0; i < to; i++) L.push(`    s_${j}_${i} += dot(v${j}, u${i});`);
   L.push(`  }`);
@@ -579,9 +616,9 @@ export function weightGradGemmThreads(w: WinogradGeom): number {
 }
 
 /**
- * dU[t, co, ci4] (+)= Σ_p Z[t, p, co]·V[t, p, ci4] over the tiles of the chunk: thread per
+ * dU[t, co, ci4] (+)= Σ_p Z[t, p, co]·V[t, col(p), ci4] over the tiles of the chunk: thread per
  * (t, block of 16 output channels, block of 4 input-channel texels). Uniforms: v[0].y tiles,
- * v[0].w 1 to add to dU. Output vec4 [α², Co, Ci4].
+ * v[0].w 1 to add to dU, v[1] the column map. Output vec4 [α², Co, Ci4].
  */
 export function weightGradGemmSource(w: WinogradGeom): string {
   const { a } = winogradDims(w);
@@ -598,7 +635,11 @@ ${geometryLets(w.m)}
   let Pc = i32(P.v[0].y);
   let cib = gi % nCi;
   let cob = (gi / nCi) % nCo;
-  let t = gi / (nCi * nCo);`,
+  let t = gi / (nCi * nCo);
+${COLUMN_MAP}
+  // V's column of tile p, stepped along with p (no division in the loop).
+  var inS = CB % PI; var colBase = (CB / PI) * PS + V0;
+  var bx = (colBase + inS) % BW; var br = i32(((colBase + inS) / BW) * RB);`,
   ];
   for (let i = 0; i < WG_CO4; i++) {
     L.push(`  let zr${i} = i32(t * Co4 + min(cob * ${WG_CO4}u + ${i}u, Co4 - 1u));`);
@@ -607,9 +648,15 @@ ${geometryLets(w.m)}
     L.push(`  let vr${j} = i32(t * Ci4 + min(cib * ${WG_CI4}u + ${j}u, Ci4 - 1u));`);
   }
   for (let i = 0; i < 4 * WG_CO4; i++) for (let j = 0; j < WG_CI4; j++) L.push(`  var s_${i}_${j} = vec4<f32>(0.0);`);
-  L.push(`  for (var p = 0; p < Pc; p++) {`);
+  L.push(`  for (var p = 0; p < Pc; p++) {
+    let col = i32(bx); let row0 = br;
+    inS += 1u; bx += 1u;
+    if (inS == PI) {
+      inS = 0u; colBase += PS;
+      bx = colBase % BW; br = i32((colBase / BW) * RB);
+    } else if (bx == BW) { bx = 0u; br += i32(RB); }`);
   for (let i = 0; i < WG_CO4; i++) L.push(`    let z${i} = textureLoad(TZ, vec2<i32>(p, zr${i}), 0);`);
-  for (let j = 0; j < WG_CI4; j++) L.push(`    let v${j} = textureLoad(TV, vec2<i32>(p, vr${j}), 0);`);
+  for (let j = 0; j < WG_CI4; j++) L.push(`    let v${j} = textureLoad(TV, vec2<i32>(col, vr${j} + row0), 0);`);
   for (let i = 0; i < 4 * WG_CO4; i++) {
     for (let j = 0; j < WG_CI4; j++) {
       L.push(`    s_${i}_${j} = fma(vec4<f32>(z${i >> 2}.${"xyzw"[i & 3]}), v${j}, s_${i}_${j});`);
