@@ -100,6 +100,41 @@ export function unetWorkload(
   return { ...denoiserWorkload(net, () => net.call(x, t, labels), x, eps, t, labels), eps, t, labels, dims };
 }
 
+/**
+ * A workload of `net` in training mode with AdamW at `lr`: a step runs `backward` (the loss
+ * and its backward), the optimizer step and `zeroGrad` in one scope; `dispose` also frees x
+ * and the other `inputs`.
+ */
+function trainWorkload<M extends Module>(
+  net: M,
+  lr: number,
+  x: Tensor,
+  forward: () => Tensor,
+  backward: () => void,
+  inputs: Tensor[],
+): TrainWorkload<M> {
+  net.train();
+  const opt = new AdamW(net.parameters(), { lr });
+  return {
+    net,
+    opt,
+    x,
+    forward,
+    step() {
+      scope(() => {
+        backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+    },
+    dispose() {
+      opt.disposeState();
+      net.dispose();
+      for (const v of [x, ...inputs]) v.dispose();
+    },
+  };
+}
+
 /** A class-conditional denoiser (`run`: its forward on x, t, labels) regressing `eps` with MSE, AdamW lr 1e-4. */
 function denoiserWorkload<M extends Module>(
   net: M,
@@ -109,26 +144,7 @@ function denoiserWorkload<M extends Module>(
   t: Tensor,
   labels: Tensor,
 ): TrainWorkload<M> {
-  net.train();
-  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
-  return {
-    net,
-    opt,
-    x,
-    forward: run,
-    step() {
-      scope(() => {
-        mseLoss(run(), eps).backward();
-        opt.step();
-        opt.zeroGrad();
-      });
-    },
-    dispose() {
-      opt.disposeState();
-      net.dispose();
-      for (const v of [x, eps, t, labels]) v.dispose();
-    },
-  };
+  return trainWorkload(net, 1e-4, x, run, () => mseLoss(run(), eps).backward(), [eps, t, labels]);
 }
 
 /**
@@ -157,33 +173,15 @@ function classifierWorkload<M extends ClassifierNet>(
   micro: number,
 ): TrainWorkload<M> & { y: Tensor } {
   const classify: ClassifierNet = net; // `call` typed by the non-generic forward
-  net.train();
-  const opt = new AdamW(net.parameters(), { lr });
   const m = x.shape[0] / micro;
-  return {
-    net,
-    opt,
-    x,
-    y,
-    forward: () => classify.call(x),
-    step() {
-      scope(() => {
-        for (let i = 0; i < micro; i++) {
-          const [xs, ys] = micro === 1 ? [x, y] : [x.narrow(0, i * m, m), y.narrow(0, i * m, m)];
-          const loss = crossEntropy(classify.call(xs), ys);
-          (micro === 1 ? loss : loss.mul(1 / micro)).backward();
-        }
-        opt.step();
-        opt.zeroGrad();
-      });
-    },
-    dispose() {
-      opt.disposeState();
-      net.dispose();
-      x.dispose();
-      y.dispose();
-    },
+  const backward = () => {
+    for (let i = 0; i < micro; i++) {
+      const [xs, ys] = micro === 1 ? [x, y] : [x.narrow(0, i * m, m), y.narrow(0, i * m, m)];
+      const loss = crossEntropy(classify.call(xs), ys);
+      (micro === 1 ? loss : loss.mul(1 / micro)).backward();
+    }
   };
+  return { ...trainWorkload(net, lr, x, () => classify.call(x), backward, [y]), y };
 }
 
 /**
@@ -218,27 +216,10 @@ export function dit3dWorkload(windowed: boolean, n = 2): TrainWorkload<DiT3D> {
 export function vae3dWorkload(n = 1, size = 64): TrainWorkload<MaisiVAE> {
   manualSeed(0);
   const net = new MaisiVAE({ numChannels: [16, 32, 64], numResBlocks: 1, normNumGroups: 8, upsample: "trilinear" });
-  net.train();
-  const opt = new AdamW(net.parameters(), { lr: 1e-4 });
   const x = randn([n, 1, size, size, size]);
-  const forward = () => net.call(x).reconstruction;
-  return {
-    net,
-    opt,
-    x,
-    forward,
-    step() {
-      scope(() => {
-        const { reconstruction, mu, logVar } = net.call(x);
-        reconstruction.sub(x).abs().mean().add(gaussianKl(mu, logVar).mul(1e-6)).backward();
-        opt.step();
-        opt.zeroGrad();
-      });
-    },
-    dispose() {
-      opt.disposeState();
-      net.dispose();
-      x.dispose();
-    },
+  const backward = () => {
+    const { reconstruction, mu, logVar } = net.call(x);
+    reconstruction.sub(x).abs().mean().add(gaussianKl(mu, logVar).mul(1e-6)).backward();
   };
+  return trainWorkload(net, 1e-4, x, () => net.call(x).reconstruction, backward, []);
 }
