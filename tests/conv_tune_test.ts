@@ -7,7 +7,7 @@
 import { synchronize } from "../core/device.ts";
 import { tensor } from "../mod.ts";
 import type { ConvGeom, ConvPass } from "../core/backend/conv.ts";
-import { convBench, convCandidates, selectConvVariant } from "../core/backend/conv_select.ts";
+import { convBench, convCandidates, defaultConvVariant, selectConvVariant } from "../core/backend/conv_select.ts";
 import { columnChunks } from "../core/backend/conv.ts";
 import { gpuTest } from "./_util.ts";
 import { assert, assertEquals } from "./_asserts.ts";
@@ -77,6 +77,29 @@ gpuTest(
     assertEquals(columnChunks({ ...same(8, 3), N: 8 }, limit), { nb: 8, lb: 512 }, "8³: whole images, all 8 at once");
     for (const pass of ["forward", "dataGrad", "weightGrad"] as const) {
       assert(selectConvVariant(pass, big) !== "direct", `${pass}: the default route is im2col + GEMM`);
+    }
+  },
+);
+
+gpuTest(
+  "conv default variant: one input channel is not depthwise (Winograd), groups of one channel are (direct)",
+  () => {
+    const geom = (C: number, O: number, G: number, dims: 2 | 3): ConvGeom => ({
+      N: dims === 2 ? 64 : 1,
+      C,
+      O,
+      G,
+      inSize: dims === 2 ? [1, 28, 28] : [64, 64, 64],
+      outSize: dims === 2 ? [1, 28, 28] : [64, 64, 64],
+      kernel: dims === 2 ? [1, 3, 3] : [3, 3, 3],
+      stride: [1, 1, 1],
+      padding: dims === 2 ? [0, 1, 1] : [1, 1, 1],
+      dilation: [1, 1, 1],
+    });
+    for (const pass of ["forward", "dataGrad", "weightGrad"] as const) {
+      assertEquals(defaultConvVariant(geom(1, 64, 1, 2), pass), "winograd4", `grayscale stem, ${pass}`);
+      assertEquals(defaultConvVariant(geom(1, 16, 1, 3), pass), "winograd4", `3-D first layer, ${pass}`);
+      assertEquals(defaultConvVariant(geom(64, 64, 64, 2), pass), "direct", `depthwise, ${pass}`);
     }
   },
 );
