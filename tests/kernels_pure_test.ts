@@ -84,7 +84,7 @@ Deno.test("winograd: forward / data-gradient kernels", () => {
     checkEntry(wt, "256", [0, 1, 2], `${name(w)} weight transform`);
     assert(wt.includes("texture_storage_2d<rgba32float, write>"), `${name(w)}: weight texture`);
     assertEquals((wt.match(/textureStore\(TU/g) ?? []).length, a * a, `${name(w)}: α² weight stores`);
-    assert(wt.includes(w.flip ? "(ci0 * Co + co) * KS + 8u" : "(co * Ci + ci0) * KS + 0u"), name(w));
+    assert(wt.includes(w.flip ? "(ci0 * Co + co) * 9u + 8u" : "(co * Ci + ci0) * 9u + 0u"), name(w));
 
     const inp = inputTransformSource(w);
     checkEntry(inp, "256", [0, 1, 2], `${name(w)} input transform`);

@@ -153,9 +153,10 @@ export function winogradPlan(v: ConvVariant, pass: ConvPass, g: ConvGeom): Winog
   for (let kd = 0; kd < KD; kd++) {
     const out0 = Math.max(0, pd - kd), end = Math.min(outD, inD + pd - kd), slices = end - out0;
     if (slices < 1) return null; // a tap that reads nothing: its weight gradient would be left unwritten
+    const N = g.N * slices, layered = KD === 3;
     const geom: WinogradGeom = data
-      ? { N: g.N * slices, Ci: g.O, Co: g.C, H: OH, W: OW, OH: H, OW: W, padH: 2 - pH, padW: 2 - pW, m, flip: true }
-      : { N: g.N * slices, Ci: g.C, Co: g.O, H, W, OH, OW, padH: pH, padW: pW, m, flip: false };
+      ? { N, Ci: g.O, Co: g.C, H: OH, W: OW, OH: H, OW: W, padH: 2 - pH, padW: 2 - pW, m, flip: true, layered }
+      : { N, Ci: g.C, Co: g.O, H, W, OH, OW, padH: pH, padW: pW, m, flip: false, layered };
     if (winogradSizes(geom).chunk < 1) return null;
     const tap = { geom, weightTap: data ? KD - 1 - kd : kd, out0, in0: out0 + kd - pd, slices };
     if (out0 === 0 && slices === outD) taps.unshift(tap);

@@ -187,7 +187,7 @@ export function winogradConv(
   const mb = scratch(a * a * chunk * T * Co4 * 4);
   const u = winogradMeta(w, [0, 0, 0, weight.offset], layout);
   run("conv.winograd.weight", weightTransformSource(w), [weight.buffer, tu.view], u, w.Co * Ci4);
-  const gemmSrc = winogradGemmSource(w, gemm);
+  const gemmSrc = winogradGemmSource(shared ? { ...w, mapped: true } : w, gemm);
   const vec4 = inputVec4(w, x, layout);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;
@@ -264,7 +264,7 @@ export function winogradWeightGrad(
     run("conv.winograd.grad", gradTransformSource(w, pb !== null), gradBindings, mg, Pc * Co4);
     dispatch({
       op: "conv.winograd.wgemm",
-      pipeline: pipeline("conv.winograd.wgemm", weightGradGemmSource(w)),
+      pipeline: pipeline("conv.winograd.wgemm", weightGradGemmSource(shared ? { ...w, mapped: true } : w)),
       bindings: [tz.view, tv.view, du],
       uniforms: winogradMeta(w, [n0, Pc, bandWord(shared), n0 > 0 ? 1 : 0, ...columnMapWords(T, n0, shared)], lay),
       workgroups: grid1d(Math.ceil(weightGradGemmThreads(w) / WEIGHT_GRAD_WG)),

@@ -54,7 +54,21 @@ export interface WinogradGeom {
    * otherwise it holds [Co, Ci, 3, 3].
    */
   flip: boolean;
+  /**
+   * The images are (sample, slice) pairs of 3-D volumes: the kernels split an image index by the
+   * layout's `inner` (a division per thread that 2-D convolutions skip).
+   */
+  layered?: boolean;
+  /** The GEMMs read V through the column map of a shared input texture ({@linkcode columnMapWords}). */
+  mapped?: boolean;
 }
+
+/** WGSL: the weights' elements per (output, input) channel pair: 9, or the layout's for 3-D kernels. */
+const kernelVolume = (w: WinogradGeom) => (w.layered ? "KS" : "9u");
+
+/** WGSL: where image `n` starts, `outer` per outer step and `step` per image within one (layered). */
+const imageAt = (w: WinogradGeom, outer: string, step: string) =>
+  w.layered ? `(n / inner) * ${outer} + (n % inner) * ${step}` : `n * ${outer}`;
 
 // ---- transform matrices ---------------------------------------------------------------
 
@@ -222,10 +236,11 @@ function geometryLets(m: number): string {
 export function weightTransformSource(w: WinogradGeom): string {
   const { a } = winogradDims(w);
   const { G } = matrices(w.m);
+  const ks = kernelVolume(w);
   const idx = (q: number, k: number) =>
     w.flip
-      ? `(ci${q} * Co + co) * KS + ${8 - k}u` // w [Ci, Co, (3,) 3, 3], flipped
-      : `(co * Ci + ci${q}) * KS + ${k}u`;
+      ? `(ci${q} * Co + co) * ${ks} + ${8 - k}u` // w [Ci, Co, (3,) 3, 3], flipped
+      : `(co * Ci + ci${q}) * ${ks} + ${k}u`;
   const L: string[] = [
     UNIFORMS,
     `@group(0) @binding(1) var<storage, read> Wt: array<f32>;
@@ -289,7 +304,7 @@ ${geometryLets(w.m)}
   let tp = p % T;
   let h0 = i32(tp / TW) * ${w.m} - padH;
   let w0 = i32(tp % TW) * ${w.m} - padW;
-  let base = P.v[0].z + (n / inner) * xs.x + (n % inner) * P.v[4].y;`,
+  let base = P.v[0].z + ${imageAt(w, "xs.x", "P.v[4].y")};`,
   ];
   channelLets(L);
   for (let i = 0; i < a; i++) {
@@ -360,7 +375,7 @@ ${geometryLets(w.m)}
   let p0 = row * TW + tw0;
   let h0 = i32(row % TH) * ${w.m} - padH;
   let e0 = i32(tw0) * ${w.m} - padW;
-  let base = P.v[0].z / 4u + (n / inner) * xs.x + (n % inner) * (P.v[4].y / 4u);`,
+  let base = P.v[0].z / 4u + ${imageAt(w, "xs.x", "(P.v[4].y / 4u)")};`,
   ];
   channelLets(L);
   for (let i = 0; i < a; i++) {
@@ -463,9 +478,13 @@ ${geometryLets(w.m)}
   if (p0 >= Pc || o0 >= Co) { return; }
   let t = wid.z;
   let k0 = i32(t * Ci4);
-${COLUMN_MAP}`,
+${w.mapped ? COLUMN_MAP : ""}`,
   ];
   for (let j = 0; j < tp; j++) {
+    if (!w.mapped) {
+      L.push(`  let pr${j} = i32(min(p0 + ${j}u, Pc - 1u)); let pb${j} = 0;`);
+      continue;
+    }
     L.push(`  let q${j} = min(p0 + ${j}u, Pc - 1u) + CB; let c${j} = (q${j} / PI) * PS + q${j} % PI + V0;`);
     L.push(`  let pr${j} = i32(c${j} % BW); let pb${j} = i32((c${j} / BW) * RB);`);
   }
@@ -499,7 +518,9 @@ ${COLUMN_MAP}`,
  */
 export function outputTransformSource(w: WinogradGeom, bias = false): string {
   const { a } = winogradDims(w);
-  const store = (at: string, v: string) => `let i = ${at}; let v = ${v}; if (acc) { Y[i] += v; } else { Y[i] = v; }`;
+  // Only the depth taps of 3-D convolutions add to y; 2-D ones store without the branch.
+  const store = (at: string, v: string) =>
+    w.layered ? `let i = ${at}; let v = ${v}; if (acc) { Y[i] += v; } else { Y[i] = v; }` : `Y[${at}] = ${v};`;
   const { AT } = matrices(w.m);
   const vec4 = w.m === 4 && w.OW % 4 === 0;
   const L: string[] = [
@@ -519,7 +540,7 @@ ${geometryLets(w.m)}
   let w0 = (tp % TW) * ${w.m}u;
   let stride = Pc * Co4;
   let acc = P.v[4].w == 1u;
-  let ib = OL.x + (n / inner) * OL.y + (n % inner) * OL.z;`,
+  let ib = OL.x + ${imageAt(w, "OL.y", "OL.z")};`,
   ];
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) L.push(`  let M_${i}_${j} = Mb[${i * a + j}u * stride + gi];`);
@@ -575,7 +596,7 @@ ${geometryLets(w.m)}
   let tp = p % T;
   let h0 = (tp / TW) * ${w.m}u;
   let w0 = (tp % TW) * ${w.m}u;
-  let ib = OL.x + (n / inner) * OL.y + (n % inner) * OL.z;`,
+  let ib = OL.x + ${imageAt(w, "OL.y", "OL.z")};`,
   ];
   for (let q = 0; q < 4; q++) {
     L.push(`  let cb${q} = ib + min(c4 * 4u + ${q}u, Co - 1u) * OL.w;`);
@@ -636,10 +657,14 @@ ${geometryLets(w.m)}
   let cib = gi % nCi;
   let cob = (gi / nCi) % nCo;
   let t = gi / (nCi * nCo);
-${COLUMN_MAP}
+${
+      w.mapped
+        ? `${COLUMN_MAP}
   // V's column of tile p, stepped along with p (no division in the loop).
   var inS = CB % PI; var colBase = (CB / PI) * PS + V0;
-  var bx = (colBase + inS) % BW; var br = i32(((colBase + inS) / BW) * RB);`,
+  var bx = (colBase + inS) % BW; var br = i32(((colBase + inS) / BW) * RB);`
+        : ""
+    }`,
   ];
   for (let i = 0; i < WG_CO4; i++) {
     L.push(`  let zr${i} = i32(t * Co4 + min(cob * ${WG_CO4}u + ${i}u, Co4 - 1u));`);
@@ -648,13 +673,15 @@ ${COLUMN_MAP}
     L.push(`  let vr${j} = i32(t * Ci4 + min(cib * ${WG_CI4}u + ${j}u, Ci4 - 1u));`);
   }
   for (let i = 0; i < 4 * WG_CO4; i++) for (let j = 0; j < WG_CI4; j++) L.push(`  var s_${i}_${j} = vec4<f32>(0.0);`);
-  L.push(`  for (var p = 0; p < Pc; p++) {
-    let col = i32(bx); let row0 = br;
+  L.push(`  for (var p = 0; p < Pc; p++) {`);
+  if (w.mapped) {
+    L.push(`    let col = i32(bx); let row0 = br;
     inS += 1u; bx += 1u;
     if (inS == PI) {
       inS = 0u; colBase += PS;
       bx = colBase % BW; br = i32((colBase / BW) * RB);
     } else if (bx == BW) { bx = 0u; br += i32(RB); }`);
+  } else L.push(`    let col = p; let row0 = 0;`);
   for (let i = 0; i < WG_CO4; i++) L.push(`    let z${i} = textureLoad(TZ, vec2<i32>(p, zr${i}), 0);`);
   for (let j = 0; j < WG_CI4; j++) L.push(`    let v${j} = textureLoad(TV, vec2<i32>(col, vr${j} + row0), 0);`);
   for (let i = 0; i < 4 * WG_CO4; i++) {
@@ -724,7 +751,7 @@ ${
   L.push(sandwich(transpose(G), "e", "g", "vec4<f32>(0.0)"));
   for (let q = 0; q < 4; q++) {
     L.push(`  if (c4 * 4u + ${q}u < Ci) {
-    let o = P.v[0].z + (co * Ci + c4 * 4u + ${q}u) * KS;`);
+    let o = P.v[0].z + (co * Ci + c4 * 4u + ${q}u) * ${kernelVolume(w)};`);
     for (let k = 0; k < 9; k++) L.push(`    DW[o + ${k}u] = g_${Math.floor(k / 3)}_${k % 3}[${q}];`);
     L.push(`  }`);
   }
