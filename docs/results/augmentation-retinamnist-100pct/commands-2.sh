@@ -8,13 +8,7 @@ while ! grep -q " done$" /tmp/study5/queue.log; do sleep 20; done
 GEN=$(ls -d $R/gen100-retina-* | tail -1)
 COMMON="--config configs/resnet18-retinamnist.yaml --train.batchSize 16 --train.lrSchedule warmup-cosine --train.warmupFraction 0.1 --train.validateEvery 1 --train.logEvery 10 --output.root $R"
 S="--data.syntheticPath /tmp/study5/synthetic"
-arm() { # name seed args...
-  local name=$1 seed=$2; shift 2
-  echo "$(date +%T) train $name seed $seed"
-  deno task train-classifier $COMMON --seed $seed --name study-$name-s$seed "$@" > $L/train_$name-$seed.log 2>&1; echo "rc $?"
-  local r=$(ls -d $R/study-$name-s$seed-* | tail -1)
-  deno task evaluate --run $r > $L/eval_$name-$seed.log 2>&1; echo "rc $?"
-}
+source scripts/study_arm.sh # arm <name> <seed> [options]: train-classifier with $COMMON, then evaluate
 for seed in 0 1 2; do arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 3; done
 echo "$(date +%T) feature classifier"
 deno task train-classifier --config configs/resnet18-retinamnist.yaml --train.epochs 5 --name feat-retina --output.root $R > $L/feat.log 2>&1; echo "rc $?"
