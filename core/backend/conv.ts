@@ -30,6 +30,7 @@ import {
   winogradBiasFusable,
   winogradConv,
   type WinogradGeom,
+  type WinogradInput,
   type WinogradLayout,
   winogradSharedInput,
   winogradSizes,
@@ -178,14 +179,19 @@ function winogradTaps(
   bias: DenseOperand | null,
   out: { co: number; depth: number; plane: number },
 ): void {
-  const [sn, sc, sd, sh, sw] = x.strides;
   const shared = sharedInput(plan, x);
   plan.taps.forEach((tap, i) => {
-    const input = { buffer: x.buffer, offset: x.offset + tap.in0 * sd, strides: [sn, sc, sh, sw] };
     const weight = { buffer: w.buffer, offset: w.offset + 9 * tap.weightTap };
-    const layout = { ...tapLayout(plan, tap, sd, out), accumulate: i === 0 ? 0 : 1 };
+    const layout = { ...tapLayout(plan, tap, x, out), accumulate: i === 0 ? 0 : 1 };
+    const input = tapInput(x, tap.in0);
     winogradConv(tap.geom, input, weight, y, alloc, i === 0 ? bias : null, undefined, layout, shared?.(tap) ?? null);
   });
+}
+
+/** The 2-D kernels' view of x (strides of n, c, h, w) from input slice `in0`. */
+function tapInput(x: ConvInput, in0: number): WinogradInput {
+  const [sn, sc, sd, sh, sw] = x.strides;
+  return { buffer: x.buffer, offset: x.offset + in0 * sd, strides: [sn, sc, sh, sw] };
 }
 
 /**
@@ -196,10 +202,10 @@ function winogradTaps(
 function sharedInput(plan: WinogradPlan, x: ConvInput): ((tap: WinogradTap) => SharedInput) | null {
   // MEDDIFF_WINOGRAD_SHARED=0 keeps the per-tap transforms (tests compare the two).
   if (plan.depth === 1 || envFlag("MEDDIFF_WINOGRAD_SHARED") === "0") return null;
-  const [sn, sc, sd, sh, sw] = x.strides, first = plan.taps[0], inD = plan.inputSlices;
+  const first = plan.taps[0], inD = plan.inputSlices;
   const all = { ...first.geom, N: (first.geom.N / first.slices) * inD };
-  const layout: WinogradLayout = { ...tapLayout(plan, first, sd, { co: 0, depth: 0, plane: 0 }), inner: inD };
-  const texture = winogradSharedInput(all, { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] }, layout);
+  const layout: WinogradLayout = { ...tapLayout(plan, first, x, { co: 0, depth: 0, plane: 0 }), inner: inD };
+  const texture = winogradSharedInput(all, tapInput(x, 0), layout);
   return texture && ((tap) => ({ ...texture, inputSlices: inD, slices: tap.slices, in0: tap.in0 }));
 }
 
@@ -207,13 +213,13 @@ function sharedInput(plan: WinogradPlan, x: ConvInput): ((tap: WinogradTap) => S
 function tapLayout(
   plan: WinogradPlan,
   tap: WinogradTap,
-  inputStep: number,
+  x: ConvInput,
   out: { co: number; depth: number; plane: number; offset?: number },
 ): WinogradLayout {
   const { co, depth, plane } = out;
   return {
     inner: tap.slices,
-    inputStep,
+    inputStep: x.strides[2],
     kernelVolume: 9 * plan.depth,
     accumulate: 0,
     out: [(out.offset ?? 0) + tap.out0 * plane, co * depth * plane, plane, depth * plane],
@@ -539,28 +545,27 @@ export function convWeightGrad(
   const { Og, Kg, L } = sizes(g);
   const wino = winogradPlan(v, "weightGrad", g);
   if (wino) {
-    const [sn, sc, sd, sh, sw] = x.strides;
-    if (wino.depth === 1) {
-      const tap = wino.taps[0].geom, fuse = db !== null && winogradBiasFusable(tap);
+    // Each depth tap gives the 3×3 weights of its kernel slice (written in place in dw); a 2-D
+    // convolution's one tap may give the bias gradient too.
+    const [OD, OH, OW] = g.outSize;
+    const fuse = db !== null && wino.depth === 1 && winogradBiasFusable(wino.taps[0].geom);
+    const shared = sharedInput(wino, x);
+    for (const tap of wino.taps) {
+      const layout = tapLayout(wino, tap, x, { co: g.O, depth: OD, plane: OH * OW, offset: gy.offset });
+      const input = tapInput(x, tap.in0);
       winogradWeightGrad(
-        tap,
-        { buffer: x.buffer, offset: x.offset, strides: [sn, sc, sh, sw] },
+        tap.geom,
+        input,
         gy,
         dw,
         alloc,
         fuse ? db : null,
+        layout,
+        9 * tap.weightTap,
+        shared?.(tap) ?? null,
       );
-      return fuse;
     }
-    // Each depth tap gives the 3×3 weights of its kernel slice (written in place in dw).
-    const [OD, OH, OW] = g.outSize;
-    const shared = sharedInput(wino, x);
-    for (const tap of wino.taps) {
-      const input = { buffer: x.buffer, offset: x.offset + tap.in0 * sd, strides: [sn, sc, sh, sw] };
-      const layout = tapLayout(wino, tap, sd, { co: g.O, depth: OD, plane: OH * OW, offset: gy.offset });
-      winogradWeightGrad(tap.geom, input, gy, dw, alloc, null, layout, 9 * tap.weightTap, shared?.(tap) ?? null);
-    }
-    return false;
+    return fuse;
   }
   if (v === "direct") {
     // Each thread loops over images and output positions: as many of them per dispatch as the

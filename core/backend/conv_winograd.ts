@@ -30,7 +30,6 @@ import {
 } from "../kernels/winograd.ts";
 
 export type { WinogradGeom, WinogradLayout, WinogradTile } from "../kernels/winograd.ts";
-export { denseLayout } from "../kernels/winograd.ts";
 
 /** Input: any strides (n, c, h, w) from an element offset. */
 export interface WinogradInput {
@@ -227,8 +226,8 @@ export function winogradBiasFusable(w: WinogradGeom): boolean {
  * Records dw = the weight gradient of the convolution `w` (not flipped) for input x and gy:
  * dense [Co, Ci, 3, 3] from element 0 and gy dense [N, Co, OH, OW] from its offset, or where
  * `layout` puts them (gy at `out`, whose offset is then gy's; dw from `dwOffset` with the
- * layout's kernel volume). With `db` (dense [Co]; only where {@linkcode winogradBiasFusable}
- * and for the dense layout) also the bias gradient, from the sums of the gradient tiles the
+ * layout's kernel volume). With `db` (dense [Co]; only where {@linkcode winogradBiasFusable},
+ * and for 2-D convolutions) also the bias gradient, from the sums of the gradient tiles the
  * chain transforms anyway.
  */
 export function winogradWeightGrad(
@@ -238,20 +237,18 @@ export function winogradWeightGrad(
   dw: GPUBuffer,
   scratch: (floats: number) => GPUBuffer,
   db: GPUBuffer | null = null,
-  layout: WinogradLayout | null = null,
+  lay: WinogradLayout = denseLayout(w, gy.offset),
   dwOffset = 0,
   shared: SharedInput | null = null,
 ): void {
   const { a, T, Ci4, Co4, chunk } = winogradSizes(w);
   if (chunk < 1 || w.flip) throw new Error("internal: Winograd weight gradient does not apply");
   if (db && !winogradBiasFusable(w)) throw new Error("internal: Winograd bias gradient does not apply");
+  if (db && w.layered) throw new Error("internal: the Winograd bias gradient is for 2-D convolutions");
   const vSpec: [string, number, number] = shared ? ["all", ...shared.size] : ["v", chunk * T, a * a * Ci4];
   const [tz, tv] = texturesFor([["z", chunk * T, a * a * Co4], vSpec]);
   const du = scratch(a * a * w.Co * Ci4 * 4);
   const pb = db ? scratch(4 * Co4 * w.N * T) : null;
-  if (db && layout) throw new Error("internal: the Winograd bias gradient needs the dense layout");
-  const lay = layout ??
-    { ...denseLayout(w), out: [gy.offset, ...denseLayout(w).out.slice(1)] as WinogradLayout["out"] };
   const vec4 = inputVec4(w, x, lay);
   for (let n0 = 0; n0 < w.N; n0 += chunk) {
     const Pc = Math.min(chunk, w.N - n0) * T;

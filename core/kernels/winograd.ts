@@ -198,10 +198,10 @@ export interface WinogradLayout {
   out: [number, number, number, number];
 }
 
-/** The layout of a 2-D convolution with a dense output [N, Co, OH, OW] from element 0. */
-export function denseLayout(w: WinogradGeom): WinogradLayout {
+/** The layout of a 2-D convolution with a dense output [N, Co, OH, OW] from element `offset`. */
+export function denseLayout(w: WinogradGeom, offset = 0): WinogradLayout {
   const plane = w.OH * w.OW;
-  return { inner: 1, inputStep: 0, kernelVolume: 9, accumulate: 0, out: [0, w.Co * plane, 0, plane] };
+  return { inner: 1, inputStep: 0, kernelVolume: 9, accumulate: 0, out: [offset, w.Co * plane, 0, plane] };
 }
 
 /** The geometry words (uniform v[2], v[3]): Ci, Co, H, W, OH, OW, padH, padW. */
