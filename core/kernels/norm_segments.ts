@@ -98,6 +98,23 @@ export function segmentApplyBindings(k: SegmentKernel, batchStats: boolean, runn
 }
 
 /**
+ * WGSL: mean, m2, L (elements) and rstd of `count` segments combined from their mean and M2 in
+ * `part` (Chan et al.; every segment has S elements), segment j's pair at `part[index]`.
+ */
+function combineStats(count: string, index: string): string {
+  return `  var mean = 0.0;
+  for (var j = 0u; j < ${count}; j++) { mean += part[${index}]; }
+  mean /= f32(${count});
+  var m2 = 0.0;
+  for (var j = 0u; j < ${count}; j++) {
+    let p = ${index}; let d = part[p] - mean;
+    m2 += part[p + 1u] + f32(S) * d * d;
+  }
+  let L = f32(${count} * S);
+  let rstd = inverseSqrt(m2 / L + bitcast<f32>(${metaAt(4)}));`;
+}
+
+/**
  * Forward pass 2: act((x − mean)·rstd·w + b) per segment, with the statistics combined from the
  * segments' (`batchStats`) or read from `stats` (eval mode). Batch norm combines its channel's
  * segments over the batch (the n = 0 thread stores the statistics and updates the running ones);
@@ -109,27 +126,10 @@ export function segmentApplySource(k: SegmentKernel, batchStats: boolean, runnin
   if (groups) {
     if (!batchStats || running) throw new Error("internal: group norm's segment forward uses its own statistics");
     s += `  let cpg = C / G; let c0 = c - c % cpg;
-  var mean = 0.0;
-  for (var j = 0u; j < cpg; j++) { mean += part[2u * (n * C + c0 + j)]; }
-  mean /= f32(cpg);
-  var m2 = 0.0;
-  for (var j = 0u; j < cpg; j++) {
-    let p = 2u * (n * C + c0 + j); let d = part[p] - mean;
-    m2 += part[p + 1u] + f32(S) * d * d;
-  }
-  let rstd = inverseSqrt(m2 / f32(cpg * S) + bitcast<f32>(${metaAt(4)}));
+${combineStats("cpg", "2u * (n * C + c0 + j)")}
   if (c == c0) { let si = n * G + c / cpg; stats[si] = mean; stats[N * G + si] = rstd; }\n`;
   } else if (batchStats) {
-    s += `  var mean = 0.0;
-  for (var m = 0u; m < N; m++) { mean += part[2u * (m * C + c)]; }
-  mean /= f32(N);
-  var m2 = 0.0;
-  for (var m = 0u; m < N; m++) {
-    let p = 2u * (m * C + c); let d = part[p] - mean;
-    m2 += part[p + 1u] + f32(S) * d * d;
-  }
-  let L = f32(N * S);
-  let rstd = inverseSqrt(m2 / L + bitcast<f32>(${metaAt(4)}));
+    s += `${combineStats("N", "2u * (j * C + c)")}
   if (n == 0u) {
     stats[c] = mean; stats[C + c] = rstd;\n`;
     if (running) {
