@@ -12,20 +12,7 @@ echo "$(date +%T) sample $GEN"
 deno task sample --run $GEN --per-class 280 --steps 25 --out /tmp/study4/samples --images /tmp/study4/synthetic > $L/sample.log 2>&1; echo "rc $?"
 COMMON="--config configs/classifier-breastmnist.yaml --train.batchSize 16 --train.validateEvery 1 --train.logEvery 10 --output.root $R"
 S="--data.syntheticPath /tmp/study4/synthetic"
-arm() { # name seed args...
-  local name=$1 seed=$2; shift 2
-  echo "$(date +%T) train $name seed $seed"
-  deno task train-classifier $COMMON --seed $seed --name study-$name-s$seed "$@" > $L/train_$name-$seed.log 2>&1; echo "rc $?"
-  local r=$(ls -d $R/study-$name-s$seed-* | tail -1)
-  deno task evaluate --run $r > $L/eval_$name-$seed.log 2>&1; echo "rc $?"
-}
-features() {
-  echo "$(date +%T) feature network"
-  deno task train-classifier --config configs/classifier-breastmnist.yaml --seed 0 --name cls-breast-resnet18 --output.root $R > $L/feat.log 2>&1; echo "rc $?"
-  local feat=$(ls -d $R/cls-breast-resnet18-* | tail -1)
-  echo "$(date +%T) evaluate-generation"
-  deno task evaluate-generation --run $GEN --features $feat --images /tmp/study4/synthetic > $L/evalgen.log 2>&1; echo "rc $?"
-}
+source scripts/study_arm.sh # arm <name> <seed> [options]: train-classifier with $COMMON, then evaluate
 # The queue that ran (session 15): the pairs that answer the question first, seed by seed, then the
 # ratio-0.5 arms and the generation metrics (the first queue, in this order per seed with the features after
 # seed 0, was stopped while sampling and replaced by this one; the generator and samples are the same).
@@ -35,5 +22,5 @@ for seed in 0 1 2; do
   arm syn1 $seed $S --data.syntheticRatio 1 --train.epochs 4
 done
 for seed in 0 1 2; do arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 5; done
-features
+generation_metrics cls-breast-resnet18 /tmp/study4/synthetic --config configs/classifier-breastmnist.yaml --seed 0
 echo "$(date +%T) done"

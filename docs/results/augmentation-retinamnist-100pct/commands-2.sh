@@ -10,9 +10,5 @@ COMMON="--config configs/resnet18-retinamnist.yaml --train.batchSize 16 --train.
 S="--data.syntheticPath /tmp/study5/synthetic"
 source scripts/study_arm.sh # arm <name> <seed> [options]: train-classifier with $COMMON, then evaluate
 for seed in 0 1 2; do arm syn05 $seed $S --data.syntheticRatio 0.5 --train.epochs 3; done
-echo "$(date +%T) feature classifier"
-deno task train-classifier --config configs/resnet18-retinamnist.yaml --train.epochs 5 --name feat-retina --output.root $R > $L/feat.log 2>&1; echo "rc $?"
-FEAT=$(ls -d $R/feat-retina-* | tail -1)
-echo "$(date +%T) evaluate-generation"
-deno task evaluate-generation --run $GEN --features $FEAT --images /tmp/study5/synthetic > $L/evalgen.log 2>&1; echo "rc $?"
+generation_metrics feat-retina /tmp/study5/synthetic --config configs/resnet18-retinamnist.yaml --train.epochs 5
 echo "$(date +%T) done"

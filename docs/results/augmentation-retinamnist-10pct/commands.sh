@@ -14,13 +14,7 @@ deno task sample --run $GEN --per-class 44 --steps 25 --out /tmp/study3/samples 
 # 3. Classifier arms, interleaved by seed so paired results arrive early.
 COMMON="--config configs/resnet18-retinamnist.yaml --data.fraction 0.1 --data.fractionSeed 0 --train.batchSize 16 --train.lrSchedule warmup-cosine --train.warmupFraction 0.1 --train.validateEvery 1 --train.logEvery 5 --output.root $R"
 S="--data.syntheticPath /tmp/study3/synthetic"
-arm() { # name seed args...
-  local name=$1 seed=$2; shift 2
-  echo "$(date +%T) train $name seed $seed"
-  deno task train-classifier $COMMON --seed $seed --name study-$name-s$seed "$@" > $L/train_$name-$seed.log 2>&1; echo "rc $?"
-  local r=$(ls -d $R/study-$name-s$seed-* | tail -1)
-  deno task evaluate --run $r > $L/eval_$name-$seed.log 2>&1; echo "rc $?"
-}
+source scripts/study_arm.sh # arm <name> <seed> [options]: train-classifier with $COMMON, then evaluate
 for seed in 0 1 2; do
   arm real $seed --train.epochs 10
   arm syn1 $seed $S --data.syntheticRatio 1 --train.epochs 5
@@ -28,9 +22,5 @@ for seed in 0 1 2; do
   arm cas $seed $S --data.syntheticOnly true --train.epochs 5
 done
 # 4. The feature network for FD (ResNet-18 on the full training split, shortened), then the generation metrics.
-echo "$(date +%T) feature classifier"
-deno task train-classifier --config configs/resnet18-retinamnist.yaml --train.epochs 5 --name feat-retina --output.root $R > $L/feat.log 2>&1; echo "rc $?"
-FEAT=$(ls -d $R/feat-retina-* | tail -1)
-echo "$(date +%T) evaluate-generation"
-deno task evaluate-generation --run $GEN --features $FEAT --images /tmp/study3/synthetic > $L/evalgen.log 2>&1; echo "rc $?"
+generation_metrics feat-retina /tmp/study3/synthetic --config configs/resnet18-retinamnist.yaml --train.epochs 5
 echo "$(date +%T) done"
