@@ -8,7 +8,9 @@ import { tensor } from "../mod.ts";
 import { saveSafetensors } from "../core/nn/safetensors.ts";
 import { resnet18 } from "../models/mod.ts";
 import { ConfigError } from "../train/config.ts";
-import { gaussianKl, midSlices } from "../tasks/vae3d/trainer.ts";
+import { gaussianKl, midSlices, vaeTrainLoader } from "../tasks/vae3d/trainer.ts";
+import { vaeSchema } from "../tasks/vae3d/config.ts";
+import { openVolumeData } from "../tasks/common/volume_data.ts";
 import { encodeLatentsCommand, trainVaeCommand } from "../tasks/vae3d/commands.ts";
 import { evaluateCommand } from "../tasks/classify/commands.ts";
 import { drawLatent, LatentDataset } from "../tasks/vae3d/latents.ts";
@@ -114,6 +116,56 @@ gpuTest("train-vae: a volume the levels cannot halve, or a missing file, is refu
       "data.path",
     );
     assertEquals([...Deno.readDirSync(root)].length, 0, "no run folder was made");
+  });
+});
+
+gpuTest("train-vae: train.patchSize trains on random crops of each volume and validates on whole ones", async () => {
+  // The loader: every sample a window of its whole volume, at places that change with the epoch.
+  const cfg = structuredClone(vaeSchema.defaults);
+  Object.assign(cfg.data, { length: 12, size: 8 });
+  Object.assign(cfg.train, { batchSize: 3, patchSize: [4, 6, 2] });
+  const data = await openVolumeData(cfg.data, cfg.seed), loader = vaeTrainLoader(cfg, data);
+  const starts: string[][] = [[], []];
+  for (const epoch of [0, 1]) {
+    for await (const b of loader.cpuBatches(epoch)) {
+      assertEquals(b.images.shape, [3, 1, 4, 6, 2]);
+      for (let k = 0; k < 3; k++) {
+        const whole = (await data.train.get(b.indices[k])).image.data;
+        const crop = b.images.data.subarray(k * 48, (k + 1) * 48), found: string[] = [];
+        for (let z = 0; z <= 4; z++) {
+          for (let y = 0; y <= 2; y++) {
+            for (let x = 0; x <= 6; x++) {
+              let same = true;
+              for (let i = 0; i < 48 && same; i++) {
+                const [dz, dy, dx] = [Math.floor(i / 12), Math.floor(i / 2) % 6, i % 2];
+                same = crop[i] === whole[(z + dz) * 64 + (y + dy) * 8 + x + dx];
+              }
+              if (same) found.push(`${b.indices[k]}@${z},${y},${x}`);
+            }
+          }
+        }
+        assert(found.length > 0, `sample ${b.indices[k]} of epoch ${epoch} is no window of its volume`);
+        starts[epoch].push(found[0]);
+      }
+    }
+  }
+  assert(starts[0].sort().join() !== starts[1].sort().join(), "the crops move between epochs");
+
+  await withTempDir("meddiff-vae-", async (root) => {
+    const out = await trainVaeCommand(
+      [...TINY, "--train.epochs=1", "--train.batchSize=3", "--train.patchSize=[4,4,4]", `--output.root=${root}`],
+      true,
+    );
+    const dir = out!.run.path, rows = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n");
+    assert(rows.some((r) => "val_ssim" in JSON.parse(r)), "validated on whole volumes");
+    out!.result.model.dispose();
+    for (const patch of ["[4,4]", "[16,4,4]", "[3,4,4]"]) {
+      await assertRejects(
+        () => trainVaeCommand([...TINY, `--train.patchSize=${patch}`, `--output.root=${root}/bad`], true),
+        ConfigError,
+        "train.patchSize",
+      );
+    }
   });
 });
 

@@ -92,11 +92,19 @@ function checkVaeFits(cfg: VaeConfig, data: VolumeData): void {
       latentChannels: m.latentChannels,
     });
   checkModelFits(cfg, shape, resolve);
-  const factor = resolve().downsampleFactor;
-  if (cfg.loss.advWeight > 0 && patchDiscriminatorOutputSide(Math.min(...data.size), cfg.loss.discLayers) < 1) {
+  const factor = resolve().downsampleFactor, patch = cfg.train.patchSize;
+  if (patch.length !== 0 && (patch.length !== 3 || patch.some((p, i) => p > data.size[i] || p % factor !== 0))) {
     throw new ConfigError([
-      `loss.discLayers ${cfg.loss.discLayers}: the discriminator downsamples the ${shape} to nothing ` +
-      `(fewer layers, or loss.advWeight 0)`,
+      `train.patchSize [${patch}]: expected [] or three sides (D, H, W), each at most the ${shape}' side and a ` +
+      `multiple of the levels' downsampling, ${factor}`,
+    ]);
+  }
+  const trainSide = Math.min(...(patch.length ? patch : data.size));
+  if (cfg.loss.advWeight > 0 && patchDiscriminatorOutputSide(trainSide, cfg.loss.discLayers) < 1) {
+    throw new ConfigError([
+      `loss.discLayers ${cfg.loss.discLayers}: the discriminator downsamples the ${
+        patch.length ? `[${patch}] training crops` : shape
+      } to nothing (fewer layers, or loss.advWeight 0)`,
     ]);
   }
   const { perceptualWeight, perceptualNetwork } = cfg.loss;

@@ -41,6 +41,7 @@ export const vaeSchema = defineConfig({
     selectMetric: "l1",
     selectMode: "min",
     logEvery: 10,
+    patchSize: [] as number[],
   }),
   sample: {
     previewEvery: 1,
@@ -91,6 +92,12 @@ export const vaeSchema = defineConfig({
     help: "input scaling of the perceptual network: ImageNet z-score (3-channel networks) or none",
   },
   ...TRAIN_META,
+  "train.patchSize": {
+    type: "integer[]",
+    min: 1,
+    help: "train on random crops of this size, [D, H, W] (MAISI's patch_size; [] = whole volumes); validation, " +
+      "evaluation and encode-latents take whole volumes (the VAE is fully convolutional)",
+  },
   "train.selectMetric": { choices: VAE_METRICS, help: "validation metric that picks best.safetensors" },
   "sample.previewEvery": {
     type: "integer",

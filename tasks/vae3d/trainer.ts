@@ -28,6 +28,7 @@ import { savePng } from "../../util/png.ts";
 import { imageGrid } from "../lib/image_grid.ts";
 import type { VolumeData } from "../common/volume_data.ts";
 import { sliceOf } from "../../datasets/volume_slices.ts";
+import { randomCropVolume } from "../../datasets/transforms/volume.ts";
 import { VAE_METRICS, type VaeConfig } from "./config.ts";
 
 /** The configured VAE for `channels`-channel volumes. */
@@ -142,6 +143,26 @@ export async function saveReconstructions(
   await savePng(path, imageGrid(all, [3 * rows.length, 1, side, side], { nrow: 3, range: [0, 1] }));
 }
 
+/** What the VAE's loaders share: batch, seed, cache, concurrency. */
+function loaderOptions(cfg: VaeConfig) {
+  const t = cfg.train;
+  return { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
+}
+
+/**
+ * The training split's loader: shuffled, and cropped to `train.patchSize` at a random place drawn
+ * per sample and epoch when it is set (the loader caches whole volumes; the crops change every epoch).
+ */
+export function vaeTrainLoader(cfg: VaeConfig, data: VolumeData): DataLoader {
+  const t = cfg.train, patch = t.patchSize;
+  return new DataLoader(data.train, {
+    ...loaderOptions(cfg),
+    shuffle: true,
+    dropLast: data.train.length > t.batchSize,
+    ...(patch.length ? { transform: randomCropVolume([patch[0], patch[1], patch[2]]) } : {}),
+  });
+}
+
 /** What a VAE training run reports. */
 export interface VaeTrainResult extends FitResult {
   model: MaisiVAE;
@@ -166,12 +187,13 @@ export async function trainVae(
       norm: cfg.loss.perceptualNorm as PerceptualNorm,
     })
     : null;
-  const common = { batchSize: t.batchSize, seed: cfg.seed, cache: cfg.data.cache, concurrency: t.concurrency };
-  const loader = new DataLoader(data.train, { ...common, shuffle: true, dropLast: data.train.length > t.batchSize });
-  const valLoader = new DataLoader(data.val, common);
+  const loader = vaeTrainLoader(cfg, data);
+  const valLoader = new DataLoader(data.val, loaderOptions(cfg));
   const [D, H, W] = data.size;
   let validations = 0;
-  log.info(`data: ${data.description}`);
+  log.info(
+    `data: ${data.description}${t.patchSize.length ? `; training on random ${t.patchSize.join("×")} crops` : ""}`,
+  );
   log.info(
     `VAE: latent ${vae.config.latentChannels}×${D / vae.config.downsampleFactor}×${H / vae.config.downsampleFactor}×` +
       `${W / vae.config.downsampleFactor}; loss L1 + ${klWeight}·KL` +
