@@ -46,21 +46,32 @@ export function elementwiseBuffers(k: UpdateKernel): Set<string> {
  * size and its element-wise buffers' offsets multiples of 4; those sizes, ends and offsets then
  * in vec4s in the uniform block) a thread updates four neighbouring elements: CPU adapters pay
  * per thread and gather each lane's loads, and AdamW over 15.7 M parameters took 780 ms scalar.
+ * A buffer marked in `shared` is one storage for every group (an optimizer's state packed in one
+ * buffer, each group at its own offset): bound once, so more groups fit the adapter's bindings.
+ * Bindings: group 0's buffers at 1..B, then each later group's unshared ones, in order.
  */
-export function updateSource(k: UpdateKernel, groups = 1, vec4 = false): string {
+export function updateSource(
+  k: UpdateKernel,
+  groups = 1,
+  vec4 = false,
+  shared: readonly boolean[] = [],
+): string {
   const B = k.buffers.length;
   const scalarsAt = 1 + groups * (1 + B);
   const wide = vec4 ? elementwiseBuffers(k) : new Set<string>();
+  const isShared = new Set(k.buffers.filter((_, i) => shared[i]).map((b) => b.name));
+  const bound = (name: string, g: number) => (groups === 1 ? name : `${name}_${isShared.has(name) ? 0 : g}`);
   let s = metaDecl(updateMetaWords(k, groups));
+  let binding = 1;
   for (let g = 0; g < groups; g++) {
-    k.buffers.forEach((b, i) => {
-      const name = groups === 1 ? b.name : `${b.name}_${g}`;
+    for (const b of k.buffers) {
+      if (g > 0 && isShared.has(b.name)) continue;
       const type = wide.has(b.name) ? "vec4<f32>" : "f32";
-      s += `@group(0) @binding(${g * B + i + 1}) var<storage, ${
-        b.write ? "read_write" : "read"
-      }> ${name}: array<${type}>;
+      s += `@group(0) @binding(${binding++}) var<storage, ${b.write ? "read_write" : "read"}> ${
+        bound(b.name, g)
+      }: array<${type}>;
 `;
-    });
+    }
   }
   s += `${flatMain()}
   if (gi >= ${metaAt(0)}) { return; }
@@ -69,11 +80,10 @@ export function updateSource(k: UpdateKernel, groups = 1, vec4 = false): string 
 `));
   k.flags.forEach((n, j) => (s += `  let ${n} = ${metaAt(scalarsAt + k.scalars.length + j)} != 0u;
 `));
-  const bound = (name: string, g: number) => (groups === 1 ? name : `${name}_${g}`);
   for (let g = 0; g < groups; g++) {
     const rename = (body: string) => {
       if (groups === 1) return body;
-      for (const b of k.buffers) body = body.replace(new RegExp(`\\b${b.name}\\[`, "g"), `${b.name}_${g}[`);
+      for (const b of k.buffers) body = body.replace(new RegExp(`\\b${b.name}\\[`, "g"), `${bound(b.name, g)}[`);
       return body;
     };
     const start = g === 0 ? "0u" : metaAt(g);

@@ -78,6 +78,11 @@ export class Adam extends Optimizer<AdamHyper> {
     });
   }
 
+  /** The moments (and AMSGrad's maximum) are packed, one storage each for all parameters. */
+  protected override packedStateKeys(g: ParamGroup<AdamHyper>): readonly string[] {
+    return g.amsgrad ? ["expAvg", "expAvgSq", "maxExpAvgSq"] : ["expAvg", "expAvgSq"];
+  }
+
   /** One fused Adam launch for `p` (bias corrections computed here in float64). */
   protected updateParam(
     p: Tensor,

@@ -7,7 +7,8 @@
 import { dispatch, gpu, grid1d, pipeline } from "../device.ts";
 import { noGrad } from "../autograd.ts";
 import { keep } from "../scope.ts";
-import { fmtShape } from "../shape.ts";
+import { contiguousStrides, fmtShape } from "../shape.ts";
+import { zeros } from "../ops/creation.ts";
 import { Tensor } from "../tensor.ts";
 import { clone, contiguous } from "../ops/elementwise.ts";
 import { runMap } from "../ops/map.ts";
@@ -100,9 +101,11 @@ const MAX_GROUPS = 8;
  * Collects fused update launches and issues them with several tensor groups per dispatch (the
  * multi-tensor "foreach" updates of PyTorch's optimizers): consecutive launches of the same
  * kernel with the same scalars and flags share a dispatch, as many as the adapter's storage
- * bindings allow (16 on llvmpipe: 4 Adam parameters, 8 EMA or clipping ones). A launch that would
- * write a buffer another launch of the dispatch touches starts a new one. Call `flush()` before
- * anything reads what the launches write.
+ * bindings allow (16 on llvmpipe). A buffer that every group of the dispatch finds in one storage
+ * (an optimizer's state packed by {@linkcode Optimizer}) is bound once: AdamW with packed moments
+ * fits 7 parameters per dispatch instead of 4. A launch whose written elements overlap elements
+ * another launch of the dispatch touches (or that reads elements one writes) starts a new one.
+ * Call `flush()` before anything reads what the launches write.
  */
 export class UpdateBatch {
   #op = "";
@@ -111,8 +114,10 @@ export class UpdateBatch {
   #groups: Tensor[][] = [];
   #scalars: readonly number[] = [];
   #flags: readonly boolean[] = [];
-  #written = new Set<GPUBuffer>();
-  #read = new Set<GPUBuffer>();
+  /** Per kernel buffer: every group so far binds the same storage there. */
+  #shared: boolean[] = [];
+  /** Element ranges the groups so far touch, per storage. */
+  #touched = new Map<GPUBuffer, { lo: number; hi: number; write: boolean }[]>();
 
   /** Adds one group: `tensors[i]` is the kernel's buffer i (each a dense float32 view). */
   add(
@@ -134,24 +139,33 @@ export class UpdateBatch {
     if (tensors[0].size === 0) return;
     const key = `${op}|${scalars.join(",")}|${flags.join(",")}`;
     const clash = kernel.buffers.some((b, i) =>
-      b.write ? this.#written.has(buffers[i]) || this.#read.has(buffers[i]) : this.#written.has(buffers[i])
+      (this.#touched.get(buffers[i]) ?? []).some((r) =>
+        (b.write || r.write) && r.lo < tensors[i].offset + tensors[i].size && tensors[i].offset < r.hi
+      )
     );
-    const full = (this.#groups.length + 1) * kernel.buffers.length > gpu().limits.maxStorageBuffersPerShaderStage ||
-      this.#groups.length >= MAX_GROUPS;
+    const first = this.#groups[0];
+    const shared = kernel.buffers.map((_, i) => !first || (this.#shared[i] && first[i].storage.buffer === buffers[i]));
+    const G = this.#groups.length + 1;
+    const bindings = shared.reduce((n, s) => n + (s ? 1 : G), 0);
+    const full = bindings > gpu().limits.maxStorageBuffersPerShaderStage || this.#groups.length >= MAX_GROUPS;
     if (key !== this.#key || kernel !== this.#kernel || clash || full) this.flush();
     if (this.#groups.length === 0) {
       [this.#op, this.#kernel, this.#key, this.#scalars, this.#flags] = [op, kernel, key, scalars, flags];
-    }
+      this.#shared = kernel.buffers.map(() => true);
+    } else this.#shared = shared;
     this.#groups.push([...tensors]);
-    kernel.buffers.forEach((b, i) => (b.write ? this.#written : this.#read).add(buffers[i]));
+    kernel.buffers.forEach((b, i) => {
+      const ranges = this.#touched.get(buffers[i]) ?? [];
+      ranges.push({ lo: tensors[i].offset, hi: tensors[i].offset + tensors[i].size, write: b.write });
+      this.#touched.set(buffers[i], ranges);
+    });
   }
 
   /** Issues what was added. */
   flush(): void {
-    const kernel = this.#kernel, groups = this.#groups;
+    const kernel = this.#kernel, groups = this.#groups, shared = this.#shared;
     this.#groups = [];
-    this.#written.clear();
-    this.#read.clear();
+    this.#touched.clear();
     if (!kernel || groups.length === 0) return;
     const B = kernel.buffers.length, G = groups.length;
     // Four elements per thread when every group and its element-wise views are aligned to 4.
@@ -170,10 +184,11 @@ export class UpdateBatch {
     let w = 1 + G * (1 + B);
     for (const s of this.#scalars) f[w++] = s;
     for (const b of this.#flags) meta[w++] = b ? 1 : 0;
+    const mask = G > 1 ? `/${shared.map((s) => (s ? 1 : 0)).join("")}` : "";
     dispatch({
       op: this.#op,
-      pipeline: pipeline(`${this.#op}×${G}`, updateSource(kernel, G, vec4)),
-      bindings: groups.flatMap((ts) => ts.map((t) => t.storage.buffer)),
+      pipeline: pipeline(`${this.#op}×${G}${mask}`, updateSource(kernel, G, vec4, G > 1 ? shared : [])),
+      bindings: groups.flatMap((ts, g) => ts.filter((_, i) => g === 0 || !shared[i]).map((t) => t.storage.buffer)),
       uniforms: meta,
       workgroups: grid1d(Math.ceil(total / WG)),
     });
@@ -203,6 +218,8 @@ export abstract class Optimizer<H extends BaseHyper> {
   readonly state: Map<Tensor, ParamState> = new Map();
   /** Name used in error messages. */
   protected readonly name: string;
+  /** State tensors that are views of a packed storage. */
+  readonly #packed = new WeakSet<Tensor>();
 
   /** Builds the groups from `params` (tensors or groups), filling in `defaults`. */
   constructor(name: string, params: ParamsInput<H>, defaults: H) {
@@ -254,6 +271,7 @@ export abstract class Optimizer<H extends BaseHyper> {
   step(): void {
     const updates = new UpdateBatch();
     noGrad(() => {
+      const live: { p: Tensor; grad: Tensor; group: ParamGroup<H>; st: ParamState }[] = [];
       for (const group of this.paramGroups) {
         this.checkHyper(group);
         for (const p of group.params) {
@@ -269,11 +287,55 @@ export abstract class Optimizer<H extends BaseHyper> {
           }
           let st = this.state.get(p);
           if (!st) this.state.set(p, st = {});
-          this.updateParam(p, grad, group, st, updates);
+          live.push({ p, grad, group, st });
         }
       }
+      this.#packState(live);
+      for (const { p, grad, group, st } of live) this.updateParam(p, grad, group, st, updates);
       updates.flush();
     });
+  }
+
+  /**
+   * Keys of the zero-initialised state tensors `updateParam` uses for a parameter of `group`.
+   * `step()` keeps them packed: one storage per key holds every parameter's tensor, in parameter
+   * order, so the fused update binds it once for several parameters (see {@linkcode UpdateBatch}).
+   */
+  protected packedStateKeys(_group: ParamGroup<H>): readonly string[] {
+    return [];
+  }
+
+  /**
+   * Gives the parameters of `live` their packed state tensors where they lack them: new ones zero,
+   * others (a loaded state, or one packed with a different set of parameters) copied in.
+   */
+  #packState(live: readonly { p: Tensor; group: ParamGroup<H>; st: ParamState }[]): void {
+    const { maxStorageBufferBindingSize, maxBufferSize } = gpu().limits;
+    const cap = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / 4);
+    const keyed = live.map((e) => ({ ...e, keys: this.packedStateKeys(e.group) }));
+    for (const key of new Set(keyed.flatMap((e) => e.keys))) {
+      const todo = keyed.filter((e) => e.keys.includes(key) && !this.#packed.has(e.st[key] as Tensor));
+      const aligned = (e: { p: Tensor }) => Math.ceil(e.p.size / 4) * 4; // vec4 updates need aligned views
+      for (let i = 0; i < todo.length;) {
+        let total = aligned(todo[i]), end = i + 1;
+        while (end < todo.length && total + aligned(todo[end]) <= cap) total += aligned(todo[end++]);
+        const storage = zeros([total]);
+        let offset = 0;
+        for (const { p, st } of todo.slice(i, end)) {
+          const view = keep(storage.viewAs(p.shape, contiguousStrides(p.shape), offset));
+          const old = st[key];
+          if (old instanceof Tensor && !old.isDisposed) {
+            runMap({ op: "optimizer.packState", expr: "x", inputs: [old], names: ["x"], out: "float32", into: view });
+            old.dispose();
+          }
+          st[key] = view;
+          this.#packed.add(view);
+          offset += aligned({ p });
+        }
+        storage.dispose();
+        i = end;
+      }
+    }
   }
 
   /** Clears gradients: disposes them (`setToNone`, the default) or zeroes them in place. */
