@@ -33,8 +33,28 @@ export function noGrad<R>(fn: () => R): R {
   return r;
 }
 
-/** Gradient function of one op: returns one gradient (or null) per input. */
-export type BackwardFn = (grad: Tensor, saved: Tensor[]) => (Tensor | WindowGrad | null | undefined)[];
+/**
+ * Gradient function of one op: returns one gradient (or null) per input. `pending` offers the
+ * gradients other consumers already gave its inputs, for ops that can add one into theirs.
+ */
+export type BackwardFn = (
+  grad: Tensor,
+  saved: Tensor[],
+  pending: PendingGrads,
+) => (Tensor | WindowGrad | null | undefined)[];
+
+/**
+ * The gradients an op's inputs have already received from their other consumers, offered to the
+ * op's backward function: where its kernel can add `get(i)` into the gradient it computes for
+ * input i (one pass instead of a separate sum afterwards), it does so and calls `claim(i)`, and
+ * the engine then takes that result as input i's whole gradient so far.
+ */
+export interface PendingGrads {
+  /** Input i's gradient so far, dense (null when it has none yet, or when the op cannot be given it). */
+  get(i: number): Tensor | null;
+  /** Says the gradient returned for input i includes `get(i)`. */
+  claim(i: number): void;
+}
 
 /**
  * A gradient that is zero outside one window of its input: a slice's, `grad` holding the
@@ -202,10 +222,40 @@ export function backward(
       grads.delete(node);
       if (!pending) continue;
       const g = dense(pending);
-      const inGrads = node.backwardFn(g, node.saved());
+      const offered = new Map<number, Tensor>(), claimed = new Set<number>();
+      const inGrads = node.backwardFn(g, node.saved(), {
+        get: (i) => {
+          const input = node.inputs[i], fn = input?.gradFn;
+          // An input the op reads twice has one pending gradient for both: offer it to neither.
+          if (
+            !fn || !input.requiresGrad || !node.needsGrad[i] || node.inputs.some((o, j) => j !== i && o.gradFn === fn)
+          ) {
+            return null;
+          }
+          const prev = grads.get(fn);
+          if (!prev) return null;
+          const d = dense(prev);
+          grads.set(fn, d);
+          offered.set(i, d);
+          return d;
+        },
+        claim: (i) => {
+          if (!offered.has(i)) throw new Error(`internal: backward of '${node.name}' claimed a gradient never offered`);
+          claimed.add(i);
+        },
+      });
       if (g !== grad) g.dispose();
       if (!opts.retainGraph) node.release();
       node.inputs.forEach((input, i) => {
+        if (claimed.has(i)) {
+          const out = inGrads[i];
+          if (!out || out instanceof WindowGrad) {
+            throw new Error(`internal: backward of '${node.name}' claimed input ${i} but gave no dense gradient`);
+          }
+          grads.set(input.gradFn!, out);
+          offered.get(i)!.dispose();
+          return;
+        }
         const out = inGrads[i];
         if (!out) return;
         const window = out instanceof WindowGrad ? out : null;

@@ -491,3 +491,28 @@ gpuTest("group norm of segments longer than a thread's loop (3-D volumes) takes 
   assert(!ops.includes("groupNorm.backward"), "no row kernel for dx");
   for (const t of [x, w, b, y]) t.dispose();
 });
+
+gpuTest("group norm's backward adds the gradient its input already has (a residual's) in its dx kernel", async () => {
+  // x feeds a residual and group norm + SiLU: out = x·v + silu(gn(x))·u. The residual's gradient
+  // v reaches x first; the norm's dx kernel adds it (on CPU adapters, no separate add), and the
+  // result is v plus x's gradient through the norm alone. Shapes: vec4 segments and scalar ones.
+  for (const shape of [[2, 8, 4, 4], [2, 6, 3, 3]]) {
+    await scope(async () => {
+      const n = prod(shape), C = shape[1];
+      const w = tensor(randomArray(C, 3), [C]), b = tensor(randomArray(C, 4), [C]);
+      const u = tensor(randomArray(n, 5), shape), v = tensor(randomArray(n, 6), shape);
+      const gradThroughNorm = async (residual: boolean) => {
+        // x an op's output (a leaf's gradients accumulate in .grad instead).
+        const x0 = tensor(randomArray(n, 7), shape).requiresGrad_(), x = x0.mul(1);
+        const y = groupNorm(x, 2, w, b, { activation: "silu" }).mul(u);
+        const loss = (residual ? x.mul(v).add(y) : y).sum();
+        const ops = dispatchedOps(() => loss.backward());
+        return { dx: await x0.grad!.data(), adds: ops.filter((o) => o === "add").length };
+      };
+      const alone = await gradThroughNorm(false), both = await gradThroughNorm(true);
+      const vs = await v.data();
+      assertClose(both.dx, alone.dx.map((d, i) => d + vs[i]), { rtol: 1e-5, atol: 1e-6, msg: `${shape}` });
+      if (gpu().isSoftware) assertEquals(both.adds, 0, `${shape}: the residual's gradient is added in the dx kernel`);
+    });
+  }
+});

@@ -26,10 +26,10 @@ export const SEGMENT_WG = 64;
 
 /**
  * Uniform words: N, C, S (elements per segment), G (statistics per sample; 0 = batch norm),
- * eps (f32), momentum (f32), xOff, gOff, wOff, bOff, rmOff, rmStride, rvOff, rvStride.
- * Offsets of x and g count vec4s in the vec4 kernels.
+ * eps (f32), momentum (f32), xOff, gOff, wOff, bOff, rmOff, rmStride, rvOff, rvStride, accOff.
+ * Offsets of x, g and acc count vec4s in the vec4 kernels.
  */
-export const SEGMENT_META_WORDS = 14;
+export const SEGMENT_META_WORDS = 15;
 
 /** What changes a segment kernel's source. */
 export interface SegmentKernel {
@@ -41,6 +41,8 @@ export interface SegmentKernel {
   weight: boolean;
   /** Bias bound (else 0). */
   bias: boolean;
+  /** dx kernel: adds a dense gradient `acc` (the input's gradient from its other consumers) into dx. */
+  accumulate?: boolean;
 }
 
 const T = (k: SegmentKernel) => (k.vec4 ? "vec4<f32>" : "f32");
@@ -52,7 +54,7 @@ const actHelpers = (k: SegmentKernel) => (k.act === "none" ? "" : activationHelp
 function header(k: SegmentKernel, bindings: [string, boolean][]): string {
   let s = actHelpers(k) + metaDecl(SEGMENT_META_WORDS);
   bindings.forEach(([name, writable], i) => {
-    const type = name === "x" || name === "g" || (name === "out" && k.vec4) ? T(k) : "f32";
+    const type = name === "x" || name === "g" || name === "acc" || (name === "out" && k.vec4) ? T(k) : "f32";
     s += `@group(0) @binding(${i + 1}) var<storage, ${writable ? "read_write" : "read"}> ${name}: array<${type}>;\n`;
   });
   return s + `@compute @workgroup_size(${SEGMENT_WG})
@@ -206,6 +208,7 @@ export function segmentDxBindings(k: SegmentKernel): [string, boolean][] {
     ...(k.weight ? [["w", false] as [string, boolean]] : []),
     ...(k.act !== "none" && k.bias ? [["b", false] as [string, boolean]] : []),
     ["part", false],
+    ...(k.accumulate ? [["acc", false] as [string, boolean]] : []),
     ["out", true],
     ["wb", true],
   ];
@@ -238,7 +241,7 @@ ${groupSums}  let ob = r * SV;
   for (var i = 0u; i < SV; i++) {
     let xh = (x[xb + i] - mean) * rstd;
     let gp = ${gPrime(kk)};
-    out[ob + i] = rstd * (wc * gp - a1 / L - xh * (a0 / L));
+    out[ob + i] = ${k.accumulate ? `acc[${metaAt(14)} + ob + i] + ` : ""}rstd * (wc * gp - a1 / L - xh * (a0 / L));
   }
 }\n`;
 }

@@ -328,7 +328,15 @@ function runSegments(
   lay: Layout,
   k: { vec4: boolean },
   buffers: Tensor[],
-  a: { eps?: number; momentum?: number; x?: Tensor; g?: Tensor; w?: Tensor | null; b?: Tensor | null },
+  a: {
+    eps?: number;
+    momentum?: number;
+    x?: Tensor;
+    g?: Tensor;
+    w?: Tensor | null;
+    b?: Tensor | null;
+    acc?: Tensor | null;
+  },
   extra: { rm?: Tensor | null; rv?: Tensor | null; perChannel?: boolean } = {},
 ): void {
   const { N, C, S, G } = lay.seg!;
@@ -337,6 +345,7 @@ function runSegments(
   meta.set([N, C, S, G, f32Bits(a.eps ?? 0), f32Bits(a.momentum ?? 0)]);
   meta.set([(a.x?.offset ?? 0) / q, (a.g?.offset ?? 0) / q, a.w?.offset ?? 0, a.b?.offset ?? 0], 6);
   if (extra.rm && extra.rv) meta.set([extra.rm.offset, extra.rm.strides[0], extra.rv.offset, extra.rv.strides[0]], 10);
+  meta[14] = (a.acc?.offset ?? 0) / q;
   dispatch({
     op,
     pipeline: pipeline(op, src),
@@ -381,16 +390,17 @@ function segmentGrads(
   plan: { vec4: boolean },
   a: { x: Tensor; stats: Tensor; g: Tensor; w: Tensor | null; b: Tensor | null; act: NormActivation },
   dx: Tensor | null,
+  acc: Tensor | null = null,
 ): Tensor {
-  const k: SegmentKernel = { vec4: plan.vec4, act: a.act, weight: !!a.w, bias: !!a.b };
+  const k: SegmentKernel = { vec4: plan.vec4, act: a.act, weight: !!a.w, bias: !!a.b, accumulate: !!acc };
   const { N, C } = lay.seg!;
   const part = empty([2 * N * C], "float32", `${op}.segments`);
   const wb = empty([2, C], "float32", `${op}.affineGrad`);
-  const t = { x: a.x, stats: a.stats, g: a.g, w: a.w, b: a.b, part, out: dx, wb };
+  const t = { x: a.x, stats: a.stats, g: a.g, w: a.w, b: a.b, part, acc, out: dx, wb };
   runSegments(`${op}.segmentGradSums`, segmentGradSumsSource(k), lay, k, byNames(segmentGradSumsBindings(k), t), a);
   if (dx) {
     const src = segmentDxSource(k, lay.seg!.G > 0);
-    runSegments(`${op}.segmentDx`, src, lay, k, byNames(segmentDxBindings(k), t), a);
+    runSegments(`${op}.segmentDx`, src, lay, k, byNames(segmentDxBindings(k), t), { ...a, acc });
   } else runSegments(`${op}.segmentCombine`, segmentCombineSource(), lay, k, [part, wb], {}, { perChannel: true });
   part.dispose();
   return wb;
@@ -468,7 +478,7 @@ function normOp(
   if (!keepBias) bc?.dispose();
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const save = [xc, stats, ...(wc ? [wc] : []), ...(keepBias ? [bc!] : [])];
-  const y = record(op, out, inputs, (g, [xs, st, ...params]) => {
+  const y = record(op, out, inputs, (g, [xs, st, ...params], pending) => {
     const ws = wc ? params[0] : null, bs = keepBias ? params[wc ? 1 : 0] : null;
     const gc = dense(g);
     const rowsBackward = (): Tensor => {
@@ -492,8 +502,12 @@ function normOp(
     let wb: Tensor | null = null;
     if (plan && !constStats && x.requiresGrad) {
       // Batch or group norm with batch statistics: dx and the affine gradients from one pair of kernels.
+      // x's gradient from its other consumers (a residual's) is added in the dx kernel.
+      const prev = pending.get(0);
+      const acc = prev && prev.isContiguous && (!plan.vec4 || prev.offset % 4 === 0) ? prev : null;
       const dx = empty(x.shape, "float32", `${op}.backward`);
-      wb = segmentGrads(op, lay, plan, sums, dx);
+      wb = segmentGrads(op, lay, plan, sums, dx, acc);
+      if (acc) pending.claim(0);
       grads.push(dx);
     } else grads.push(x.requiresGrad ? rowsBackward() : null);
     if (weight?.requiresGrad || bias?.requiresGrad) {
