@@ -40,6 +40,7 @@ import { chain, ModuleList } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { Embedding, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
+import { packParameters } from "../core/nn/packed.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
 import { OptionError, positiveIntOption } from "../util/errors.ts";
 import { batchClassLabels, batchTimesteps, TimestepEmbedding, Timesteps } from "./embeddings.ts";
@@ -283,6 +284,10 @@ export class UNet extends Module {
     this.up_blocks = new ModuleList(up);
     this.conv_norm_out = new GroupNorm(normGroups(ch[0], cfg.numGroups), ch[0], { eps: cfg.normEps });
     this.conv_out = new Conv2d(ch[0], cfg.outChannels, 3, { padding: 1, generator: g });
+    // The residual blocks' time projections side by side, in the order the forward pass's one
+    // product (TimeShifts) reads them: no copy of them per step.
+    const projections = this.modules().filter((m) => m instanceof ResnetBlock2D).map((b) => b.time_emb_proj);
+    for (const name of ["weight", "bias"]) packParameters(projections, name);
   }
 
   /**

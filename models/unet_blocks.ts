@@ -20,6 +20,7 @@ import { chain, type ChainStage, ModuleList } from "../core/nn/containers.ts";
 import { Conv2d } from "../core/nn/conv.ts";
 import { Dropout, Linear, SiLU } from "../core/nn/linear.ts";
 import { Module } from "../core/nn/module.ts";
+import { packParameters } from "../core/nn/packed.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
 import { OptionError } from "../util/errors.ts";
 
@@ -64,8 +65,8 @@ export class TimeShifts {
   /** The projections of silu(temb) `tembAct` (B, tembChannels) for `blocks`. */
   constructor(readonly tembAct: Tensor, blocks: readonly ResnetBlock2D[]) {
     const projections = blocks.map((b) => b.time_emb_proj);
-    const weight = cat(projections.map((p) => p.weight), 0);
-    const bias = cat(projections.map((p) => p.bias!), 0);
+    const weight = cat(projections.map((p) => p.weight), 0, { share: true });
+    const bias = cat(projections.map((p) => p.bias!), 0, { share: true });
     const all = add(matmul(tembAct, t(weight)), bias);
     let at = 0;
     for (const b of blocks) {
@@ -222,6 +223,8 @@ export class AttentionBlock2D extends Module {
     this.to_k = new Linear(channels, channels, { generator: g });
     this.to_v = new Linear(channels, channels, { generator: g });
     this.to_out = new ModuleList([new Linear(channels, channels, { generator: g }), new Dropout(0)]);
+    // q, k and v side by side: the forward pass's (C, 3C) product reads them without a copy.
+    for (const name of ["weight", "bias"]) packParameters([this.to_q, this.to_k, this.to_v], name);
   }
 
   /** (B, C, H, W) → (B, C, H, W). */
@@ -240,8 +243,8 @@ export class AttentionBlock2D extends Module {
       // q, k and v in one (B·L, C) × (C, 3C) product: the three Linears' weights side by side
       // (their gradients come back as dense slices of the product's, without copies).
       const projections = [this.to_q, this.to_k, this.to_v];
-      const weight = cat(projections.map((p) => p.weight), 0);
-      const bias = cat(projections.map((p) => p.bias!), 0);
+      const weight = cat(projections.map((p) => p.weight), 0, { share: true });
+      const bias = cat(projections.map((p) => p.bias!), 0, { share: true });
       const qkv = add(matmul(tokens, t(weight)), bias);
       // (B, nh, L, hd) strided views of the q, k and v columns.
       const heads = (i: number) => permute(reshape(narrow(qkv, 1, i * C, C), [B, L, nh, hd]), [0, 2, 1, 3]);

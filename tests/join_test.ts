@@ -396,3 +396,31 @@ gpuTest("oneHot: float32 rows, out-of-range gives zeros, numClasses required", a
   assertThrows(() => oneHot(i32([1])), RangeError, "oneHot: numClasses = -1");
   assertThrows(() => oneHot(tensor([1]), 3), TypeError, "oneHot: index must be an int32 tensor");
 });
+
+gpuTest("cat with share: a view of pieces that follow one another in one storage, a copy otherwise", async () => {
+  const base = tensor(randomArray(24, 11), [6, 4]).requiresGrad_();
+  const rows = (a: number, n: number) => base.narrow(0, a, n);
+  const want = await base.data();
+  // Rows 0–1, 2–4, 5 of one storage, in order: the same elements, no dispatch, a view of base.
+  let joined!: Tensor;
+  const ops = dispatchedOps(() => joined = cat([rows(0, 2), rows(2, 3), rows(5, 1)], 0, { share: true }));
+  assertEquals(ops, []);
+  assert(joined.storage === base.storage);
+  assertEquals(await joined.data(), want);
+  // Gradients reach each piece as before (the pieces' rows of the upstream gradient).
+  const g = randomArray(24, 12);
+  joined.mul(tensor(g, [6, 4])).sum().backward();
+  assertClose(await base.grad!.data(), g);
+  // Out of order, with a gap, or along a dim with rows before it: copies, like cat without share.
+  for (
+    const [pieces, dim] of [
+      [[rows(2, 3), rows(0, 2)], 0],
+      [[rows(0, 2), rows(3, 2)], 0],
+      [[base.narrow(1, 0, 2), base.narrow(1, 2, 2)], 1],
+    ] as [Tensor[], number][]
+  ) {
+    const shared = cat(pieces, dim, { share: true }), copied = cat(pieces, dim);
+    assert(shared.storage !== base.storage, `pieces ${pieces.map((p) => p.offset)} along ${dim} are copied`);
+    assertEquals(await shared.data(), await copied.data());
+  }
+});

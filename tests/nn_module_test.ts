@@ -12,6 +12,7 @@ import {
   ModuleDict,
   ModuleList,
   normal_,
+  packParameters,
   Parameter,
   ReLU,
   Sequential,
@@ -402,4 +403,23 @@ gpuTest("activation modules and containers", async () => {
   const dict = new ModuleDict([["2", new ReLU()], ["1", new Tanh()]]);
   assertEquals(dict.keys(), ["2", "1"], "ModuleDict keeps insertion order even for integer-like keys");
   assertThrows(() => dict.set("a.b", new ReLU()), RangeError, '"a.b"');
+});
+
+gpuTest("packParameters: the layers' parameters share one storage, keep their values, names and loading", async () => {
+  const layers = [new Linear(3, 2), new Linear(3, 4), new Linear(3, 1)];
+  const before = await Promise.all(layers.map((l) => l.weight.data()));
+  packParameters(layers, "weight");
+  const storage = layers[0].weight.storage;
+  assert(layers.every((l) => l.weight.storage === storage && l.weight instanceof Parameter && l.weight.requiresGrad));
+  assertEquals(layers.map((l) => l.weight.offset - layers[0].weight.offset), [0, 6, 18]);
+  assertEquals(await Promise.all(layers.map((l) => l.weight.data())), before);
+  // Loading writes into the shared storage (the views stay views); other parameters are untouched.
+  const fresh = new Linear(3, 4);
+  layers[1].loadStateDict(fresh.stateDict());
+  assert(layers[1].weight.storage === storage);
+  assertEquals(await layers[1].weight.data(), await fresh.weight.data());
+  assertEquals(await layers[0].weight.data(), before[0]);
+  assertThrows(() => packParameters([layers[0], layers[0]], "weight"), RangeError, "appears twice");
+  assertThrows(() => packParameters([new ReLU()], "weight"), TypeError, 'no parameter "weight"');
+  for (const l of [...layers, fresh]) l.dispose();
 });

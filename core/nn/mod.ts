@@ -23,6 +23,7 @@ export {
 } from "./init.ts";
 export type { FanMode, InitOptions, KaimingOptions, Nonlinearity } from "./init.ts";
 export { chain, ModuleDict, ModuleList, Sequential } from "./containers.ts";
+export { packParameters } from "./packed.ts";
 export type { ChainStage } from "./containers.ts";
 export {
   Dropout,

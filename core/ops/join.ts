@@ -143,17 +143,29 @@ function catCopy(
   dummy?.dispose();
 }
 
+/** PyTorch's legacy empty tensor, `[0]`, which `cat` skips whatever the other shapes. */
+const legacyEmpty = (t: Tensor) => t.ndim === 1 && t.shape[0] === 0;
+
+/** Options of {@linkcode cat}. */
+export interface CatOptions {
+  /**
+   * The result may be a view of the inputs' storage (no copy) when they lie side by side in one
+   * storage, in order, so that together they are dense: for inputs that stay unchanged while the
+   * result is in use, such as parameters packed by `packParameters` within a forward pass.
+   */
+  share?: boolean;
+}
+
 /**
  * Concatenates along `dim`. Shapes must match except at `dim`; 1-D empty tensors (`[0]`)
  * are skipped as in PyTorch; dtypes are promoted (bool < int32 < float32).
  */
-export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+export function cat(tensors: readonly Tensor[], dim = 0, opts: CatOptions = {}): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) {
     throw new RangeError("cat: expected a non-empty list of tensors");
   }
   tensors.forEach((t, i) => live(t, "cat", `tensor ${i}`));
   const dtype: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
-  const legacyEmpty = (t: Tensor) => t.ndim === 1 && t.shape[0] === 0;
   const used = tensors.filter((t) => !legacyEmpty(t));
   if (used.length === 0) return empty([0], dtype, "cat");
   const ref = used[0];
@@ -167,22 +179,13 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const outShape = [...ref.shape];
   outShape[d] = used.reduce((a, t) => a + t.shape[d], 0);
-  const out = empty(outShape, dtype, "cat");
   const starts: number[] = [];
   let at = 0;
   for (const t of tensors) {
     starts.push(at);
     if (!legacyEmpty(t)) at += t.shape[d];
   }
-  // The pieces in the output's dtype (promoted ones converted first), empty ones left out.
-  const filled = tensors.map((t, i) => ({ t, i })).filter(({ t }) => !legacyEmpty(t) && t.shape[d] > 0);
-  const converted = filled.map(({ t }) =>
-    t.dtype === dtype
-      ? t
-      : runMap({ op: "cat", expr: "x", inputs: [t], names: ["x"], load: [storageType[dtype]], out: dtype })
-  );
-  catCopy("cat", out, converted, filled.map(({ i }) => starts[i]), converted.map((t) => t.shape[d]), d, true);
-  converted.forEach((c, j) => c !== filled[j].t && c.dispose());
+  const out = (opts.share ? sideBySide(used, outShape, d) : null) ?? copyPieces(tensors, outShape, d, dtype, starts);
   if (dtype !== "float32") return out;
   return record("cat", out, tensors, (g) => {
     // A window that is dense in the gradient (a dim-0 slice of a dense gradient) is passed on as
@@ -203,6 +206,39 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     catCopy("cat.backward", g, copies, starts, sizes, d, false);
     return grads;
   });
+}
+
+/** The concatenation as a view, when the pieces are dense and follow one another in one storage; else null. */
+function sideBySide(pieces: readonly Tensor[], outShape: number[], d: number): Tensor | null {
+  const first = pieces[0];
+  let next = first.offset;
+  for (const t of pieces) {
+    if (t.storage !== first.storage || t.dtype !== first.dtype || !t.isContiguous || t.offset !== next) return null;
+    next += t.size;
+  }
+  // Dense along `dim` only when every dim before it has one element.
+  if (outShape.slice(0, d).some((n) => n !== 1)) return null;
+  return first.viewAs(outShape, contiguousStrides(outShape), first.offset);
+}
+
+/** A new tensor of `outShape` holding the pieces (converted to `dtype`; empty ones left out) at `starts`. */
+function copyPieces(
+  tensors: readonly Tensor[],
+  outShape: number[],
+  d: number,
+  dtype: DType,
+  starts: readonly number[],
+): Tensor {
+  const out = empty(outShape, dtype, "cat");
+  const filled = tensors.map((t, i) => ({ t, i })).filter(({ t }) => !legacyEmpty(t) && t.shape[d] > 0);
+  const converted = filled.map(({ t }) =>
+    t.dtype === dtype
+      ? t
+      : runMap({ op: "cat", expr: "x", inputs: [t], names: ["x"], load: [storageType[dtype]], out: dtype })
+  );
+  catCopy("cat", out, converted, filled.map(({ i }) => starts[i]), converted.map((t) => t.shape[d]), d, true);
+  converted.forEach((c, j) => c !== filled[j].t && c.dispose());
+  return out;
 }
 
 /**
