@@ -1,7 +1,7 @@
 import { assertEquals, assertThrows } from "./_asserts.ts";
-import { assertClose, broadcastRef, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
+import { assertClose, broadcastRef, dispatchedOps, gpuTest, gradCheck, prod, randomArray } from "./_util.ts";
 import { BINARY, UNARY } from "../core/ops/elementwise_defs.ts";
-import { binary } from "../core/ops/elementwise.ts";
+import { addScalarInPlace, binary } from "../core/ops/elementwise.ts";
 import { broadcastShapes } from "../core/shape.ts";
 import * as md from "../mod.ts";
 import { type Tensor, tensor } from "../mod.ts";
@@ -223,4 +223,15 @@ gpuTest("map kernels four elements per thread: contiguous and row-wise vec4 path
   // Expressions indexed by the element (arange) see each element's own index.
   assertEquals([...await md.arange(0, 16).data()], [...Array(16).keys()]);
   assertEquals([...await md.arange(0, 10, 1, { dtype: "int32" }).data()], [...Array(10).keys()]);
+});
+
+gpuTest("addScalarInPlace: int32 and float32, a view inside its storage, one dispatch; bad input refused", async () => {
+  const count = md.zeros([], { dtype: "int32" });
+  for (let i = 0; i < 3; i++) assertEquals(dispatchedOps(() => addScalarInPlace(count, 1)), ["addScalarInPlace"]);
+  assertEquals([...await count.data()], [3]);
+  const base = tensor(randomArray(10, 1), [10]), before = await base.data();
+  addScalarInPlace(base.narrow(0, 3, 5), -0.5);
+  assertClose(await base.data(), before.map((v, i) => (i >= 3 && i < 8 ? v - 0.5 : v)));
+  assertThrows(() => addScalarInPlace(count, 0.5), RangeError, "integer");
+  assertThrows(() => addScalarInPlace(md.ones([2, 3]).T, 1), TypeError, "dense");
 });

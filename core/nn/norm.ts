@@ -6,6 +6,7 @@ import { fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { ones, zeros } from "../ops/creation.ts";
 import { runMap } from "../ops/map.ts";
+import { addScalarInPlace } from "../ops/elementwise.ts";
 import { batchNorm, groupNorm, instanceNorm, layerNorm, type NormActivation } from "../ops/norm.ts";
 import { ones_, zeros_ } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
@@ -144,7 +145,7 @@ export abstract class BatchNormBase extends Module {
         eps: this.eps,
       });
     }
-    if (count) updateInPlace("BatchNorm.count", count, "a + 1.0", [count]);
+    if (count) addScalarInPlace(count, 1);
     if (this.momentum !== null) {
       return batchNorm(x, rm, rv, this.weight, this.bias, { training: true, momentum: this.momentum, eps: this.eps });
     }

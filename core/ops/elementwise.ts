@@ -7,6 +7,8 @@ import { BINARY, type BinaryDef, UNARY, type UnaryDef } from "./elementwise_defs
 import { type MapParam, runMap } from "./map.ts";
 import { sumToShape } from "./reduce.ts";
 import { sameShape } from "../shape.ts";
+import { dispatch, grid1d, pipeline } from "../device.ts";
+import { flatMain, metaAt, metaDecl, WG } from "../kernels/wgsl.ts";
 
 /** A tensor or a JS number. */
 export type TensorOrNumber = Tensor | number;
@@ -357,4 +359,40 @@ export function clone(x: Tensor): Tensor {
   checkTensor(x, "clone");
   const y = runMap({ op: "clone", expr: "x", inputs: [x], names: ["x"], out: x.dtype });
   return record("clone", y, [x], (g) => [g.alias()]);
+}
+
+/**
+ * Adds `value` to every element of the dense int32 or float32 tensor `x` in place (PyTorch's
+ * `x.add_(value)` outside autograd), in one dispatch that binds x's storage once, read-write
+ * (`runMap` reads its inputs from read-only bindings, so an update through it needs a temporary
+ * and a copy back: two dispatches, as batch norm's batch counters took).
+ */
+export function addScalarInPlace(x: Tensor, value: number): void {
+  checkTensor(x, "addScalarInPlace");
+  if ((x.dtype !== "int32" && x.dtype !== "float32") || !x.isContiguous) {
+    throw new TypeError(`addScalarInPlace: expected a dense int32 or float32 tensor, got ${x.dtype}`);
+  }
+  if (x.dtype === "int32" && !Number.isInteger(value)) {
+    throw new RangeError(`addScalarInPlace: an int32 tensor takes an integer, got ${value}`);
+  }
+  if (x.size === 0) return;
+  const type = x.dtype === "int32" ? "i32" : "f32";
+  const src = `${metaDecl(3)}@group(0) @binding(1) var<storage, read_write> x: array<${type}>;
+${flatMain()}
+  if (gi >= ${metaAt(0)}) { return; }
+  let i = ${metaAt(1)} + gi;
+  x[i] = x[i] + bitcast<${type}>(${metaAt(2)});
+}
+`;
+  const words = new Uint32Array(3);
+  words.set([x.size, x.offset]);
+  if (type === "i32") new Int32Array(words.buffer)[2] = value;
+  else new Float32Array(words.buffer)[2] = value;
+  dispatch({
+    op: "addScalarInPlace",
+    pipeline: pipeline("addScalarInPlace", src),
+    bindings: [x.storage.buffer],
+    uniforms: words,
+    workgroups: grid1d(Math.ceil(x.size / WG)),
+  });
 }
