@@ -2,7 +2,7 @@
  * Batch, group, instance and layer norm against plain float64 references, with gradient checks;
  * the fused activation (`activation: "silu"`) against the unfused `silu(norm(x))`.
  */
-import { dispatchCounters, narrow, ones, permute, scope, silu, type Tensor, tensor, zeros } from "../mod.ts";
+import { dispatchCounters, narrow, ones, permute, relu, scope, silu, type Tensor, tensor, zeros } from "../mod.ts";
 import { gpu } from "../core/device.ts";
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from "../core/ops/norm.ts";
 import { GroupNorm } from "../core/nn/norm.ts";
@@ -210,12 +210,22 @@ const siluRef = (f: (...xs: Float64Array[]) => ArrayLike<number>) => (...xs: Flo
 /** Which affine parameters a case has. */
 type Affine = "both" | "weight" | "bias" | "none";
 
+/** A norm under test: (x, weight, bias, fused activation) → output. */
+type NormUnderTest = (x: Tensor, w: Tensor | null, b: Tensor | null, act?: "silu" | "relu") => Tensor;
+
 /**
- * groupNorm(…, { activation: "silu" }) and silu(groupNorm(…)) on the same data and upstream
+ * `norm(…, act)` (the activation fused) and `act(norm(…))` on the same data and upstream
  * gradient: outputs and the gradients to x, weight and bias.
  */
-async function fusedVsComposed(shape: number[], G: number, affine: Affine, seed: number): Promise<void> {
-  const C = shape[1], n = prod(shape), what = `groupNorm+silu ${shape} G=${G} affine=${affine}`;
+async function fusedVsComposed(
+  shape: number[],
+  affine: Affine,
+  seed: number,
+  norm: NormUnderTest,
+  act: "silu" | "relu",
+  label: string,
+): Promise<void> {
+  const C = shape[1], n = prod(shape), what = `${label}+${act} ${shape} affine=${affine}`;
   const xd = Float32Array.from(randomArray(n, seed, -2, 2)), gd = Float32Array.from(randomArray(n, seed + 1));
   const wd = Float32Array.from(randomArray(C, seed + 2, 0.5, 1.5)), bd = Float32Array.from(randomArray(C, seed + 3));
   const run = (fused: boolean) =>
@@ -223,7 +233,7 @@ async function fusedVsComposed(shape: number[], G: number, affine: Affine, seed:
       const x = tensor(xd, shape, { requiresGrad: true });
       const w = affine === "both" || affine === "weight" ? tensor(wd, [C], { requiresGrad: true }) : null;
       const b = affine === "both" || affine === "bias" ? tensor(bd, [C], { requiresGrad: true }) : null;
-      const y = fused ? groupNorm(x, G, w, b, { activation: "silu" }) : silu(groupNorm(x, G, w, b));
+      const y = fused ? norm(x, w, b, act) : (act === "silu" ? silu : relu)(norm(x, w, b));
       y.backward(tensor(gd, shape));
       const out: ArrayLike<number>[] = [await y.data()];
       for (const t of [x, w, b]) {
@@ -245,6 +255,9 @@ async function fusedVsComposed(shape: number[], G: number, affine: Affine, seed:
   });
 }
 
+/** groupNorm with `G` groups as a {@linkcode NormUnderTest}. */
+const gnUnderTest = (G: number): NormUnderTest => (x, w, b, act) => groupNorm(x, G, w, b, { activation: act });
+
 gpuTest(
   "groupNorm activation silu: equals silu(groupNorm(x)) in values and in gradients to x, weight, bias",
   async () => {
@@ -262,7 +275,36 @@ gpuTest(
       [[64, 64, 8, 8], 64, "both"], // 4096 rows of 64: a thread per row, a workgroup per channel
     ];
     let seed = 101;
-    for (const [shape, G, affine] of cases) await fusedVsComposed(shape, G, affine, seed += 10);
+    for (const [shape, G, affine] of cases) {
+      await fusedVsComposed(shape, affine, seed += 10, gnUnderTest(G), "silu", `groupNorm G=${G}`);
+    }
+  },
+);
+
+gpuTest(
+  "norm activation relu: equals relu(norm(x)) for batch norm (batch and running statistics) and group norm",
+  async () => {
+    // Batch norm with batch statistics (segment kernels on CPU adapters), with running statistics
+    // in eval (the constant-statistics backward), and group norm; vec4 and scalar layouts.
+    const stats = (C: number, seed: number) => [
+      tensor(randomArray(C, seed, -0.5, 0.5), [C]),
+      tensor(randomArray(C, seed + 1, 0.5, 2), [C]),
+    ];
+    const bnTrain: NormUnderTest = (x, w, b, act) =>
+      batchNorm(x, null, null, w, b, { training: true, activation: act });
+    const bnEval: NormUnderTest = (x, w, b, act) => {
+      const [rm, rv] = stats(x.shape[1], 7);
+      return batchNorm(x, rm, rv, w, b, { training: false, activation: act });
+    };
+    let seed = 501;
+    for (const shape of [[4, 8, 4, 4], [3, 6, 5], [2, 4, 3, 3, 3]]) {
+      for (const affine of ["both", "none"] as Affine[]) {
+        await fusedVsComposed(shape, affine, seed += 10, bnTrain, "relu", "batchNorm train");
+        await fusedVsComposed(shape, affine, seed += 10, bnEval, "relu", "batchNorm eval");
+      }
+    }
+    await fusedVsComposed([2, 4, 8, 9], "both", seed += 10, gnUnderTest(2), "relu", "groupNorm G=2");
+    await fusedVsComposed([64, 64, 8, 8], "both", seed += 10, gnUnderTest(64), "relu", "groupNorm G=64");
   },
 );
 
@@ -362,7 +404,7 @@ gpuTest('GroupNorm module: call(x, "silu") = silu(call(x)), same state dict; bad
   const state = gn.stateDict();
   assertEquals(Object.keys(state), ["weight", "bias"]);
   for (const t of Object.values(state)) t.dispose();
-  const bad = "relu" as unknown as "silu";
+  const bad = "gelu" as unknown as "silu";
   assertThrows(() => groupNorm(x, 3, null, null, { activation: bad }), RangeError, "activation must be one of");
   assertThrows(() => gn.call(x, bad), RangeError, "groupNorm: activation");
   assertThrows(() => layerNorm(x, 5, null, null, { activation: bad }), RangeError, "layerNorm: activation");

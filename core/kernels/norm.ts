@@ -27,15 +27,17 @@ export type NormMode =
   | "backwardConst";
 
 /** An activation fused after the affine. */
-export type NormActivation = "none" | "silu";
+export type NormActivation = "none" | "silu" | "relu";
 
 /** The activations `NormActivation` names, for checking user input. */
-export const NORM_ACTIVATIONS: readonly NormActivation[] = ["none", "silu"];
+export const NORM_ACTIVATIONS: readonly NormActivation[] = ["none", "silu", "relu"];
 
 /**
  * WGSL helpers of the activations for elements of `type`, named `sigmoid${suffix}`,
- * `silu${suffix}` and `siluGrad${suffix}`: a sigmoid that only ever exponentiates a non-positive
- * number (no overflow), silu(y) = y·σ(y) and silu'(y) = σ(y)·(1 + y·(1 − σ(y))).
+ * `silu${suffix}`, `siluGrad${suffix}`, `relu${suffix}` and `reluGrad${suffix}` (the kernels call
+ * `${act}${suffix}` and `${act}Grad${suffix}`, the derivative at the pre-activation y): a sigmoid
+ * that only ever exponentiates a non-positive number (no overflow), silu(y) = y·σ(y),
+ * silu'(y) = σ(y)·(1 + y·(1 − σ(y))); relu'(y) = 1 where y > 0, else 0 (PyTorch's).
  */
 export function activationHelpers(type: "f32" | "vec4<f32>", suffix: string): string {
   return `fn sigmoid${suffix}(y: ${type}) -> ${type} {
@@ -48,6 +50,8 @@ fn siluGrad${suffix}(y: ${type}) -> ${type} {
   let s = sigmoid${suffix}(y);
   return s * (1.0 + y * (1.0 - s));
 }
+fn relu${suffix}(y: ${type}) -> ${type} { return max(y, ${type}(0.0)); }
+fn reluGrad${suffix}(y: ${type}) -> ${type} { return select(${type}(0.0), ${type}(1.0), y > ${type}(0.0)); }
 `;
 }
 
@@ -209,7 +213,7 @@ ${body.replace(/^/gm, "    ")}      }
   const b = k.bias ? ` + b[bOff + chBase + ch]` : "";
   // The pre-activation y, as a statement, and g·act'(y) (plain g without an activation).
   const yLet = act === "none" ? "" : `    let y = (${X} - mean) * rstd * ${wAt}${b};\n`;
-  const gAt = act === "none" ? G : `${G} * siluGrad${sfx}(y)`;
+  const gAt = act === "none" ? G : `${G} * ${act}Grad${sfx}(y)`;
   if (k.mode === "train") {
     s += acc(["s1"], `    s1e += ${X};\n`) + wgSum(["s1"], k.perThread);
     s += `  let mean = s1 / f32(L);\n`;
@@ -233,7 +237,7 @@ ${body.replace(/^/gm, "    ")}      }
   if (fwd) {
     s += act === "none"
       ? loop(`    out[a] = (${X} - mean) * rstd * ${wAt}${b};\n`)
-      : loop(`${yLet}    out[a] = silu${sfx}(y);\n`);
+      : loop(`${yLet}    out[a] = ${act}${sfx}(y);\n`);
   } else if (k.mode === "backwardConst") {
     s += loop(`${yLet}    out[a] = ${gAt} * ${wAt} * rstd;\n`);
   } else {
@@ -300,7 +304,7 @@ export function affineGradSource(k: AffineGradKernel): string {
     s2 += gv * (x[xOff + a] - stats[r]) * stats[rows + r];
   }\n`
     : `    let xh = (x[xOff + a] - stats[r]) * stats[rows + r];
-    let gv = g[gOff + a] * siluGrad_(xh * wc + bc);
+    let gv = g[gOff + a] * ${act}Grad_(xh * wc + bc);
     s1 += gv;
     s2 += gv * xh;
   }\n`;

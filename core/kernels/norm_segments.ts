@@ -48,7 +48,7 @@ export interface SegmentKernel {
 const T = (k: SegmentKernel) => (k.vec4 ? "vec4<f32>" : "f32");
 const hsum = (k: SegmentKernel, v: string) => (k.vec4 ? `dot(${v}, vec4<f32>(1.0))` : v);
 
-/** silu and its derivative for the kernel's element type. */
+/** The activations and their derivatives for the kernel's element type. */
 const actHelpers = (k: SegmentKernel) => (k.act === "none" ? "" : activationHelpers(k.vec4 ? "vec4<f32>" : "f32", "_"));
 
 function header(k: SegmentKernel, bindings: [string, boolean][]): string {
@@ -147,7 +147,7 @@ ${combineStats("cpg", "2u * (n * C + c0 + j)")}
   }
   const y = `(x[xb + i] - mean) * (rstd * wc) + bc`;
   s += `  let ob = r * SV;
-  for (var i = 0u; i < SV; i++) { out[ob + i] = ${k.act === "none" ? y : `silu_(${y})`}; }
+  for (var i = 0u; i < SV; i++) { out[ob + i] = ${k.act === "none" ? y : `${k.act}_(${y})`}; }
 }\n`;
   return s;
 }
@@ -158,7 +158,7 @@ const STATS_INDEX = `  let si = select(c, n * G + c / (C / max(G, 1u)), G > 0u);
   let mean = stats[si]; let rstd = stats[rows + si];\n`;
 
 /** g' = g, or g·act'(y) with y recomputed from x̂. */
-const gPrime = (k: SegmentKernel) => k.act === "none" ? `g[gb + i]` : `g[gb + i] * siluGrad_(xh * wc + bc)`;
+const gPrime = (k: SegmentKernel) => k.act === "none" ? `g[gb + i]` : `g[gb + i] * ${k.act}Grad_(xh * wc + bc)`;
 
 /** Bindings of the gradient-sums kernel. */
 export function segmentGradSumsBindings(k: SegmentKernel): [string, boolean][] {

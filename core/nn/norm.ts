@@ -128,8 +128,12 @@ export abstract class BatchNormBase extends Module {
   /** Throws unless `x` has a rank this layer accepts. */
   protected abstract checkInput(x: Tensor): void;
 
-  /** Normalises (N, C, …) with batch statistics in training (or without running ones), else running ones. */
-  override forward(x: Tensor): Tensor {
+  /**
+   * Normalises (N, C, …) with batch statistics in training (or without running ones), else running
+   * ones, then applies `activation` (default "none") in the same kernels (`call(x, "relu")` =
+   * `relu(bn.call(x))`, fused).
+   */
+  override forward(x: Tensor, activation: NormActivation = "none"): Tensor {
     this.checkInput(x);
     if (x.shape[1] !== this.numFeatures) {
       throw new RangeError(
@@ -143,17 +147,19 @@ export abstract class BatchNormBase extends Module {
       return batchNorm(x, useBatch ? null : rm, useBatch ? null : rv, this.weight, this.bias, {
         training: useBatch,
         eps: this.eps,
+        activation,
       });
     }
     if (count) addScalarInPlace(count, 1);
     if (this.momentum !== null) {
-      return batchNorm(x, rm, rv, this.weight, this.bias, { training: true, momentum: this.momentum, eps: this.eps });
+      const opts = { training: true, momentum: this.momentum, eps: this.eps, activation };
+      return batchNorm(x, rm, rv, this.weight, this.bias, opts);
     }
     if (!count) throw new Error(`${this.constructor.name}: momentum null needs the num_batches_tracked buffer`);
     // Cumulative average: the batch statistics land in scratch buffers (momentum 1), then
     // running += (batch − running) / num_batches_tracked.
     const bm = zeros([this.numFeatures]), bv = zeros([this.numFeatures]);
-    const y = batchNorm(x, bm, bv, this.weight, this.bias, { training: true, momentum: 1, eps: this.eps });
+    const y = batchNorm(x, bm, bv, this.weight, this.bias, { training: true, momentum: 1, eps: this.eps, activation });
     updateInPlace("BatchNorm.cumulativeMean", rm, "a + (b - a) / c", [rm, bm, count]);
     updateInPlace("BatchNorm.cumulativeVar", rv, "a + (b - a) / c", [rv, bv, count]);
     return y;

@@ -608,8 +608,9 @@ export interface NormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
   /**
-   * Activation fused after the affine (default "none"): "silu" gives `silu(norm(x))` from the
-   * same single forward kernel and the same backward kernels, without storing the norm's output.
+   * Activation fused after the affine (default "none"): "silu" (or "relu") gives `silu(norm(x))`
+   * from the same single forward kernel and the same backward kernels, without storing the norm's
+   * output.
    */
   activation?: NormActivation;
 }
