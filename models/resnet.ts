@@ -9,7 +9,7 @@ import { add, relu } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/ops/random.ts";
 import { flatten } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { chain, type ChainStage, Sequential } from "../core/nn/containers.ts";
+import { chain, Sequential } from "../core/nn/containers.ts";
 import { Conv2d, Conv3d, ConvNd } from "../core/nn/conv.ts";
 import { constant_, kaimingNormal_ } from "../core/nn/init.ts";
 import { Linear, ReLU } from "../core/nn/linear.ts";
@@ -97,7 +97,7 @@ export class BasicBlock extends Module implements ResidualBlock {
 
   /** x → relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x)). */
   override forward(x: Tensor): Tensor {
-    const out = chain(x, this.conv1, (h) => this.bn1.call(h, "relu"), this.conv2, this.bn2);
+    const out = chain(x, this.conv1, this.bn1, this.relu, this.conv2, this.bn2);
     const identity = this.downsample ? this.downsample.call(x) : x;
     return relu(add(out, identity));
   }
@@ -150,8 +150,7 @@ export class Bottleneck extends Module implements ResidualBlock {
 
   /** x → relu(bn3(conv3(…conv1 x)) + shortcut(x)). */
   override forward(x: Tensor): Tensor {
-    const bnRelu = (bn: BatchNormBase) => (h: Tensor) => bn.call(h, "relu");
-    const out = chain(x, this.conv1, bnRelu(this.bn1), this.conv2, bnRelu(this.bn2), this.conv3, this.bn3);
+    const out = chain(x, this.conv1, this.bn1, this.relu, this.conv2, this.bn2, this.relu, this.conv3, this.bn3);
     const identity = this.downsample ? this.downsample.call(x) : x;
     return relu(add(out, identity));
   }
@@ -269,10 +268,9 @@ export class ResNet extends Module {
     }
   }
 
-  /** The stem: conv1 → bn1 → relu (fused into the norm's kernels) (→ maxpool). */
-  #stem(): ChainStage[] {
-    const bnRelu = (h: Tensor) => this.bn1.call(h, "relu");
-    return this.maxpool ? [this.conv1, bnRelu, this.maxpool] : [this.conv1, bnRelu];
+  /** The stem: conv1 → bn1 → relu (→ maxpool). */
+  #stem(): Module[] {
+    return this.maxpool ? [this.conv1, this.bn1, this.relu, this.maxpool] : [this.conv1, this.bn1, this.relu];
   }
 
   /** The outputs of `layer1`..`layer4` for (N, C, H, W) input (strides 1/2/4/8 of the stem's output). */

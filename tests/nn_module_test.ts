@@ -26,9 +26,11 @@ import {
   xavierNormal_,
   xavierUniform_,
 } from "../core/nn/mod.ts";
+import { chain } from "../core/nn/containers.ts";
+import { BatchNorm2d, GroupNorm } from "../core/nn/norm.ts";
 import { calculateFanInAndFanOut, calculateGain, constant_, ones_, zeros_ } from "../core/nn/init.ts";
 import { Generator, ones, scope, type Tensor, tensor, zeros } from "../mod.ts";
-import { assertClose, gpuTest, randomArray } from "./_util.ts";
+import { assertClose, dispatchedOps, gpuTest, randomArray } from "./_util.ts";
 import { assert, assertEquals, assertThrows } from "./_asserts.ts";
 
 class Block extends Module {
@@ -422,4 +424,20 @@ gpuTest("packParameters: the layers' parameters share one storage, keep their va
   assertThrows(() => packParameters([layers[0], layers[0]], "weight"), RangeError, "appears twice");
   assertThrows(() => packParameters([new ReLU()], "weight"), TypeError, 'no parameter "weight"');
   for (const l of [...layers, fresh]) l.dispose();
+});
+
+gpuTest("chain and Sequential run a norm and the activation after it as one fused layer, same values", async () => {
+  const x = tensor(randomArray(2 * 4 * 3 * 3, 31, -2, 2), [2, 4, 3, 3]);
+  for (const [norm, act] of [[new BatchNorm2d(4), new ReLU()], [new GroupNorm(2, 4), new SiLU()]] as const) {
+    const seq = new Sequential(norm, act);
+    const ops = dispatchedOps(() => seq.call(x).dispose());
+    const alone = dispatchedOps(() => norm.call(x).dispose());
+    assertEquals(ops.length, alone.length, `${norm.constructor.name} → ${act.constructor.name}: no separate pass`);
+    assert(ops.some((o) => o.includes(`+${act.fusibleActivation}`)), `fused kernel in ${ops}`);
+    const separate = act.call(norm.call(x));
+    assertClose(await seq.call(x).data(), await separate.data(), { atol: 1e-5 });
+    // Not fused across a function stage or in the other order.
+    assertEquals(dispatchedOps(() => chain(x, norm, (h) => h, act).dispose()).length, alone.length + 1);
+    assertEquals(dispatchedOps(() => chain(x, act, norm).dispose()).length, alone.length + 1);
+  }
 });

@@ -155,7 +155,9 @@ export type ChainStage = Module | ((h: Tensor) => Tensor);
  * `Sequential` does with its children, and returns the last output. Each intermediate output is
  * freed as soon as the next stage has read it, so a chain of n layers holds two activations at
  * a time rather than n until the caller's scope ends (tensors autograd saved for backward stay
- * alive either way). `x` itself is left alone.
+ * alive either way). `x` itself is left alone. A norm layer followed by an activation layer it can
+ * apply in its own kernels (`acceptsActivation`, `fusibleActivation`: batch or group norm, then
+ * ReLU or SiLU) runs as one: the same values, one pass fewer each way.
  *
  * @example
  * ```ts
@@ -164,8 +166,13 @@ export type ChainStage = Module | ((h: Tensor) => Tensor);
  */
 export function chain(x: Tensor, ...stages: ChainStage[]): Tensor {
   let h = x;
-  for (const s of stages) {
-    const next = s instanceof Module ? s.call(h) as Tensor : s(h);
+  for (let i = 0; i < stages.length; i++) {
+    const s = stages[i], after = stages[i + 1];
+    // A norm followed by an activation it can apply itself (BatchNorm → ReLU): one fused layer.
+    const act = after instanceof Module ? after.fusibleActivation : undefined;
+    const fused = act !== undefined && s instanceof Module && s.acceptsActivation(act);
+    const next = fused ? s.call(h, act) as Tensor : s instanceof Module ? s.call(h) as Tensor : s(h);
+    if (fused) i++;
     // Freed here rather than at the end of the caller's scope: this caps a chain's peak memory.
     if (h !== x && next !== h) h.dispose();
     h = next;

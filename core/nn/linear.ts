@@ -220,6 +220,11 @@ export class ReLU extends Module {
   override forward(x: Tensor): Tensor {
     return relu(x);
   }
+
+  /** A norm before it applies it in its own kernels (see `chain`). */
+  override get fusibleActivation(): string {
+    return "relu";
+  }
 }
 
 /** Gaussian error linear unit (`approximate`: `"none"` = exact erf form, or `"tanh"`). */
@@ -246,6 +251,11 @@ export class SiLU extends Module {
   /** Applies the activation. */
   override forward(x: Tensor): Tensor {
     return silu(x);
+  }
+
+  /** A norm before it applies it in its own kernels (see `chain`). */
+  override get fusibleActivation(): string {
+    return "silu";
   }
 }
 

@@ -109,6 +109,19 @@ export class Module {
   }
 
   /**
+   * An activation layer that a norm right before it can apply in the norm's own kernels gives
+   * its name here ("relu", "silu"); `chain` and `Sequential` then run the pair as one layer.
+   */
+  get fusibleActivation(): string | undefined {
+    return undefined;
+  }
+
+  /** Whether `forward(x, activation)` applies `activation` after this layer itself (the norms). */
+  acceptsActivation(_activation: string): boolean {
+    return false;
+  }
+
+  /**
    * Runs `forward` (the typed equivalent of calling a PyTorch module) inside a `scope`: every
    * tensor `forward` creates and does not return is freed when it returns, so layers need no
    * `dispose()`. What it returns (tensors, or arrays/objects of them) survives into the

@@ -8,8 +8,12 @@ import { ones, zeros } from "../ops/creation.ts";
 import { runMap } from "../ops/map.ts";
 import { addScalarInPlace } from "../ops/elementwise.ts";
 import { batchNorm, groupNorm, instanceNorm, layerNorm, type NormActivation } from "../ops/norm.ts";
+import { NORM_ACTIVATIONS } from "../kernels/norm.ts";
 import { ones_, zeros_ } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
+
+/** A fused activation other than "none". */
+const isNormActivation = (a: string) => a !== "none" && (NORM_ACTIVATIONS as readonly string[]).includes(a);
 
 function positive(op: string, name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${op}: ${name} must be a positive integer, got ${v}`);
@@ -165,6 +169,11 @@ export abstract class BatchNormBase extends Module {
     return y;
   }
 
+  /** ReLU and SiLU run inside the norm's kernels (`forward(x, activation)`). */
+  override acceptsActivation(activation: string): boolean {
+    return isNormActivation(activation);
+  }
+
   /** The hyper-parameters, as PyTorch prints them. */
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum ?? "None"}, affine=${
@@ -271,6 +280,11 @@ export class GroupNorm extends Module {
   /** Normalises (N, C, …), then applies `activation` (default "none") in the same kernel. */
   override forward(x: Tensor, activation: NormActivation = "none"): Tensor {
     return groupNorm(x, this.numGroups, this.weight, this.bias, { eps: this.eps, activation });
+  }
+
+  /** ReLU and SiLU run inside the norm's kernels (`forward(x, activation)`). */
+  override acceptsActivation(activation: string): boolean {
+    return isNormActivation(activation);
   }
 
   /** The hyper-parameters, as PyTorch prints them. */
