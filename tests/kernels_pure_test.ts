@@ -190,7 +190,12 @@ Deno.test("norm: row and affine-gradient kernels use every binding they declare,
         // With an activation the gradient kernels recompute y = x̂·w + b: they read x and the bias.
         assertEquals(names.includes("b"), bias && (fwd || act !== "none"), `${what}: bias bound`);
         assertEquals(names.includes("x"), mode !== "backwardConst" || act !== "none", `${what}: x bound`);
-        assertEquals(src.includes("siluGrad_"), act === "silu", `${what}: silu helpers`);
+        // The activation helpers only with an activation, and the body calls that activation's.
+        assertEquals(src.includes("fn sigmoid_"), act !== "none", `${what}: activation helpers`);
+        const calls = (a: string) => new RegExp(`\\b${a}(Grad)?(4)?_\\(`).test(src.replace(/^fn .*$/gm, ""));
+        for (const other of NORM_ACTIVATIONS) {
+          if (other !== "none") assertEquals(calls(other), other === act, `${what}: calls ${other}`);
+        }
       }
     }
   }
