@@ -1,11 +1,12 @@
 #!/bin/bash
-# #17 study, RetinaMNIST 100 %, second queue (started beside commands.sh, runs after it): the ratio-0.5 arms (540 of
-# the 1,080 samples; 3 epochs of 1,620 images = 303 steps, the nearest whole-epoch match to the other arms' 272),
-# then the feature network (as in the 10 % study) and evaluate-generation for this generator.
+# #17 study, RetinaMNIST 100 %, second queue, as run in session 17 (2026-12-08) on the machine session 16 left: the
+# ratio-0.5 arms (540 of the 1,080 samples; 3 epochs of 1,620 images = 303 steps, the nearest whole-epoch match to the
+# other arms' 268–270) on session 16's samples — the set the ratio-1 arms used — then the feature network (as in the
+# 10 % study) and evaluate-generation of session 16's generator. (A re-made generator, same command, reached the same
+# best EMA validation loss, 0.11389, with weights equal to float rounding; it was not used.)
 cd /work/main && export XDG_RUNTIME_DIR=/tmp
 R=/tmp/study5/runs; L=/tmp/study5/logs
-while ! grep -q " done$" /tmp/study5/queue.log; do sleep 20; done
-GEN=$(ls -d $R/gen100-retina-* | tail -1)
+GEN=$R/gen100-retina-20261207-220726
 COMMON="--config configs/resnet18-retinamnist.yaml --train.batchSize 16 --train.lrSchedule warmup-cosine --train.warmupFraction 0.1 --train.validateEvery 1 --train.logEvery 10 --output.root $R"
 S="--data.syntheticPath /tmp/study5/synthetic"
 source scripts/study_arm.sh # arm <name> <seed> [options]: train-classifier with $COMMON, then evaluate
