@@ -223,3 +223,23 @@ export function vae3dWorkload(n = 1, size = 64): TrainWorkload<MaisiVAE> {
   };
   return trainWorkload(net, 1e-4, x, () => net.call(x).reconstruction, backward, []);
 }
+
+/**
+ * The training workload a profiling script names on its command line (`unet`, `resnet`, `swin`,
+ * `vae3d`) at `batch` (default: 1 for `vae3d`, 64 for the others; `VAE3D_SIZE` sets the VAE's side, 64).
+ */
+export function namedWorkload(
+  name: string,
+  batchArg?: string,
+): { batch: number; workload: TrainWorkload<Module> } {
+  const workloads = {
+    unet: unetWorkload,
+    resnet: (n: number) => resnetWorkload(1, n),
+    swin: swinWorkload,
+    vae3d: (n: number) => vae3dWorkload(n, Number(Deno.env.get("VAE3D_SIZE") ?? "64")),
+  };
+  if (!(name in workloads)) throw new Error(`unknown model "${name}": expected unet, resnet, swin or vae3d`);
+  const batch = Number(batchArg ?? (name === "vae3d" ? "1" : "64"));
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch must be a positive integer, got ${batchArg}`);
+  return { batch, workload: workloads[name as keyof typeof workloads](batch) };
+}

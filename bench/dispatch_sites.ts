@@ -4,18 +4,16 @@
  * per dispatch), printed most frequent first. Counts do not depend on the machine's load, so
  * this is the tool for dispatch work on a busy machine; `kernel_profile.ts` gives the times.
  *
- * Run: `XDG_RUNTIME_DIR=/tmp MEDDIFF_AUTOTUNE=0 deno run -A bench/dispatch_sites.ts [unet|resnet] [batch] [frames]`
- * (default: the U-Net step of `unet_bench.ts` at batch 64, 4 frames of call site).
+ * Run: `XDG_RUNTIME_DIR=/tmp MEDDIFF_AUTOTUNE=0 deno run -A bench/dispatch_sites.ts [unet|resnet|swin|vae3d] [batch] [frames]`
+ * (the workloads of `kernel_profile.ts`; default: the U-Net step at batch 64, 4 frames of call site).
  */
 import { initGpu, synchronize } from "../mod.ts";
 import { observeDispatches } from "../core/device.ts";
-import { resnetWorkload, unetWorkload } from "./_models.ts";
+import { namedWorkload } from "./_models.ts";
 
 await initGpu();
-const [model = "unet", batchArg = "64", framesArg = "4"] = Deno.args;
-const workloads = { unet: (n: number) => unetWorkload(n), resnet: (n: number) => resnetWorkload(1, n) };
-if (!(model in workloads)) throw new Error(`unknown model "${model}": expected unet or resnet`);
-const w = workloads[model as keyof typeof workloads](Number(batchArg));
+const [model = "unet", batchArg, framesArg = "4"] = Deno.args;
+const { batch, workload: w } = namedWorkload(model, batchArg);
 const frames = Number(framesArg);
 w.step();
 await synchronize();
@@ -35,6 +33,6 @@ observeDispatches((spec) => {
 w.step();
 await synchronize();
 observeDispatches();
-console.log(`${model} training step, batch ${batchArg}: ${total} dispatches`);
+console.log(`${model} training step, batch ${batch}: ${total} dispatches`);
 for (const [site, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${String(n).padStart(5)}  ${site}`);
 w.dispose();

@@ -17,7 +17,7 @@
 import { initGpu, noGrad, scope, startKernelProfile, stopKernelProfile, synchronize } from "../mod.ts";
 import { dispatch, type DispatchSpec, flush, gpu, type KernelProfileRow, observeDispatches } from "../core/device.ts";
 import { adapterDescription } from "./_common.ts";
-import { resnetWorkload, swinWorkload, unetWorkload, vae3dWorkload } from "./_models.ts";
+import { namedWorkload } from "./_models.ts";
 
 await initGpu();
 const args = Deno.args.filter((a) => !a.startsWith("--"));
@@ -26,16 +26,7 @@ const replay = Deno.args.includes("--replay") || Deno.args.includes("--detail");
 /** Replay rows by op and workgroup grid, which tells a layer's kernels apart. */
 const detail = Deno.args.includes("--detail");
 const model = args[0] ?? "unet";
-const batch = Number(args[1] ?? (model === "vae3d" ? "1" : "64"));
-const workloads = {
-  unet: unetWorkload,
-  resnet: (n: number) => resnetWorkload(1, n),
-  swin: swinWorkload,
-  vae3d: (n: number) => vae3dWorkload(n, Number(Deno.env.get("VAE3D_SIZE") ?? "64")),
-};
-if (!(model in workloads)) throw new Error(`unknown model "${model}": expected unet, resnet, swin or vae3d`);
-if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch must be a positive integer, got ${args[1]}`);
-const w = workloads[model as keyof typeof workloads](batch);
+const { batch, workload: w } = namedWorkload(model, args[1]);
 const run = forwardOnly ? () => scope(() => void noGrad(() => w.forward())) : () => w.step();
 
 run();

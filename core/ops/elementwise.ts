@@ -370,7 +370,11 @@ export function clone(x: Tensor): Tensor {
 export function addScalarInPlace(x: Tensor, value: number): void {
   checkTensor(x, "addScalarInPlace");
   if ((x.dtype !== "int32" && x.dtype !== "float32") || !x.isContiguous) {
-    throw new TypeError(`addScalarInPlace: expected a dense int32 or float32 tensor, got ${x.dtype}`);
+    throw new TypeError(
+      `addScalarInPlace: expected a dense int32 or float32 tensor, got a ${
+        x.isContiguous ? "" : "non-dense "
+      }${x.dtype} one`,
+    );
   }
   if (x.dtype === "int32" && !Number.isInteger(value)) {
     throw new RangeError(`addScalarInPlace: an int32 tensor takes an integer, got ${value}`);
